@@ -1,0 +1,301 @@
+// Network namespaces, the iproute2 way: a file under /run/netns bind-mounted onto a namespace.
+// All switching happens on a libuv pool thread (a thread's network namespace is its own) and the
+// thread is always switched back before it returns to the pool; never on the JavaScript thread.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "common.h"
+
+namespace merak {
+namespace {
+
+const char* kRunDir = "/run/netns";
+
+// What to do while inside a namespace: write sysctls, open sockets.
+struct InsideWork {
+  std::vector<std::pair<std::string, std::string>> sysctls;  // "net.ipv4.tcp_mtu_probing" -> "2"
+  struct Sock {
+    int domain, type, protocol;
+  };
+  std::vector<Sock> sockets;
+};
+
+InsideWork ParseInsideWork(const Napi::Object& o) {
+  InsideWork w;
+  if (o.Has("sysctls") && o.Get("sysctls").IsArray()) {
+    Napi::Array a = o.Get("sysctls").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Array kv = a.Get(i).As<Napi::Array>();
+      w.sysctls.emplace_back(kv.Get(0u).ToString().Utf8Value(), kv.Get(1u).ToString().Utf8Value());
+    }
+  }
+  if (o.Has("sockets") && o.Get("sockets").IsArray()) {
+    Napi::Array a = o.Get("sockets").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Array s = a.Get(i).As<Napi::Array>();
+      w.sockets.push_back({s.Get(0u).ToNumber().Int32Value(), s.Get(1u).ToNumber().Int32Value(),
+                           s.Get(2u).ToNumber().Int32Value()});
+    }
+  }
+  return w;
+}
+
+// Makes /run/netns exist and be a shared mount, so namespaces mounted there are seen by every
+// mount namespace (what `ip netns add` does). Done once per process.
+int EnsureRunDir(SysError* e) {
+  static std::mutex mu;
+  static bool done = false;
+  std::lock_guard<std::mutex> lock(mu);
+  if (done) return 0;
+  if (mkdir(kRunDir, 0755) != 0 && errno != EEXIST) {
+    *e = {errno, "mkdir", kRunDir};
+    return -1;
+  }
+  if (mount("", kRunDir, "none", MS_SHARED | MS_REC, nullptr) != 0) {
+    if (errno != EINVAL) {
+      *e = {errno, "mount", kRunDir};
+      return -1;
+    }
+    if (mount(kRunDir, kRunDir, "none", MS_BIND | MS_REC, nullptr) != 0) {
+      *e = {errno, "mount", kRunDir};
+      return -1;
+    }
+    if (mount("", kRunDir, "none", MS_SHARED | MS_REC, nullptr) != 0) {
+      *e = {errno, "mount", kRunDir};
+      return -1;
+    }
+  }
+  done = true;
+  return 0;
+}
+
+int WriteSysctl(const std::string& key, const std::string& value, SysError* e) {
+  std::string path = "/proc/sys/" + key;
+  for (size_t i = 10; i < path.size(); i++)
+    if (path[i] == '.') path[i] = '/';
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *e = {errno, "open", path};
+    return -1;
+  }
+  ssize_t n = write(fd, value.data(), value.size());
+  int err = errno;
+  close(fd);
+  if (n < 0) {
+    *e = {err, "write", path};
+    return -1;
+  }
+  return 0;
+}
+
+// Runs the inside work in the calling thread's current namespace; on failure closes what it opened.
+int DoInside(const InsideWork& w, std::vector<int>* fds, SysError* e) {
+  for (const auto& kv : w.sysctls)
+    if (WriteSysctl(kv.first, kv.second, e) != 0) return -1;
+  for (const auto& s : w.sockets) {
+    int fd = socket(s.domain, s.type | SOCK_CLOEXEC | SOCK_NONBLOCK, s.protocol);
+    if (fd < 0) {
+      *e = {errno, "socket", ""};
+      for (int f : *fds) close(f);
+      fds->clear();
+      return -1;
+    }
+    fds->push_back(fd);
+  }
+  return 0;
+}
+
+// Switches the thread back; a pool thread left in a foreign namespace would poison later work.
+void Restore(int orig) {
+  if (setns(orig, CLONE_NEWNET) != 0) {
+    perror("merak-native: cannot switch a pool thread back to its network namespace");
+    abort();
+  }
+  close(orig);
+}
+
+Napi::Value FdArray(Napi::Env env, const std::vector<int>& fds) {
+  Napi::Array a = Napi::Array::New(env, fds.size());
+  for (size_t i = 0; i < fds.size(); i++) a.Set(i, Napi::Number::New(env, fds[i]));
+  return a;
+}
+
+// netnsCreate(name, work): equivalent to `ip netns add NAME`, then the inside work.
+class CreateWorker : public PromiseWorker {
+ public:
+  CreateWorker(Napi::Env env, std::string name, InsideWork work)
+      : PromiseWorker(env), name_(std::move(name)), work_(std::move(work)) {}
+
+  void Execute() override {
+    SysError e;
+    if (EnsureRunDir(&e) != 0) return Fail(e.err, e.syscall, e.path);
+    std::string path = std::string(kRunDir) + "/" + name_;
+    int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    if (fd < 0) return Fail(errno, "open", path);
+    close(fd);
+    int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (orig < 0) {
+      int err = errno;
+      unlink(path.c_str());
+      return Fail(err, "open", "/proc/thread-self/ns/net");
+    }
+    if (unshare(CLONE_NEWNET) != 0) {
+      int err = errno;
+      close(orig);
+      unlink(path.c_str());
+      return Fail(err, "unshare", path);
+    }
+    if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+      int err = errno;
+      Restore(orig);
+      unlink(path.c_str());
+      return Fail(err, "mount", path);
+    }
+    int rc = DoInside(work_, &fds_, &e);
+    Restore(orig);
+    if (rc != 0) {
+      umount2(path.c_str(), MNT_DETACH);
+      unlink(path.c_str());
+      return Fail(e.err, e.syscall, e.path);
+    }
+  }
+  Napi::Value Result(Napi::Env env) override { return FdArray(env, fds_); }
+
+ private:
+  std::string name_;
+  InsideWork work_;
+  std::vector<int> fds_;
+};
+
+// netnsEnter(path, work): the inside work in an existing namespace (a path to any nsfs file).
+class EnterWorker : public PromiseWorker {
+ public:
+  EnterWorker(Napi::Env env, std::string path, InsideWork work)
+      : PromiseWorker(env), path_(std::move(path)), work_(std::move(work)) {}
+
+  void Execute() override {
+    int target = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0) return Fail(errno, "open", path_);
+    int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (orig < 0) {
+      int err = errno;
+      close(target);
+      return Fail(err, "open", "/proc/thread-self/ns/net");
+    }
+    if (setns(target, CLONE_NEWNET) != 0) {
+      int err = errno;
+      close(target);
+      close(orig);
+      return Fail(err, "setns", path_);
+    }
+    close(target);
+    SysError e;
+    int rc = DoInside(work_, &fds_, &e);
+    Restore(orig);
+    if (rc != 0) return Fail(e.err, e.syscall, e.path);
+  }
+  Napi::Value Result(Napi::Env env) override { return FdArray(env, fds_); }
+
+ private:
+  std::string path_;
+  InsideWork work_;
+  std::vector<int> fds_;
+};
+
+// netnsDelete(names): equivalent to `ip netns delete` for each; one pool task for the batch.
+// Resolves to one entry per name: null when deleted, else the errno name ("ENOENT").
+class DeleteWorker : public PromiseWorker {
+ public:
+  DeleteWorker(Napi::Env env, std::vector<std::string> names) : PromiseWorker(env), names_(std::move(names)) {}
+
+  void Execute() override {
+    results_.resize(names_.size(), 0);
+    for (size_t i = 0; i < names_.size(); i++) {
+      std::string path = std::string(kRunDir) + "/" + names_[i];
+      if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
+        results_[i] = errno;
+        continue;
+      }
+      if (unlink(path.c_str()) != 0) results_[i] = errno;
+    }
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array a = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); i++) {
+      const char* n = results_[i] ? strerrorname_np(results_[i]) : nullptr;
+      a.Set(i, results_[i] ? Napi::Value(Napi::String::New(env, n ? n : "UNKNOWN")) : env.Null());
+    }
+    return a;
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<int> results_;
+};
+
+bool ValidName(const std::string& n) {
+  if (n.empty() || n.size() > 255 || n == "." || n == "..") return false;
+  for (char c : n)
+    if (c == '/' || c == '\0') return false;
+  return true;
+}
+
+Napi::Value NetnsCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (!ValidName(name)) {
+    Napi::TypeError::New(env, "invalid namespace name").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new CreateWorker(env, name, ParseInsideWork(info[1].As<Napi::Object>()));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value NetnsEnter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* w = new EnterWorker(env, info[0].As<Napi::String>().Utf8Value(), ParseInsideWork(info[1].As<Napi::Object>()));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value NetnsDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    std::string n = a.Get(i).ToString().Utf8Value();
+    if (!ValidName(n)) {
+      Napi::TypeError::New(env, "invalid namespace name").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    names.push_back(n);
+  }
+  auto* w = new DeleteWorker(env, std::move(names));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace
+
+void InitNetns(Napi::Env env, Napi::Object exports) {
+  exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
+  exports.Set("netnsEnter", Napi::Function::New(env, NetnsEnter));
+  exports.Set("netnsDelete", Napi::Function::New(env, NetnsDelete));
+}
+
+}  // namespace merak
