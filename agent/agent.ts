@@ -1,0 +1,89 @@
+// One running agent: gRPC (Agent + grpc.health.v1) and HTTP, over a backend. Used by main.ts and,
+// several to a process, by hollow-mode load tests.
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { agentV1 } from '@merak/proto';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { rmSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Backend } from './backend.js';
+import type { AgentConfig } from './config.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
+import { requireToken } from './server/auth.js';
+import { createAgentService } from './server/agent-service.js';
+import { createHttpServer } from './server/http.js';
+import { systemClock } from './vm/clock.js';
+import { VmRunner } from './vm/runner.js';
+
+export const AGENT_VERSION = '0.1.0';
+const SERVICE_NAME = 'merak.agent.v1.Agent';
+
+export interface RunningAgent {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly runner: VmRunner;
+  /** Stops accepting calls, lets running ones finish (up to `graceMs`), closes the backend. VMs stay. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function split(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(':');
+  return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
+}
+
+export async function startAgent(config: AgentConfig, backend: Backend, logger: Logger): Promise<RunningAgent> {
+  const initial = await backend.executor.list();
+  const runner = new VmRunner({ executor: backend.executor, clock: systemClock, capacity: config.capacity, initialCount: initial.length });
+  const metrics = new AgentMetrics(config.vhost, () => runner.vmCount);
+  const service = createAgentService({
+    runner,
+    executor: backend.executor,
+    limits: { maxOperations: config.maxBatch, maxConcurrency: 4096, defaultConcurrency: config.defaultConcurrency },
+    metrics,
+    logger,
+    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, ...(await backend.hostInfo()) }),
+    ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
+    setTunnels: (c) => backend.setTunnels(c),
+  });
+  const server = new Server({ 'grpc.max_receive_message_length': 512 * 1024 * 1024, 'grpc.max_send_message_length': 512 * 1024 * 1024 });
+  server.addService(agentV1.AgentService, config.token ? requireToken(service, config.token) : service);
+  const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
+  health.addToServer(server);
+
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(config.grpcListen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+  );
+  const http: HttpServer = createHttpServer(metrics.registry, backend.checks);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    if (config.httpListen.startsWith('unix:')) {
+      const path = config.httpListen.slice(5);
+      rmSync(path, { force: true });
+      http.listen(path, () => resolve());
+    } else {
+      const h = split(config.httpListen);
+      http.listen(h.port, h.host, () => resolve());
+    }
+  });
+  const address = http.address();
+  const httpPort = typeof address === 'object' && address ? (address as AddressInfo).port : 0;
+  logger.info({ vhost: config.vhost, grpcPort, httpPort, vms: initial.length, hollow: config.hollow, auth: config.token ? 'token' : 'insecure' }, 'agent ready');
+
+  return {
+    grpcPort,
+    httpPort,
+    runner,
+    async stop(graceMs = 10_000): Promise<void> {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(SERVICE_NAME, 'NOT_SERVING');
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+        server.tryShutdown(() => { clearTimeout(force); resolve(); });
+      });
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      await backend.close();
+    },
+  };
+}

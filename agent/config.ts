@@ -1,0 +1,106 @@
+// The agent's configuration: flags (and a few env vars) parsed and validated once at start.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from './errors.js';
+
+export interface AgentConfig {
+  readonly vhost: string;
+  readonly grpcListen: string;
+  readonly httpListen: string;
+  readonly ovsdbSocket: string;
+  readonly bridge: string;
+  readonly datapathType: 'system' | 'netdev';
+  /** undefined only with --insecure */
+  readonly token: string | undefined;
+  readonly capacity: number;
+  readonly defaultConcurrency: number;
+  readonly maxBatch: number;
+  readonly hollow: boolean;
+  readonly logLevel: string;
+  readonly coordinator: string | undefined;
+  readonly advertise: string | undefined;
+}
+
+export const AGENT_HELP = `merak-agent: owns one emulated host's VMs (network namespaces with ports on Open vSwitch).
+
+Usage: merak-agent [options]
+
+  --vhost NAME            this vhost's name (default: the hostname)
+  --listen ADDR           gRPC address, HOST:PORT or unix:PATH (default 0.0.0.0:40054)
+  --http ADDR             /healthz, /readyz, /metrics; HOST:PORT or unix:PATH (default 0.0.0.0:9001)
+  --ovsdb PATH            OVSDB unix socket (default /var/run/openvswitch/db.sock)
+  --bridge NAME           integration bridge (default br-int)
+  --datapath-type TYPE    system (kernel module) or netdev (userspace) (default system)
+  --token-file PATH       bearer token required on every call (or env MERAK_TOKEN)
+  --insecure              accept calls without a token (local use only)
+  --capacity N            the most VMs this vhost holds (default 10000)
+  --concurrency N         VMs in flight per batch unless the batch says (default 32)
+  --max-batch N           operations per Apply call (default 100000)
+  --hollow                no kernel work: VMs exist only in memory (control-plane load tests)
+  --coordinator HOST:PORT register with this coordinator and keep a connection to it
+  --advertise HOST:PORT   the address the coordinator should dial back (default: --listen)
+  --log-level LEVEL       pino level (default info; env MERAK_LOG_LEVEL)
+  -h, --help              this text
+`;
+
+function positiveInt(field: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(field, `'${text}' is not an integer in 1..${max}`);
+  return n;
+}
+
+/** HOST:PORT, or unix:PATH (a unix socket reaches across network namespaces). */
+function hostPort(field: string, text: string): string {
+  if (text.startsWith('unix:') && text.length > 5) return text;
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError(field, `'${text}' is not HOST:PORT`);
+  return text;
+}
+
+export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      vhost: { type: 'string' }, listen: { type: 'string' }, http: { type: 'string' }, ovsdb: { type: 'string' },
+      bridge: { type: 'string' }, 'datapath-type': { type: 'string' }, 'token-file': { type: 'string' },
+      insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
+      'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
+      advertise: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const datapathType = values['datapath-type'] ?? 'system';
+  if (datapathType !== 'system' && datapathType !== 'netdev') {
+    throw new InvalidArgumentError('--datapath-type', `'${datapathType}' is neither system nor netdev`);
+  }
+  let token: string | undefined;
+  if (values['token-file']) token = readFileSync(values['token-file'], 'utf8').trim();
+  else if (env.MERAK_TOKEN) token = env.MERAK_TOKEN.trim();
+  if (token === '') throw new InvalidArgumentError('--token-file', 'the token is empty');
+  if (!token && !values.insecure) {
+    throw new InvalidArgumentError('--token-file', 'no token (give --token-file or MERAK_TOKEN, or --insecure for local use)');
+  }
+  const vhost = values.vhost ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(vhost)) throw new InvalidArgumentError('--vhost', `'${vhost}' is not a valid name`);
+  const bridge = values.bridge ?? 'br-int';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(bridge)) throw new InvalidArgumentError('--bridge', `'${bridge}' is not a valid bridge name`);
+  const grpcListen = hostPort('--listen', values.listen ?? '0.0.0.0:40054');
+  return {
+    vhost,
+    grpcListen,
+    httpListen: hostPort('--http', values.http ?? '0.0.0.0:9001'),
+    ovsdbSocket: values.ovsdb ?? '/var/run/openvswitch/db.sock',
+    bridge,
+    datapathType,
+    token: values.insecure ? undefined : token,
+    capacity: positiveInt('--capacity', values.capacity ?? '10000', 10_000_000),
+    defaultConcurrency: positiveInt('--concurrency', values.concurrency ?? '32', 4096),
+    maxBatch: positiveInt('--max-batch', values['max-batch'] ?? '100000', 10_000_000),
+    hollow: values.hollow ?? false,
+    logLevel: values['log-level'] ?? env.MERAK_LOG_LEVEL ?? 'info',
+    coordinator: values.coordinator === undefined ? undefined : hostPort('--coordinator', values.coordinator),
+    advertise: values.advertise === undefined ? undefined : hostPort('--advertise', values.advertise),
+  };
+}

@@ -1,0 +1,34 @@
+// Prometheus metrics of one agent, on a registry of its own (no global default registry).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { VmResult } from '../vm/runner.js';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly stepSeconds: Histogram<'step'>;
+  private readonly vmSeconds: Histogram<'operation'>;
+  private readonly created: Counter;
+  private readonly deleted: Counter;
+  private readonly failed: Counter<'code' | 'step'>;
+
+  constructor(vhost: string, presentVms: () => number) {
+    this.registry.setDefaultLabels({ vhost });
+    collectDefaultMetrics({ register: this.registry, prefix: 'merak_agent_' });
+    const registers = [this.registry];
+    // Buckets from 50 µs to 10 s: a netlink step is ~100 µs, an OVS commit can take seconds.
+    const buckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    this.stepSeconds = new Histogram({ name: 'merak_agent_step_duration_seconds', help: 'Duration of each VM step', labelNames: ['step'], buckets, registers });
+    this.vmSeconds = new Histogram({ name: 'merak_agent_vm_duration_seconds', help: 'Duration of a whole VM create or delete', labelNames: ['operation'], buckets, registers });
+    this.created = new Counter({ name: 'merak_agent_vms_created_total', help: 'VMs created', registers });
+    this.deleted = new Counter({ name: 'merak_agent_vms_deleted_total', help: 'VMs deleted', registers });
+    this.failed = new Counter({ name: 'merak_agent_vms_failed_total', help: 'VM operations that failed', labelNames: ['code', 'step'], registers });
+    new Gauge({ name: 'merak_agent_vms_present', help: 'VMs present on this vhost', registers, collect() { this.set(presentVms()); } });
+  }
+
+  observe(r: VmResult): void {
+    for (const s of r.steps) this.stepSeconds.observe({ step: s.step }, s.micros / 1e6);
+    this.vmSeconds.observe({ operation: r.operation }, r.totalMicros / 1e6);
+    if (r.status === 'failed') this.failed.inc({ code: r.error?.code ?? 'INTERNAL', step: r.error?.step ?? 'unknown' });
+    else if (r.status === 'ready' && r.steps.length > 0) this.created.inc();
+    else if (r.status === 'deleted') this.deleted.inc();
+  }
+}

@@ -1,0 +1,95 @@
+// Ping from inside a VM: a raw ICMP socket opened in the VM's namespace (so the probe crosses the
+// VM's own eth0, route and OVS port), echoes to each target, replies matched by id and sequence.
+import { randomInt } from 'node:crypto';
+import { AF_INET, IPPROTO_ICMP, NETNS_RUN_DIR, SOCK_RAW, netnsEnter, openSocket } from '@merak/native';
+import { errorMessage } from '../errors.js';
+import { decodeEchoReply, encodeEchoRequest } from './icmp.js';
+
+export interface PingOptions {
+  readonly count: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+}
+
+export interface PingTargetResult {
+  readonly vm: string;
+  readonly target: string;
+  readonly sent: number;
+  readonly received: number;
+  readonly rttMinMs: number;
+  readonly rttAvgMs: number;
+  readonly rttMaxMs: number;
+  readonly error: string;
+}
+
+/** Pings every target from inside the VM namespace `vm`, all targets in parallel. */
+export async function pingFromNamespace(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]> {
+  let fd: number;
+  try {
+    [fd] = (await netnsEnter(`${NETNS_RUN_DIR}/${vm}`, { sockets: [[AF_INET, SOCK_RAW, IPPROTO_ICMP]] })) as [number];
+  } catch (e) {
+    return targets.map((target) => emptyResult(vm, target, `cannot open an ICMP socket in ${vm}: ${errorMessage(e)}`));
+  }
+  const identifier = randomInt(1, 0xffff);
+  // seq -> [target index, sent at]; one sequence space for the socket, so replies map back uniquely.
+  const pending = new Map<number, { target: number; sentAt: bigint }>();
+  const rtts: number[][] = targets.map(() => []);
+  const sent = targets.map(() => 0);
+  const errors = targets.map(() => '');
+  const socket = openSocket(
+    fd,
+    (messages) => {
+      const now = process.hrtime.bigint();
+      for (const m of messages) {
+        const reply = decodeEchoReply(m);
+        if (!reply || reply.identifier !== identifier) continue;
+        const p = pending.get(reply.sequence);
+        if (!p || targets[p.target] !== reply.source) continue;
+        pending.delete(reply.sequence);
+        rtts[p.target]!.push(Number(now - p.sentAt) / 1e6);
+      }
+    },
+    () => undefined,
+  );
+  let seq = 0;
+  const payload = Buffer.alloc(56, 0x6d);
+  try {
+    for (let round = 0; round < opts.count; round++) {
+      if (round > 0) await sleep(opts.intervalMs);
+      targets.forEach((target, t) => {
+        if (errors[t]) return;
+        seq = (seq + 1) & 0xffff;
+        pending.set(seq, { target: t, sentAt: process.hrtime.bigint() });
+        try {
+          socket.sendTo(encodeEchoRequest(identifier, seq, payload), target);
+          sent[t]!++;
+        } catch (e) {
+          pending.delete(seq);
+          errors[t] = `send to ${target}: ${errorMessage(e)}`;
+        }
+      });
+    }
+    // Wait for the last replies, returning early when everything came back.
+    const deadline = Date.now() + opts.timeoutMs;
+    while (pending.size > 0 && Date.now() < deadline) await sleep(5);
+  } finally {
+    socket.close();
+  }
+  return targets.map((target, t) => {
+    const r = rtts[t]!;
+    if (r.length === 0) return { ...emptyResult(vm, target, errors[t]!), sent: sent[t]! };
+    return {
+      vm, target, sent: sent[t]!, received: r.length,
+      rttMinMs: Math.min(...r), rttAvgMs: r.reduce((a, b) => a + b, 0) / r.length, rttMaxMs: Math.max(...r),
+      error: errors[t]!,
+    };
+  });
+}
+
+function emptyResult(vm: string, target: string, error: string): PingTargetResult {
+  return { vm, target, sent: 0, received: 0, rttMinMs: 0, rttAvgMs: 0, rttMaxMs: 0, error };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,180 @@
+// The gRPC Agent service: validates at the edge, hands batches to the runner, maps results back.
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import { agentV1 } from '@merak/proto';
+import type { Logger } from 'pino';
+import { InvalidArgumentError } from '../errors.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
+import type { VmExecutor } from '../vm/executor.js';
+import { parseIpv4 } from '../vm/ipv4.js';
+import type { VmResult, VmRunner } from '../vm/runner.js';
+import { type BatchLimits, validateApply } from '../vm/spec.js';
+import { statusError, toServiceError } from './status.js';
+
+export interface AgentInfo {
+  readonly vhost: string;
+  readonly addresses: readonly { interface: string; address: string; mac: string }[];
+  readonly ovsVersion: string;
+  readonly datapathType: string;
+  readonly bridge: string;
+  readonly capacity: number;
+  readonly agentVersion: string;
+  readonly hollow: boolean;
+}
+
+export interface TunnelConfig {
+  readonly localIp: string;
+  readonly tunnels: readonly { remoteIp: string; vni: number }[];
+  readonly bindings: readonly { vni: number; portNames: readonly string[] }[];
+}
+
+export interface AgentServiceDeps {
+  readonly runner: VmRunner;
+  readonly executor: VmExecutor;
+  readonly limits: BatchLimits;
+  readonly metrics: AgentMetrics;
+  readonly logger: Logger;
+  info(): Promise<AgentInfo>;
+  ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
+  setTunnels(config: TunnelConfig): Promise<number>;
+}
+
+const STATUS: Record<VmResult['status'], agentV1.VmStatus> = {
+  ready: agentV1.VmStatus.VM_STATUS_READY,
+  failed: agentV1.VmStatus.VM_STATUS_FAILED,
+  deleted: agentV1.VmStatus.VM_STATUS_DELETED,
+  absent: agentV1.VmStatus.VM_STATUS_ABSENT,
+};
+
+export function toProtoResult(r: VmResult): agentV1.VmResult {
+  return {
+    id: r.id, name: r.name, status: STATUS[r.status],
+    error: r.error ? { code: r.error.code, message: r.error.message, step: r.error.step } : undefined,
+    ip: r.ip, prefixLength: r.prefixLength, mac: r.mac, portName: r.portName,
+    steps: r.steps.map((s) => ({ step: s.step, micros: s.micros })), totalMicros: r.totalMicros, ofport: r.ofport,
+  };
+}
+
+const MAX_PING_COUNT = 100;
+const MAX_PING_TIMEOUT_MS = 60_000;
+const PING_PARALLELISM = 64;
+
+function validatePing(req: agentV1.PingRequest): PingOptions {
+  if (req.sources.length === 0) throw new InvalidArgumentError('sources', 'is empty');
+  req.sources.forEach((s, i) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s.vm)) throw new InvalidArgumentError(`sources[${i}].vm`, `'${s.vm}' is not a VM name`);
+    s.targets.forEach((t, j) => {
+      if (parseIpv4(t) === undefined) throw new InvalidArgumentError(`sources[${i}].targets[${j}]`, `'${t}' is not an IPv4 address`);
+    });
+  });
+  const count = req.count === 0 ? 3 : req.count;
+  if (count > MAX_PING_COUNT) throw new InvalidArgumentError('count', `${req.count} exceeds ${MAX_PING_COUNT}`);
+  const timeoutMs = req.timeoutMs === 0 ? 1000 : req.timeoutMs;
+  if (timeoutMs > MAX_PING_TIMEOUT_MS) throw new InvalidArgumentError('timeout_ms', `${req.timeoutMs} exceeds ${MAX_PING_TIMEOUT_MS}`);
+  return { count, intervalMs: req.intervalMs === 0 ? 100 : req.intervalMs, timeoutMs };
+}
+
+function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
+  if (parseIpv4(req.localIp) === undefined) throw new InvalidArgumentError('local_ip', `'${req.localIp}' is not an IPv4 address`);
+  const vni = (field: string, v: number): number => {
+    if (!Number.isInteger(v) || v < 1 || v > 0xffffff) throw new InvalidArgumentError(field, `${v} is outside 1..16777215`);
+    return v;
+  };
+  const tunnels = req.tunnels.map((t, i) => {
+    if (parseIpv4(t.remoteIp) === undefined) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `'${t.remoteIp}' is not an IPv4 address`);
+    return { remoteIp: t.remoteIp, vni: vni(`tunnels[${i}].vni`, t.vni) };
+  });
+  const bindings = req.bindings.map((b, i) => ({ vni: vni(`bindings[${i}].vni`, b.vni), portNames: [...b.portNames] }));
+  return { localIp: req.localIp, tunnels, bindings };
+}
+
+export function createAgentService(deps: AgentServiceDeps): agentV1.AgentServer {
+  const { runner, logger, metrics } = deps;
+  return {
+    apply(call: ServerWritableStream<agentV1.ApplyRequest, agentV1.VmResult>): void {
+      let batch;
+      try {
+        batch = validateApply(call.request, deps.limits);
+      } catch (e) {
+        call.emit('error', toServiceError(e));
+        return;
+      }
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      const log = logger.child({ batch: Math.random().toString(36).slice(2, 10) });
+      log.info({ operations: batch.operations.length, concurrency: batch.concurrency }, 'apply batch');
+      const started = Date.now();
+      let failed = 0;
+      runner
+        .run(batch, (r) => {
+          metrics.observe(r);
+          if (r.status === 'failed') {
+            failed++;
+            log.warn({ vm: r.id, step: r.error?.step, code: r.error?.code }, r.error?.message ?? 'failed');
+          }
+          call.write(toProtoResult(r));
+        }, abort.signal)
+        .then(
+          () => {
+            log.info({ operations: batch.operations.length, failed, ms: Date.now() - started }, 'batch done');
+            call.end();
+          },
+          (e: unknown) => call.emit('error', toServiceError(e)),
+        );
+    },
+
+    listVms(_call: ServerUnaryCall<agentV1.ListVmsRequest, agentV1.ListVmsResponse>, callback: sendUnaryData<agentV1.ListVmsResponse>): void {
+      deps.executor.list().then(
+        (vms) => callback(null, {
+          vms: vms.map((v) => ({ ...v, portKind: v.portKind === 'internal' ? agentV1.PortKind.PORT_KIND_INTERNAL : agentV1.PortKind.PORT_KIND_VETH })),
+        }),
+        (e: unknown) => callback(toServiceError(e)),
+      );
+    },
+
+    ping(call: ServerUnaryCall<agentV1.PingRequest, agentV1.PingResponse>, callback: sendUnaryData<agentV1.PingResponse>): void {
+      let opts: PingOptions;
+      try {
+        opts = validatePing(call.request);
+      } catch (e) {
+        callback(toServiceError(e));
+        return;
+      }
+      const sources = call.request.sources;
+      const results: PingTargetResult[][] = [];
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < sources.length) {
+          const i = next++;
+          results[i] = await deps.ping(sources[i]!.vm, sources[i]!.targets, opts);
+        }
+      };
+      Promise.all(Array.from({ length: Math.min(PING_PARALLELISM, sources.length) }, worker)).then(
+        () => callback(null, { results: results.flat() }),
+        (e: unknown) => callback(toServiceError(e)),
+      );
+    },
+
+    info(_call: ServerUnaryCall<agentV1.InfoRequest, agentV1.InfoResponse>, callback: sendUnaryData<agentV1.InfoResponse>): void {
+      deps.info().then(
+        (i) => callback(null, { ...i, addresses: [...i.addresses], vmCount: runner.vmCount }),
+        (e: unknown) => callback(toServiceError(e)),
+      );
+    },
+
+    setTunnels(call: ServerUnaryCall<agentV1.SetTunnelsRequest, agentV1.SetTunnelsResponse>, callback: sendUnaryData<agentV1.SetTunnelsResponse>): void {
+      let config: TunnelConfig;
+      try {
+        config = validateTunnels(call.request);
+      } catch (e) {
+        callback(toServiceError(e));
+        return;
+      }
+      deps.setTunnels(config).then(
+        (tunnels) => callback(null, { tunnels }),
+        (e: unknown) => callback(e instanceof Error && e.message === 'unimplemented' ? statusError(status.UNIMPLEMENTED, 'tunnels are not supported by this agent') : toServiceError(e)),
+      );
+    },
+  };
+}

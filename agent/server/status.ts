@@ -1,0 +1,26 @@
+// The one place where typed errors become gRPC statuses.
+import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
+import { MerakError, type MerakErrorCode, errorMessage } from '../errors.js';
+
+const BY_CODE: Record<MerakErrorCode, status> = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  CONFLICT: status.ALREADY_EXISTS,
+  NOT_FOUND: status.NOT_FOUND,
+  NETLINK: status.INTERNAL,
+  NETNS: status.INTERNAL,
+  OVSDB: status.UNAVAILABLE,
+  TIMEOUT: status.DEADLINE_EXCEEDED,
+  UNAVAILABLE: status.UNAVAILABLE,
+  CAPACITY: status.RESOURCE_EXHAUSTED,
+  INTERNAL: status.INTERNAL,
+};
+
+export function toServiceError(e: unknown): ServiceError {
+  const code = e instanceof MerakError ? BY_CODE[e.code] : status.INTERNAL;
+  const details = errorMessage(e);
+  return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
+}
+
+export function statusError(code: status, details: string): ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { type PortChange, PortCommitter } from './port-committer.js';
+
+describe('PortCommitter', () => {
+  it('groups requests made while a commit is in flight', async () => {
+    const groups: string[][] = [];
+    const committer = new PortCommitter(async (changes) => {
+      groups.push(changes.map((c) => c.name));
+      await new Promise((r) => setTimeout(r, 5));
+      return changes.map((_, i) => ({ ofport: i + 1 }));
+    });
+    const first = Array.from({ length: 3 }, (_, i) => committer.add(`a${i}`, '', {}));
+    await new Promise((r) => setTimeout(r, 1));
+    const second = Array.from({ length: 4 }, (_, i) => committer.add(`b${i}`, '', {}));
+    expect(await Promise.all([...first, ...second])).toEqual([1, 2, 3, 1, 2, 3, 4]);
+    expect(groups).toEqual([['a0', 'a1', 'a2'], ['b0', 'b1', 'b2', 'b3']]);
+  });
+
+  it('retries a failed group one by one so only the bad change fails', async () => {
+    const calls: number[] = [];
+    const committer = new PortCommitter(async (changes: readonly PortChange[]) => {
+      calls.push(changes.length);
+      if (changes.some((c) => c.name === 'bad')) throw new Error('constraint violation on bad');
+      return changes.map(() => ({ ofport: 7 }));
+    });
+    const results = await Promise.allSettled(['ok1', 'bad', 'ok2'].map((n) => committer.add(n, '', {})));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(calls).toEqual([3, 1, 1, 1]);
+  });
+
+  it('passes per-change errors through without failing the others', async () => {
+    const committer = new PortCommitter(async (changes) =>
+      changes.map((c) => (c.name === 'x' ? { error: new Error('ofport -1') } : { ofport: 3 })),
+    );
+    const [a, b] = await Promise.allSettled([committer.add('x', '', {}), committer.add('y', '', {})]);
+    expect(a.status).toBe('rejected');
+    expect(b).toEqual({ status: 'fulfilled', value: 3 });
+  });
+});

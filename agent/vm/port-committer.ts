@@ -1,0 +1,83 @@
+// Group commit of OVS port changes: requests that arrive while a transaction is in flight go
+// together into the next one, so a burst of N VMs costs a few OVSDB transactions, not N. A failed
+// group is retried one request at a time, so one bad port cannot fail its neighbours.
+
+export interface PortAdd {
+  readonly kind: 'add';
+  readonly name: string;
+  readonly type: '' | 'internal';
+  readonly externalIds: Readonly<Record<string, string>>;
+}
+
+export interface PortRemove {
+  readonly kind: 'remove';
+  readonly name: string;
+}
+
+export type PortChange = PortAdd | PortRemove;
+
+/** Applies changes in one transaction and waits for vswitchd; per change, its ofport or an error. */
+export type ApplyPortChanges = (changes: readonly PortChange[]) => Promise<Array<{ ofport: number } | { error: Error }>>;
+
+interface Pending {
+  readonly change: PortChange;
+  resolve(ofport: number): void;
+  reject(e: Error): void;
+}
+
+export class PortCommitter {
+  private queue: Pending[] = [];
+  private running = false;
+
+  constructor(private readonly apply: ApplyPortChanges) {}
+
+  /** Adds a port to the bridge; resolves to its ofport once vswitchd applied it. */
+  add(name: string, type: PortAdd['type'], externalIds: Readonly<Record<string, string>>): Promise<number> {
+    return this.enqueue({ kind: 'add', name, type, externalIds });
+  }
+
+  /** Removes a port (absent is fine). */
+  async remove(name: string): Promise<void> {
+    await this.enqueue({ kind: 'remove', name });
+  }
+
+  private enqueue(change: PortChange): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ change, resolve, reject });
+      // setImmediate lets every VM that reached this stage in the same tick join the group.
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue;
+      this.queue = [];
+      await this.commit(group);
+    }
+    this.running = false;
+  }
+
+  private async commit(group: Pending[]): Promise<void> {
+    let outcomes: Array<{ ofport: number } | { error: Error }>;
+    try {
+      outcomes = await this.apply(group.map((p) => p.change));
+    } catch (e) {
+      if (group.length === 1) {
+        group[0]!.reject(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      // The transaction as a whole failed (one bad op aborts all): isolate the culprit.
+      for (const p of group) await this.commit([p]);
+      return;
+    }
+    group.forEach((p, i) => {
+      const o = outcomes[i]!;
+      if ('error' in o) p.reject(o.error);
+      else p.resolve(o.ofport);
+    });
+  }
+}

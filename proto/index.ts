@@ -1,0 +1,2 @@
+// The public surface of the generated contract. gen/ is written by `npm run generate` and never edited.
+export * as agentV1 from './gen/merak/agent/v1/agent.js';
