@@ -1,1 +1,3 @@
-export {};
+// Public surface of the coordinator package.
+export { AgentClient, type AgentClientOptions } from './agent-client/agent-client.js';
+export { type AgentProcess, type AgentProcessOptions, AgentStartError, agentMainPath, startAgentProcess } from './local/agent-process.js';

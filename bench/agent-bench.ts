@@ -1,0 +1,152 @@
+// Agent benchmark: creates and deletes N VMs on a fresh bridge, once through the agent (gRPC,
+// netlink, one OVSDB transaction per group) and once the Merak way (one `ip` / `ip netns exec` /
+// `ovs-vsctl` process per step, as reference/merak-original.md §3.5–3.6 lists), and prints the
+// ratio. Not a timed test: the figures are only compared with each other, within one run.
+//
+// Usage: npm run bench:agent -- [--vms N] [--concurrency C] [--skip-baseline]
+// The last line of output is one JSON object with the figures.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { netnsCreate, netnsDelete } from '@merak/native';
+import { agentV1 } from '@merak/proto';
+import { AgentClient, startAgentProcess, startOvsInstance } from '@merak/coordinator';
+
+const run = promisify(execFile);
+
+interface Figures {
+  createPerSec: number;
+  deletePerSec: number;
+}
+
+function vmAt(prefix: string, i: number): { id: string; name: string; ip: string; mac: string; port: string } {
+  const host = i + 2; // 10.200.0.2 upwards in a /16
+  return {
+    id: `${prefix}-v${i}`,
+    name: `${prefix}-v${i}`,
+    ip: `10.200.${host >> 8}.${host & 255}`,
+    mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+    port: `${prefix.slice(-6)}p${i}`,
+  };
+}
+
+async function benchAgent(vhostNs: string, db: string, dir: string, prefix: string, n: number, concurrency: number): Promise<Figures> {
+  const token = randomBytes(16).toString('hex');
+  writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
+  const socket = join(dir, 'agent.sock');
+  const agent = await startAgentProcess({
+    netns: vhostNs,
+    logFile: join(dir, 'agent.log'),
+    args: ['--vhost', `${prefix}-vh`, '--ovsdb', db, '--datapath-type', 'netdev', '--listen', `unix:${socket}`,
+      '--http', `unix:${join(dir, 'agent-http.sock')}`, '--token-file', join(dir, 'token'), '--log-level', 'warn'],
+  });
+  const client = new AgentClient(`unix:${socket}`, { token, deadlineMs: 600_000 });
+  try {
+    const creates: agentV1.VmOperation[] = Array.from({ length: n }, (_, i) => {
+      const v = vmAt(prefix, i);
+      return { op: { $case: 'create', value: agentV1.VmSpec.fromPartial({ id: v.id, name: v.name, ip: v.ip, prefixLength: 16, gateway: '10.200.0.1', mac: v.mac }) }, startOffsetMs: 0 };
+    });
+    let t0 = process.hrtime.bigint();
+    const created = await client.applyAll({ operations: creates, concurrency, startAtUnixMs: 0 });
+    const createSec = Number(process.hrtime.bigint() - t0) / 1e9;
+    const failed = created.filter((r) => r.status !== agentV1.VmStatus.VM_STATUS_READY);
+    if (failed.length > 0) throw new Error(`${failed.length} VMs failed, first: ${failed[0]!.error?.message}`);
+    if (created.some((r) => r.ofport <= 0)) throw new Error('a VM is not attached to OVS (ofport <= 0)');
+    const deletes: agentV1.VmOperation[] = creates.map((c) => {
+      const v = c.op!.value as agentV1.VmSpec;
+      return { op: { $case: 'delete', value: { id: v.id, name: v.name } }, startOffsetMs: 0 };
+    });
+    t0 = process.hrtime.bigint();
+    const deleted = await client.applyAll({ operations: deletes, concurrency, startAtUnixMs: 0 });
+    const deleteSec = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (deleted.some((r) => r.status !== agentV1.VmStatus.VM_STATUS_DELETED)) throw new Error('a VM was not deleted');
+    return { createPerSec: n / createSec, deletePerSec: n / deleteSec };
+  } finally {
+    client.close();
+    await agent.stop();
+  }
+}
+
+/** Merak's standalone/Alcor create and delete, step by step, each step its own process. */
+async function benchBaseline(vhostNs: string, db: string, prefix: string, n: number): Promise<Figures> {
+  const inVhost = (cmd: string[]): Promise<unknown> => run('nsenter', [`--net=/run/netns/${vhostNs}`, '--', ...cmd]);
+  const vsctl = (...args: string[]): Promise<unknown> => run('ovs-vsctl', [`--db=unix:${db}`, ...args]);
+  const vms = Array.from({ length: n }, (_, i) => vmAt(`${prefix}b`, i));
+  let t0 = process.hrtime.bigint();
+  // Merak's BulkPortAdd: one ovs-vsctl adds every internal port of the host (§3.4).
+  await vsctl(...vms.flatMap((v) => ['--', 'add-port', 'br-int', v.port, '--', 'set', 'Interface', v.port, 'type=internal']));
+  for (const v of vms) {
+    await run('ip', ['netns', 'add', v.name]);
+    await inVhost(['ip', 'link', 'set', v.port, 'netns', v.name]);
+    const exec = (...cmd: string[]): Promise<unknown> => run('ip', ['netns', 'exec', v.name, ...cmd]);
+    await exec('ip', 'addr', 'add', `${v.ip}/16`, 'dev', v.port);
+    await exec('ip', 'link', 'set', 'dev', 'lo', 'up');
+    await exec('ip', 'link', 'set', 'dev', v.port, 'address', v.mac);
+    await exec('ip', 'link', 'set', 'dev', v.port, 'up');
+    await exec('ip', 'r', 'add', 'default', 'via', '10.200.0.1');
+    await exec('sysctl', '-w', 'net.ipv4.tcp_mtu_probing=2');
+  }
+  const createSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  t0 = process.hrtime.bigint();
+  for (const v of vms) {
+    // §3.6: move the port back to the host, delete the namespace, delete the OVS port.
+    await run('ip', ['netns', 'exec', v.name, 'ip', 'link', 'set', v.port, 'netns', `/run/netns/${vhostNs}`]);
+    await run('ip', ['netns', 'delete', v.name]);
+    await vsctl('del-port', 'br-int', v.port);
+  }
+  const deleteSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { createPerSec: n / createSec, deletePerSec: n / deleteSec };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { vms: { type: 'string', default: '500' }, concurrency: { type: 'string', default: '64' }, 'skip-baseline': { type: 'boolean', default: false } } });
+  const n = Number(values.vms);
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(n) || n < 1 || n > 60_000) throw new Error('--vms must be an integer in 1..60000');
+  if (process.getuid?.() !== 0) throw new Error('the benchmark needs root (network namespaces, OVS)');
+  const prefix = `mb${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), 'merak-bench-'));
+  const vhostNs = `${prefix}-vhost`;
+  await netnsCreate(vhostNs);
+  const ovs = await startOvsInstance({ dir, netnsName: vhostNs });
+  try {
+    await run('ovs-vsctl', [`--db=unix:${ovs.dbSocket}`, '--may-exist', 'add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev']);
+    console.log(`agent: creating and deleting ${n} VMs (concurrency ${concurrency})…`);
+    const agent = await benchAgent(vhostNs, ovs.dbSocket, dir, prefix, n, concurrency);
+    console.log(`agent:    create ${agent.createPerSec.toFixed(1)} VMs/s, delete ${agent.deletePerSec.toFixed(1)} VMs/s`);
+    let baseline: Figures = { createPerSec: 0, deletePerSec: 0 };
+    if (!values['skip-baseline']) {
+      console.log(`baseline: the Merak way, one process per step, ${n} VMs…`);
+      baseline = await benchBaseline(vhostNs, ovs.dbSocket, prefix, n);
+      console.log(`baseline: create ${baseline.createPerSec.toFixed(1)} VMs/s, delete ${baseline.deletePerSec.toFixed(1)} VMs/s`);
+    }
+    const ratio = {
+      create: baseline.createPerSec > 0 ? agent.createPerSec / baseline.createPerSec : 0,
+      delete: baseline.deletePerSec > 0 ? agent.deletePerSec / baseline.deletePerSec : 0,
+    };
+    console.log(`ratio:    create ${ratio.create.toFixed(1)}x, delete ${ratio.delete.toFixed(1)}x (targets: 30x, 20x)`);
+    const round = (x: number): number => Math.round(x * 10) / 10;
+    console.log(JSON.stringify({
+      vms: n,
+      agent: { createPerSec: round(agent.createPerSec), deletePerSec: round(agent.deletePerSec) },
+      baseline: { createPerSec: round(baseline.createPerSec), deletePerSec: round(baseline.deletePerSec) },
+      ratio: { create: round(ratio.create), delete: round(ratio.delete) },
+    }));
+  } finally {
+    await ovs.stop();
+    // Anything a failed run left: VM namespaces by prefix, then the vhost.
+    const { stdout } = await run('ip', ['netns', 'list']);
+    const leftovers = stdout.split('\n').map((l) => l.split(' ')[0]!).filter((nm) => nm.startsWith(prefix) && nm !== vhostNs);
+    await netnsDelete([...leftovers, vhostNs]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,82 @@
+// A promise-based client of one agent, with the bearer token on every call.
+import { type ClientReadableStream, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { agentV1 } from '@merak/proto';
+
+export interface AgentClientOptions {
+  /** Bearer token; omitted for an agent started with --insecure. */
+  readonly token?: string;
+  /** Per-call deadline for unary calls (default 60 s). */
+  readonly deadlineMs?: number;
+}
+
+export class AgentClient {
+  private readonly client: InstanceType<typeof agentV1.AgentClient>;
+  private readonly token: string | undefined;
+  private readonly deadlineMs: number;
+
+  /** `address` is HOST:PORT or unix:PATH. */
+  constructor(readonly address: string, opts: AgentClientOptions = {}) {
+    this.client = new agentV1.AgentClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 512 * 1024 * 1024,
+      'grpc.max_send_message_length': 512 * 1024 * 1024,
+    });
+    this.token = opts.token;
+    this.deadlineMs = opts.deadlineMs ?? 60_000;
+  }
+
+  private metadata(): Metadata {
+    const m = new Metadata();
+    if (this.token) m.set('authorization', `Bearer ${this.token}`);
+    return m;
+  }
+
+  private deadline(): { deadline: number } {
+    return { deadline: Date.now() + this.deadlineMs };
+  }
+
+  /** Applies a batch; `onResult` sees each VM's result as it arrives. Rejects with the gRPC status. */
+  apply(req: agentV1.ApplyRequest, onResult: (r: agentV1.VmResult) => void, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stream: ClientReadableStream<agentV1.VmResult> = this.client.apply(req, this.metadata());
+      signal?.addEventListener('abort', () => stream.cancel(), { once: true });
+      stream.on('data', onResult);
+      stream.on('error', reject);
+      stream.on('end', resolve);
+    });
+  }
+
+  /** Applies a batch and collects every result. */
+  async applyAll(req: agentV1.ApplyRequest): Promise<agentV1.VmResult[]> {
+    const results: agentV1.VmResult[] = [];
+    await this.apply(req, (r) => results.push(r));
+    return results;
+  }
+
+  listVms(): Promise<agentV1.ListVmsResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.listVms({}, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.ListVmsResponse) => (e ? reject(e) : resolve(r!))),
+    );
+  }
+
+  ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.ping(req, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.PingResponse) => (e ? reject(e) : resolve(r!))),
+    );
+  }
+
+  info(): Promise<agentV1.InfoResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.info({}, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.InfoResponse) => (e ? reject(e) : resolve(r!))),
+    );
+  }
+
+  setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse> {
+    return new Promise((resolve, reject) =>
+      this.client.setTunnels(req, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.SetTunnelsResponse) => (e ? reject(e) : resolve(r!))),
+    );
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

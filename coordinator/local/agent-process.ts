@@ -1,0 +1,89 @@
+// Runs an agent as a child process, optionally inside a vhost's network namespace (nsenter, not
+// `ip netns exec`: the latter makes /run/netns a slave mount, hiding the VMs the agent creates).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export function agentMainPath(): string {
+  const pkg = createRequire(import.meta.url).resolve('@merak/agent/package.json');
+  return join(dirname(pkg), 'dist', 'main.js');
+}
+
+export interface AgentProcessOptions {
+  /** Run inside /run/netns/<netns>; omitted = this process's namespace. */
+  readonly netns?: string;
+  /** The agent's flags (see `merak-agent --help`). */
+  readonly args: readonly string[];
+  /** Where the agent's JSON log goes. */
+  readonly logFile: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long to wait for "agent ready". */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface AgentProcess {
+  readonly pid: number;
+  readonly exited: Promise<number | null>;
+  alive(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once (a crash, for restart tests). */
+  kill(): Promise<void>;
+}
+
+export class AgentStartError extends Error {
+  constructor(message: string, readonly logFile: string) {
+    super(message);
+    this.name = 'AgentStartError';
+  }
+}
+
+export async function startAgentProcess(opts: AgentProcessOptions): Promise<AgentProcess> {
+  const node = [process.execPath, '--enable-source-maps', agentMainPath(), ...opts.args];
+  const argv = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...node] : node;
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const log = createWriteStream(opts.logFile, { flags: 'a' });
+  child.stderr!.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      log.write(`${line}\n`);
+      if (line.includes('"msg":"agent ready"')) resolve();
+    });
+    void exited.then((code) => reject(new AgentStartError(`agent exited with code ${code} before it was ready; see ${opts.logFile}`, opts.logFile)));
+  });
+  const timeoutMs = opts.readyTimeoutMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AgentStartError(`agent not ready after ${timeoutMs} ms; see ${opts.logFile}`, opts.logFile)), timeoutMs);
+  });
+  const proc: AgentProcess = {
+    pid: child.pid!,
+    exited,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  try {
+    await Promise.race([ready, timeout]);
+  } catch (e) {
+    await proc.kill();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  return proc;
+}
