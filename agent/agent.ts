@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
+import { CoordinatorLink } from './registration/coordinator-link.js';
 import { requireToken } from './server/auth.js';
 import { createAgentService } from './server/agent-service.js';
 import { createHttpServer } from './server/http.js';
@@ -68,6 +69,15 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   });
   const address = http.address();
   const httpPort = typeof address === 'object' && address ? (address as AddressInfo).port : 0;
+  const link = config.coordinator
+    ? new CoordinatorLink({
+        coordinator: config.coordinator,
+        token: config.token,
+        hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp: config.underlayIp, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
+        vmCount: () => runner.vmCount,
+        logger,
+      })
+    : undefined;
   logger.info({ vhost: config.vhost, grpcPort, httpPort, vms: initial.length, hollow: config.hollow, auth: config.token ? 'token' : 'insecure' }, 'agent ready');
 
   return {
@@ -75,6 +85,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     httpPort,
     runner,
     async stop(graceMs = 10_000): Promise<void> {
+      link?.close();
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(SERVICE_NAME, 'NOT_SERVING');
       await new Promise<void>((resolve) => {

@@ -20,6 +20,7 @@ export interface AgentConfig {
   readonly logLevel: string;
   readonly coordinator: string | undefined;
   readonly advertise: string | undefined;
+  readonly underlayIp: string;
 }
 
 export const AGENT_HELP = `merak-agent: owns one emulated host's VMs (network namespaces with ports on Open vSwitch).
@@ -39,7 +40,8 @@ Usage: merak-agent [options]
   --max-batch N           operations per Apply call (default 100000)
   --hollow                no kernel work: VMs exist only in memory (control-plane load tests)
   --coordinator HOST:PORT register with this coordinator and keep a connection to it
-  --advertise HOST:PORT   the address the coordinator should dial back (default: --listen)
+  --advertise ADDR        the address the coordinator should dial back (default: --listen)
+  --underlay-ip IP        this vhost's tunnel endpoint, told to the coordinator
   --log-level LEVEL       pino level (default info; env MERAK_LOG_LEVEL)
   -h, --help              this text
 `;
@@ -67,7 +69,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       bridge: { type: 'string' }, 'datapath-type': { type: 'string' }, 'token-file': { type: 'string' },
       insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
-      advertise: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return 'help';
@@ -102,5 +104,6 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     logLevel: values['log-level'] ?? env.MERAK_LOG_LEVEL ?? 'info',
     coordinator: values.coordinator === undefined ? undefined : hostPort('--coordinator', values.coordinator),
     advertise: values.advertise === undefined ? undefined : hostPort('--advertise', values.advertise),
+    underlayIp: values['underlay-ip'] ?? '',
   };
 }
