@@ -1,0 +1,39 @@
+// Privileged: many requests in flight on one handle, and dumps running side by side.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isExists } from '../netlink/index.js';
+import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
+
+requireRoot();
+
+const fx = new NetnsFixture();
+afterEach(() => fx.cleanup());
+afterAll(() => expect(fx.leftovers()).toEqual([]));
+
+describe('NetnsHandle', () => {
+  it('has 200 requests in flight at once, each ACK (or error) matched to its request', async () => {
+    const { name: ns, handle } = await fx.create('a');
+    await handle.linkAddVeth({ name: fx.link('x'), peerName: fx.link('y') });
+    const index = (await handle.linkGet(fx.link('x')))!.index;
+    const sentBefore = handle.netlink.stats.requests;
+    // Every 10th request repeats the one before it, so exactly those 20 must fail with EEXIST.
+    const ips = Array.from({ length: 200 }, (_, i) => (i % 10 === 9 ? i - 1 : i)).map((n) => `10.${50 + (n >> 8)}.${n & 0xff}.1`);
+    const outcomes = await Promise.all(ips.map((ip) => handle.addrAdd(index, ip, 32).then(() => 'ok', (e: unknown) => (isExists(e) ? `EEXIST ${(e as { object: string }).object}` : e))));
+    expect(handle.netlink.stats.requests - sentBefore).toBe(200);
+    outcomes.forEach((o, i) => expect(o).toBe(i % 10 === 9 ? `EEXIST ${ips[i]}/32 on ifindex ${index}` : 'ok'));
+    const inet = ipJson<Array<{ addr_info: Array<{ family: string; local: string }> }>>(ns, 'addr', 'show', 'dev', fx.link('x'))[0]!.addr_info.filter((a) => a.family === 'inet');
+    expect(inet.map((a) => a.local).sort()).toEqual([...new Set(ips)].sort());
+  });
+
+  it('runs dumps one at a time underneath while callers start them together', async () => {
+    const { handle } = await fx.create('a');
+    await handle.linkAddVeth({ name: fx.link('x'), peerName: fx.link('y') });
+    const index = (await handle.linkGet(fx.link('x')))!.index;
+    await Promise.all([handle.linkSet(fx.link('x'), { up: true }), handle.linkSet(fx.link('y'), { up: true }), handle.addrAdd(index, '10.9.0.2', 24)]);
+    const [links, addrs, routes, neighs, links2] = await Promise.all([handle.linkList(), handle.addrList(), handle.routeList(), handle.neighList(), handle.linkList()]);
+    expect(links.map((l) => l.name)).toEqual(['lo', fx.link('y'), fx.link('x')]);
+    expect(links2).toEqual(links);
+    expect(addrs.some((a) => a.ip === '10.9.0.2')).toBe(true);
+    expect(routes.map((r) => r.dst)).toEqual(['10.9.0.0']);
+    expect(Array.isArray(neighs)).toBe(true);
+  });
+});

@@ -1,0 +1,114 @@
+// A handle on one network namespace: a netlink socket opened inside it (by the native addon, on a
+// pool thread), through which every request reaches that namespace. No global default handle.
+import { AF_NETLINK, NETLINK_ROUTE, NETNS_RUN_DIR, SOCK_RAW, netnsCreate, netnsDelete, netnsEnter } from '@merak/native';
+import { NetlinkSocket, type NetlinkSocketOptions } from '../netlink/index.js';
+import { type Addr, addrAdd, addrDelete, addrList } from './addr.js';
+import { type Link, type LinkChanges, type LinkRef, type VethOptions, linkAddVeth, linkDelete, linkGet, linkList, linkSet } from './link.js';
+import { checkNamespaceName } from './namespace.js';
+import { type Neigh, neighAdd, neighList } from './neigh.js';
+import { type Route, type RouteSpec, routeAdd, routeAddDefault, routeList } from './route.js';
+
+export interface NetnsCreateOptions extends NetlinkSocketOptions {
+  /** Written inside the new namespace before the handle is returned, e.g. ['net.ipv6.conf.default.addr_gen_mode', '1']. */
+  readonly sysctls?: Array<[string, string]>;
+}
+
+const NETLINK_SOCKET: [number, number, number] = [AF_NETLINK, SOCK_RAW, NETLINK_ROUTE];
+
+export class NetnsHandle {
+  private constructor(
+    /** The namespace file this handle talks to, e.g. /run/netns/X or /proc/self/ns/net. */
+    readonly path: string,
+    /** The socket, for requests this API does not cover (or a NetlinkBatch-style recording of them). */
+    readonly netlink: NetlinkSocket,
+  ) {}
+
+  /** A handle on an existing namespace, e.g. /run/netns/X, or /proc/self/ns/net for our own. */
+  static async open(path: string, options: NetlinkSocketOptions = {}): Promise<NetnsHandle> {
+    const [fd] = await netnsEnter(path, { sockets: [NETLINK_SOCKET] });
+    return new NetnsHandle(path, NetlinkSocket.fromFd(fd!, options));
+  }
+
+  /** Equivalent to: ip netns add NAME (+ sysctls inside); the socket is opened in the same native call. */
+  static async create(name: string, options: NetnsCreateOptions = {}): Promise<NetnsHandle> {
+    checkNamespaceName('name', name);
+    const [fd] = await netnsCreate(name, { sysctls: options.sysctls ?? [], sockets: [NETLINK_SOCKET] });
+    try {
+      return new NetnsHandle(`${NETNS_RUN_DIR}/${name}`, NetlinkSocket.fromFd(fd!, options));
+    } catch (e) {
+      // Do not leave a namespace behind that nobody holds a handle on.
+      await netnsDelete([name]);
+      throw e;
+    }
+  }
+
+  /** Rejects whatever is still pending and closes the socket; the namespace itself stays. */
+  close(): void {
+    this.netlink.close();
+  }
+
+  // Equivalent to: ip link add NAME type veth peer name PEER [netns NS] [index I] …
+  linkAddVeth(options: VethOptions): Promise<void> {
+    return linkAddVeth(this.netlink, options);
+  }
+
+  // Equivalent to: ip link show dev REF
+  linkGet(ref: LinkRef): Promise<Link | undefined> {
+    return linkGet(this.netlink, ref);
+  }
+
+  // Equivalent to: ip link show
+  linkList(): Promise<Link[]> {
+    return linkList(this.netlink);
+  }
+
+  // Equivalent to: ip link set dev REF [up|down] [address] [mtu] [alias] [netns] [name] [addrgenmode none]
+  linkSet(ref: LinkRef, changes: LinkChanges): Promise<void> {
+    return linkSet(this.netlink, ref, changes);
+  }
+
+  // Equivalent to: ip link del dev REF
+  linkDelete(ref: LinkRef): Promise<void> {
+    return linkDelete(this.netlink, ref);
+  }
+
+  // Equivalent to: ip addr add IP/PREFIX dev IFINDEX
+  addrAdd(ifindex: number, ip: string, prefixLength: number): Promise<void> {
+    return addrAdd(this.netlink, ifindex, ip, prefixLength);
+  }
+
+  // Equivalent to: ip addr del IP/PREFIX dev IFINDEX
+  addrDelete(ifindex: number, ip: string, prefixLength: number): Promise<void> {
+    return addrDelete(this.netlink, ifindex, ip, prefixLength);
+  }
+
+  // Equivalent to: ip addr show [dev IFINDEX]
+  addrList(ifindex?: number): Promise<Addr[]> {
+    return addrList(this.netlink, ifindex);
+  }
+
+  // Equivalent to: ip route add default via GATEWAY [dev IFINDEX]
+  routeAddDefault(gateway: string, ifindex?: number): Promise<void> {
+    return routeAddDefault(this.netlink, gateway, ifindex);
+  }
+
+  // Equivalent to: ip route add DST/PREFIX [via GATEWAY] [dev IFINDEX]
+  routeAdd(spec: RouteSpec): Promise<void> {
+    return routeAdd(this.netlink, spec);
+  }
+
+  // Equivalent to: ip -4 route show table main
+  routeList(): Promise<Route[]> {
+    return routeList(this.netlink);
+  }
+
+  // Equivalent to: ip neigh add IP lladdr MAC dev IFINDEX nud permanent
+  neighAdd(ifindex: number, ip: string, mac: string): Promise<void> {
+    return neighAdd(this.netlink, ifindex, ip, mac);
+  }
+
+  // Equivalent to: ip neigh show
+  neighList(): Promise<Neigh[]> {
+    return neighList(this.netlink);
+  }
+}
