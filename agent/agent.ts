@@ -5,7 +5,8 @@ import { agentV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
@@ -26,6 +27,18 @@ export interface RunningAgent {
   readonly runner: VmRunner;
   /** Stops accepting calls, lets running ones finish (up to `graceMs`), closes the backend. VMs stay. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** A unix socket left by a killed agent is removed; one that still answers is someone's: refuse. */
+async function removeStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`${path} is in use by a running process`);
+  rmSync(path, { force: true });
 }
 
 function split(hostPort: string): { host: string; port: number } {
@@ -52,6 +65,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
 
+  if (config.grpcListen.startsWith('unix:')) await removeStaleSocket(config.grpcListen.slice(5));
   const grpcPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(config.grpcListen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
   );
@@ -60,8 +74,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     http.once('error', reject);
     if (config.httpListen.startsWith('unix:')) {
       const path = config.httpListen.slice(5);
-      rmSync(path, { force: true });
-      http.listen(path, () => resolve());
+      void removeStaleSocket(path).then(() => http.listen(path, () => resolve()), reject);
     } else {
       const h = split(config.httpListen);
       http.listen(h.port, h.host, () => resolve());

@@ -1,1 +1,8 @@
-export {};
+// Public surface of the agent package (for the coordinator, tests, benchmarks, hollow fleets).
+export { AGENT_VERSION, type RunningAgent, startAgent } from './agent.js';
+export type { Backend } from './backend.js';
+export { type AgentConfig, parseAgentConfig } from './config.js';
+export { type ErrorContext, InvalidArgumentError, MerakError, type MerakErrorCode, errorMessage } from './errors.js';
+export { createHollowBackend } from './hollow-backend.js';
+export { hasToken, requireToken } from './server/auth.js';
+export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';

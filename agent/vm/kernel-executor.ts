@@ -54,7 +54,7 @@ const VM_SYSCTLS: Array<[string, string]> = [
   ['net.ipv6.conf.default.disable_ipv6', '1'],
   ['net.ipv4.tcp_mtu_probing', '2'],
 ];
-/** eth0 gets this ifindex inside a fresh namespace (lo is 1), so no lookup is needed. */
+/** A fresh namespace numbers its first device after lo as 2, so eth0 needs no lookup. */
 const ETH0_INDEX = 2;
 const ALIAS_PREFIX = 'merak';
 
@@ -201,12 +201,10 @@ export class KernelExecutor implements VmExecutor {
       run: async (ctx) => {
         const { spec } = ctx;
         try {
-          await this.deps.host.linkAddVeth({
-            name: spec.portName, peerName: 'eth0', peerNetnsFd: ctx.nsFd!, peerIndex: ETH0_INDEX,
-            mtu: spec.mtu, peerMac: spec.mac, alias: alias(this.deps.vhost, spec),
-          });
-          // The outer end: up, and no IPv6 on it either (it lives in the vhost's namespace).
-          await this.deps.host.linkSet(spec.portName, { up: true, addrGenModeNone: true });
+          await this.deps.host.linkAddVeth({ name: spec.portName, peerName: 'eth0', peerNetnsFd: ctx.nsFd!, mtu: spec.mtu, peerMac: spec.mac });
+          // The outer end: up, no IPv6 on it (it lives in the vhost's namespace), and the ownership
+          // mark (the kernel ignores an alias given at creation).
+          await this.deps.host.linkSet(spec.portName, { up: true, addrGenModeNone: true, alias: alias(this.deps.vhost, spec) });
         } catch (e) {
           throw tagged('NETLINK', `create veth ${spec.portName}`, e);
         }

@@ -1,7 +1,7 @@
 // Runs an agent as a child process, optionally inside a vhost's network namespace (nsenter, not
 // `ip netns exec`: the latter makes /run/netns a slave mount, hiding the VMs the agent creates).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -35,7 +35,13 @@ export interface AgentProcess {
 
 export class AgentStartError extends Error {
   constructor(message: string, readonly logFile: string) {
-    super(message);
+    let logTail = '';
+    try {
+      logTail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-8).join('\n');
+    } catch {
+      // no log yet
+    }
+    super(logTail ? `${message}\n--- agent log tail ---\n${logTail}` : message);
     this.name = 'AgentStartError';
   }
 }
@@ -53,7 +59,7 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
       log.write(`${line}\n`);
       if (line.includes('"msg":"agent ready"')) resolve();
     });
-    void exited.then((code) => reject(new AgentStartError(`agent exited with code ${code} before it was ready; see ${opts.logFile}`, opts.logFile)));
+    void exited.then((code) => setTimeout(() => reject(new AgentStartError(`agent exited with code ${code} before it was ready; see ${opts.logFile}`, opts.logFile)), 50));
   });
   const timeoutMs = opts.readyTimeoutMs ?? 20_000;
   let timer: NodeJS.Timeout | undefined;

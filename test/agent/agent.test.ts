@@ -67,7 +67,8 @@ describe('agent', () => {
     }
     const ports = ovsPorts();
     for (const r of results) expect(ports).toContain(r.portName);
-    const ids = t.vsctl('get', 'Interface', results[0]!.portName, 'external_ids');
+    const first = results.find((r) => r.id === spec(0).id)!;
+    const ids = t.vsctl('get', 'Interface', first.portName, 'external_ids');
     expect(ids).toContain(`vm-id=${spec(0).id}`);
     expect(ids).toContain(`vm-name=${spec(0).name}`);
     expect(ids).toContain(`merak-vhost=${t.vhost.name}`);
@@ -120,8 +121,9 @@ describe('agent', () => {
   });
 
   it('rolls back a VM that fails half-way and leaves the rest of the batch alone', async () => {
-    // A port name already taken on the bridge: the veth is made, then OVSDB refuses the port.
-    t.vsctl('add-port', 'br-int', `${t.prefix}x`, '--', 'set', 'Interface', `${t.prefix}x`, 'type=internal');
+    // A port name already taken on the bridge (by a port whose device does not exist): the veth is
+    // made, then OVSDB refuses a second port of that name.
+    t.vsctl('--no-wait', 'add-port', 'br-int', `${t.prefix}x`);
     // A port name already taken by a link in the vhost: the veth itself fails.
     t.ipVhost('link', 'add', `${t.prefix}y`, 'type', 'veth', 'peer', 'name', `${t.prefix}z`);
     const results = await apply([
@@ -141,7 +143,8 @@ describe('agent', () => {
     expect(portFail.error!.message).toMatch(/EEXIST/);
     for (const i of [61, 62]) expect(existsSync(`/run/netns/${spec(i).name}`)).toBe(false);
     // The pre-existing objects are untouched; nothing of the failed VMs is left.
-    expect(t.vsctl('get', 'Interface', `${t.prefix}x`, 'type').trim()).toBe('internal');
+    expect(t.vsctl('list-ports', 'br-int')).toContain(`${t.prefix}x`);
+    expect(t.vsctl('get', 'Interface', `${t.prefix}x`, 'external_ids').trim()).toBe('{}');
     expect(t.ipVhost('-j', 'link', 'show', `${t.prefix}y`)).toContain(`${t.prefix}y`);
     t.vsctl('del-port', 'br-int', `${t.prefix}x`);
     t.ipVhost('link', 'del', `${t.prefix}y`);

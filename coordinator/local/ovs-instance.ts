@@ -1,0 +1,125 @@
+// A private Open vSwitch for one emulated host: ovsdb-server + ovs-vswitchd (userspace datapath)
+// as child processes we own, with every file in `dir`, optionally inside a network namespace.
+import { type ChildProcess, spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+
+export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+
+export interface OvsInstance {
+  readonly dir: string;
+  readonly dbSocket: string;
+  readonly pids: { readonly ovsdbServer: number; readonly vswitchd: number };
+  stop(): Promise<void>;
+}
+
+export class OvsStartError extends Error {
+  constructor(message: string, readonly logTail: string) {
+    super(`${message}${logTail ? `\n--- log tail ---\n${logTail}` : ''}`);
+    this.name = 'OvsStartError';
+  }
+}
+
+/** Says which OVS binary is missing, or undefined when all are there. */
+export function ovsMissing(): string | undefined {
+  for (const bin of ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd']) {
+    try {
+      execFileSync('which', [bin], { stdio: 'ignore' });
+    } catch {
+      return `${bin} not found: install the Debian package openvswitch-switch`;
+    }
+  }
+  return existsSync(VSWITCH_SCHEMA) ? undefined : `${VSWITCH_SCHEMA} not found: install openvswitch-switch`;
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited(child);
+  clearTimeout(t);
+}
+
+/** Resolves when `check` passes, polling; rejects after `timeoutMs` or when `child` dies. */
+async function until(check: () => Promise<boolean>, child: ChildProcess, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode})`);
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs} ms`);
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (!existsSync(path)) return resolve(false);
+    const s = connect(path);
+    s.once('connect', () => {
+      s.write(JSON.stringify({ id: 0, method: 'list_dbs', params: [] }));
+      s.once('data', () => { s.destroy(); resolve(true); });
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export async function startOvsInstance(opts: { dir: string; netnsName?: string; timeoutMs?: number }): Promise<OvsInstance> {
+  const missing = ovsMissing();
+  if (missing) throw new OvsStartError(missing, '');
+  const { dir } = opts;
+  mkdirSync(dir, { recursive: true });
+  const db = join(dir, 'conf.db');
+  const dbSocket = join(dir, 'db.sock');
+  if (!existsSync(db)) execFileSync('ovsdb-tool', ['create', db, VSWITCH_SCHEMA]);
+  // mlockall is off unless asked for (--mlockall): right for many small instances.
+  // Every OVS file (sockets, pid files, logs, the netdev tap's control) stays in `dir`.
+  const env = { ...process.env, OVS_RUNDIR: dir, OVS_DBDIR: dir, OVS_LOGDIR: dir, OVS_SYSCONFDIR: dir, OVS_PKGDATADIR: '/usr/share/openvswitch' };
+  const wrap = (cmd: string[]): [string, string[]] => (opts.netnsName ? ['nsenter', [`--net=/run/netns/${opts.netnsName}`, '--', ...cmd]] : [cmd[0]!, cmd.slice(1)]);
+  const launch = (cmd: string[]): ChildProcess => {
+    const [bin, args] = wrap(cmd);
+    return spawn(bin, args, { env, stdio: 'ignore' });
+  };
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const server = launch(['ovsdb-server', db, `--remote=punix:${dbSocket}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',
+    `--pidfile=${join(dir, 'ovsdb-server.pid')}`, `--unixctl=${join(dir, 'ovsdb-server.ctl')}`, `--log-file=${join(dir, 'ovsdb-server.log')}`]);
+  try {
+    await until(() => socketAnswers(dbSocket), server, timeoutMs, 'ovsdb-server');
+  } catch (e) {
+    await terminate(server, 2000);
+    throw new OvsStartError((e as Error).message, tail(join(dir, 'ovsdb-server.log')));
+  }
+  // The Open_vSwitch root row and its version, as ovs-ctl writes them at start.
+  const version = /\(Open vSwitch\) (\S+)/.exec(execFileSync('ovs-vswitchd', ['--version'], { encoding: 'utf8' }))?.[1] ?? '';
+  execFileSync('ovs-vsctl', [`--db=unix:${dbSocket}`, '--no-wait', 'init', '--', 'set', 'Open_vSwitch', '.', `ovs_version=${JSON.stringify(version)}`]);
+  const vswitchd = launch(['ovs-vswitchd', `unix:${dbSocket}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
+    `--unixctl=${join(dir, 'ovs-vswitchd.ctl')}`, `--log-file=${join(dir, 'ovs-vswitchd.log')}`]);
+  try {
+    // vswitchd is up once it has written its pid file and control socket.
+    await until(async () => existsSync(join(dir, 'ovs-vswitchd.ctl')), vswitchd, timeoutMs, 'ovs-vswitchd');
+  } catch (e) {
+    await Promise.all([terminate(vswitchd, 2000), terminate(server, 2000)]);
+    throw new OvsStartError((e as Error).message, tail(join(dir, 'ovs-vswitchd.log')));
+  }
+  return {
+    dir,
+    dbSocket,
+    pids: { ovsdbServer: server.pid!, vswitchd: vswitchd.pid! },
+    async stop() {
+      await terminate(vswitchd, 5000);
+      await terminate(server, 5000);
+    },
+  };
+}
