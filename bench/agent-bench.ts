@@ -42,7 +42,7 @@ async function benchAgent(vhostNs: string, db: string, dir: string, prefix: stri
     netns: vhostNs,
     logFile: join(dir, 'agent.log'),
     args: ['--vhost', `${prefix}-vh`, '--ovsdb', db, '--datapath-type', 'netdev', '--listen', `unix:${socket}`,
-      '--http', `unix:${join(dir, 'agent-http.sock')}`, '--token-file', join(dir, 'token'), '--log-level', 'warn'],
+      '--http', `unix:${join(dir, 'agent-http.sock')}`, '--token-file', join(dir, 'token')],
   });
   const client = new AgentClient(`unix:${socket}`, { token, deadlineMs: 600_000 });
   try {
@@ -64,11 +64,21 @@ async function benchAgent(vhostNs: string, db: string, dir: string, prefix: stri
     const deleted = await client.applyAll({ operations: deletes, concurrency, startAtUnixMs: 0 });
     const deleteSec = Number(process.hrtime.bigint() - t0) / 1e9;
     if (deleted.some((r) => r.status !== agentV1.VmStatus.VM_STATUS_DELETED)) throw new Error('a VM was not deleted');
+    console.log(stepSummary('create', created));
+    console.log(stepSummary('delete', deleted));
     return { createPerSec: n / createSec, deletePerSec: n / deleteSec };
   } finally {
     client.close();
     await agent.stop();
   }
+}
+
+/** p50/p90 of each step, to see where the time goes. */
+function stepSummary(what: string, results: agentV1.VmResult[]): string {
+  const by = new Map<string, number[]>();
+  for (const r of results) for (const s of r.steps) (by.get(s.step) ?? by.set(s.step, []).get(s.step)!).push(s.micros / 1000);
+  const q = (v: number[], p: number): string => v[Math.min(v.length - 1, Math.floor(p * v.length))]!.toFixed(2);
+  return `  ${what} steps (ms p50/p90): ${[...by].map(([s, v]) => (v.sort((a, b) => a - b), `${s} ${q(v, 0.5)}/${q(v, 0.9)}`)).join(', ')}`;
 }
 
 /** Merak's standalone/Alcor create and delete, step by step, each step its own process. */

@@ -1,3 +1,5 @@
 // Public surface of the coordinator package.
 export { AgentClient, type AgentClientOptions } from './agent-client/agent-client.js';
 export { type AgentProcess, type AgentProcessOptions, AgentStartError, agentMainPath, startAgentProcess } from './local/agent-process.js';
+export { type OvsInstance, OvsStartError, ovsMissing, startOvsInstance } from './local/ovs-instance.js';
+export { type LocalVhost, type LocalVhostOptions, startLocalVhost } from './local/vhost.js';

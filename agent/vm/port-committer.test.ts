@@ -8,7 +8,7 @@ describe('PortCommitter', () => {
       groups.push(changes.map((c) => c.name));
       await new Promise((r) => setTimeout(r, 5));
       return changes.map((_, i) => ({ ofport: i + 1 }));
-    });
+    }, 1);
     const first = Array.from({ length: 3 }, (_, i) => committer.add(`a${i}`, '', {}));
     await new Promise((r) => setTimeout(r, 1));
     const second = Array.from({ length: 4 }, (_, i) => committer.add(`b${i}`, '', {}));
@@ -22,10 +22,28 @@ describe('PortCommitter', () => {
       calls.push(changes.length);
       if (changes.some((c) => c.name === 'bad')) throw new Error('constraint violation on bad');
       return changes.map(() => ({ ofport: 7 }));
-    });
+    }, 1);
     const results = await Promise.allSettled(['ok1', 'bad', 'ok2'].map((n) => committer.add(n, '', {})));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(calls).toEqual([3, 1, 1, 1]);
+  });
+
+  it('keeps up to maxInFlight groups waiting at once', async () => {
+    let concurrent = 0;
+    let peak = 0;
+    const committer = new PortCommitter(async (changes) => {
+      peak = Math.max(peak, ++concurrent);
+      await new Promise((r) => setTimeout(r, 5));
+      concurrent--;
+      return changes.map(() => ({ ofport: 1 }));
+    }, 3);
+    const all: Promise<number>[] = [];
+    for (let i = 0; i < 6; i++) {
+      all.push(committer.add(`p${i}`, '', {}));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(all);
+    expect(peak).toBe(3);
   });
 
   it('passes per-change errors through without failing the others', async () => {

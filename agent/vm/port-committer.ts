@@ -27,9 +27,14 @@ interface Pending {
 
 export class PortCommitter {
   private queue: Pending[] = [];
-  private running = false;
+  private inFlight = 0;
+  private scheduled = false;
 
-  constructor(private readonly apply: ApplyPortChanges) {}
+  /**
+   * `maxInFlight` transactions may wait for vswitchd at once: it applies whatever it finds in
+   * OVSDB in one reconfiguration, so overlapping groups are cheaper than groups in a row.
+   */
+  constructor(private readonly apply: ApplyPortChanges, private readonly maxInFlight = 4) {}
 
   /** Adds a port to the bridge; resolves to its ofport once vswitchd applied it. */
   add(name: string, type: PortAdd['type'], externalIds: Readonly<Record<string, string>>): Promise<number> {
@@ -44,21 +49,25 @@ export class PortCommitter {
   private enqueue(change: PortChange): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ change, resolve, reject });
-      // setImmediate lets every VM that reached this stage in the same tick join the group.
-      if (!this.running) {
-        this.running = true;
-        setImmediate(() => void this.drain());
-      }
+      this.schedule();
     });
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+  // setImmediate lets every VM that reached this stage in the same tick join the group.
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
       const group = this.queue;
       this.queue = [];
-      await this.commit(group);
-    }
-    this.running = false;
+      this.inFlight++;
+      void this.commit(group).finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
+    });
   }
 
   private async commit(group: Pending[]): Promise<void> {

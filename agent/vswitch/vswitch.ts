@@ -112,8 +112,11 @@ export class Vswitch implements VmInterfaceStore {
     if (uuids.size > 0) mutations.push(['ports', 'delete', ['set', [...uuids.values()].map((u) => ['uuid', u])]]);
     if (mutations.length === 0) return changes.map(() => ({ ofport: 0 }));
     ops.push({ op: 'mutate', table: 'Bridge', where: [['name', '==', this.bridge]], mutations });
-    await this.commitAndWait(ops);
     const added = changes.filter((c) => c.kind === 'add');
+    // Only new ports need vswitchd to have applied the change (they need an ofport); a removal is
+    // done once OVSDB committed it, and waiting for vswitchd there would cost ~1 s per group.
+    if (added.length > 0) await this.commitAndWait(ops);
+    else await this.client.transact(ops);
     const state = new Map<string, { ofport: number; error: string }>();
     if (added.length > 0) {
       const rows = await this.client.transact(added.map((c) => ({ op: 'select', table: 'Interface', where: [['name', '==', c.name]], columns: ['ofport', 'error'] })));

@@ -47,7 +47,14 @@ export class AgentStartError extends Error {
 }
 
 export async function startAgentProcess(opts: AgentProcessOptions): Promise<AgentProcess> {
-  const node = [process.execPath, '--enable-source-maps', agentMainPath(), ...opts.args];
+  // Readiness is the agent's "agent ready" log line, written at level info.
+  const level = opts.args[opts.args.indexOf('--log-level') + 1];
+  if (opts.args.includes('--log-level') && level && ['warn', 'error', 'fatal', 'silent'].includes(level)) {
+    throw new Error(`--log-level ${level} would hide the "agent ready" line this launcher waits for; use info or lower`);
+  }
+  // MERAK_AGENT_NODE_FLAGS passes extra Node flags (e.g. --cpu-prof) to agents, for profiling.
+  const extra = (process.env.MERAK_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const node = [process.execPath, '--enable-source-maps', ...extra, agentMainPath(), ...opts.args];
   const argv = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...node] : node;
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   const log = createWriteStream(opts.logFile, { flags: 'a' });
