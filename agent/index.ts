@@ -6,3 +6,4 @@ export { type ErrorContext, InvalidArgumentError, MerakError, type MerakErrorCod
 export { createHollowBackend } from './hollow-backend.js';
 export { hasToken, requireToken } from './server/auth.js';
 export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';
+export { Vswitch } from './vswitch/vswitch.js';

@@ -58,7 +58,8 @@ export function toProtoResult(r: VmResult): agentV1.VmResult {
 
 const MAX_PING_COUNT = 100;
 const MAX_PING_TIMEOUT_MS = 60_000;
-const PING_PARALLELISM = 64;
+// VMs pinging at once; more floods the bridge with ARP broadcasts (see pinger.ts).
+const PING_PARALLELISM = 4;
 
 function validatePing(req: agentV1.PingRequest): PingOptions {
   if (req.sources.length === 0) throw new InvalidArgumentError('sources', 'is empty');

@@ -56,7 +56,9 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
   const extra = (process.env.MERAK_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const node = [process.execPath, '--enable-source-maps', ...extra, agentMainPath(), ...opts.args];
   const argv = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...node] : node;
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  // Its own process group: a Ctrl-C meant for the launcher must not kill the agent before the
+  // launcher has used it to tear down.
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: true });
   const log = createWriteStream(opts.logFile, { flags: 'a' });
   child.stderr!.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

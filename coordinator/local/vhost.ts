@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Vswitch } from '@merak/agent';
 import { isSysError, netnsCreate, netnsDelete } from '@merak/native';
+import { pino } from 'pino';
 import { AgentClient } from '../agent-client/agent-client.js';
 import { type AgentProcess, startAgentProcess } from './agent-process.js';
 import { type OvsInstance, startOvsInstance } from './ovs-instance.js';
@@ -94,6 +96,8 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
       } finally {
         vhost.client.close();
         await vhost.agent.stop();
+        // Whatever the agent could not delete (it died, or failed): the VMs OVSDB still records.
+        await deleteRecordedVms(ovs!.dbSocket, opts.name).catch(() => undefined);
         await ovs!.stop();
         await netnsDelete([opts.name]);
       }
@@ -101,6 +105,19 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
   };
   return vhost;
 }
+
+/** Deletes the namespaces of every VM this vhost's OVSDB records (external_ids vm-name). */
+async function deleteRecordedVms(dbSocket: string, vhost: string): Promise<void> {
+  const vswitch = await Vswitch.connect(dbSocket, 'br-int', vhost, silentLogger);
+  try {
+    const names = (await vswitch.list()).map((r) => r.externalIds['vm-name']).filter((n): n is string => n !== undefined);
+    if (names.length > 0) await netnsDelete(names);
+  } finally {
+    vswitch.close();
+  }
+}
+
+const silentLogger = pino({ level: 'silent' });
 
 /** Removes a vhost folder (after stop). */
 export function removeVhostDir(dir: string): void {
