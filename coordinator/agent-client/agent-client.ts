@@ -53,27 +53,24 @@ export class AgentClient {
   }
 
   listVms(): Promise<agentV1.ListVmsResponse> {
-    return new Promise((resolve, reject) =>
-      this.client.listVms({}, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.ListVmsResponse) => (e ? reject(e) : resolve(r!))),
-    );
+    return this.unary((cb) => this.client.listVms({}, this.metadata(), this.deadline(), cb));
   }
 
   ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> {
-    return new Promise((resolve, reject) =>
-      this.client.ping(req, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.PingResponse) => (e ? reject(e) : resolve(r!))),
-    );
+    return this.unary((cb) => this.client.ping(req, this.metadata(), this.deadline(), cb));
   }
 
   info(): Promise<agentV1.InfoResponse> {
-    return new Promise((resolve, reject) =>
-      this.client.info({}, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.InfoResponse) => (e ? reject(e) : resolve(r!))),
-    );
+    return this.unary((cb) => this.client.info({}, this.metadata(), this.deadline(), cb));
   }
 
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse> {
-    return new Promise((resolve, reject) =>
-      this.client.setTunnels(req, this.metadata(), this.deadline(), (e: ServiceError | null, r?: agentV1.SetTunnelsResponse) => (e ? reject(e) : resolve(r!))),
-    );
+    return this.unary((cb) => this.client.setTunnels(req, this.metadata(), this.deadline(), cb));
+  }
+
+  /** A unary call as a promise that rejects with the gRPC status. */
+  private unary<T>(start: (cb: (e: ServiceError | null, r?: T) => void) => unknown): Promise<T> {
+    return new Promise((resolve, reject) => start((e, r) => (e ? reject(e) : resolve(r!))));
   }
 
   close(): void {

@@ -202,4 +202,28 @@ describe('agent', () => {
     expect(metrics).toMatch(/merak_agent_step_duration_seconds_bucket\{[^}]*step="namespace"/);
     expect(metrics).toMatch(/merak_agent_vms_present\{[^}]*\} 0/);
   });
+
+  it('builds a VM on an OVS internal port moved into the namespace, and deletes it', async () => {
+    const internal = [70, 71].map((i) => spec(i, { portKind: agentV1.PortKind.PORT_KIND_INTERNAL }));
+    const results = await apply(internal.map(create));
+    for (const r of results) {
+      expect(r.error?.message ?? '').toBe('');
+      expect(r.steps.map((s) => s.step)).toEqual(['namespace', 'attach', 'move', 'configure']);
+    }
+    for (const s of internal) {
+      const eth0 = linkInVm(s.name);
+      expect(eth0.address).toBe(s.mac);
+      expect(eth0.addr_info.find((a) => a.family === 'inet')?.local).toBe(s.ip);
+    }
+    const port = results[0]!.portName;
+    expect(t.vsctl('get', 'Interface', port, 'type').trim()).toBe('internal');
+    const res = await t.vhost.client.ping({ sources: [{ vm: internal[0]!.name, targets: [internal[1]!.ip] }], count: 3, intervalMs: 50, timeoutMs: 2000 });
+    expect(res.results[0]).toMatchObject({ sent: 3, received: 3, error: '' });
+    const { vms } = await t.vhost.client.listVms();
+    expect(vms.map((v) => [v.id, v.portKind, v.complete])).toEqual(expect.arrayContaining(internal.map((s) => [s.id, agentV1.PortKind.PORT_KIND_INTERNAL, true])));
+    const deleted = await apply(internal.map(del));
+    expect(deleted.every((r) => r.status === agentV1.VmStatus.VM_STATUS_DELETED)).toBe(true);
+    expect(namespacesWithPrefix(`${t.prefix}-vm`)).toEqual([]);
+    expect(ovsPorts()).toEqual([]);
+  });
 });
