@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ScenarioValidationError, defaultDemoScenario, parseScenario } from './index.js';
+
+function issuesOf(input: string | object): Array<[string, string]> {
+  try {
+    parseScenario(input);
+  } catch (e) {
+    if (e instanceof ScenarioValidationError) return e.issues.map((i) => [i.path, i.message]);
+    throw e;
+  }
+  return [];
+}
+
+const base = { name: 'demo', hosts: { count: 2 }, vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [{ name: 's1', cidr: '10.1.0.0/24', vms: 10 }] }] };
+
+describe('parseScenario', () => {
+  it('fills defaults and freezes the model', () => {
+    const s = parseScenario(base);
+    expect(s.vpcs[0]!.subnets[0]).toMatchObject({ gateway: '10.1.0.1', vms: 10, prefixLength: 24 });
+    expect(s.vpcs[0]!.vni).toBe(1001);
+    expect(s).toMatchObject({ seed: 1, provider: 'standalone', placement: { type: 'uniform' }, schedule: { type: 'sequential' }, test: { kind: 'ping' } });
+    expect(Object.isFrozen(s.vpcs[0]!.subnets)).toBe(true);
+  });
+
+  it('reads YAML and JSON alike', () => {
+    const yaml = 'name: demo\nhosts: {count: 2}\nvpcs:\n  - name: vpc1\n    cidr: 10.1.0.0/16\n    subnets: [{name: s1, cidr: 10.1.0.0/24, vms: 10}]\n';
+    expect(parseScenario(yaml)).toEqual(parseScenario(JSON.stringify(base), { format: 'json' }));
+  });
+
+  it('collects every error with its field path, unknown keys included', () => {
+    const issues = issuesOf({
+      name: 'Bad_Name', hosts: { count: 0 }, colour: 'blue',
+      vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [
+        { name: 's1', cidr: '10.1.300.0/24', vms: 1 },
+        { name: 's2', cidr: '10.2.0.0/24', vms: 1 },
+        { name: 's3', cidr: '10.1.5.0/24', gateway: '10.1.6.1', vms: 300 },
+        { name: 's4', cidr: '10.1.5.128/25', vms: 1, extra: true },
+      ] }],
+      schedule: { type: 'rps' },
+    });
+    const paths = issues.map(([p]) => p);
+    expect(paths).toEqual(expect.arrayContaining([
+      'name', 'hosts.count', 'colour', 'vpcs[0].subnets[0].cidr', 'vpcs[0].subnets[1].cidr', 'vpcs[0].subnets[2].gateway',
+      'vpcs[0].subnets[2].vms', 'vpcs[0].subnets[3].extra', 'vpcs[0].subnets[3].cidr', 'schedule.rate',
+    ]));
+    expect(issues.find(([p]) => p === 'vpcs[0].subnets[0].cidr')![1]).toMatch(/not an IPv4 CIDR/);
+    expect(issues.find(([p]) => p === 'vpcs[0].subnets[1].cidr')![1]).toMatch(/not inside the VPC/);
+    expect(issues.find(([p]) => p === 'vpcs[0].subnets[3].cidr')![1]).toMatch(/overlaps subnets\[2\]/);
+    expect(issues.find(([p]) => p === 'vpcs[0].subnets[2].vms')![1]).toMatch(/253 usable/);
+  });
+
+  it('checks placements', () => {
+    expect(issuesOf({ ...base, placement: { type: 'assign', hosts: { a: 3, b: 3 } } })).toEqual([['placement.hosts', 'assigns 6 VMs, the subnets ask for 10']]);
+    expect(issuesOf({ ...base, placement: { type: 'skew', vm_fraction: 1.5 } })[0]![0]).toBe('placement.vm_fraction');
+    expect(issuesOf({ ...base, placement: { type: 'round-robin' } })[0]![0]).toBe('placement.type');
+  });
+
+  it('refuses what it would otherwise ignore', () => {
+    expect(issuesOf({ ...base, security_groups: [{ name: 'sg1' }] })[0]![0]).toBe('security_groups');
+    expect(issuesOf({ ...base, provider: 'alcor' })[0]![0]).toBe('provider');
+    expect(issuesOf('name: [unclosed')[0]![0]).toBe('(document)');
+  });
+
+  it("has Merak's e2e as the demo default", () => {
+    const d = defaultDemoScenario();
+    expect(d.hosts).toEqual({ kind: 'count', count: 5 });
+    expect(d.vpcs[0]!.subnets[0]).toMatchObject({ cidr: '10.1.0.0/16', gateway: '10.1.0.1', vms: 50 });
+  });
+});
