@@ -3,17 +3,10 @@
 import { EventEmitter } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { coordinatorV1 } from '@merak/proto';
+import type { StoredAgent } from '../store/store.js';
 
-export interface RegisteredAgent {
-  readonly name: string;
-  readonly address: string;
-  readonly underlayIp: string;
-  readonly version: string;
-  readonly capacity: number;
-  readonly hollow: boolean;
-  connected: boolean;
-  lastSeen: number;
-}
+/** An agent as the store records it, plus whether its stream is up now. */
+export type RegisteredAgent = Omit<StoredAgent, 'lastSeen'> & { connected: boolean; lastSeen: number };
 
 export interface RegistryEvents {
   connected: [RegisteredAgent];
