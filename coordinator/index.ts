@@ -3,3 +3,7 @@ export { AgentClient, type AgentClientOptions } from './agent-client/agent-clien
 export { type AgentProcess, type AgentProcessOptions, AgentStartError, agentMainPath, startAgentProcess } from './local/agent-process.js';
 export { type OvsInstance, OvsStartError, ovsMissing, startOvsInstance } from './local/ovs-instance.js';
 export { type LocalVhost, type LocalVhostOptions, startLocalVhost } from './local/vhost.js';
+export { ScenarioEngine, type ScenarioStatus } from './engine/scenario-engine.js';
+export { AgentRegistry } from './registry/agent-registry.js';
+export { createCoordinatorService } from './server/coordinator-service.js';
+export { Store } from './store/store.js';

@@ -38,10 +38,12 @@ export class AgentClient {
   apply(req: agentV1.ApplyRequest, onResult: (r: agentV1.VmResult) => void, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const stream: ClientReadableStream<agentV1.VmResult> = this.client.apply(req, this.metadata());
-      signal?.addEventListener('abort', () => stream.cancel(), { once: true });
+      const cancel = (): void => stream.cancel();
+      signal?.addEventListener('abort', cancel, { once: true });
+      const done = (): void => signal?.removeEventListener('abort', cancel);
       stream.on('data', onResult);
-      stream.on('error', reject);
-      stream.on('end', resolve);
+      stream.on('error', (e) => { done(); reject(e); });
+      stream.on('end', () => { done(); resolve(); });
     });
   }
 

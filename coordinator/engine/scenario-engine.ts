@@ -2,7 +2,7 @@
 // report. Every VM's state lives in the store first, so a restarted coordinator resumes a scenario
 // where it stopped: VMs without a result are sent again (an agent answers a repeated create of the
 // same VM with the VM it has), none is made twice.
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
@@ -146,16 +146,24 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   }
 
   private progress(id: string, message: string): void {
+    // A status costs a count over every VM of the scenario: only when someone watches.
+    if (this.listenerCount('progress') === 0) return;
     const s = this.status(id);
     if (s) this.emit('progress', s, message);
   }
 
-  private vmsByHost(id: string, phases: readonly VmPhase[]): Map<string, PlannedVm[]> {
+  /** The scenario's VMs in `phases`, by host (from `source` when given, else from the store). */
+  private vmsByHost(id: string, phases: readonly VmPhase[], source?: Map<string, PlannedVm[]>): Map<string, PlannedVm[]> {
     const byHost = new Map<string, PlannedVm[]>();
-    for (const v of this.deps.store.vmsOf(id)) {
-      if (!phases.includes(v.phase)) continue;
-      const planned = JSON.parse(v.specJson) as PlannedVm;
-      (byHost.get(v.host) ?? byHost.set(v.host, []).get(v.host)!).push(planned);
+    const wanted = new Set(phases);
+    const phaseOf = source ? new Map(this.deps.store.vmPhases(id)) : undefined;
+    const rows = source
+      ? [...source.values()].flat().map((planned) => ({ host: planned.host, phase: phaseOf!.get(planned.id)!, planned }))
+      : this.deps.store.vmsOf(id).map((v) => ({ host: v.host, phase: v.phase, planned: undefined as PlannedVm | undefined, specJson: v.specJson }));
+    for (const row of rows) {
+      if (!wanted.has(row.phase)) continue;
+      const planned = row.planned ?? (JSON.parse((row as { specJson: string }).specJson) as PlannedVm);
+      (byHost.get(row.host) ?? byHost.set(row.host, []).get(row.host)!).push(planned);
     }
     for (const list of byHost.values()) list.sort((a, b) => a.startOffsetMs - b.startOffsetMs);
     return byHost;
@@ -164,10 +172,13 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   private async runCreate(id: string): Promise<void> {
     const spec = JSON.parse(this.deps.store.getScenario(id)!.specJson) as StoredSpec;
     const abort = new AbortController();
+    // One listener per Apply stream in flight (hundreds at once), not a leak.
+    setMaxListeners(0, abort.signal);
     this.aborts.set(id, abort);
-    const all = [...this.vmsByHost(id, ['pending', 'sent', 'ready', 'failed']).values()].flat();
-    await this.deps.dataPlane.configure(id, all);
-    const todo = this.vmsByHost(id, ['pending', 'sent']);
+    const byHost = this.vmsByHost(id, ['pending', 'sent', 'ready', 'failed']);
+    await this.deps.dataPlane.configure(id, [...byHost.values()].flat());
+    // Only VMs without a result are (re)sent; a resumed run skips what is done.
+    const todo = this.vmsByHost(id, ['pending', 'sent'], byHost);
     this.progress(id, `creating ${[...todo.values()].reduce((n, l) => n + l.length, 0)} VMs on ${todo.size} hosts`);
     // The schedule is relative to when the scenario was accepted; a resumed run keeps it.
     const startAt = spec.acceptedAt;
@@ -183,7 +194,8 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
         [...todo].map(([host, vms]) => ({ host, operations: vms.map(toOperation) })),
         (host) => this.deps.agents.clientFor(host),
         {
-          beforeSend: (_host, ops) => this.deps.store.markSent(id, ops.map((o) => o.op!.value.id)),
+          // Nothing to record per VM before sending: a resent create is a no-op on the agent.
+          beforeSend: () => {},
           onResult: (_host, r) => {
             const ok = r.status === agentV1.VmStatus.VM_STATUS_READY;
             pendingResults.push({

@@ -1,6 +1,6 @@
 // The report as one self-contained HTML page (inline CSS and SVG, no scripts, no network), which a
 // browser opens from disk.
-import type { Quantiles, Report } from './report.js';
+import { type Quantiles, type Report, maxOf } from './report.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -9,7 +9,7 @@ function bars(values: readonly number[], labels: readonly string[], title: strin
   const w = 720;
   const h = 220;
   const pad = 40;
-  const max = Math.max(1, ...values);
+  const max = Math.max(1, maxOf(values));
   const bw = values.length > 0 ? (w - pad * 2) / values.length : 0;
   const rects = values
     .map((v, i) => {

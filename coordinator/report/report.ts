@@ -54,6 +54,13 @@ export interface Report {
   };
 }
 
+/** Largest value; unlike Math.max(...v) it does not overflow the stack on large arrays. */
+export function maxOf(values: Iterable<number>, empty = 0): number {
+  let m = -Infinity;
+  for (const v of values) if (v > m) m = v;
+  return m === -Infinity ? empty : m;
+}
+
 export function quantiles(values: number[]): Quantiles {
   if (values.length === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0 };
   const v = Float64Array.from(values).sort();
@@ -78,12 +85,12 @@ export function buildReport(input: {
   const steps: Record<string, Quantiles> = {};
   for (const [step, values] of stepValues) steps[step] = quantiles(values);
 
-  const maxE2e = e2e.length > 0 ? Math.max(...e2e) : 0;
+  const maxE2e = maxOf(e2e);
   const bounds: number[] = [];
   for (let b = 1; bounds.length === 0 || bounds[bounds.length - 1]! < maxE2e; b *= 2) bounds.push(b);
   const histogram = bounds.map((leMs, i) => ({ leMs, count: e2e.filter((x) => x <= leMs && (i === 0 || x > bounds[i - 1]!)).length }));
 
-  const seconds = ready.length > 0 ? Math.floor(Math.max(...ready.map((v) => v.readyAtMs ?? 0)) / 1000) + 1 : 0;
+  const seconds = ready.length > 0 ? Math.floor(maxOf(ready.map((v) => v.readyAtMs ?? 0)) / 1000) + 1 : 0;
   const creationsPerSecond = new Array<number>(seconds).fill(0);
   for (const v of ready) creationsPerSecond[Math.floor((v.readyAtMs ?? 0) / 1000)]!++;
 

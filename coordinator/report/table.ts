@@ -1,5 +1,5 @@
 // The report as plain text for a terminal.
-import type { Quantiles, Report } from './report.js';
+import { type Quantiles, type Report, maxOf } from './report.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -16,7 +16,7 @@ export function renderTable(r: Report): string {
     table([['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'], q('end to end', r.latencyMs.endToEnd), ...Object.entries(r.latencyMs.steps).map(([s, x]) => q(`  step ${s}`, x))]),
   ];
   if (r.creationsPerSecond.length > 0) {
-    const peak = Math.max(...r.creationsPerSecond);
+    const peak = maxOf(r.creationsPerSecond);
     const mean = r.vms.ready / r.creationsPerSecond.length;
     lines.push('', `creations per second: mean ${mean.toFixed(1)}, peak ${peak}`);
   }

@@ -60,7 +60,6 @@ CREATE TABLE IF NOT EXISTS vms (
   result_json TEXT NOT NULL DEFAULT '', ready_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (scenario_id, vm_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS vms_by_host ON vms (scenario_id, host, phase);
 CREATE TABLE IF NOT EXISTS agents (
   name TEXT PRIMARY KEY, address TEXT NOT NULL, underlay_ip TEXT NOT NULL, version TEXT NOT NULL,
   capacity INTEGER NOT NULL, hollow INTEGER NOT NULL, last_seen INTEGER NOT NULL
@@ -136,6 +135,11 @@ export class Store {
       ? this.db.prepare('SELECT * FROM vms WHERE scenario_id = ?').all(scenarioId)
       : this.db.prepare('SELECT * FROM vms WHERE scenario_id = ? AND host = ?').all(scenarioId, host)) as VmRow[];
     return rows.map(vmFromRow);
+  }
+
+  /** Every VM's id and phase (cheap: no specs or results). */
+  vmPhases(scenarioId: string): Array<[string, VmPhase]> {
+    return (this.db.prepare('SELECT vm_id, phase FROM vms WHERE scenario_id = ?').raw().all(scenarioId) as Array<[string, VmPhase]>);
   }
 
   /** Marks VMs as sent to their agent (before the call, so a crash can tell what may exist). */

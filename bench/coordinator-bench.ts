@@ -1,0 +1,102 @@
+// Coordinator benchmark: a scenario of N VMs fanned out to M hollow agents (the real agent and its
+// gRPC API with no kernel work, several agents per process). The coordinator (engine, store,
+// registry, gRPC) runs in this process alone, so its CPU time and peak RSS are what is measured.
+//
+// Usage: npm run bench:coordinator -- [--vms N] [--agents M] [--per-process K]
+// The last line of output is one JSON object.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { requireToken } from '@merak/agent';
+import { AgentClient, AgentRegistry, ScenarioEngine, Store, createCoordinatorService } from '@merak/coordinator';
+import { coordinatorV1 } from '@merak/proto';
+import { pino } from 'pino';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { vms: { type: 'string', default: '1000000' }, agents: { type: 'string', default: '10000' }, 'per-process': { type: 'string', default: '2500' } } });
+  const vms = Number(values.vms);
+  const agents = Number(values.agents);
+  const perProcess = Number(values['per-process']);
+  if (!Number.isInteger(vms) || vms < 1 || !Number.isInteger(agents) || agents < 1 || !Number.isInteger(perProcess) || perProcess < 1) {
+    throw new Error('--vms, --agents and --per-process must be positive integers');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'merak-cbench-'));
+  const token = randomBytes(16).toString('hex');
+  const logger = pino({ level: 'warn' });
+  const store = new Store(join(dir, 'state.db'));
+  const registry = new AgentRegistry(2000);
+  const clients = new Map<string, AgentClient>();
+  registry.on('connected', (a) => clients.set(a.name, new AgentClient(a.address, { token, deadlineMs: 600_000 })));
+  const engine = new ScenarioEngine({
+    store, registry, logger, dataPlane: { configure: async () => {} },
+    agents: { clientFor: (h) => (registry.get(h)?.connected ? clients.get(h) : undefined) },
+    fanout: { chunkSize: 5000, agentParallelism: 512, vmConcurrency: 256, retries: 3, backoff: { initialMs: 200, maxMs: 2000 } },
+  });
+  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  server.addService(coordinatorV1.CoordinatorService, requireToken(createCoordinatorService(engine, registry), token));
+  const sock = join(dir, 'coordinator.sock');
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+
+  const fleet = join(dirname(fileURLToPath(import.meta.url)), 'hollow-fleet.js');
+  const children: ChildProcess[] = [];
+  try {
+    console.log(`starting ${agents} hollow agents in ${Math.ceil(agents / perProcess)} processes…`);
+    const ready: Promise<void>[] = [];
+    for (let first = 0; first < agents; first += perProcess) {
+      const child = spawn(process.execPath, [fleet, '--first', String(first), '--count', String(Math.min(perProcess, agents - first)), '--coordinator', `unix:${sock}`, '--dir', dir], {
+        env: { ...process.env, MERAK_TOKEN: token }, stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      ready.push(new Promise((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        child.once('exit', (code) => reject(new Error(`a hollow fleet exited with ${code}`)));
+      }));
+    }
+    await Promise.all(ready);
+    while (registry.connected().length < agents) await new Promise((r) => setTimeout(r, 100));
+    console.log(`${agents} agents registered; creating ${vms} VMs…`);
+    const text = JSON.stringify({
+      name: 'bench', hosts: { count: agents }, test: { type: 'none' },
+      vpcs: [{ name: 'vpc1', cidr: '10.0.0.0/8', subnets: [{ name: 's1', cidr: '10.0.0.0/8', vms }] }],
+    });
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const progress = setInterval(() => {
+      const s = engine.list()[0];
+      if (s) process.stdout.write(`\r  ${s.counts.ready + s.counts.failed}/${vms} VMs`);
+    }, 1000);
+    const created = engine.create(text, 'json');
+    await engine.settled(created.id);
+    clearInterval(progress);
+    const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    const status = engine.status(created.id)!;
+    console.log(`\n${status.counts.ready} ready, ${status.counts.failed} failed, phase ${status.phase}${status.error ? `: ${status.error}` : ''}`);
+    for (const f of status.report?.failures.first.slice(0, 3) ?? []) console.log(`  failed: ${f.vm} on ${f.host}: [${f.code}] ${f.message}`);
+    const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+    console.log(JSON.stringify({
+      vms, agents,
+      cpuMicrosPerVm: round((cpu.user + cpu.system) / vms, 2),
+      peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
+      wallSeconds: round(wallSeconds, 2),
+    }));
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
+    for (const c of clients.values()) c.close();
+    server.forceShutdown();
+    registry.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+});
