@@ -52,6 +52,11 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
         this.emit('connected', agent);
       } else if (agent && this.agents.get(agent.name) === agent) {
         agent.lastSeen = now;
+        // Heartbeats resumed on the same stream (it was only late): the agent is back.
+        if (!agent.connected) {
+          agent.connected = true;
+          this.emit('connected', agent);
+        }
       }
     });
     const gone = (): void => {
