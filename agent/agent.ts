@@ -49,6 +49,7 @@ function split(hostPort: string): { host: string; port: number } {
 export async function startAgent(config: AgentConfig, backend: Backend, logger: Logger): Promise<RunningAgent> {
   const initial = await backend.executor.list();
   const runner = new VmRunner({ executor: backend.executor, clock: systemClock, capacity: config.capacity, initialCount: initial.length });
+  const underlayIp = backend.underlayIp ?? config.underlayIp;
   const metrics = new AgentMetrics(config.vhost, () => runner.vmCount);
   const service = createAgentService({
     runner,
@@ -56,7 +57,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     limits: { maxOperations: config.maxBatch, maxConcurrency: 4096, defaultConcurrency: config.defaultConcurrency },
     metrics,
     logger,
-    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, ...(await backend.hostInfo()) }),
+    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, ...(await backend.hostInfo()) }),
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),
   });
@@ -86,7 +87,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     ? new CoordinatorLink({
         coordinator: config.coordinator,
         token: config.token,
-        hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp: config.underlayIp, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
+        hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
         vmCount: () => runner.vmCount,
         logger,
       })

@@ -1,5 +1,5 @@
 // What main.ts wires into the service: the kernel backend (netlink + OVSDB) or the hollow one.
-import type { AgentInfo, TunnelConfig } from './server/agent-service.js';
+import type { AgentInfo, TunnelConfig, TunnelOutcome } from './server/agent-service.js';
 import type { ReadinessCheck } from './server/http.js';
 import type { PingOptions, PingTargetResult } from './probe/pinger.js';
 import type { VmExecutor } from './vm/executor.js';
@@ -7,9 +7,11 @@ import type { VmExecutor } from './vm/executor.js';
 export interface Backend {
   readonly executor: VmExecutor;
   readonly checks: readonly ReadinessCheck[];
+  /** The tunnel endpoint the backend found (e.g. on its underlay interface); undefined = take --underlay-ip. */
+  readonly underlayIp: string | undefined;
   /** The OVS and interface part of Info. */
   hostInfo(): Promise<Pick<AgentInfo, 'addresses' | 'ovsVersion' | 'datapathType' | 'bridge'>>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
-  setTunnels(config: TunnelConfig): Promise<number>;
+  setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
   close(): Promise<void>;
 }

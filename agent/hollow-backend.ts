@@ -1,15 +1,24 @@
 // The hollow backend: no kernel, no OVS. Ping answers that there is no data plane.
 import type { Backend } from './backend.js';
+import type { TunnelConfig } from './server/agent-service.js';
 import { HollowExecutor } from './vm/hollow-executor.js';
 
 export function createHollowBackend(): Backend {
+  let tunnels: TunnelConfig['tunnels'] = [];
   return {
     executor: new HollowExecutor(),
     checks: [],
+    underlayIp: undefined,
     hostInfo: async () => ({ addresses: [], ovsVersion: '', datapathType: 'hollow', bridge: '' }),
     ping: async (vm, targets) =>
       targets.map((target) => ({ vm, target, sent: 0, received: 0, rttMinMs: 0, rttAvgMs: 0, rttMaxMs: 0, error: 'hollow agent: no data plane' })),
-    setTunnels: async (config) => config.tunnels.length,
+    // No data plane: the set is accepted (so control-plane load tests exercise the call) and kept.
+    setTunnels: async (config) => {
+      const before = new Set(tunnels.map((t) => `${t.remoteIp}/${t.vni}`));
+      const after = new Set(config.tunnels.map((t) => `${t.remoteIp}/${t.vni}`));
+      tunnels = [...config.tunnels];
+      return { tunnels: after.size, added: [...after].filter((k) => !before.has(k)).length, removed: [...before].filter((k) => !after.has(k)).length };
+    },
     close: async () => {},
   };
 }

@@ -5,5 +5,6 @@ export { type AgentConfig, parseAgentConfig } from './config.js';
 export { type ErrorContext, InvalidArgumentError, MerakError, type MerakErrorCode, errorMessage } from './errors.js';
 export { createHollowBackend } from './hollow-backend.js';
 export { hasToken, requireToken } from './server/auth.js';
+export { type ReadinessCheck, createHttpServer } from './server/http.js';
 export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';
 export { Vswitch } from './vswitch/vswitch.js';

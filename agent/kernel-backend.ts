@@ -26,6 +26,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType }, 'bridge ready');
   return {
     executor,
+    underlayIp: undefined,
     checks: [
       { name: 'ovsdb', check: () => vs.echo() },
       { name: 'netlink', check: async () => { if (!(await host.linkGet('lo'))) throw new Error('lo not found'); } },

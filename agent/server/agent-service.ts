@@ -9,7 +9,7 @@ import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
 import type { VmExecutor } from '../vm/executor.js';
 import { parseIpv4 } from '../vm/ipv4.js';
 import type { VmResult, VmRunner } from '../vm/runner.js';
-import { type BatchLimits, validateApply } from '../vm/spec.js';
+import { type BatchLimits, MAX_VNI, validateApply } from '../vm/spec.js';
 import { statusError, toServiceError } from './status.js';
 
 export interface AgentInfo {
@@ -21,12 +21,19 @@ export interface AgentInfo {
   readonly capacity: number;
   readonly agentVersion: string;
   readonly hollow: boolean;
+  readonly underlayIp: string;
 }
 
+/** The whole set of overlay tunnels a vhost should have (SetTunnels replaces what it had). */
 export interface TunnelConfig {
-  readonly localIp: string;
+  readonly type: 'vxlan' | 'geneve';
   readonly tunnels: readonly { remoteIp: string; vni: number }[];
-  readonly bindings: readonly { vni: number; portNames: readonly string[] }[];
+}
+
+export interface TunnelOutcome {
+  readonly tunnels: number;
+  readonly added: number;
+  readonly removed: number;
 }
 
 export interface AgentServiceDeps {
@@ -37,7 +44,7 @@ export interface AgentServiceDeps {
   readonly logger: Logger;
   info(): Promise<AgentInfo>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
-  setTunnels(config: TunnelConfig): Promise<number>;
+  setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
 }
 
 const STATUS: Record<VmResult['status'], agentV1.VmStatus> = {
@@ -76,24 +83,36 @@ function validatePing(req: agentV1.PingRequest): PingOptions {
   return { count, intervalMs: req.intervalMs === 0 ? 100 : req.intervalMs, timeoutMs };
 }
 
+const MAX_TUNNELS = 65_536;
+
 function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
-  if (parseIpv4(req.localIp) === undefined) throw new InvalidArgumentError('local_ip', `'${req.localIp}' is not an IPv4 address`);
-  const vni = (field: string, v: number): number => {
-    if (!Number.isInteger(v) || v < 1 || v > 0xffffff) throw new InvalidArgumentError(field, `${v} is outside 1..16777215`);
-    return v;
-  };
+  if (req.tunnels.length > MAX_TUNNELS) throw new InvalidArgumentError('tunnels', `${req.tunnels.length} tunnels exceed the limit of ${MAX_TUNNELS}`);
+  const seen = new Map<string, number>();
   const tunnels = req.tunnels.map((t, i) => {
     if (parseIpv4(t.remoteIp) === undefined) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `'${t.remoteIp}' is not an IPv4 address`);
-    return { remoteIp: t.remoteIp, vni: vni(`tunnels[${i}].vni`, t.vni) };
+    if (!Number.isInteger(t.vni) || t.vni < 1 || t.vni > MAX_VNI) throw new InvalidArgumentError(`tunnels[${i}].vni`, `${t.vni} is outside 1..${MAX_VNI}`);
+    const key = `${t.remoteIp}/${t.vni}`;
+    const before = seen.get(key);
+    if (before !== undefined) throw new InvalidArgumentError(`tunnels[${i}]`, `${t.remoteIp} VNI ${t.vni} is also tunnels[${before}]`);
+    seen.set(key, i);
+    return { remoteIp: t.remoteIp, vni: t.vni };
   });
-  const bindings = req.bindings.map((b, i) => ({ vni: vni(`bindings[${i}].vni`, b.vni), portNames: [...b.portNames] }));
-  return { localIp: req.localIp, tunnels, bindings };
+  let type: TunnelConfig['type'];
+  switch (req.type) {
+    case agentV1.TunnelType.TUNNEL_TYPE_VXLAN: type = 'vxlan'; break;
+    case agentV1.TunnelType.TUNNEL_TYPE_GENEVE: type = 'geneve'; break;
+    default: throw new InvalidArgumentError('type', `unknown tunnel type ${String(req.type)}`);
+  }
+  return { type, tunnels };
 }
+
+// Results that finish in the same turn of the event loop go out as one message, up to this many.
+const RESULTS_PER_MESSAGE = 512;
 
 export function createAgentService(deps: AgentServiceDeps): agentV1.AgentServer {
   const { runner, logger, metrics } = deps;
   return {
-    apply(call: ServerWritableStream<agentV1.ApplyRequest, agentV1.VmResult>): void {
+    apply(call: ServerWritableStream<agentV1.ApplyRequest, agentV1.ApplyResponse>): void {
       let batch;
       try {
         batch = validateApply(call.request, deps.limits);
@@ -107,6 +126,14 @@ export function createAgentService(deps: AgentServiceDeps): agentV1.AgentServer 
       log.info({ operations: batch.operations.length, concurrency: batch.concurrency }, 'apply batch');
       const started = Date.now();
       let failed = 0;
+      let pending: agentV1.VmResult[] = [];
+      let flushQueued = false;
+      const flush = (): void => {
+        flushQueued = false;
+        if (pending.length === 0) return;
+        call.write({ results: pending });
+        pending = [];
+      };
       runner
         .run(batch, (r) => {
           metrics.observe(r);
@@ -114,14 +141,23 @@ export function createAgentService(deps: AgentServiceDeps): agentV1.AgentServer 
             failed++;
             log.warn({ vm: r.id, step: r.error?.step, code: r.error?.code }, r.error?.message ?? 'failed');
           }
-          call.write(toProtoResult(r));
+          pending.push(toProtoResult(r));
+          if (pending.length >= RESULTS_PER_MESSAGE) flush();
+          else if (!flushQueued) {
+            flushQueued = true;
+            setImmediate(flush);
+          }
         }, abort.signal)
         .then(
           () => {
+            flush();
             log.info({ operations: batch.operations.length, failed, ms: Date.now() - started }, 'batch done');
             call.end();
           },
-          (e: unknown) => call.emit('error', toServiceError(e)),
+          (e: unknown) => {
+            flush();
+            call.emit('error', toServiceError(e));
+          },
         );
     },
 
@@ -173,7 +209,7 @@ export function createAgentService(deps: AgentServiceDeps): agentV1.AgentServer 
         return;
       }
       deps.setTunnels(config).then(
-        (tunnels) => callback(null, { tunnels }),
+        (outcome) => callback(null, outcome),
         (e: unknown) => callback(e instanceof Error && e.message === 'unimplemented' ? statusError(status.UNIMPLEMENTED, 'tunnels are not supported by this agent') : toServiceError(e)),
       );
     },

@@ -29,6 +29,7 @@ export interface VmState {
   readonly portPresent: boolean;
   readonly complete: boolean;
   readonly ifaceId: string;
+  readonly vni: number;
 }
 
 export interface VmExecutor {

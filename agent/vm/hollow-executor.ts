@@ -39,7 +39,7 @@ export class HollowExecutor implements VmExecutor {
     return [...this.vms.values()].map((s) => ({
       id: s.id, name: s.name, ip: s.ip, prefixLength: s.prefixLength, gateway: s.gateway ?? '', mac: s.mac,
       portName: s.portName, portKind: s.portKind, ofport: this.ofports.get(s.id) ?? 0,
-      namespacePresent: true, portPresent: true, complete: true, ifaceId: s.ifaceId ?? '',
+      namespacePresent: true, portPresent: true, complete: true, ifaceId: s.ifaceId ?? '', vni: s.vni,
     }));
   }
 }
@@ -49,6 +49,10 @@ export function sameSpec(a: VmSpec, b: VmSpec): boolean {
   return (
     a.id === b.id && a.name === b.name && a.ip === b.ip && a.prefixLength === b.prefixLength &&
     (a.gateway ?? '') === (b.gateway ?? '') && a.mac === b.mac && a.mtu === b.mtu && a.portKind === b.portKind &&
-    a.portName === b.portName && (a.ifaceId ?? '') === (b.ifaceId ?? '')
+    a.portName === b.portName && (a.ifaceId ?? '') === (b.ifaceId ?? '') && a.vni === b.vni && sameRoutes(a.routes, b.routes)
   );
+}
+
+function sameRoutes(a: VmSpec['routes'], b: VmSpec['routes']): boolean {
+  return a.length === b.length && a.every((r, i) => r.destination === b[i]!.destination && r.prefixLength === b[i]!.prefixLength && r.via === b[i]!.via);
 }

@@ -9,7 +9,7 @@ import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
 import type { CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
 import { sameSpec } from './hollow-executor.js';
 import type { PortCommitter } from './port-committer.js';
-import type { PortKind, VmRef, VmSpec } from './spec.js';
+import type { PortKind, VmRef, VmRoute, VmSpec } from './spec.js';
 import { type Stage, StepTimer, VmFailure, runStages } from './stages.js';
 
 /** external_ids keys the agent owns on each VM's OVS Interface. */
@@ -23,6 +23,8 @@ export const EXT = {
   gateway: 'merak-gateway',
   mtu: 'merak-mtu',
   portKind: 'merak-port-kind',
+  vni: 'merak-vni',
+  routes: 'merak-routes',
 } as const;
 
 /** An Interface row as the executor needs it. */
@@ -92,6 +94,8 @@ function externalIdsOf(vhost: string, s: VmSpec): Record<string, string> {
     [EXT.portKind]: s.portKind,
   };
   if (s.gateway) ids[EXT.gateway] = s.gateway;
+  if (s.vni !== 0) ids[EXT.vni] = String(s.vni);
+  if (s.routes.length > 0) ids[EXT.routes] = formatRoutes(s.routes);
   if (s.ifaceId) ids[EXT.ifaceId] = s.ifaceId;
   return ids;
 }
@@ -105,8 +109,22 @@ function specOf(row: VmInterfaceRow): VmSpec {
   return {
     id: e[EXT.vmId] ?? '', name: e[EXT.vmName] ?? '', ip, prefixLength: Number(prefix), gateway: e[EXT.gateway],
     mac: e[EXT.attachedMac] ?? '', mtu: Number(e[EXT.mtu] ?? 1500), portKind: (e[EXT.portKind] as PortKind | undefined) ?? 'veth',
-    portName: row.name, ifaceId: e[EXT.ifaceId], externalIds: extra,
+    portName: row.name, ifaceId: e[EXT.ifaceId], externalIds: extra, vni: Number(e[EXT.vni] ?? 0), routes: parseRoutes(e[EXT.routes] ?? ''),
   };
+}
+
+/** Routes as one external_ids value: "10.1.0.0/16,10.9.0.0/16>10.1.0.254" ('>' = via). */
+function formatRoutes(routes: VmSpec['routes']): string {
+  return routes.map((r) => `${r.destination}/${r.prefixLength}${r.via ? `>${r.via}` : ''}`).join(',');
+}
+
+function parseRoutes(text: string): VmRoute[] {
+  if (text === '') return [];
+  return text.split(',').map((item) => {
+    const [cidr = '', via] = item.split('>');
+    const [destination = '', len = '0'] = cidr.split('/');
+    return { destination, prefixLength: Number(len), via };
+  });
 }
 
 /** Wraps a lower-layer error with the code of the layer it came from. */
@@ -172,6 +190,7 @@ export class KernelExecutor implements VmExecutor {
           vm.linkSet(ctx.eth0Index, { up: true }),
         ];
         if (spec.gateway) requests.push(vm.routeAddDefault(spec.gateway, ctx.eth0Index));
+        for (const r of spec.routes) requests.push(vm.routeAdd({ dst: r.destination, prefixLength: r.prefixLength, ifindex: ctx.eth0Index, ...(r.via ? { gateway: r.via } : {}) }));
         await Promise.all(requests);
       } catch (e) {
         throw tagged('NETLINK', `configure eth0 in ${spec.name}`, e);
@@ -281,7 +300,7 @@ export class KernelExecutor implements VmExecutor {
       states.set(s.id, {
         id: s.id, name: s.name, ip: s.ip, prefixLength: s.prefixLength, gateway: s.gateway ?? '', mac: s.mac,
         portName: row.name, portKind: s.portKind, ofport: row.ofport, namespacePresent, portPresent,
-        complete: namespacePresent && portPresent && row.ofport > 0, ifaceId: s.ifaceId ?? '',
+        complete: namespacePresent && portPresent && row.ofport > 0, ifaceId: s.ifaceId ?? '', vni: s.vni,
       });
     }
     // A veth we marked but whose OVS row never came (a crash mid-create): listed as incomplete.
@@ -290,7 +309,7 @@ export class KernelExecutor implements VmExecutor {
       if (!owner || states.has(owner.id)) continue;
       states.set(owner.id, {
         id: owner.id, name: owner.name, ip: '', prefixLength: 0, gateway: '', mac: '', portName: link.name, portKind: 'veth',
-        ofport: -1, namespacePresent: namespaces.has(owner.name), portPresent: true, complete: false, ifaceId: '',
+        ofport: -1, namespacePresent: namespaces.has(owner.name), portPresent: true, complete: false, ifaceId: '', vni: 0,
       });
     }
     return [...states.values()];

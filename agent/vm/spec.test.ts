@@ -45,8 +45,21 @@ describe('validateApply', () => {
     [{ portName: 'a-very-long-port-name' }, 'operations[0].create.port_name'],
     [{ portName: 'eth0' }, 'operations[0].create.port_name'],
     [{ externalIds: { 'merak-vhost': 'x' } }, 'operations[0].create.external_ids'],
+    [{ vni: 0x1000000 }, 'operations[0].create.vni'],
+    [{ routes: [{ destination: '10.0.0.0', via: '' }] }, 'operations[0].create.routes[0].destination'],
+    [{ routes: [{ destination: '10.1.0.1/16', via: '' }] }, 'operations[0].create.routes[0].destination'],
+    [{ routes: [{ destination: '10.9.0.0/16', via: '10.2.0.1' }] }, 'operations[0].create.routes[0].via'],
+    [{ routes: [{ destination: '10.9.0.0/16', via: '10.1.0.2' }] }, 'operations[0].create.routes[0].via'],
+    [{ routes: Array.from({ length: 17 }, (_, k) => ({ destination: `10.${k}.0.0/16`, via: '' })) }, 'operations[0].create.routes'],
   ])('rejects %j naming %s', (over, field) => {
     expect(fieldOf([vm(over)])).toBe(field);
+  });
+
+  it('accepts a VNI and routes, on-link or via a neighbour on the subnet', () => {
+    const batch = validateApply({ operations: [vm({ vni: 1001, routes: [{ destination: '10.0.0.0/8', via: '' }, { destination: '172.16.0.0/12', via: '10.1.0.254' }] })], concurrency: 0, startAtUnixMs: 0 }, limits);
+    expect(batch.operations[0]).toMatchObject({
+      spec: { vni: 1001, routes: [{ destination: '10.0.0.0', prefixLength: 8, via: undefined }, { destination: '172.16.0.0', prefixLength: 12, via: '10.1.0.254' }] },
+    });
   });
 
   it('rejects duplicates within a batch, naming the second', () => {

@@ -18,6 +18,16 @@ export interface VmSpec {
   readonly portName: string;
   readonly ifaceId: string | undefined;
   readonly externalIds: Readonly<Record<string, string>>;
+  /** The VPC's overlay segment; 0 = none (untagged on br-int). */
+  readonly vni: number;
+  readonly routes: readonly VmRoute[];
+}
+
+/** A route inside the VM besides the default one; `via` undefined = on-link. */
+export interface VmRoute {
+  readonly destination: string;
+  readonly prefixLength: number;
+  readonly via: string | undefined;
 }
 
 export interface VmRef {
@@ -40,6 +50,9 @@ export interface BatchLimits {
   readonly maxConcurrency: number;
   readonly defaultConcurrency: number;
 }
+
+const MAX_ROUTES = 16;
+export const MAX_VNI = 0xffffff;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const PORT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
@@ -108,6 +121,11 @@ function checkSpec(field: string, s: agentV1.VmSpec): VmSpec {
       throw new InvalidArgumentError(`${field}.external_ids`, `key '${key}' is reserved for the agent`);
     }
   }
+  if (!Number.isInteger(s.vni) || s.vni < 0 || s.vni > MAX_VNI) {
+    throw new InvalidArgumentError(`${field}.vni`, `${s.vni} is outside 0..${MAX_VNI}`);
+  }
+  if (s.routes.length > MAX_ROUTES) throw new InvalidArgumentError(`${field}.routes`, `${s.routes.length} routes exceed the limit of ${MAX_ROUTES}`);
+  const routes = s.routes.map((r, k) => checkRoute(`${field}.routes[${k}]`, r, ip, prefix));
   let portKind: PortKind;
   switch (s.portKind) {
     case 0: portKind = 'veth'; break;
@@ -118,7 +136,25 @@ function checkSpec(field: string, s: agentV1.VmSpec): VmSpec {
     id, name, ip: s.ip, prefixLength: prefix, gateway, mac, mtu, portKind, portName,
     ifaceId: s.ifaceId === '' ? undefined : s.ifaceId,
     externalIds: { ...s.externalIds },
+    vni: s.vni,
+    routes,
   };
+}
+
+/** A route's destination is a CIDR with no host bits; its next hop, if any, is on the VM's subnet. */
+function checkRoute(field: string, r: agentV1.Route, ip: number, prefix: number): VmRoute {
+  const m = /^(.+)\/(\d{1,2})$/.exec(r.destination);
+  const dst = m ? parseIpv4(m[1]!) : undefined;
+  const len = m ? Number(m[2]) : NaN;
+  if (dst === undefined || !(len >= 1 && len <= 32)) throw new InvalidArgumentError(`${field}.destination`, `'${r.destination}' is not an IPv4 CIDR (a.b.c.d/1..32)`);
+  if (networkOf(dst, len) !== dst) throw new InvalidArgumentError(`${field}.destination`, `${r.destination} has host bits set`);
+  if (r.via === '') return { destination: m![1]!, prefixLength: len, via: undefined };
+  const via = parseIpv4(r.via);
+  if (via === undefined) throw new InvalidArgumentError(`${field}.via`, `'${r.via}' is not an IPv4 address`);
+  if (networkOf(via, prefix) !== networkOf(ip, prefix) || via === ip) {
+    throw new InvalidArgumentError(`${field}.via`, `${r.via} is not another address on the VM's subnet ${formatIpv4(networkOf(ip, prefix))}/${prefix}`);
+  }
+  return { destination: m![1]!, prefixLength: len, via: r.via };
 }
 
 /** Validates a whole Apply request; throws InvalidArgumentError naming the first bad field. */

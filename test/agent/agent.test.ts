@@ -89,6 +89,20 @@ describe('agent', () => {
     expect(() => execFileSync('ip', ['netns', 'exec', spec(3).name, 'ping', '-c', '1', '-W', '2', spec(4).ip])).not.toThrow();
   });
 
+  it('adds the extra routes a VM asks for (on-link and via a neighbour), and knows them again', async () => {
+    const s = spec(60, { routes: [{ destination: '10.0.0.0/8', via: '' }, { destination: '172.16.0.0/12', via: '10.9.0.254' }] });
+    const [r] = await apply([create(s)]);
+    expect(r).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_READY });
+    const routes = json<{ dst: string; gateway?: string; dev: string; scope?: string }[]>(execFileSync('ip', ['-n', s.name, '-j', 'route'], { encoding: 'utf8' }));
+    expect(routes).toContainEqual(expect.objectContaining({ dst: '10.0.0.0/8', dev: 'eth0', scope: 'link' }));
+    expect(routes).toContainEqual(expect.objectContaining({ dst: '172.16.0.0/12', gateway: '10.9.0.254', dev: 'eth0' }));
+    // The routes are part of the spec the agent recorded: the same spec is the same VM, other routes are not.
+    expect((await apply([create(s)]))[0]).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_READY, steps: [] });
+    const other = await apply([create({ ...s, routes: [{ destination: '10.0.0.0/8', via: '' }] })]);
+    expect(other[0]!.error?.code).toBe('CONFLICT');
+    expect((await apply([del(s)]))[0]!.status).toBe(agentV1.VmStatus.VM_STATUS_DELETED);
+  });
+
   it('returns an existing VM for the same spec, and refuses a different one', async () => {
     const again = await apply([create(spec(0))]);
     expect(again[0]).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_READY, steps: [] });
