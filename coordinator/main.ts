@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Composition root of the coordinator: the only file that knows every folder.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { coordinatorV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import { pino } from 'pino';
-import { requireToken } from '@merak/agent';
+import { createHttpServer, requireToken } from '@merak/agent';
 import { AgentClient } from './agent-client/agent-client.js';
 import { ScenarioEngine } from './engine/scenario-engine.js';
+import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
 import { AgentRegistry } from './registry/agent-registry.js';
 import { createCoordinatorService } from './server/coordinator-service.js';
 import { Store } from './store/store.js';
@@ -18,6 +20,7 @@ const HELP = `merak-coordinator: plans scenarios and fans them out to registered
 Usage: merak-coordinator [options]
 
   --listen ADDR        gRPC, HOST:PORT or unix:PATH (default 0.0.0.0:40050)
+  --http ADDR          /healthz, /readyz, /metrics; HOST:PORT or unix:PATH (default 0.0.0.0:9002)
   --state PATH         SQLite database (default ./merak-state.db)
   --token-file PATH    bearer token for agents' and users' calls (or env MERAK_TOKEN)
   --insecure           no token (local use only)
@@ -28,7 +31,7 @@ Usage: merak-coordinator [options]
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      listen: { type: 'string', default: '0.0.0.0:40050' }, state: { type: 'string', default: 'merak-state.db' },
+      listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
       'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -50,7 +53,11 @@ async function main(): Promise<number> {
     clients.set(a.name, new AgentClient(a.address, { token, deadlineMs: 120_000 }));
     logger.info({ agent: a.name, address: a.address }, 'agent connected');
   });
-  registry.on('lost', (a) => logger.warn({ agent: a.name }, 'agent lost'));
+  const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
+  registry.on('lost', (a) => {
+    metrics.agentsLost.inc();
+    logger.warn({ agent: a.name }, 'agent lost');
+  });
   const engine = new ScenarioEngine({
     store,
     registry,
@@ -66,7 +73,9 @@ async function main(): Promise<number> {
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(values.listen!, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
-  logger.info({ listen: values.listen, port, state: values.state }, 'coordinator ready');
+  const http = createHttpServer(metrics.registry, [{ name: 'store', check: async () => store.check() }]);
+  await listenHttp(http, values.http!);
+  logger.info({ listen: values.listen, port, http: values.http, state: values.state }, 'coordinator ready');
   engine.resume();
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -78,9 +87,25 @@ async function main(): Promise<number> {
     process.once('SIGINT', stop);
   });
   registry.close();
+  await new Promise<void>((resolve) => http.close(() => resolve()));
+  http.closeAllConnections();
   for (const c of clients.values()) c.close();
   store.close();
   return 0;
+}
+
+/** HOST:PORT or unix:PATH (a stale socket file from a killed coordinator is replaced). */
+function listenHttp(http: HttpServer, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.once('error', reject);
+    if (address.startsWith('unix:')) {
+      rmSync(address.slice(5), { force: true });
+      http.listen(address.slice(5), () => resolve());
+      return;
+    }
+    const i = address.lastIndexOf(':');
+    http.listen(Number(address.slice(i + 1)), address.slice(0, i), () => resolve());
+  });
 }
 
 main().then((code) => { process.exitCode = code; }, (e: unknown) => {

@@ -37,11 +37,13 @@ export class AgentClient {
   /** Applies a batch; `onResult` sees each VM's result as it arrives. Rejects with the gRPC status. */
   apply(req: agentV1.ApplyRequest, onResult: (r: agentV1.VmResult) => void, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const stream: ClientReadableStream<agentV1.VmResult> = this.client.apply(req, this.metadata());
+      const stream: ClientReadableStream<agentV1.ApplyResponse> = this.client.apply(req, this.metadata());
       const cancel = (): void => stream.cancel();
       signal?.addEventListener('abort', cancel, { once: true });
       const done = (): void => signal?.removeEventListener('abort', cancel);
-      stream.on('data', onResult);
+      stream.on('data', (m: agentV1.ApplyResponse) => {
+        for (const r of m.results) onResult(r);
+      });
       stream.on('error', (e) => { done(); reject(e); });
       stream.on('end', () => { done(); resolve(); });
     });

@@ -95,6 +95,11 @@ export class Store {
     this.db.close();
   }
 
+  /** Throws unless the database answers (readiness). */
+  check(): void {
+    this.db.prepare('SELECT 1').get();
+  }
+
   insertScenario(s: StoredScenario, vms: readonly Omit<StoredVm, 'phase' | 'errorCode' | 'errorMessage' | 'resultJson' | 'readyAt' | 'attempts'>[]): void {
     const insertS = this.db.prepare(
       'INSERT INTO scenarios (id, name, spec_json, phase, error, created_at, updated_at, test_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
