@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { requireToken } from '@merak/agent';
-import { AgentClient, AgentRegistry, ScenarioEngine, Store, createCoordinatorService } from '@merak/coordinator';
+import { AgentPool, AgentRegistry, DEFAULT_FANOUT, Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 
@@ -29,13 +29,13 @@ async function main(): Promise<void> {
   const token = randomBytes(16).toString('hex');
   const logger = pino({ level: 'warn' });
   const store = new Store(join(dir, 'state.db'));
-  const registry = new AgentRegistry(2000);
-  const clients = new Map<string, AgentClient>();
-  registry.on('connected', (a) => clients.set(a.name, new AgentClient(a.address, { token, deadlineMs: 600_000 })));
+  // The coordinator as main.ts composes it (heartbeat interval and all), in this process.
+  const registry = new AgentRegistry();
+  const pool = new AgentPool(registry, token, 600_000);
+  const overlay = new Overlay({ clientFor: (h) => pool.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
   const engine = new ScenarioEngine({
-    store, registry, logger, dataPlane: { configure: async () => {} },
-    agents: { clientFor: (h) => (registry.get(h)?.connected ? clients.get(h) : undefined) },
-    fanout: { chunkSize: 5000, agentParallelism: 512, vmConcurrency: 256, retries: 3, backoff: { initialMs: 200, maxMs: 2000 } },
+    store, registry, logger, agents: pool, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
+    fanout: { ...DEFAULT_FANOUT, chunkSize: 5000, agentParallelism: 512, vmConcurrency: 256 },
   });
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   server.addService(coordinatorV1.CoordinatorService, requireToken(createCoordinatorService(engine, registry), token));
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
-    for (const c of clients.values()) c.close();
+    pool.close();
     server.forceShutdown();
     registry.close();
     store.close();

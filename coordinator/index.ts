@@ -1,9 +1,14 @@
 // Public surface of the coordinator package.
 export { AgentClient, type AgentClientOptions } from './agent-client/agent-client.js';
+export { AgentPool } from './agent-client/agent-pool.js';
 export { type AgentProcess, type AgentProcessOptions, AgentStartError, agentMainPath, startAgentProcess } from './local/agent-process.js';
 export { type OvsInstance, OvsStartError, ovsMissing, startOvsInstance } from './local/ovs-instance.js';
 export { type LocalVhost, type LocalVhostOptions, startLocalVhost } from './local/vhost.js';
-export { ScenarioEngine, type ScenarioStatus } from './engine/scenario-engine.js';
+export { type EngineDeps, ScenarioEngine, type ScenarioStatus } from './engine/scenario-engine.js';
+export { DEFAULT_FANOUT, type FanoutConfig } from './fanout/fanout.js';
+export { Overlay } from './overlay/overlay.js';
+export { standaloneControlPlane } from './providers/provider-standalone.js';
+export type { ControlPlane, ControlPlaneFactory, LiveScenarios, ScenarioContext } from './providers/provider.js';
 export { AgentRegistry } from './registry/agent-registry.js';
 export { createCoordinatorService } from './server/coordinator-service.js';
 export { Store } from './store/store.js';

@@ -8,9 +8,12 @@ import { coordinatorV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import { pino } from 'pino';
 import { createHttpServer, requireToken } from '@merak/agent';
-import { AgentClient } from './agent-client/agent-client.js';
+import { AgentPool } from './agent-client/agent-pool.js';
 import { ScenarioEngine } from './engine/scenario-engine.js';
+import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
+import { Overlay } from './overlay/overlay.js';
+import { standaloneControlPlane } from './providers/provider-standalone.js';
 import { AgentRegistry } from './registry/agent-registry.js';
 import { createCoordinatorService } from './server/coordinator-service.js';
 import { Store } from './store/store.js';
@@ -19,52 +22,63 @@ const HELP = `merak-coordinator: plans scenarios and fans them out to registered
 
 Usage: merak-coordinator [options]
 
-  --listen ADDR        gRPC, HOST:PORT or unix:PATH (default 0.0.0.0:40050)
-  --http ADDR          /healthz, /readyz, /metrics; HOST:PORT or unix:PATH (default 0.0.0.0:9002)
-  --state PATH         SQLite database (default ./merak-state.db)
-  --token-file PATH    bearer token for agents' and users' calls (or env MERAK_TOKEN)
-  --insecure           no token (local use only)
-  --log-level LEVEL    pino level (default info)
-  -h, --help           this text
+  --listen ADDR            gRPC, HOST:PORT or unix:PATH (default 0.0.0.0:40050)
+  --http ADDR              /healthz, /readyz, /metrics; HOST:PORT or unix:PATH (default 0.0.0.0:9002)
+  --state PATH             SQLite database (default ./merak-state.db)
+  --token-file PATH        bearer token for agents' and users' calls (or env MERAK_TOKEN)
+  --insecure               no token (local use only)
+  --tunnel-type TYPE       standalone overlay encapsulation: vxlan or geneve (default vxlan)
+  --lost-agent-timeout S   how long VMs wait for a lost agent to come back before they fail (default 600)
+  --log-level LEVEL        pino level (default info)
+  -h, --help               this text
 `;
 
+function fail(message: string): number {
+  process.stderr.write(`merak-coordinator: ${message}\n\n${HELP}`);
+  return 2;
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
-      'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
+        'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tunnel-type': { type: 'string', default: 'vxlan' },
+        'lost-agent-timeout': { type: 'string', default: '600' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
   const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.MERAK_TOKEN?.trim();
-  if (!token && !values.insecure) {
-    process.stderr.write(`merak-coordinator: --token-file: no token (give --token-file or MERAK_TOKEN, or --insecure)\n\n${HELP}`);
-    return 2;
-  }
+  if (!token && !values.insecure) return fail('--token-file: no token (give --token-file or MERAK_TOKEN, or --insecure)');
+  const tunnelType = values['tunnel-type'];
+  if (tunnelType !== 'vxlan' && tunnelType !== 'geneve') return fail(`--tunnel-type: '${tunnelType}' is neither vxlan nor geneve`);
+  const lostAgentTimeoutS = Number(values['lost-agent-timeout']);
+  if (!Number.isInteger(lostAgentTimeoutS) || lostAgentTimeoutS < 1) return fail(`--lost-agent-timeout: '${values['lost-agent-timeout']}' is not a whole number of seconds >= 1`);
+
   const logger = pino({ level: values['log-level'] });
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
-  const clients = new Map<string, AgentClient>();
-  registry.on('connected', (a) => {
-    clients.get(a.name)?.close();
-    clients.set(a.name, new AgentClient(a.address, { token, deadlineMs: 120_000 }));
-    logger.info({ agent: a.name, address: a.address }, 'agent connected');
-  });
+  const agents = new AgentPool(registry, token);
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
+  registry.on('connected', (a) => logger.info({ agent: a.name, address: a.address, underlayIp: a.underlayIp }, 'agent connected'));
   registry.on('lost', (a) => {
     metrics.agentsLost.inc();
     logger.warn({ agent: a.name }, 'agent lost');
   });
+  const overlay = new Overlay({ clientFor: (h) => agents.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: tunnelType, logger });
   const engine = new ScenarioEngine({
-    store,
-    registry,
-    agents: { clientFor: (host) => (registry.get(host)?.connected ? clients.get(host) : undefined) },
-    dataPlane: { configure: async () => {} },
-    logger,
+    store, registry, agents, logger, metrics,
+    controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
+    fanout: { ...DEFAULT_FANOUT, agentReturnTimeoutMs: lostAgentTimeoutS * 1000 },
   });
+
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const service = createCoordinatorService(engine, registry);
   server.addService(coordinatorV1.CoordinatorService, token ? requireToken(service, token) : service);
@@ -78,18 +92,19 @@ async function main(): Promise<number> {
   logger.info({ listen: values.listen, port, http: values.http, state: values.state }, 'coordinator ready');
   engine.resume();
   await new Promise<void>((resolve) => {
-    const stop = (): void => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'shutting down (scenarios resume at the next start)');
       health.setStatus('', 'NOT_SERVING');
       server.tryShutdown(() => resolve());
       setTimeout(() => { server.forceShutdown(); resolve(); }, 10_000).unref();
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
   });
   registry.close();
   await new Promise<void>((resolve) => http.close(() => resolve()));
   http.closeAllConnections();
-  for (const c of clients.values()) c.close();
+  agents.close();
   store.close();
   return 0;
 }

@@ -32,12 +32,15 @@ export class CoordinatorLink {
     const stream = this.client.register(md);
     this.stream = stream;
     stream.write({ body: { $case: 'hello', value: this.opts.hello } });
+    let registered = false;
+    // The first answer acknowledges the hello; later ones change the heartbeat interval.
     stream.on('data', (m: coordinatorV1.CoordinatorMessage) => {
       this.backoffMs = 200;
       clearInterval(this.beat);
       const interval = Math.max(100, m.heartbeatIntervalMs);
       this.beat = setInterval(() => stream.write({ body: { $case: 'heartbeat', value: { vmCount: this.opts.vmCount() } } }), interval);
-      this.opts.logger.info({ coordinator: this.opts.coordinator, heartbeatMs: interval }, 'registered with the coordinator');
+      this.opts.logger[registered ? 'debug' : 'info']({ coordinator: this.opts.coordinator, heartbeatMs: interval }, registered ? 'heartbeat interval changed' : 'registered with the coordinator');
+      registered = true;
     });
     const broken = (why: string): void => {
       if (this.stream !== stream) return;

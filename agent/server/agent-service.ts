@@ -1,4 +1,5 @@
 // The gRPC Agent service: validates at the edge, hands batches to the runner, maps results back.
+import { setMaxListeners } from 'node:events';
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { agentV1 } from '@merak/proto';
@@ -121,6 +122,8 @@ export function createAgentService(deps: AgentServiceDeps): agentV1.AgentServer 
         return;
       }
       const abort = new AbortController();
+      // One listener per worker waiting for its VM's scheduled time (up to the batch's concurrency).
+      setMaxListeners(0, abort.signal);
       call.on('cancelled', () => abort.abort());
       const log = logger.child({ batch: Math.random().toString(36).slice(2, 10) });
       log.info({ operations: batch.operations.length, concurrency: batch.concurrency }, 'apply batch');

@@ -1,318 +1,623 @@
-// Runs scenarios: validate -> plan against the registered agents -> store -> fan out -> test ->
-// report. Every VM's state lives in the store first, so a restarted coordinator resumes a scenario
-// where it stopped: VMs without a result are sent again (an agent answers a repeated create of the
-// same VM with the VM it has), none is made twice.
+// Runs scenarios: validate -> plan against the registered agents -> store -> control plane ->
+// fan out -> test -> report. A scenario's plan is derived (same scenario, hosts and tag: same
+// plan), so the store keeps only the scenario and one row per VM result. A restarted coordinator
+// resumes a scenario where it stopped: VMs without a result are sent again (an agent answers a
+// repeated create of the same VM with the VM it has), none is made twice.
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AgentPort, DEFAULT_FANOUT, type FanoutConfig, fanOut } from '../fanout/fanout.js';
-import { planScenario, selectPingPairs, type PlannedVm } from '../plan/index.js';
+import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
+import type { TunnelPort } from '../overlay/overlay.js';
+import { Plan, type PlannedVm, selectPingPairs } from '../plan/index.js';
+import type { ControlPlane, ControlPlaneFactory, LiveScenarios, ScenarioContext } from '../providers/provider.js';
 import type { AgentRegistry } from '../registry/agent-registry.js';
-import { type PingOutcome, type Report, type VmOutcome, buildReport } from '../report/report.js';
-import { type Scenario, parseScenario } from '../scenario/index.js';
-import type { Store, VmPhase } from '../store/store.js';
+import { type EndpointLatency, type PingOutcome, type Report, buildReport } from '../report/report.js';
+import { type Scenario, ScenarioValidationError, parseScenario } from '../scenario/index.js';
+import type { Store, StoredScenario, VmResultRow } from '../store/store.js';
 
-export type Phase = 'pending' | 'creating' | 'testing' | 'ready' | 'failed' | 'deleting' | 'deleted';
+export type Phase = 'pending' | 'network' | 'creating' | 'testing' | 'ready' | 'failed' | 'deleting' | 'deleted';
+
+export interface VmCounts {
+  requested: number;
+  ready: number;
+  failed: number;
+  pending: number;
+  deleted: number;
+  waiting: number;
+}
 
 export interface ScenarioStatus {
   readonly id: string;
   readonly name: string;
+  readonly provider: string;
   readonly phase: Phase;
   readonly error: string;
   readonly hosts: number;
-  readonly counts: { requested: number; ready: number; failed: number; pending: number; deleted: number };
+  readonly lostHosts: readonly string[];
+  readonly counts: VmCounts;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly report: Report | undefined;
 }
 
-export interface AgentPorts {
-  /** A client for a registered, connected agent; undefined when it is not connected. */
-  clientFor(host: string): (AgentPort & { ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> }) | undefined;
-}
-
-/** The data plane between vhosts in standalone mode (tunnels per VPC); a no-op elsewhere. */
-export interface DataPlane {
-  configure(scenarioId: string, vms: readonly PlannedVm[]): Promise<void>;
-}
+/** What the engine needs of an agent: the plan fan-out, the ping test, the overlay. */
+export type AgentHandle = AgentPort & TunnelPort & { ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> };
 
 export interface EngineDeps {
   readonly store: Store;
   readonly registry: AgentRegistry;
-  readonly agents: AgentPorts;
-  readonly dataPlane: DataPlane;
+  readonly agents: { clientFor(host: string): AgentHandle | undefined };
+  /** The control plane of each provider a scenario may name. */
+  readonly controlPlanes: Readonly<Partial<Record<Scenario['provider'], ControlPlaneFactory>>>;
   readonly logger: Logger;
   readonly fanout?: FanoutConfig;
+  readonly metrics?: CoordinatorMetrics;
+  /** Hosts pinged at once by the test. */
+  readonly pingParallelism?: number;
+  /** Latency of the control plane's API calls for a scenario, for its report (Alcor mode). */
+  controlPlaneLatency?(scenarioId: string): EndpointLatency[] | undefined;
 }
 
+/** What the store keeps of a scenario: enough to plan it again, exactly. */
 interface StoredSpec {
   readonly scenario: Scenario;
   readonly hosts: readonly string[];
   readonly acceptedAt: number;
+  readonly tag: string;
+  readonly counts?: VmCounts;
 }
 
 export class ScenarioError extends Error {
-  constructor(readonly code: 'NOT_FOUND' | 'FAILED_PRECONDITION', message: string) {
+  constructor(readonly code: 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS', message: string) {
     super(message);
     this.name = 'ScenarioError';
   }
 }
 
-export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, string] }> {
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly reports = new Map<string, Report>();
-  private readonly aborts = new Map<string, AbortController>();
+// A VM's state in memory, one byte each.
+const PENDING = 0;
+const READY = 1;
+const FAILED = 2;
+const WAITING = 3;
+const DELETED = 4;
+
+const FINAL: ReadonlySet<Phase> = new Set(['ready', 'failed', 'deleted']);
+const FLUSH_MS = 200;
+const FLUSH_ROWS = 5000;
+const FIRST_VNI = 1001;
+
+/** One scenario as the engine runs it. The plan and per-VM states are loaded only while it runs. */
+class Run {
+  phase: Phase;
+  error: string;
+  updatedAt: number;
+  report: Report | undefined;
+  counts: VmCounts;
+  abort = new AbortController();
+  task: Promise<void> = Promise.resolve();
+  readonly lostHosts = new Set<string>();
+  private loaded: { plan: Plan; states: Uint8Array } | undefined;
+  /** Kept after the plan is released: the overlay needs it while the VMs exist. */
+  private vnis: Map<string, Set<number>> | undefined;
+
+  constructor(readonly row: StoredScenario, readonly spec: StoredSpec, private readonly store: Store) {
+    this.phase = row.phase as Phase;
+    this.error = row.error;
+    this.updatedAt = row.updatedAt;
+    this.report = row.reportJson ? (JSON.parse(row.reportJson) as Report) : undefined;
+    this.counts = spec.counts ?? emptyCounts(totalOf(spec.scenario));
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  get id(): string {
+    return this.row.id;
+  }
+
+  get plan(): Plan {
+    return this.load().plan;
+  }
+
+  get states(): Uint8Array {
+    return this.load().states;
+  }
+
+  /** The plan again, and every VM's state from its stored result. */
+  private load(): { plan: Plan; states: Uint8Array } {
+    if (this.loaded) return this.loaded;
+    const plan = new Plan(this.spec.scenario, this.spec.hosts, this.spec.tag);
+    const states = new Uint8Array(plan.total);
+    for (const [i, code] of this.store.resultPhases(this.row.seq)) states[i] = code === 1 ? READY : FAILED;
+    if (this.phase === 'deleted') states.fill(DELETED);
+    this.loaded = { plan, states };
+    this.counts = countStates(states);
+    return this.loaded;
+  }
+
+  /** A plan made before the run started (to validate the scenario): no result exists yet. */
+  adopt(plan: Plan): void {
+    this.loaded = { plan, states: new Uint8Array(plan.total) };
+  }
+
+  vnisByHost(): Map<string, Set<number>> {
+    if (!this.vnis) {
+      const wasLoaded = this.loaded !== undefined;
+      const plan = this.plan;
+      this.vnis = new Map([...plan.vnisByHost()].map(([h, set]) => [plan.hosts[h]!, set]));
+      if (!wasLoaded) this.loaded = undefined;
+    }
+    return this.vnis;
+  }
+
+  /** Frees the plan and states of a settled run (a million VMs are ~25 MB). */
+  release(): void {
+    if (this.loaded) this.vnisByHost();
+    this.loaded = undefined;
+  }
+}
+
+const totalOf = (s: Scenario): number => s.vpcs.reduce((n, v) => n + v.subnets.reduce((m, x) => m + x.vms, 0), 0);
+const emptyCounts = (requested: number): VmCounts => ({ requested, ready: 0, failed: 0, pending: requested, deleted: 0, waiting: 0 });
+
+function countStates(states: Uint8Array): VmCounts {
+  const c = emptyCounts(states.length);
+  c.pending = 0;
+  for (const s of states) {
+    if (s === READY) c.ready++;
+    else if (s === FAILED) c.failed++;
+    else if (s === DELETED) c.deleted++;
+    else {
+      c.pending++;
+      if (s === WAITING) c.waiting++;
+    }
+  }
+  return c;
+}
+
+export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, string] }> implements LiveScenarios {
+  private readonly runs = new Map<string, Run>();
+  private readonly controlPlanes = new Map<string, ControlPlane>();
 
   constructor(private readonly deps: EngineDeps) {
     super();
+    this.setMaxListeners(0);
+    for (const [name, make] of Object.entries(deps.controlPlanes)) if (make) this.controlPlanes.set(name, make(this));
+    for (const row of deps.store.listScenarios()) {
+      const run = new Run(row, JSON.parse(row.specJson) as StoredSpec, deps.store);
+      this.runs.set(row.id, run);
+    }
+    deps.registry.on('lost', (a) => this.onAgentChange(a.name, false));
+    deps.registry.on('connected', (a) => {
+      this.onAgentChange(a.name, true);
+      for (const cp of this.controlPlanes.values()) cp.agentConnected?.(a.name);
+    });
   }
 
-  /** Validates and plans a scenario, stores it, and starts creating it. Throws a ScenarioError from parse on bad input. */
+  /** Validates and plans a scenario, stores it, and starts creating it. */
   create(text: string, format?: 'yaml' | 'json'): ScenarioStatus {
-    const scenario = parseScenario(text, format ? { format } : {});
-    const agents = this.deps.registry.connected().map((a) => a.name);
-    const hosts = scenario.hosts.kind === 'names' ? [...scenario.hosts.names] : scenario.hosts.kind === 'count' ? agents.slice(0, scenario.hosts.count) : agents;
-    if (scenario.hosts.kind === 'count' && hosts.length < scenario.hosts.count) {
-      throw new ScenarioError('FAILED_PRECONDITION', `hosts.count: ${scenario.hosts.count} hosts wanted, ${agents.length} agents connected`);
+    const parsed = parseScenario(text, format ? { format } : {});
+    const live = [...this.runs.values()].filter((r) => r.phase !== 'deleted');
+    const clash = live.find((r) => r.spec.scenario.name === parsed.name);
+    if (clash) throw new ScenarioError('ALREADY_EXISTS', `name: scenario '${parsed.name}' exists (${clash.id}, ${clash.phase}); delete it first or choose another name`);
+    if (!this.controlPlanes.has(parsed.provider)) throw new ScenarioError('FAILED_PRECONDITION', `provider: this coordinator has no '${parsed.provider}' control plane configured`);
+    const scenario = parsed.provider === 'standalone' ? assignVnis(parsed, live.filter((r) => r.spec.scenario.provider === 'standalone')) : parsed;
+    const hosts = this.selectHosts(scenario);
+    const seq = this.deps.store.nextSeq();
+    const tag = seq.toString(36);
+    let plan: Plan;
+    try {
+      plan = new Plan(scenario, hosts, tag);
+    } catch (e) {
+      throw new ScenarioError('FAILED_PRECONDITION', e instanceof Error ? e.message : String(e));
     }
-    const missing = hosts.filter((h) => !agents.includes(h));
-    if (missing.length > 0) throw new ScenarioError('FAILED_PRECONDITION', `hosts.names: not connected: ${missing.join(', ')}`);
-    if (hosts.length === 0) throw new ScenarioError('FAILED_PRECONDITION', 'no agent is connected');
-    const plan = planScenario(scenario, hosts.map((name) => ({ name })));
-    const id = randomUUID();
     const now = Date.now();
-    const spec: StoredSpec = { scenario, hosts, acceptedAt: now };
-    this.deps.store.insertScenario(
-      { id, name: scenario.name, specJson: JSON.stringify(spec), phase: 'creating', error: '', createdAt: now, updatedAt: now, testJson: '' },
-      plan.vms.map((v) => ({ scenarioId: id, vmId: v.id, host: v.host, specJson: JSON.stringify(v) })),
-    );
-    this.start(id);
-    return this.status(id)!;
+    const spec: StoredSpec = { scenario, hosts, acceptedAt: now, tag };
+    const row = this.deps.store.insertScenario({ id: randomUUID(), name: scenario.name, specJson: JSON.stringify(spec), phase: 'pending', error: '', createdAt: now, updatedAt: now });
+    if (row.seq !== seq) throw new Error(`store: scenario seq ${row.seq}, expected ${seq}`);
+    const run = new Run(row, spec, this.deps.store);
+    run.adopt(plan);
+    this.runs.set(row.id, run);
+    this.startCreate(run);
+    return this.status(row.id)!;
+  }
+
+  private selectHosts(s: Scenario): string[] {
+    const agents = this.deps.registry.connected().map((a) => a.name);
+    if (s.hosts.kind === 'names') {
+      const missing = s.hosts.names.filter((h) => !agents.includes(h));
+      if (missing.length > 0) throw new ScenarioError('FAILED_PRECONDITION', `hosts.names: not connected: ${missing.join(', ')}`);
+      return [...s.hosts.names];
+    }
+    if (agents.length === 0) throw new ScenarioError('FAILED_PRECONDITION', 'hosts: no agent is connected');
+    if (s.hosts.kind === 'count') {
+      if (agents.length < s.hosts.count) throw new ScenarioError('FAILED_PRECONDITION', `hosts.count: ${s.hosts.count} hosts wanted, ${agents.length} agents connected`);
+      return agents.slice(0, s.hosts.count);
+    }
+    return agents;
   }
 
   /** Picks up scenarios a previous coordinator left unfinished. */
   resume(): void {
-    for (const s of this.deps.store.listScenarios()) {
-      if (s.phase === 'creating' || s.phase === 'testing') this.start(s.id);
-      if (s.phase === 'deleting') this.startDelete(s.id);
+    for (const run of this.runs.values()) {
+      if (run.phase === 'pending' || run.phase === 'network' || run.phase === 'creating' || run.phase === 'testing') this.startCreate(run);
+      else if (run.phase === 'deleting') this.startDelete(run);
     }
   }
 
   status(id: string): ScenarioStatus | undefined {
-    const s = this.deps.store.getScenario(id);
-    if (!s) return undefined;
-    const spec = JSON.parse(s.specJson) as StoredSpec;
+    const run = this.runs.get(id);
+    if (!run) return undefined;
+    const s = run.spec.scenario;
     return {
-      id, name: s.name, phase: s.phase as Phase, error: s.error, hosts: spec.hosts.length, counts: this.deps.store.counts(id),
-      createdAt: s.createdAt, updatedAt: s.updatedAt, report: this.reports.get(id) ?? (s.testJson ? (JSON.parse(s.testJson) as Report) : undefined),
+      id, name: s.name, provider: s.provider, phase: run.phase, error: run.error, hosts: run.spec.hosts.length, lostHosts: [...run.lostHosts],
+      counts: { ...run.counts }, createdAt: run.row.createdAt, updatedAt: run.updatedAt, report: run.report,
     };
   }
 
   list(): ScenarioStatus[] {
-    return this.deps.store.listScenarios().map((s) => this.status(s.id)!);
+    return [...this.runs.keys()].map((id) => this.status(id)!);
   }
 
   /** Resolves when the scenario's current run (create or delete) finishes. */
   async settled(id: string): Promise<void> {
-    await this.running.get(id);
+    await this.runs.get(id)?.task;
   }
 
   delete(id: string): ScenarioStatus {
-    const s = this.deps.store.getScenario(id);
-    if (!s) throw new ScenarioError('NOT_FOUND', `no scenario ${id}`);
-    this.aborts.get(id)?.abort();
-    this.deps.store.setScenarioPhase(id, 'deleting');
-    this.startDelete(id);
+    const run = this.runs.get(id);
+    if (!run) throw new ScenarioError('NOT_FOUND', `no scenario ${id}`);
+    if (run.phase === 'deleted' || run.phase === 'deleting') return this.status(id)!;
+    run.abort.abort();
+    this.setPhase(run, 'deleting');
+    this.startDelete(run);
     return this.status(id)!;
-  }
-
-  private start(id: string): void {
-    const run = this.runCreate(id).catch((e: unknown) => this.fail(id, e));
-    this.running.set(id, run);
-  }
-
-  private startDelete(id: string): void {
-    const previous = this.running.get(id) ?? Promise.resolve();
-    const run = previous.then(() => this.runDelete(id)).catch((e: unknown) => this.fail(id, e));
-    this.running.set(id, run);
-  }
-
-  private fail(id: string, e: unknown): void {
-    const message = e instanceof Error ? e.message : String(e);
-    this.deps.logger.error({ scenario: id, err: e }, 'scenario failed');
-    this.deps.store.setScenarioPhase(id, 'failed', message);
-    this.progress(id, `failed: ${message}`);
-  }
-
-  private progress(id: string, message: string): void {
-    // A status costs a count over every VM of the scenario: only when someone watches.
-    if (this.listenerCount('progress') === 0) return;
-    const s = this.status(id);
-    if (s) this.emit('progress', s, message);
-  }
-
-  /** The scenario's VMs in `phases`, by host (from `source` when given, else from the store). */
-  private vmsByHost(id: string, phases: readonly VmPhase[], source?: Map<string, PlannedVm[]>): Map<string, PlannedVm[]> {
-    const byHost = new Map<string, PlannedVm[]>();
-    const wanted = new Set(phases);
-    const phaseOf = source ? new Map(this.deps.store.vmPhases(id)) : undefined;
-    const rows = source
-      ? [...source.values()].flat().map((planned) => ({ host: planned.host, phase: phaseOf!.get(planned.id)!, planned }))
-      : this.deps.store.vmsOf(id).map((v) => ({ host: v.host, phase: v.phase, planned: undefined as PlannedVm | undefined, specJson: v.specJson }));
-    for (const row of rows) {
-      if (!wanted.has(row.phase)) continue;
-      const planned = row.planned ?? (JSON.parse((row as { specJson: string }).specJson) as PlannedVm);
-      (byHost.get(row.host) ?? byHost.set(row.host, []).get(row.host)!).push(planned);
-    }
-    for (const list of byHost.values()) list.sort((a, b) => a.startOffsetMs - b.startOffsetMs);
-    return byHost;
-  }
-
-  private async runCreate(id: string): Promise<void> {
-    const spec = JSON.parse(this.deps.store.getScenario(id)!.specJson) as StoredSpec;
-    const abort = new AbortController();
-    // One listener per Apply stream in flight (hundreds at once), not a leak.
-    setMaxListeners(0, abort.signal);
-    this.aborts.set(id, abort);
-    const byHost = this.vmsByHost(id, ['pending', 'sent', 'ready', 'failed']);
-    await this.deps.dataPlane.configure(id, [...byHost.values()].flat());
-    // Only VMs without a result are (re)sent; a resumed run skips what is done.
-    const todo = this.vmsByHost(id, ['pending', 'sent'], byHost);
-    this.progress(id, `creating ${[...todo.values()].reduce((n, l) => n + l.length, 0)} VMs on ${todo.size} hosts`);
-    // The schedule is relative to when the scenario was accepted; a resumed run keeps it.
-    const startAt = spec.acceptedAt;
-    const pendingResults: Array<{ vmId: string; phase: VmPhase; errorCode: string; errorMessage: string; resultJson: string; at: number }> = [];
-    const flush = (): void => {
-      if (pendingResults.length === 0) return;
-      this.deps.store.recordResults(id, pendingResults.splice(0));
-      this.progress(id, 'progress');
-    };
-    const flusher = setInterval(flush, 200);
-    try {
-      await fanOut(
-        [...todo].map(([host, vms]) => ({ host, operations: vms.map(toOperation) })),
-        (host) => this.deps.agents.clientFor(host),
-        {
-          // Nothing to record per VM before sending: a resent create is a no-op on the agent.
-          beforeSend: () => {},
-          onResult: (_host, r) => {
-            const ok = r.status === agentV1.VmStatus.VM_STATUS_READY;
-            pendingResults.push({
-              vmId: r.id, phase: ok ? 'ready' : 'failed', errorCode: r.error?.code ?? '', errorMessage: r.error?.message ?? '',
-              resultJson: JSON.stringify({ steps: r.steps, totalMicros: r.totalMicros, ofport: r.ofport }), at: Date.now() - spec.acceptedAt,
-            });
-            if (pendingResults.length >= 1000) flush();
-          },
-          onRetry: (host, attempt, missing, reason) => this.deps.logger.warn({ scenario: id, host, attempt, missing, reason }, 'retrying an agent'),
-        },
-        startAt,
-        this.deps.fanout ?? DEFAULT_FANOUT,
-        abort.signal,
-      );
-    } finally {
-      clearInterval(flusher);
-      flush();
-    }
-    if (abort.signal.aborted) return;
-    this.deps.store.setScenarioPhase(id, 'testing');
-    this.progress(id, 'testing');
-    const ping = spec.scenario.test.kind === 'ping' ? await this.runPing(id, spec) : undefined;
-    const report = this.buildReport(id, spec, ping);
-    this.reports.set(id, report);
-    this.deps.store.setScenarioTest(id, JSON.stringify(report));
-    const counts = this.deps.store.counts(id);
-    const ok = counts.failed === 0 && (!report.ping || (report.ping.pairsFailed === 0 && report.ping.isolationFailed === 0));
-    this.deps.store.setScenarioPhase(id, ok ? 'ready' : 'failed', ok ? '' : `${counts.failed} VMs failed${report.ping ? `, ${report.ping.pairsFailed} ping pairs and ${report.ping.isolationFailed} isolation checks failed` : ''}`);
-    this.progress(id, ok ? 'ready' : 'done with failures');
   }
 
   /** Runs (again) the ping test of a created scenario. */
   async runTest(id: string): Promise<Report> {
-    const s = this.deps.store.getScenario(id);
-    if (!s) throw new ScenarioError('NOT_FOUND', `no scenario ${id}`);
-    await this.running.get(id);
-    const spec = JSON.parse(s.specJson) as StoredSpec;
-    const report = this.buildReport(id, spec, await this.runPing(id, spec));
-    this.reports.set(id, report);
-    this.deps.store.setScenarioTest(id, JSON.stringify(report));
-    return report;
+    const run = this.runs.get(id);
+    if (!run) throw new ScenarioError('NOT_FOUND', `no scenario ${id}`);
+    await run.task;
+    if (run.phase !== 'ready' && run.phase !== 'failed') throw new ScenarioError('FAILED_PRECONDITION', `scenario ${id} is ${run.phase}: nothing to test`);
+    const task = (async () => {
+      const ping = run.spec.scenario.test.kind === 'ping' ? await this.runPing(run) : undefined;
+      this.finishReport(run, ping);
+      run.release();
+    })();
+    run.task = task.catch(() => undefined);
+    await task;
+    return run.report!;
   }
 
-  private async runPing(id: string, spec: StoredSpec): Promise<PingOutcome[]> {
-    const ready = [...this.vmsByHost(id, ['ready']).values()].flat();
-    const test = spec.scenario.test;
-    if (test.kind !== 'ping') return [];
-    const pairs = selectPingPairs(spec.scenario, ready);
-    const byId = new Map(ready.map((v) => [v.id, v]));
-    const bySource = new Map<string, typeof pairs>();
-    for (const p of pairs) (bySource.get(p.src) ?? bySource.set(p.src, []).get(p.src)!).push(p);
-    const byHost = new Map<string, agentV1.PingSource[]>();
-    for (const [src, list] of bySource) {
-      const vm = byId.get(src)!;
-      (byHost.get(vm.host) ?? byHost.set(vm.host, []).get(vm.host)!).push({ vm: vm.name, targets: list.map((p) => p.dstIp) });
+  /** The VNIs each vhost has VMs in, over every standalone scenario whose VMs may exist. */
+  liveVnis(except?: string): Map<string, Set<number>> {
+    const out = new Map<string, Set<number>>();
+    for (const run of this.runs.values()) {
+      if (run.id === except || run.phase === 'deleted' || run.spec.scenario.provider !== 'standalone') continue;
+      for (const [host, vnis] of run.vnisByHost()) {
+        const set = out.get(host) ?? out.set(host, new Set()).get(host)!;
+        for (const v of vnis) set.add(v);
+      }
     }
-    const nameToId = new Map(ready.map((v) => [v.name, v.id]));
+    return out;
+  }
+
+  private context(run: Run): ScenarioContext {
+    return { id: run.id, seq: run.row.seq, scenario: run.spec.scenario, plan: run.plan, logger: this.deps.logger, signal: run.abort.signal };
+  }
+
+  private startCreate(run: Run): void {
+    run.task = this.runCreate(run).catch((e: unknown) => this.fail(run, e));
+  }
+
+  private startDelete(run: Run): void {
+    const previous = run.task;
+    run.abort = new AbortController();
+    setMaxListeners(0, run.abort.signal);
+    run.task = previous.then(() => this.runDelete(run)).catch((e: unknown) => this.fail(run, e));
+  }
+
+  private setPhase(run: Run, phase: Phase, error = ''): void {
+    run.phase = phase;
+    run.error = error;
+    run.updatedAt = Date.now();
+    this.deps.store.setScenarioPhase(run.id, phase, error, JSON.stringify({ ...run.spec, counts: run.counts }));
+    this.progress(run, phase === 'failed' && error ? `failed: ${error}` : phase);
+  }
+
+  private fail(run: Run, e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.deps.logger.error({ scenario: run.id, err: e }, 'scenario failed');
+    this.setPhase(run, 'failed', message);
+    run.release();
+  }
+
+  private progress(run: Run, message: string): void {
+    if (this.listenerCount('progress') === 0) return;
+    this.emit('progress', this.status(run.id)!, message);
+  }
+
+  private onAgentChange(host: string, connected: boolean): void {
+    for (const run of this.runs.values()) {
+      if (FINAL.has(run.phase) || !run.spec.hosts.includes(host)) continue;
+      if (connected && run.lostHosts.delete(host)) this.progress(run, `agent ${host} is back`);
+      if (!connected && !run.lostHosts.has(host)) {
+        run.lostHosts.add(host);
+        this.progress(run, `agent ${host} is lost`);
+      }
+    }
+  }
+
+  private controlPlane(run: Run): ControlPlane {
+    const cp = this.controlPlanes.get(run.spec.scenario.provider);
+    if (!cp) throw new ScenarioError('FAILED_PRECONDITION', `provider: this coordinator has no '${run.spec.scenario.provider}' control plane configured`);
+    return cp;
+  }
+
+  private directory(): Parameters<typeof fanOut>[1] {
+    return {
+      clientFor: (host) => this.deps.agents.clientFor(host),
+      waitFor: (host, timeoutMs, signal) => this.deps.registry.waitFor(host, timeoutMs, signal),
+    };
+  }
+
+  private async runCreate(run: Run): Promise<void> {
+    const { plan, states } = run;
+    const ctx = this.context(run);
+    const cp = this.controlPlane(run);
+    if (run.phase !== 'testing') {
+      this.setPhase(run, 'network');
+      await cp.setUp(ctx);
+      if (run.abort.signal.aborted) return;
+      this.setPhase(run, 'creating');
+      const todo = plan.byHost((i) => states[i] === PENDING || states[i] === WAITING);
+      let pending: VmResultRow[] = [];
+      const flush = (): void => {
+        if (pending.length === 0) return;
+        this.deps.store.recordResults(run.row.seq, pending);
+        pending = [];
+        run.updatedAt = Date.now();
+        this.progress(run, 'progress');
+      };
+      const flusher = setInterval(flush, FLUSH_MS);
+      const acceptedAt = run.spec.acceptedAt;
+      const metrics = this.deps.metrics;
+      try {
+        await fanOut(
+          [...todo].map(([h, indexes]) => ({
+            host: plan.hosts[h]!,
+            count: indexes.length,
+            operations: (from, to) => {
+              const ops: agentV1.VmOperation[] = new Array<agentV1.VmOperation>(to - from);
+              for (let k = from; k < to; k++) ops[k - from] = this.createOperation(ctx, cp, plan.vm(indexes[k]!));
+              return ops;
+            },
+          })),
+          this.directory(),
+          {
+            onResult: (_host, r) => {
+              const i = plan.indexOf(r.id);
+              if (i === undefined) {
+                this.deps.logger.warn({ scenario: run.id, vm: r.id }, 'a result for a VM this scenario does not have');
+                return;
+              }
+              const ok = r.status === agentV1.VmStatus.VM_STATUS_READY;
+              const before = states[i]!;
+              if (before === READY && ok) return;
+              this.move(run, i, ok ? READY : FAILED);
+              metrics?.vmResults.inc({ status: ok ? 'ready' : 'failed' });
+              let steps = '';
+              for (const s of r.steps) steps += `${steps === '' ? '' : ';'}${s.step}=${s.micros}`;
+              pending.push({
+                vmIndex: i, phase: ok ? 'ready' : 'failed', atMs: Date.now() - acceptedAt, totalMicros: r.totalMicros, steps,
+                errorCode: r.error?.code ?? '', errorStep: r.error?.step ?? '', errorMessage: r.error?.message ?? '',
+              });
+              if (pending.length >= FLUSH_ROWS) flush();
+            },
+            onWaiting: (host, ops) => {
+              let n = 0;
+              for (const op of ops) {
+                const i = plan.indexOf(op.op?.value.id ?? '');
+                if (i !== undefined && states[i] === PENDING) {
+                  this.move(run, i, WAITING);
+                  n++;
+                }
+              }
+              run.lostHosts.add(host);
+              this.deps.logger.warn({ scenario: run.id, host, vms: ops.length }, 'agent not connected: its VMs wait for it');
+              if (n > 0) this.progress(run, `agent ${host} is lost: ${ops.length} VMs wait for it`);
+            },
+            onRetry: (host, attempt, missing, reason) => {
+              metrics?.fanoutRetries.inc();
+              this.deps.logger.warn({ scenario: run.id, host, attempt, missing, reason }, 'retrying an agent');
+            },
+          },
+          acceptedAt,
+          this.deps.fanout ?? DEFAULT_FANOUT,
+          run.abort.signal,
+        );
+      } finally {
+        clearInterval(flusher);
+        flush();
+      }
+      if (run.abort.signal.aborted) return;
+      this.setPhase(run, 'testing');
+    }
+    const ping = run.spec.scenario.test.kind === 'ping' ? await this.runPing(run) : undefined;
+    if (run.abort.signal.aborted) return;
+    this.finishReport(run, ping);
+    const c = run.counts;
+    const report = run.report!;
+    const ok = c.failed === 0 && c.pending === 0 && (!report.ping || (report.ping.pairsFailed === 0 && report.ping.isolationFailed === 0));
+    const problems = [
+      c.failed > 0 ? `${c.failed} VMs failed` : '',
+      c.pending > 0 ? `${c.pending} VMs have no result` : '',
+      report.ping && report.ping.pairsFailed > 0 ? `${report.ping.pairsFailed} ping pairs failed` : '',
+      report.ping && report.ping.isolationFailed > 0 ? `${report.ping.isolationFailed} isolation checks failed` : '',
+    ].filter(Boolean);
+    this.setPhase(run, ok ? 'ready' : 'failed', problems.join(', '));
+    run.release();
+  }
+
+  /** Moves VM `i` to `to`, keeping the counts right. */
+  private move(run: Run, i: number, to: number): void {
+    const states = run.states;
+    const c = run.counts;
+    const from = states[i]!;
+    if (from === to) return;
+    if (from === READY) c.ready--;
+    else if (from === FAILED) c.failed--;
+    else if (from === DELETED) c.deleted--;
+    else {
+      c.pending--;
+      if (from === WAITING) c.waiting--;
+    }
+    if (to === READY) c.ready++;
+    else if (to === FAILED) c.failed++;
+    else if (to === DELETED) c.deleted++;
+    else {
+      c.pending++;
+      if (to === WAITING) c.waiting++;
+    }
+    states[i] = to;
+  }
+
+  private createOperation(ctx: ScenarioContext, cp: ControlPlane, vm: PlannedVm): agentV1.VmOperation {
+    const s = ctx.scenario;
+    // Every field set: ts-proto's encoder reads them all, and a literal is cheaper than fromPartial.
+    const spec: agentV1.VmSpec = {
+      id: vm.id, name: vm.name, ip: vm.ip, prefixLength: vm.prefixLength, gateway: vm.gateway, mac: vm.mac, mtu: s.vm.mtu,
+      portKind: s.vm.portKind === 'internal' ? agentV1.PortKind.PORT_KIND_INTERNAL : agentV1.PortKind.PORT_KIND_VETH,
+      portName: vm.portName, ifaceId: '', externalIds: {}, vni: 0, routes: [],
+    };
+    cp.decorate(ctx, vm, spec);
+    return { op: { $case: 'create', value: spec }, startOffsetMs: Math.round(vm.startOffsetMs) };
+  }
+
+  private async runPing(run: Run): Promise<PingOutcome[]> {
+    const { plan, states } = run;
+    const test = run.spec.scenario.test;
+    if (test.kind !== 'ping') return [];
+    const pairs = selectPingPairs(plan, (i) => states[i] === READY);
+    const bySource = new Map<number, typeof pairs>();
+    for (const p of pairs) (bySource.get(p.src) ?? bySource.set(p.src, []).get(p.src)!).push(p);
+    const byHost = new Map<string, number[]>();
+    for (const src of bySource.keys()) {
+      const host = plan.hosts[plan.hostOf[src]!]!;
+      (byHost.get(host) ?? byHost.set(host, []).get(host)!).push(src);
+    }
+    this.progress(run, `ping test: ${pairs.length} pairs from ${bySource.size} VMs on ${byHost.size} hosts`);
     const outcomes: PingOutcome[] = [];
-    await Promise.all(
-      [...byHost].map(async ([host, sources]) => {
+    const hostOf = (i: number): string => plan.hosts[plan.hostOf[i]!]!;
+    const hosts = [...byHost];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < hosts.length && !run.abort.signal.aborted) {
+        const [host, sources] = hosts[next++]!;
         const client = this.deps.agents.clientFor(host);
-        const res = client
-          ? await client.ping({ sources, count: test.count, intervalMs: 100, timeoutMs: test.timeoutMs }).catch((e: unknown) => e as Error)
-          : new Error(`agent ${host} is not connected`);
-        for (const s of sources) {
-          const srcId = nameToId.get(s.vm)!;
-          for (const p of bySource.get(srcId)!) {
-            const r = res instanceof Error ? undefined : res.results.find((x) => x.vm === s.vm && x.target === p.dstIp);
+        const req: agentV1.PingRequest = {
+          sources: sources.map((src) => ({ vm: plan.vm(src).name, targets: bySource.get(src)!.map((p) => p.dstIp) })),
+          count: test.count, intervalMs: 100, timeoutMs: test.timeoutMs,
+        };
+        const res = client ? await client.ping(req).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))) : new Error(`agent ${host} is not connected`);
+        sources.forEach((src, k) => {
+          const name = req.sources[k]!.vm;
+          for (const p of bySource.get(src)!) {
+            const r = res instanceof Error ? undefined : res.results.find((x) => x.vm === name && x.target === p.dstIp);
             outcomes.push({
-              src: srcId, dst: p.dst, dstIp: p.dstIp, expect: p.expect, sent: r?.sent ?? 0, received: r?.received ?? 0, rttAvgMs: r?.rttAvgMs ?? 0,
-              error: res instanceof Error ? res.message : (r?.error ?? 'no result'),
+              src: plan.vm(src).id, dst: plan.vm(p.dst).id, srcHost: host, dstHost: hostOf(p.dst), dstIp: p.dstIp, expect: p.expect,
+              sent: r?.sent ?? 0, received: r?.received ?? 0, rttAvgMs: r?.rttAvgMs ?? 0, error: res instanceof Error ? res.message : (r?.error ?? 'no result'),
             });
           }
-        }
-      }),
-    );
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.deps.pingParallelism ?? 64, hosts.length) }, worker));
     return outcomes;
   }
 
-  private buildReport(id: string, spec: StoredSpec, ping: PingOutcome[] | undefined): Report {
-    const vms: VmOutcome[] = this.deps.store.vmsOf(id).map((v) => {
-      const result = v.resultJson ? (JSON.parse(v.resultJson) as { steps: { step: string; micros: number }[] }) : { steps: [] };
-      const ok = v.phase === 'ready';
-      return {
-        id: v.vmId, host: v.host, ok, endToEndMs: ok ? v.readyAt : undefined, readyAtMs: ok ? v.readyAt : undefined, steps: result.steps,
-        ...(ok ? {} : { error: { code: v.errorCode || 'PENDING', message: v.errorMessage || 'no result', step: '' } }),
-      };
+  private finishReport(run: Run, ping: PingOutcome[] | undefined): void {
+    const plan = run.plan;
+    const s = run.spec.scenario;
+    const controlPlane = this.deps.controlPlaneLatency?.(run.id);
+    const report = buildReport({
+      scenario: { id: run.id, name: s.name, hosts: run.spec.hosts.length, provider: s.provider, acceptedAtMs: run.spec.acceptedAt },
+      total: plan.total,
+      rows: this.deps.store.results(run.row.seq),
+      idOf: (i) => plan.vm(i).id,
+      hostOf: (i) => plan.hosts[plan.hostOf[i]!]!,
+      offsetOf: (i) => plan.offsets[i]!,
+      ...(ping ? { ping } : {}),
+      ...(controlPlane ? { controlPlane } : {}),
     });
-    return buildReport({ scenario: { id, name: spec.scenario.name, hosts: spec.hosts.length, provider: spec.scenario.provider }, vms, ...(ping ? { ping } : {}) });
+    run.report = report;
+    this.deps.store.setScenarioReport(run.id, JSON.stringify(report));
   }
 
-  private async runDelete(id: string): Promise<void> {
-    const byHost = this.vmsByHost(id, ['pending', 'sent', 'ready', 'failed', 'deleting']);
-    this.progress(id, 'deleting');
+  private async runDelete(run: Run): Promise<void> {
+    const { plan } = run;
+    const ctx = this.context(run);
+    this.progress(run, 'deleting');
     const failures: string[] = [];
+    // Every VM of the plan, made or not: an agent answers ABSENT for one it never had.
+    const all = plan.byHost((i) => run.states[i] !== DELETED);
     await fanOut(
-      [...byHost].map(([host, vms]) => ({ host, operations: vms.map((v) => ({ op: { $case: 'delete' as const, value: { id: v.id, name: v.name } }, startOffsetMs: 0 })) })),
-      (host) => this.deps.agents.clientFor(host),
+      [...all].map(([h, indexes]) => ({
+        host: plan.hosts[h]!,
+        count: indexes.length,
+        operations: (from, to) => {
+          const ops: agentV1.VmOperation[] = [];
+          for (let k = from; k < to; k++) {
+            const vm = plan.vm(indexes[k]!);
+            ops.push({ op: { $case: 'delete', value: { id: vm.id, name: vm.name } }, startOffsetMs: 0 });
+          }
+          return ops;
+        },
+      })),
+      this.directory(),
       {
-        beforeSend: (_h, ops) => this.deps.store.setVmPhase(id, ops.map((o) => o.op!.value.id), 'deleting'),
         onResult: (host, r) => {
-          if (r.status === agentV1.VmStatus.VM_STATUS_DELETED || r.status === agentV1.VmStatus.VM_STATUS_ABSENT) this.deps.store.setVmPhase(id, [r.id], 'deleted');
+          const i = plan.indexOf(r.id);
+          if (i === undefined) return;
+          if (r.status === agentV1.VmStatus.VM_STATUS_DELETED || r.status === agentV1.VmStatus.VM_STATUS_ABSENT) this.move(run, i, DELETED);
           else failures.push(`${r.id} on ${host}: ${r.error?.message ?? 'not deleted'}`);
         },
+        onWaiting: (host, ops) => this.progress(run, `agent ${host} is lost: ${ops.length} VMs wait for it to be deleted`),
       },
       0,
       this.deps.fanout ?? DEFAULT_FANOUT,
+      run.abort.signal,
     );
     if (failures.length > 0) throw new Error(`${failures.length} VMs could not be deleted: ${failures.slice(0, 5).join('; ')}`);
-    this.deps.store.setScenarioPhase(id, 'deleted');
-    this.progress(id, 'deleted');
+    await this.controlPlane(run).tearDown(ctx);
+    run.lostHosts.clear();
+    this.setPhase(run, 'deleted');
+    run.release();
   }
 }
 
-function toOperation(v: PlannedVm): agentV1.VmOperation {
-  return {
-    op: { $case: 'create', value: agentV1.VmSpec.fromPartial({ id: v.id, name: v.name, ip: v.ip, prefixLength: v.prefixLength, gateway: v.gateway, mac: v.mac, portName: v.portName }) },
-    startOffsetMs: Math.round(v.startOffsetMs),
-  };
+/**
+ * Standalone VNIs: a VPC that names its VNI keeps it (and must not collide with a live
+ * scenario's); the others get the lowest free ones from 1001, so two scenarios never share a
+ * segment by accident.
+ */
+function assignVnis(s: Scenario, live: readonly Run[]): Scenario {
+  const used = new Map<number, string>();
+  for (const r of live) for (const v of r.spec.scenario.vpcs) used.set(v.vni, r.spec.scenario.name);
+  const issues: { path: string; message: string }[] = [];
+  s.vpcs.forEach((v, i) => {
+    if (v.vniAuto) return;
+    const owner = used.get(v.vni);
+    if (owner !== undefined) issues.push({ path: `vpcs[${i}].vni`, message: `${v.vni} is used by live scenario '${owner}'` });
+  });
+  if (issues.length > 0) throw new ScenarioValidationError(issues);
+  const mine = new Set(s.vpcs.filter((v) => !v.vniAuto).map((v) => v.vni));
+  let next = FIRST_VNI;
+  const vpcs = s.vpcs.map((v) => {
+    if (!v.vniAuto) return v;
+    while (used.has(next) || mine.has(next)) next++;
+    return { ...v, vni: next++ };
+  });
+  return { ...s, vpcs };
 }

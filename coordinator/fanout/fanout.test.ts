@@ -1,14 +1,19 @@
 import { status } from '@grpc/grpc-js';
 import { agentV1 } from '@merak/proto';
 import { describe, expect, it } from 'vitest';
-import { type AgentPort, DEFAULT_FANOUT, fanOut } from './fanout.js';
+import { type AgentDirectory, type AgentPort, DEFAULT_FANOUT, type HostWork, fanOut } from './fanout.js';
 
 const op = (i: number): agentV1.VmOperation => ({ op: { $case: 'create', value: agentV1.VmSpec.fromPartial({ id: `v${i}`, name: `v${i}` }) }, startOffsetMs: 0 });
 const ready = (id: string): agentV1.VmResult => agentV1.VmResult.fromPartial({ id, status: agentV1.VmStatus.VM_STATUS_READY });
-const config = { ...DEFAULT_FANOUT, chunkSize: 3, backoff: { initialMs: 1, maxMs: 2 } };
+const config = { ...DEFAULT_FANOUT, chunkSize: 3, backoff: { initialMs: 1, maxMs: 2 }, agentReturnTimeoutMs: 50 };
+const work = (host: string, ids: number[], built: number[][] = []): HostWork => ({
+  host, count: ids.length, operations: (from, to) => (built.push([from, to]), ids.slice(from, to).map(op)),
+});
+/** A directory where `agent` is always connected. */
+const always = (agent: AgentPort): AgentDirectory => ({ clientFor: () => agent, waitFor: async () => true });
 
 describe('fanOut', () => {
-  it('sends plans in chunks, one Apply per chunk, and reports every result', async () => {
+  it('sends plans in chunks built only when sent, one Apply per chunk, and reports every result', async () => {
     const calls: string[][] = [];
     const agent: AgentPort = {
       apply: async (req, onResult) => {
@@ -17,7 +22,9 @@ describe('fanOut', () => {
       },
     };
     const results: string[] = [];
-    await fanOut([{ host: 'h0', operations: [0, 1, 2, 3, 4].map(op) }], () => agent, { beforeSend: () => {}, onResult: (_, r) => results.push(r.id) }, 0, config);
+    const built: number[][] = [];
+    await fanOut([work('h0', [0, 1, 2, 3, 4], built)], always(agent), { onResult: (_, r) => results.push(r.id) }, 0, config);
+    expect(built).toEqual([[0, 3], [3, 5]]);
     expect(calls).toEqual([['v0', 'v1', 'v2'], ['v3', 'v4']]);
     expect(results.sort()).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
   });
@@ -38,24 +45,64 @@ describe('fanOut', () => {
     };
     const results: string[] = [];
     const retries: number[] = [];
-    await fanOut([{ host: 'h0', operations: [0, 1, 2].map(op) }], () => agent, { beforeSend: () => {}, onResult: (_, r) => results.push(r.id), onRetry: (_, __, n) => retries.push(n) }, 0, config);
+    await fanOut([work('h0', [0, 1, 2])], always(agent), { onResult: (_, r) => results.push(r.id), onRetry: (_, __, n) => retries.push(n) }, 0, config);
     expect(calls).toEqual([['v0', 'v1', 'v2'], ['v1', 'v2']]);
     expect(results).toEqual(['v0', 'v1', 'v2']);
     expect(retries).toEqual([2]);
   });
 
-  it('fails the VMs of an agent that stays unreachable, and does not retry permanent errors', async () => {
+  it('waits for a lost agent and sends its VMs again when it is back, without spending retries', async () => {
+    let connected = false;
+    let back: (() => void) | undefined;
+    const agent: AgentPort = { apply: async (req, onResult) => req.operations.forEach((o) => onResult(ready(o.op!.value.id))) };
+    const directory: AgentDirectory = {
+      clientFor: () => (connected ? agent : undefined),
+      waitFor: () => new Promise<boolean>((resolve) => { back = () => resolve(true); }),
+    };
+    const waiting: string[][] = [];
+    const results: string[] = [];
+    const done = fanOut([work('h0', [0, 1])], directory, { onResult: (_, r) => results.push(r.id), onWaiting: (_, ops) => waiting.push(ops.map((o) => o.op!.value.id)) }, 0, { ...config, retries: 0 });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(waiting).toEqual([['v0', 'v1']]);
+    expect(results).toEqual([]);
+    connected = true;
+    back!();
+    await done;
+    expect(results).toEqual(['v0', 'v1']);
+  });
+
+  it('fails the VMs of an agent that does not come back in time, and does not retry permanent errors', async () => {
     const results: agentV1.VmResult[] = [];
-    await fanOut([{ host: 'gone', operations: [op(0)] }], () => undefined, { beforeSend: () => {}, onResult: (_, r) => results.push(r) }, 0, { ...config, retries: 2 });
+    await fanOut([work('gone', [0])], { clientFor: () => undefined, waitFor: async () => false }, { onResult: (_, r) => results.push(r) }, 0, config);
     expect(results).toHaveLength(1);
-    expect(results[0]).toMatchObject({ id: 'v0', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'UNAVAILABLE' } });
-    expect(results[0]!.error!.message).toMatch(/not connected/);
+    expect(results[0]).toMatchObject({ id: 'v0', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'UNAVAILABLE', step: 'fanout' } });
+    expect(results[0]!.error!.message).toMatch(/not connected and did not come back within/);
 
     let calls = 0;
     const strict: AgentPort = { apply: async () => { calls++; throw Object.assign(new Error('bad field'), { code: status.INVALID_ARGUMENT }); } };
     const out: agentV1.VmResult[] = [];
-    await fanOut([{ host: 'h', operations: [op(1)] }], () => strict, { beforeSend: () => {}, onResult: (_, r) => out.push(r) }, 0, config);
+    await fanOut([work('h', [1])], always(strict), { onResult: (_, r) => out.push(r) }, 0, config);
     expect(calls).toBe(1);
+    expect(out[0]!.error).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(out[0]!.error!.message).toMatch(/bad field/);
+  });
+
+  it('gives up after the retries a connected agent is allowed', async () => {
+    let calls = 0;
+    const flaky: AgentPort = { apply: async () => { calls++; throw Object.assign(new Error('busy'), { code: status.RESOURCE_EXHAUSTED }); } };
+    const out: agentV1.VmResult[] = [];
+    await fanOut([work('h', [1])], always(flaky), { onResult: (_, r) => out.push(r) }, 0, { ...config, retries: 2 });
+    expect(calls).toBe(3);
+    expect(out[0]!.error!.message).toMatch(/busy \(after 2 retries\)/);
+  });
+
+  it('stops without inventing results when aborted', async () => {
+    const abort = new AbortController();
+    const agent: AgentPort = { apply: (_req, _on, signal) => new Promise((_, reject) => signal!.addEventListener('abort', () => reject(Object.assign(new Error('cancelled'), { code: status.CANCELLED })))) };
+    const out: agentV1.VmResult[] = [];
+    const done = fanOut([work('h', [1, 2])], always(agent), { onResult: (_, r) => out.push(r) }, 0, config, abort.signal);
+    abort.abort();
+    await done;
+    expect(out).toEqual([]);
   });
 });

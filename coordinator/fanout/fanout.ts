@@ -1,7 +1,11 @@
 // Fans a scenario's per-host plans out to agents: one Apply stream per chunk of a host's plan (not
-// one RPC per VM), bounded agents in flight, per-VM results streamed back. A transient failure
-// (agent unreachable, deadline) resends only the VMs that have no result yet, after backoff: an
-// agent treats a repeated create of the same VM as a no-op, so a VM is never made twice.
+// one RPC per VM), bounded agents in flight, per-VM results streamed back. Operations are built
+// per chunk as it is sent, so a million-VM plan is never a million messages in memory.
+//
+// Failures: a transient one (deadline, agent busy) resends only the VMs that have no result yet,
+// after backoff. An agent that is gone (not connected) is waited for: its unanswered VMs are
+// reported as waiting, and sent again when it registers again. An agent treats a repeated create
+// of the same VM as a no-op, so a VM is never made twice.
 import { status } from '@grpc/grpc-js';
 import { agentV1 } from '@merak/proto';
 import { type BackoffConfig, backoffDelay } from './backoff.js';
@@ -11,25 +15,47 @@ export interface AgentPort {
   apply(req: agentV1.ApplyRequest, onResult: (r: agentV1.VmResult) => void, signal?: AbortSignal): Promise<void>;
 }
 
+/** Where agents come from: the registry's view of who is connected. */
+export interface AgentDirectory {
+  /** A client for a connected agent; undefined when it is not connected. */
+  clientFor(host: string): AgentPort | undefined;
+  /** Resolves true once the agent is connected (at once if it is), false after `timeoutMs` or on abort. */
+  waitFor(host: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+}
+
 export interface FanoutConfig {
   /** Operations per Apply call. */
   readonly chunkSize: number;
-  /** Agents worked on at once. */
+  /** Chunks (agents) worked on at once. */
   readonly agentParallelism: number;
   /** VMs in flight inside one agent (the Apply's concurrency). */
   readonly vmConcurrency: number;
+  /** Resends after transient failures of a connected agent. */
   readonly retries: number;
   readonly backoff: BackoffConfig;
+  /** How long to wait for a lost agent to come back before its VMs fail. */
+  readonly agentReturnTimeoutMs: number;
 }
 
-export const DEFAULT_FANOUT: FanoutConfig = { chunkSize: 2000, agentParallelism: 256, vmConcurrency: 16, retries: 5, backoff: { initialMs: 200, maxMs: 5000 } };
+export const DEFAULT_FANOUT: FanoutConfig = {
+  chunkSize: 2000, agentParallelism: 256, vmConcurrency: 16, retries: 5, backoff: { initialMs: 200, maxMs: 5000 }, agentReturnTimeoutMs: 600_000,
+};
 
 export interface HostWork {
   readonly host: string;
-  readonly operations: readonly agentV1.VmOperation[];
+  readonly count: number;
+  /** Operations [from, to) of this host's work, built when its chunk is sent. */
+  operations(from: number, to: number): agentV1.VmOperation[];
 }
 
-const TRANSIENT = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED, status.INTERNAL, status.UNKNOWN]);
+export interface FanoutHooks {
+  onResult(host: string, result: agentV1.VmResult): void;
+  /** The agent is not connected; these operations wait for it to come back. */
+  onWaiting?(host: string, operations: readonly agentV1.VmOperation[]): void;
+  onRetry?(host: string, attempt: number, missing: number, reason: string): void;
+}
+
+const TRANSIENT = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED, status.INTERNAL, status.UNKNOWN, status.CANCELLED]);
 
 function opId(op: agentV1.VmOperation): string {
   return op.op?.value.id ?? '';
@@ -40,68 +66,66 @@ function statusOf(e: unknown): number | undefined {
 }
 
 /** A VM the fanout could not get a result for (agent gone, retries spent, or a permanent error). */
-export function undeliveredResult(op: agentV1.VmOperation, reason: string): agentV1.VmResult {
+export function undeliveredResult(op: agentV1.VmOperation, code: string, reason: string): agentV1.VmResult {
   const v = op.op?.value;
-  return agentV1.VmResult.fromPartial({ id: v?.id ?? '', name: v?.name ?? '', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'UNAVAILABLE', message: reason, step: 'fanout' } });
-}
-
-export interface FanoutHooks {
-  /** Before a chunk is sent (record it as sent, durably). */
-  beforeSend(host: string, operations: readonly agentV1.VmOperation[]): void;
-  onResult(host: string, result: agentV1.VmResult): void;
-  onRetry?(host: string, attempt: number, missing: number, reason: string): void;
+  return agentV1.VmResult.fromPartial({ id: v?.id ?? '', name: v?.name ?? '', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code, message: reason, step: 'fanout' } });
 }
 
 export async function fanOut(
   work: readonly HostWork[],
-  clientFor: (host: string) => AgentPort | undefined,
+  agents: AgentDirectory,
   hooks: FanoutHooks,
   startAtUnixMs: number,
   config: FanoutConfig = DEFAULT_FANOUT,
   signal?: AbortSignal,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
 ): Promise<void> {
-  const chunks: Array<{ host: string; operations: readonly agentV1.VmOperation[] }> = [];
-  for (const w of work) {
-    for (let i = 0; i < w.operations.length; i += config.chunkSize) chunks.push({ host: w.host, operations: w.operations.slice(i, i + config.chunkSize) });
-  }
+  const chunks: Array<{ work: HostWork; from: number; to: number }> = [];
+  for (const w of work) for (let i = 0; i < w.count; i += config.chunkSize) chunks.push({ work: w, from: i, to: Math.min(w.count, i + config.chunkSize) });
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < chunks.length && !signal?.aborted) {
-      const chunk = chunks[next++]!;
-      await sendChunk(chunk.host, chunk.operations);
+      const c = chunks[next++]!;
+      await sendChunk(c.work.host, c.work.operations(c.from, c.to));
     }
   };
 
   async function sendChunk(host: string, operations: readonly agentV1.VmOperation[]): Promise<void> {
     let missing = operations;
-    for (let attempt = 0; ; attempt++) {
-      const client = clientFor(host);
-      const answered = new Set<string>();
-      let failure: unknown;
+    for (let attempt = 0; ; ) {
+      const client = agents.clientFor(host);
       if (!client) {
-        failure = Object.assign(new Error(`agent ${host} is not connected`), { code: status.UNAVAILABLE });
-      } else {
-        hooks.beforeSend(host, missing);
-        try {
-          await client.apply({ operations: [...missing], concurrency: config.vmConcurrency, startAtUnixMs }, (r) => {
-            answered.add(r.id);
-            hooks.onResult(host, r);
-          }, signal);
-        } catch (e) {
-          failure = e;
-        }
-      }
-      missing = missing.filter((op) => !answered.has(opId(op)));
-      if (missing.length === 0) return;
-      const code = statusOf(failure);
-      const reason = failure instanceof Error ? failure.message : 'the agent ended the stream without a result';
-      if (signal?.aborted || attempt >= config.retries || (code !== undefined && !TRANSIENT.has(code))) {
-        for (const op of missing) hooks.onResult(host, undeliveredResult(op, `${host}: ${reason}`));
+        hooks.onWaiting?.(host, missing);
+        if (await agents.waitFor(host, config.agentReturnTimeoutMs, signal)) continue;
+        if (signal?.aborted) return;
+        const reason = `${host}: the agent is not connected and did not come back within ${Math.round(config.agentReturnTimeoutMs / 1000)} s`;
+        for (const op of missing) hooks.onResult(host, undeliveredResult(op, 'UNAVAILABLE', reason));
         return;
       }
-      hooks.onRetry?.(host, attempt + 1, missing.length, reason);
-      await sleep(backoffDelay(attempt, config.backoff));
+      const answered = new Set<string>();
+      let failure: unknown;
+      try {
+        await client.apply({ operations: [...missing], concurrency: config.vmConcurrency, startAtUnixMs }, (r) => {
+          answered.add(r.id);
+          hooks.onResult(host, r);
+        }, signal);
+      } catch (e) {
+        failure = e;
+      }
+      if (answered.size > 0) missing = missing.filter((op) => !answered.has(opId(op)));
+      if (missing.length === 0 || signal?.aborted) return;
+      const code = statusOf(failure);
+      const reason = failure instanceof Error ? failure.message : 'the agent ended the stream without a result';
+      if (code !== undefined && !TRANSIENT.has(code)) {
+        for (const op of missing) hooks.onResult(host, undeliveredResult(op, status[code] ?? 'UNKNOWN', `${host}: ${reason}`));
+        return;
+      }
+      if (++attempt > config.retries) {
+        for (const op of missing) hooks.onResult(host, undeliveredResult(op, 'UNAVAILABLE', `${host}: ${reason} (after ${config.retries} retries)`));
+        return;
+      }
+      hooks.onRetry?.(host, attempt, missing.length, reason);
+      await sleep(backoffDelay(attempt - 1, config.backoff));
     }
   }
 

@@ -1,45 +1,57 @@
 // Which pairs the ping test checks: every ordered pair inside a VPC up to a limit, a seeded sample
-// beyond it, and pairs across VPCs that must NOT reach each other.
-import type { Scenario } from '../scenario/index.js';
-import type { PlannedVm } from './planner.js';
+// beyond it, and pairs across VPCs that must NOT reach each other. Only VMs `ready` accepts take
+// part. An isolation pair's target address is never one that also exists in the source's own VPC
+// (VPCs may overlap), so a reply could only have crossed VPCs.
+import { parseIpv4 } from '@merak/agent';
+import type { Plan } from './planner.js';
 import { mulberry32 } from './random.js';
 
 export interface PingPair {
-  readonly src: string;
-  readonly dst: string;
+  /** VM indexes in the plan. */
+  readonly src: number;
+  readonly dst: number;
   readonly dstIp: string;
   readonly expect: 'reach' | 'isolated';
 }
 
-export function selectPingPairs(s: Scenario, vms: readonly PlannedVm[]): PingPair[] {
+export function selectPingPairs(plan: Plan, ready: (i: number) => boolean): PingPair[] {
+  const s = plan.scenario;
   if (s.test.kind !== 'ping') return [];
   const test = s.test;
   const rnd = mulberry32(s.seed ^ 0x9a115);
-  const byVpc = new Map<string, PlannedVm[]>();
-  for (const vm of vms) (byVpc.get(vm.vpc) ?? byVpc.set(vm.vpc, []).get(vm.vpc)!).push(vm);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
+  const vpcs = s.vpcs.map((_, v) => {
+    const members: number[] = [];
+    for (const slot of plan.membersOfVpc(v)) for (const i of slot) if (ready(i)) members.push(i);
+    return members;
+  });
   const pairs: PingPair[] = [];
-  for (const members of byVpc.values()) {
+  for (const members of vpcs) {
     const n = members.length;
     if (n < 2) continue;
     if (n <= test.pairsPerVpcLimit) {
-      for (const a of members) for (const b of members) if (a !== b) pairs.push({ src: a.id, dst: b.id, dstIp: b.ip, expect: 'reach' });
+      for (const a of members) for (const b of members) if (a !== b) pairs.push({ src: a, dst: b, dstIp: plan.vm(b).ip, expect: 'reach' });
     } else {
       for (let k = 0; k < test.samplePairs; k++) {
-        const a = members[Math.floor(rnd() * n)]!;
+        const a = pick(members);
         let b = members[Math.floor(rnd() * (n - 1))]!;
         if (b === a) b = members[n - 1]!;
-        pairs.push({ src: a.id, dst: b.id, dstIp: b.ip, expect: 'reach' });
+        pairs.push({ src: a, dst: b, dstIp: plan.vm(b).ip, expect: 'reach' });
       }
     }
   }
-  const vpcs = [...byVpc.values()];
-  if (vpcs.length >= 2) {
-    for (let k = 0; k < test.crossVpcChecks; k++) {
-      const i = Math.floor(rnd() * vpcs.length);
-      const j = (i + 1 + Math.floor(rnd() * (vpcs.length - 1))) % vpcs.length;
-      const a = vpcs[i]![Math.floor(rnd() * vpcs[i]!.length)]!;
-      const b = vpcs[j]![Math.floor(rnd() * vpcs[j]!.length)]!;
-      pairs.push({ src: a.id, dst: b.id, dstIp: b.ip, expect: 'isolated' });
+  const populated = vpcs.map((m, v) => ({ m, v })).filter((x) => x.m.length > 0);
+  if (populated.length >= 2) {
+    // Bounded attempts: with heavily overlapping VPCs most candidates are discarded.
+    for (let k = 0, tries = 0; k < test.crossVpcChecks && tries < test.crossVpcChecks * 20; tries++) {
+      const i = Math.floor(rnd() * populated.length);
+      const j = (i + 1 + Math.floor(rnd() * (populated.length - 1))) % populated.length;
+      const a = pick(populated[i]!.m);
+      const b = pick(populated[j]!.m);
+      const dstIp = plan.vm(b).ip;
+      if (plan.vpcHasIp(populated[i]!.v, parseIpv4(dstIp)!)) continue;
+      pairs.push({ src: a, dst: b, dstIp, expect: 'isolated' });
+      k++;
     }
   }
   return pairs;

@@ -18,7 +18,7 @@ const beat: coordinatorV1.AgentMessage = { body: { $case: 'heartbeat', value: { 
 
 describe('AgentRegistry', () => {
   it('registers on hello, notices missed heartbeats, and takes the agent back when they resume', async () => {
-    const registry = new AgentRegistry(20, 3);
+    const registry = new AgentRegistry({ minHeartbeatMs: 20, missedBeforeLost: 3 });
     const events: string[] = [];
     registry.on('connected', (a) => events.push(`connected ${a.name}`));
     registry.on('lost', (a) => events.push(`lost ${a.name}`));
@@ -34,6 +34,44 @@ describe('AgentRegistry', () => {
     stream.emit('end');
     expect(registry.get('vhost-0')?.connected).toBe(false);
     expect(events).toEqual(['connected vhost-0', 'lost vhost-0', 'connected vhost-0', 'lost vhost-0']);
+    registry.close();
+  });
+
+  it('stretches the heartbeat interval as the fleet grows, telling every agent, and never calls a slow beater lost early', async () => {
+    const registry = new AgentRegistry({ minHeartbeatMs: 20, maxHeartbeatMs: 400, targetBeatsPerSecond: 100 });
+    const streams = Array.from({ length: 30 }, () => fakeStream());
+    streams.forEach((s, i) => {
+      registry.handle(s as unknown as ServerDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage>);
+      s.emit('data', { body: { $case: 'hello', value: { ...(hello.body as { value: coordinatorV1.AgentInfo }).value, name: `vhost-${i}` } } });
+    });
+    // 30 agents at 100 beats/s in all: 300 ms each, retuned in steps of 1.5x (so within 1.5x of it).
+    const interval = registry.heartbeatIntervalMs;
+    expect(interval).toBeGreaterThan(200);
+    expect(interval).toBeLessThanOrEqual(300);
+    for (const s of streams) expect(s.written.at(-1)).toEqual({ heartbeatIntervalMs: interval });
+    // Beating every 250 ms keeps them all connected although the first were told 20 ms at first.
+    for (let t = 0; t < 4; t++) {
+      await new Promise((r) => setTimeout(r, 250));
+      for (const s of streams) s.emit('data', beat);
+    }
+    expect(registry.connected()).toHaveLength(30);
+    registry.close();
+  });
+
+  it('waits for an agent to (re)connect, and gives up after the timeout or on abort', async () => {
+    const registry = new AgentRegistry({ minHeartbeatMs: 1000 });
+    const stream = fakeStream();
+    const back = registry.waitFor('vhost-0', 5000);
+    registry.handle(stream as unknown as ServerDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage>);
+    stream.emit('data', hello);
+    expect(await back).toBe(true);
+    expect(await registry.waitFor('vhost-0', 10)).toBe(true);
+    expect(await registry.waitFor('vhost-9', 30)).toBe(false);
+    const abort = new AbortController();
+    const aborted = registry.waitFor('vhost-9', 5000, abort.signal);
+    abort.abort();
+    expect(await aborted).toBe(false);
+    expect(registry.listenerCount('connected')).toBe(0);
     registry.close();
   });
 });

@@ -1,30 +1,93 @@
 // Agents register over a long-lived stream: hello, then heartbeats. The registry knows who is
-// connected; an agent whose stream closes or whose heartbeats stop is "lost" within a few seconds.
+// connected; an agent whose stream closes is lost at once, one whose heartbeats stop within a few
+// intervals. The interval grows with the fleet (about `targetBeatsPerSecond` in all), so liveness
+// costs the coordinator the same at 10 agents and at 10,000; agents are told when it changes.
 import { EventEmitter } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { coordinatorV1 } from '@merak/proto';
-import type { StoredAgent } from '../store/store.js';
 
-/** An agent as the store records it, plus whether its stream is up now. */
-export type RegisteredAgent = Omit<StoredAgent, 'lastSeen'> & { connected: boolean; lastSeen: number };
+/** An agent as its hello described it, and whether its stream is up now. */
+export interface RegisteredAgent {
+  readonly name: string;
+  readonly address: string;
+  readonly underlayIp: string;
+  readonly version: string;
+  readonly capacity: number;
+  readonly hollow: boolean;
+  connected: boolean;
+  lastSeen: number;
+}
 
 export interface RegistryEvents {
   connected: [RegisteredAgent];
   lost: [RegisteredAgent];
 }
 
+export interface RegistryOptions {
+  /** The shortest heartbeat interval (small fleets). */
+  readonly minHeartbeatMs?: number;
+  /** The longest one (huge fleets): a hung agent is noticed within 3 of these. */
+  readonly maxHeartbeatMs?: number;
+  /** Heartbeats per second the whole fleet may send. */
+  readonly targetBeatsPerSecond?: number;
+  readonly missedBeforeLost?: number;
+}
+
+type Stream = ServerDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage>;
+
 export class AgentRegistry extends EventEmitter<RegistryEvents> {
   private readonly agents = new Map<string, RegisteredAgent>();
+  private readonly streams = new Map<string, Stream>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly minMs: number;
+  private readonly maxMs: number;
+  private readonly beatsPerSecond: number;
+  private readonly missedBeforeLost: number;
+  private intervalMs: number;
+  /** After the interval shrinks, agents still on the old one are judged by it until this time. */
+  private previousMs = 0;
+  private previousUntil = 0;
 
-  constructor(readonly heartbeatIntervalMs = 1000, private readonly missedBeforeLost = 3) {
+  constructor(opts: RegistryOptions = {}) {
     super();
-    this.sweeper = setInterval(() => this.sweep(), heartbeatIntervalMs);
+    this.minMs = opts.minHeartbeatMs ?? 1000;
+    this.maxMs = Math.max(this.minMs, opts.maxHeartbeatMs ?? 10_000);
+    this.beatsPerSecond = opts.targetBeatsPerSecond ?? 1000;
+    this.missedBeforeLost = opts.missedBeforeLost ?? 3;
+    this.intervalMs = this.minMs;
+    this.setMaxListeners(0);
+    this.sweeper = setInterval(() => this.sweep(), this.minMs);
     this.sweeper.unref();
+  }
+
+  /** The heartbeat interval agents are told now. */
+  get heartbeatIntervalMs(): number {
+    return this.intervalMs;
   }
 
   close(): void {
     clearInterval(this.sweeper);
+  }
+
+  /** Resolves true once `name` is connected (at once if it is), false after `timeoutMs` or on abort. */
+  waitFor(name: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.agents.get(name)?.connected) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.off('connected', onConnected);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(ok);
+      };
+      const onConnected = (a: RegisteredAgent): void => {
+        if (a.name === name) done(true);
+      };
+      const onAbort = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on('connected', onConnected);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   list(): RegisteredAgent[] {
@@ -40,7 +103,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /** Serves one agent's Register stream. */
-  handle(call: ServerDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage>): void {
+  handle(call: Stream): void {
     let agent: RegisteredAgent | undefined;
     call.on('data', (m: coordinatorV1.AgentMessage) => {
       const now = Date.now();
@@ -48,7 +111,9 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
         const h = m.body.value;
         agent = { name: h.name, address: h.address, underlayIp: h.underlayIp, version: h.version, capacity: h.capacity, hollow: h.hollow, connected: true, lastSeen: now };
         this.agents.set(h.name, agent);
-        call.write({ heartbeatIntervalMs: this.heartbeatIntervalMs });
+        this.streams.set(h.name, call);
+        this.retune();
+        call.write({ heartbeatIntervalMs: this.intervalMs });
         this.emit('connected', agent);
       } else if (agent && this.agents.get(agent.name) === agent) {
         agent.lastSeen = now;
@@ -60,6 +125,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
       }
     });
     const gone = (): void => {
+      if (agent && this.streams.get(agent.name) === call) this.streams.delete(agent.name);
       if (agent && agent.connected && this.agents.get(agent.name) === agent) {
         agent.connected = false;
         this.emit('lost', agent);
@@ -73,8 +139,21 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
     call.on('cancelled', gone);
   }
 
+  /** A new interval for the fleet's size; agents are told only when it changes by half or more. */
+  private retune(): void {
+    const wanted = Math.min(this.maxMs, Math.max(this.minMs, Math.ceil((this.streams.size * 1000) / this.beatsPerSecond)));
+    if (wanted < this.intervalMs * 1.5 && wanted > this.intervalMs / 1.5) return;
+    this.previousMs = this.intervalMs;
+    this.previousUntil = Date.now() + this.intervalMs * this.missedBeforeLost;
+    this.intervalMs = wanted;
+    for (const s of this.streams.values()) s.write({ heartbeatIntervalMs: wanted });
+  }
+
   private sweep(): void {
-    const deadline = Date.now() - this.heartbeatIntervalMs * this.missedBeforeLost;
+    // An agent told another interval a moment ago may still beat at the old one: judge by the longer.
+    const now = Date.now();
+    const judgeMs = now < this.previousUntil ? Math.max(this.previousMs, this.intervalMs) : this.intervalMs;
+    const deadline = now - judgeMs * this.missedBeforeLost;
     for (const a of this.agents.values()) {
       if (a.connected && a.lastSeen < deadline) {
         a.connected = false;

@@ -31,13 +31,17 @@ const qRow = (name: string, x: Quantiles): string =>
 
 export function renderHtml(r: Report): string {
   const steps = Object.entries(r.latencyMs.steps).map(([s, x]) => qRow(`step ${s}`, x)).join('');
+  const endpoints = r.controlPlane?.endpoints ?? [];
+  const controlPlane = endpoints.length === 0 ? '' : `<h2>Control plane API (ms)</h2><table><tr><th>endpoint</th><th>calls</th><th>errors</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${endpoints
+    .map((e) => `<tr><td>${esc(e.endpoint)}</td><td>${e.count}</td><td class="${e.errors > 0 ? 'bad' : ''}">${e.errors}</td><td>${e.p50.toFixed(2)}</td><td>${e.p90.toFixed(2)}</td><td>${e.p99.toFixed(2)}</td><td>${e.max.toFixed(2)}</td></tr>`)
+    .join('')}</table>`;
   const failures = r.failures.first
     .map((f) => `<tr><td>${esc(f.vm)}</td><td>${esc(f.host)}</td><td>${esc(f.code)}</td><td>${esc(f.step)}</td><td>${esc(f.message)}</td></tr>`)
     .join('');
   let ping = '';
   if (r.ping) {
     const p = r.ping;
-    ping = `<h2>Connectivity</h2><p>${p.pairsPassed} pairs reached, ${p.pairsFailed} did not; isolation held for ${p.isolationPassed}, broken for ${p.isolationFailed}.</p>
+    ping = `<h2>Connectivity</h2><p>${p.pairsPassed} pairs reached, ${p.pairsFailed} did not (${p.crossHostPairs} pairs across vhosts); isolation held for ${p.isolationPassed}, broken for ${p.isolationFailed}.</p>
 <table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('rtt (ms)', p.rttMs)}</table>`;
     if (p.matrix) {
       const srcs = Object.keys(p.matrix).sort();
@@ -57,8 +61,9 @@ export function renderHtml(r: Report): string {
 .good{background:#e3f5e1}.bad{background:#fadcdc}figure{margin:1em 0}figcaption{font-weight:600}.matrix td{font-size:11px}</style></head>
 <body><h1>Scenario ${esc(r.scenario.name)}</h1>
 <p>${esc(r.scenario.id)} · ${r.scenario.hosts} hosts · provider ${esc(r.scenario.provider)} · generated ${esc(r.generatedAt)}</p>
-<p><b>${r.vms.requested}</b> VMs requested, <b>${r.vms.ready}</b> ready, <b>${r.vms.failed}</b> failed.</p>
-<h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('end to end (accepted → ready)', r.latencyMs.endToEnd)}${steps}</table>
+<p><b>${r.vms.requested}</b> VMs requested, <b>${r.vms.ready}</b> ready, <b>${r.vms.failed}</b> failed${r.vms.pending > 0 ? `, <b>${r.vms.pending}</b> without a result` : ''}. Creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}.</p>
+<h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('end to end (accepted → ready)', r.latencyMs.endToEnd)}${qRow('since scheduled start', r.latencyMs.sinceScheduled)}${qRow('agent, whole VM', r.latencyMs.agent)}${steps}</table>
+${controlPlane}
 ${bars(r.histogram.map((b) => b.count), r.histogram.map((b) => `≤${b.leMs}`), 'End-to-end latency histogram', 'VMs')}
 ${bars(r.creationsPerSecond, r.creationsPerSecond.map((_, i) => `${i}s`), 'VMs ready per second', 'VMs/s')}
 ${ping}

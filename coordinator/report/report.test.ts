@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderHtml } from './html.js';
-import { buildReport, quantiles } from './report.js';
+import { type ResultRow, buildReport, quantiles } from './report.js';
 import { renderTable } from './table.js';
 
 describe('report', () => {
@@ -9,37 +9,52 @@ describe('report', () => {
     expect(quantiles([])).toMatchObject({ count: 0 });
   });
 
+  const rows: ResultRow[] = [
+    { vmIndex: 0, phase: 'ready', atMs: 100, totalMicros: 3000, steps: 'namespace=500;port=100', errorCode: '', errorStep: '', errorMessage: '' },
+    { vmIndex: 1, phase: 'ready', atMs: 1500, totalMicros: 9000, steps: 'namespace=700', errorCode: '', errorStep: '', errorMessage: '' },
+    { vmIndex: 2, phase: 'failed', atMs: 1600, totalMicros: 10, steps: '', errorCode: 'NETLINK', errorStep: 'port', errorMessage: 'EEXIST <x>' },
+  ];
+  const ids = ['a', 'b', 'c', 'd'];
+  const hosts = ['h0', 'h1', 'h1', 'h0'];
   const r = buildReport({
-    scenario: { id: 's', name: 'demo', hosts: 2, provider: 'standalone' },
-    vms: [
-      { id: 'a', host: 'h0', ok: true, endToEndMs: 3, readyAtMs: 100, steps: [{ step: 'namespace', micros: 500 }] },
-      { id: 'b', host: 'h1', ok: true, endToEndMs: 9, readyAtMs: 1500, steps: [{ step: 'namespace', micros: 700 }] },
-      { id: 'c', host: 'h1', ok: false, endToEndMs: undefined, readyAtMs: undefined, steps: [], error: { code: 'NETLINK', message: 'EEXIST <x>', step: 'port' } },
-    ],
+    scenario: { id: 's', name: 'demo', hosts: 2, provider: 'standalone', acceptedAtMs: 0 },
+    total: 4, rows, idOf: (i) => ids[i]!, hostOf: (i) => hosts[i]!, offsetOf: (i) => i * 50,
     ping: [
-      { src: 'a', dst: 'b', dstIp: '10.0.0.3', expect: 'reach', sent: 3, received: 3, rttAvgMs: 0.2, error: '' },
-      { src: 'b', dst: 'a', dstIp: '10.0.0.2', expect: 'reach', sent: 3, received: 0, rttAvgMs: 0, error: '' },
-      { src: 'a', dst: 'x', dstIp: '10.9.0.2', expect: 'isolated', sent: 3, received: 0, rttAvgMs: 0, error: '' },
+      { src: 'a', dst: 'b', srcHost: 'h0', dstHost: 'h1', dstIp: '10.0.0.3', expect: 'reach', sent: 3, received: 3, rttAvgMs: 0.2, error: '' },
+      { src: 'b', dst: 'a', srcHost: 'h1', dstHost: 'h0', dstIp: '10.0.0.2', expect: 'reach', sent: 3, received: 0, rttAvgMs: 0, error: '' },
+      { src: 'a', dst: 'x', srcHost: 'h0', dstHost: 'h0', dstIp: '10.9.0.2', expect: 'isolated', sent: 3, received: 0, rttAvgMs: 0, error: '' },
     ],
+    controlPlane: [{ endpoint: 'POST /project/{p}/ports', count: 3, errors: 1, p50: 2, p90: 3, p99: 3, max: 3 }],
     now: new Date(0),
   });
 
   it('counts VMs, failures, creations per second and ping outcomes', () => {
-    expect(r.vms).toEqual({ requested: 3, ready: 2, failed: 1 });
+    expect(r.vms).toEqual({ requested: 4, ready: 2, failed: 1, pending: 1 });
     expect(r.failures.byCode).toEqual({ NETLINK: 1 });
+    expect(r.failures.first).toEqual([{ vm: 'c', host: 'h1', code: 'NETLINK', step: 'port', message: 'EEXIST <x>' }]);
     expect(r.creationsPerSecond).toEqual([1, 1]);
+    expect(r.creationRate).toEqual({ mean: 1, peak: 1 });
+    expect(r.latencyMs.endToEnd).toMatchObject({ count: 2, p50: 100, max: 1500 });
+    expect(r.latencyMs.sinceScheduled).toMatchObject({ count: 2, p50: 100, max: 1450 });
+    expect(r.latencyMs.agent).toMatchObject({ count: 2, max: 9 });
     expect(r.latencyMs.steps.namespace).toMatchObject({ count: 2, max: 0.7 });
+    expect(r.latencyMs.steps.port).toMatchObject({ count: 1, max: 0.1 });
     expect(r.histogram.reduce((a, b) => a + b.count, 0)).toBe(2);
-    expect(r.ping).toMatchObject({ pairsPassed: 1, pairsFailed: 1, isolationPassed: 1, isolationFailed: 0 });
+    expect(r.histogram.find((b) => b.leMs === 128)?.count).toBe(1);
+    expect(r.ping).toMatchObject({ pairsPassed: 1, pairsFailed: 1, isolationPassed: 1, isolationFailed: 0, crossHostPairs: 2 });
     expect(r.ping?.matrix?.a?.b).toBe('3/3');
   });
 
   it('renders a table and a self-contained, escaped HTML page', () => {
-    expect(renderTable(r)).toMatch(/3 requested, 2 ready, 1 failed/);
+    const text = renderTable(r);
+    expect(text).toMatch(/4 requested, 2 ready, 1 failed, 1 without a result/);
+    expect(text).toMatch(/POST \/project\/\{p\}\/ports\s+3\s+1/);
+    expect(text).toMatch(/unreachable: b \(h1\) -> a 10\.0\.0\.2 \(h0\): 0\/3/);
     const html = renderHtml(r);
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('<svg');
     expect(html).toContain('EEXIST &#60;x&#62;');
+    expect(html).toContain('Control plane API');
     expect(html).not.toMatch(/<script|https?:\/\//);
   });
 });

@@ -1,5 +1,5 @@
 // The report as plain text for a terminal.
-import { type Quantiles, type Report, maxOf } from './report.js';
+import type { Quantiles, Report } from './report.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -9,16 +9,25 @@ function table(rows: string[][]): string {
 const q = (name: string, x: Quantiles): string[] => [name, String(x.count), x.p50.toFixed(2), x.p90.toFixed(2), x.p99.toFixed(2), x.max.toFixed(2)];
 
 export function renderTable(r: Report): string {
+  const l = r.latencyMs;
   const lines = [
     `scenario ${r.scenario.name} (${r.scenario.id}) on ${r.scenario.hosts} hosts, provider ${r.scenario.provider}`,
-    `VMs: ${r.vms.requested} requested, ${r.vms.ready} ready, ${r.vms.failed} failed`,
+    `VMs: ${r.vms.requested} requested, ${r.vms.ready} ready, ${r.vms.failed} failed${r.vms.pending > 0 ? `, ${r.vms.pending} without a result` : ''}`,
     '',
-    table([['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'], q('end to end', r.latencyMs.endToEnd), ...Object.entries(r.latencyMs.steps).map(([s, x]) => q(`  step ${s}`, x))]),
+    table([
+      ['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'],
+      q('end to end (accepted -> ready)', l.endToEnd),
+      q('since scheduled start', l.sinceScheduled),
+      q('agent, whole VM', l.agent),
+      ...Object.entries(l.steps).map(([s, x]) => q(`  step ${s}`, x)),
+    ]),
   ];
-  if (r.creationsPerSecond.length > 0) {
-    const peak = maxOf(r.creationsPerSecond);
-    const mean = r.vms.ready / r.creationsPerSecond.length;
-    lines.push('', `creations per second: mean ${mean.toFixed(1)}, peak ${peak}`);
+  if (r.creationsPerSecond.length > 0) lines.push('', `creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}`);
+  if (r.controlPlane && r.controlPlane.endpoints.length > 0) {
+    lines.push('', table([
+      ['control plane (ms)', 'calls', 'errors', 'p50', 'p90', 'p99', 'max'],
+      ...r.controlPlane.endpoints.map((e) => [e.endpoint, String(e.count), String(e.errors), e.p50.toFixed(2), e.p90.toFixed(2), e.p99.toFixed(2), e.max.toFixed(2)]),
+    ]));
   }
   if (r.vms.failed > 0) {
     lines.push('', `failures by code: ${Object.entries(r.failures.byCode).map(([c, n]) => `${c} ${n}`).join(', ')}`);
@@ -26,8 +35,11 @@ export function renderTable(r: Report): string {
   }
   if (r.ping) {
     const p = r.ping;
-    lines.push('', `ping: ${p.pairsPassed} pairs passed, ${p.pairsFailed} failed; isolation: ${p.isolationPassed} passed, ${p.isolationFailed} failed`);
+    lines.push('', `ping: ${p.pairsPassed} pairs passed, ${p.pairsFailed} failed (${p.crossHostPairs} pairs across vhosts); isolation: ${p.isolationPassed} passed, ${p.isolationFailed} failed`);
     lines.push(`ping rtt (ms): p50 ${p.rttMs.p50.toFixed(3)}, p90 ${p.rttMs.p90.toFixed(3)}, p99 ${p.rttMs.p99.toFixed(3)}, max ${p.rttMs.max.toFixed(3)}`);
+    for (const f of p.failedPairs.slice(0, 10)) {
+      lines.push(`  ${f.expect === 'reach' ? 'unreachable' : 'NOT ISOLATED'}: ${f.src} (${f.srcHost}) -> ${f.dst} ${f.dstIp} (${f.dstHost}): ${f.received}/${f.sent}${f.error ? ` ${f.error}` : ''}`);
+    }
   }
   return lines.join('\n');
 }

@@ -12,7 +12,11 @@ export interface SubnetModel {
 export interface VpcModel {
   readonly name: string;
   readonly cidr: string;
+  readonly network: number;
+  readonly prefixLength: number;
   readonly vni: number;
+  /** The scenario did not name the VNI: the coordinator may pick a free one. */
+  readonly vniAuto: boolean;
   readonly subnets: readonly SubnetModel[];
 }
 

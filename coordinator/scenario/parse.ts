@@ -138,7 +138,7 @@ function parseVpcs(r: Reader, root: Obj): VpcModel[] {
       subnets.push({ name: sname, cidr: String(s.cidr), network: net.network, prefixLength: net.prefixLength, gateway: gwText, vms });
     });
     if (subnets.length === 0) r.issue(`${p}subnets`, 'needs at least one subnet');
-    vpcs.push({ name, cidr: String(o.cidr), vni, subnets });
+    vpcs.push({ name, cidr: String(o.cidr), network: vpcNet?.network ?? 0, prefixLength: vpcNet?.prefixLength ?? 0, vni, vniAuto: o.vni === undefined, subnets });
   });
   if (vpcs.length === 0) r.issue('vpcs', 'needs at least one VPC');
   return vpcs;

@@ -7,6 +7,7 @@ import type { Report } from '../report/report.js';
 
 const PHASES: Record<Phase, coordinatorV1.ScenarioPhase> = {
   pending: coordinatorV1.ScenarioPhase.SCENARIO_PHASE_PENDING,
+  network: coordinatorV1.ScenarioPhase.SCENARIO_PHASE_NETWORK,
   creating: coordinatorV1.ScenarioPhase.SCENARIO_PHASE_CREATING,
   testing: coordinatorV1.ScenarioPhase.SCENARIO_PHASE_TESTING,
   ready: coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY,
@@ -21,7 +22,10 @@ function err(code: status, details: string): ServiceError {
 
 /** Maps engine and parse errors to gRPC statuses; a scenario validation error names every field. */
 export function toStatus(e: unknown): ServiceError {
-  if (e instanceof ScenarioError) return err(e.code === 'NOT_FOUND' ? status.NOT_FOUND : status.FAILED_PRECONDITION, e.message);
+  if (e instanceof ScenarioError) {
+    const code = e.code === 'NOT_FOUND' ? status.NOT_FOUND : e.code === 'ALREADY_EXISTS' ? status.ALREADY_EXISTS : status.FAILED_PRECONDITION;
+    return err(code, e.message);
+  }
   if (e instanceof Error && (e as { code?: unknown }).code === 'INVALID_SCENARIO') return err(status.INVALID_ARGUMENT, e.message);
   return err(status.INTERNAL, e instanceof Error ? e.message : String(e));
 }
@@ -35,7 +39,7 @@ export function testSummary(r: Report | undefined): coordinatorV1.TestSummary | 
 export function toProtoScenario(s: ScenarioStatus): coordinatorV1.Scenario {
   return {
     id: s.id, name: s.name, phase: PHASES[s.phase], vms: s.counts, createdAtUnixMs: s.createdAt, updatedAtUnixMs: s.updatedAt,
-    error: s.error, test: testSummary(s.report), hosts: s.hosts,
+    error: s.error, test: testSummary(s.report), hosts: s.hosts, lostHosts: [...s.lostHosts], provider: s.provider,
   };
 }
 

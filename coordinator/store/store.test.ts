@@ -2,34 +2,59 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Store } from './store.js';
+import { Store, StoreError } from './store.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'merak-store-'));
+  dirs.push(d);
+  return d;
+};
 
-const scenario = { id: 's1', name: 'demo', specJson: '{}', phase: 'creating', error: '', createdAt: 1, updatedAt: 1, testJson: '' };
+const scenario = { id: 's1', name: 'demo', specJson: '{}', phase: 'creating', error: '', createdAt: 1, updatedAt: 1 };
+const row = (vmIndex: number, phase: 'ready' | 'failed', extra: object = {}) => ({
+  vmIndex, phase, atMs: 10 + vmIndex, totalMicros: 100, steps: 'namespace=5', errorCode: '', errorStep: '', errorMessage: '', ...extra,
+});
 
 describe('Store', () => {
-  it('tracks VM phases and counts', () => {
+  it('numbers scenarios, keeps results (the latest per VM) and reads them back in order', () => {
     const store = new Store(':memory:');
-    store.insertScenario(scenario, [0, 1, 2].map((i) => ({ scenarioId: 's1', vmId: `v${i}`, host: `h${i % 2}`, specJson: '{}' })));
-    store.markSent('s1', ['v0', 'v1']);
-    store.recordResults('s1', [
-      { vmId: 'v0', phase: 'ready', errorCode: '', errorMessage: '', resultJson: '{}', at: 5 },
-      { vmId: 'v1', phase: 'failed', errorCode: 'NETLINK', errorMessage: 'EEXIST', resultJson: '{}', at: 6 },
-    ]);
-    expect(store.counts('s1')).toEqual({ requested: 3, ready: 1, failed: 1, pending: 1, deleted: 0 });
-    expect(store.vmsOf('s1', 'h0').map((v) => [v.vmId, v.phase, v.attempts])).toEqual([['v0', 'ready', 1], ['v2', 'pending', 0]]);
+    expect(store.nextSeq()).toBe(1);
+    const s = store.insertScenario(scenario);
+    expect(s.seq).toBe(1);
+    expect(store.nextSeq()).toBe(2);
+    store.recordResults(s.seq, [row(2, 'failed', { errorCode: 'NETLINK', errorStep: 'port', errorMessage: 'EEXIST' }), row(0, 'ready')]);
+    store.recordResults(s.seq, [row(2, 'ready')]);
+    expect([...store.results(s.seq)].map((r) => [r.vmIndex, r.phase, r.errorCode])).toEqual([[0, 'ready', ''], [2, 'ready', '']]);
+    expect(store.resultPhases(s.seq).sort()).toEqual([[0, 1], [2, 1]]);
+    store.setScenarioPhase('s1', 'ready', '', '{"x":1}');
+    expect(store.getScenario('s1')).toMatchObject({ phase: 'ready', specJson: '{"x":1}' });
+    store.putControlPlaneObject(s.seq, 'vpc', 'vpc1', 'uuid-1');
+    expect(store.controlPlaneObjects(s.seq)).toEqual([{ kind: 'vpc', name: 'vpc1', remoteId: 'uuid-1', detailJson: '' }]);
     store.deleteScenario('s1');
-    expect(store.vmsOf('s1')).toEqual([]);
+    expect([...store.results(s.seq)]).toEqual([]);
+    expect(store.controlPlaneObjects(s.seq)).toEqual([]);
+    // A deleted scenario's seq is never given again (port names derive from it).
+    expect(store.insertScenario({ ...scenario, id: 's2' }).seq).toBe(2);
     store.close();
   });
 
+  it('refuses a database written by another schema version, changing nothing in it', () => {
+    const db = join(tmp(), 'old.db');
+    const old = new Database(db);
+    old.exec('CREATE TABLE scenarios (id TEXT PRIMARY KEY)');
+    old.close();
+    expect(() => new Store(db)).toThrow(StoreError);
+    const check = new Database(db);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([{ name: 'scenarios' }]);
+    check.close();
+  });
+
   it('keeps every committed write when the process is killed with SIGKILL', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'merak-store-'));
-    dirs.push(dir);
-    const db = join(dir, 'state.db');
+    const db = join(tmp(), 'state.db');
     // A child commits, then kills itself without closing the database.
     const child = `
       const Database = require('better-sqlite3');
@@ -40,8 +65,6 @@ describe('Store', () => {
       d.transaction(() => { for (let i = 0; i < 1000; i++) ins.run(i); })();
       process.kill(process.pid, 'SIGKILL');`;
     expect(() => execFileSync(process.execPath, ['-e', child], { cwd: process.cwd() })).toThrow();
-    const store = new Store(db);
-    store.close();
     const count = execFileSync(process.execPath, ['-e', `const D=require('better-sqlite3');console.log(new D('${db}').prepare('select count(*) n from t').get().n)`]).toString().trim();
     expect(count).toBe('1000');
   });

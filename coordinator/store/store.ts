@@ -1,11 +1,18 @@
-// The coordinator's durable state in SQLite (WAL): scenarios, every VM's planned spec, state and
-// result, and registered agents. A restarted coordinator resumes from here: a VM whose create was
-// sent but never answered is asked for again (agents make repeated creates no-ops), never twice made.
+// The coordinator's durable state in SQLite (WAL): scenarios (the validated scenario, its hosts
+// and when it was accepted: enough to plan it again, exactly), one row per VM that has a result,
+// and the objects made in a control plane. A VM without a row has not been answered for yet: a
+// restarted coordinator asks its agent again, and the agent answers a repeated create of the same
+// VM with the VM it has, so none is made twice. Plans are not stored: they are derived. Agents
+// are not stored either: they register again within seconds of a restart.
 import Database from 'better-sqlite3';
 
-export type VmPhase = 'pending' | 'sent' | 'ready' | 'failed' | 'deleting' | 'deleted';
+export type VmPhase = 'ready' | 'failed';
+
+export const VM_PHASE_CODE: Readonly<Record<VmPhase, number>> = { ready: 1, failed: 2 };
 
 export interface StoredScenario {
+  /** Small integer, unique for the life of the database (port-name tags derive from it). */
+  readonly seq: number;
   readonly id: string;
   readonly name: string;
   readonly specJson: string;
@@ -13,82 +20,84 @@ export interface StoredScenario {
   readonly error: string;
   readonly createdAt: number;
   readonly updatedAt: number;
-  readonly testJson: string;
+  readonly reportJson: string;
 }
 
-export interface StoredVm {
-  readonly scenarioId: string;
-  readonly vmId: string;
-  readonly host: string;
-  readonly specJson: string;
+/** One VM's result as stored; `steps` is "name=micros;name=micros". */
+export interface VmResultRow {
+  readonly vmIndex: number;
   readonly phase: VmPhase;
+  /** ms after the scenario was accepted */
+  readonly atMs: number;
+  readonly totalMicros: number;
+  readonly steps: string;
   readonly errorCode: string;
+  readonly errorStep: string;
   readonly errorMessage: string;
-  readonly resultJson: string;
-  readonly readyAt: number;
-  readonly attempts: number;
 }
 
-export interface StoredAgent {
-  readonly name: string;
-  readonly address: string;
-  readonly underlayIp: string;
-  readonly version: string;
-  readonly capacity: number;
-  readonly hollow: boolean;
-  readonly lastSeen: number;
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
 }
 
-export interface VmCounts {
-  requested: number;
-  ready: number;
-  failed: number;
-  pending: number;
-  deleted: number;
-}
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scenarios (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, spec_json TEXT NOT NULL, phase TEXT NOT NULL,
-  error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-  test_json TEXT NOT NULL DEFAULT ''
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, spec_json TEXT NOT NULL,
+  phase TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  report_json TEXT NOT NULL DEFAULT ''
 );
-CREATE TABLE IF NOT EXISTS vms (
-  scenario_id TEXT NOT NULL REFERENCES scenarios(id) ON DELETE CASCADE,
-  vm_id TEXT NOT NULL, host TEXT NOT NULL, spec_json TEXT NOT NULL, phase TEXT NOT NULL,
-  error_code TEXT NOT NULL DEFAULT '', error_message TEXT NOT NULL DEFAULT '',
-  result_json TEXT NOT NULL DEFAULT '', ready_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (scenario_id, vm_id)
+CREATE TABLE IF NOT EXISTS vm_results (
+  scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
+  vm_index INTEGER NOT NULL, phase INTEGER NOT NULL, at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL,
+  steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT,
+  PRIMARY KEY (scenario_seq, vm_index)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS agents (
-  name TEXT PRIMARY KEY, address TEXT NOT NULL, underlay_ip TEXT NOT NULL, version TEXT NOT NULL,
-  capacity INTEGER NOT NULL, hollow INTEGER NOT NULL, last_seen INTEGER NOT NULL
-);
+CREATE TABLE IF NOT EXISTS control_plane (
+  scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
+  kind TEXT NOT NULL, name TEXT NOT NULL, remote_id TEXT NOT NULL, detail_json TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (scenario_seq, kind, name)
+) WITHOUT ROWID;
 `;
 
-interface VmRow {
-  scenario_id: string; vm_id: string; host: string; spec_json: string; phase: VmPhase; error_code: string;
-  error_message: string; result_json: string; ready_at: number; attempts: number;
+interface ScenarioRow {
+  seq: number; id: string; name: string; spec_json: string; phase: string; error: string; created_at: number; updated_at: number; report_json: string;
 }
 
-function vmFromRow(r: VmRow): StoredVm {
-  return {
-    scenarioId: r.scenario_id, vmId: r.vm_id, host: r.host, specJson: r.spec_json, phase: r.phase, errorCode: r.error_code,
-    errorMessage: r.error_message, resultJson: r.result_json, readyAt: r.ready_at, attempts: r.attempts,
-  };
-}
+const fromRow = (r: ScenarioRow): StoredScenario => ({
+  seq: r.seq, id: r.id, name: r.name, specJson: r.spec_json, phase: r.phase, error: r.error, createdAt: r.created_at, updatedAt: r.updated_at, reportJson: r.report_json,
+});
+
+const PHASE_OF_CODE: Readonly<Record<number, VmPhase>> = { 1: 'ready', 2: 'failed' };
 
 export class Store {
   private readonly db: Database.Database;
+  private readonly insertResult: Database.Statement;
 
   /** `path` ':memory:' for tests; a file otherwise (created if missing). */
   constructor(path: string) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    // NORMAL in WAL: a crash loses at most the last transactions, never corrupts; SIGKILL loses nothing.
+    // NORMAL in WAL: a power loss may lose the last transactions, never corrupts; SIGKILL loses nothing committed.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    const tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
+    if (version !== SCHEMA_VERSION && tables > 0) {
+      this.db.close();
+      throw new StoreError(`${path} holds state of another Merak-TS version (schema ${version}, this one reads ${SCHEMA_VERSION}); move it away or give another --state`);
+    }
     this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.insertResult = this.db.prepare(
+      `INSERT INTO vm_results (scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (scenario_seq, vm_index) DO UPDATE SET phase = excluded.phase, at_ms = excluded.at_ms, total_us = excluded.total_us,
+       steps = excluded.steps, error_code = excluded.error_code, error_step = excluded.error_step, error_message = excluded.error_message`,
+    );
   }
 
   close(): void {
@@ -100,108 +109,81 @@ export class Store {
     this.db.prepare('SELECT 1').get();
   }
 
-  insertScenario(s: StoredScenario, vms: readonly Omit<StoredVm, 'phase' | 'errorCode' | 'errorMessage' | 'resultJson' | 'readyAt' | 'attempts'>[]): void {
-    const insertS = this.db.prepare(
-      'INSERT INTO scenarios (id, name, spec_json, phase, error, created_at, updated_at, test_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    const insertV = this.db.prepare("INSERT INTO vms (scenario_id, vm_id, host, spec_json, phase) VALUES (?, ?, ?, ?, 'pending')");
-    this.db.transaction(() => {
-      insertS.run(s.id, s.name, s.specJson, s.phase, s.error, s.createdAt, s.updatedAt, s.testJson);
-      for (const v of vms) insertV.run(s.id, v.vmId, v.host, v.specJson);
-    })();
+  /** Stores a new scenario and returns it with its seq. */
+  insertScenario(s: Omit<StoredScenario, 'seq' | 'reportJson'>): StoredScenario {
+    const info = this.db
+      .prepare('INSERT INTO scenarios (id, name, spec_json, phase, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.name, s.specJson, s.phase, s.error, s.createdAt, s.updatedAt);
+    return { ...s, seq: Number(info.lastInsertRowid), reportJson: '' };
   }
 
   getScenario(id: string): StoredScenario | undefined {
-    const r = this.db.prepare('SELECT * FROM scenarios WHERE id = ?').get(id) as
-      | { id: string; name: string; spec_json: string; phase: string; error: string; created_at: number; updated_at: number; test_json: string }
-      | undefined;
-    return r && { id: r.id, name: r.name, specJson: r.spec_json, phase: r.phase, error: r.error, createdAt: r.created_at, updatedAt: r.updated_at, testJson: r.test_json };
+    const r = this.db.prepare('SELECT * FROM scenarios WHERE id = ?').get(id) as ScenarioRow | undefined;
+    return r && fromRow(r);
   }
 
   listScenarios(): StoredScenario[] {
-    const ids = this.db.prepare('SELECT id FROM scenarios ORDER BY created_at').all() as { id: string }[];
-    return ids.map((r) => this.getScenario(r.id)!);
+    return (this.db.prepare('SELECT * FROM scenarios ORDER BY seq').all() as ScenarioRow[]).map(fromRow);
   }
 
-  setScenarioPhase(id: string, phase: string, error = ''): void {
-    this.db.prepare('UPDATE scenarios SET phase = ?, error = ?, updated_at = ? WHERE id = ?').run(phase, error, Date.now(), id);
+  /** The next scenario's seq (AUTOINCREMENT: never reused, even after deletes). */
+  nextSeq(): number {
+    const r = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'scenarios'").get() as { seq: number } | undefined;
+    return (r?.seq ?? 0) + 1;
   }
 
-  setScenarioTest(id: string, testJson: string): void {
-    this.db.prepare('UPDATE scenarios SET test_json = ?, updated_at = ? WHERE id = ?').run(testJson, Date.now(), id);
+  /** A new phase (and, when given, the spec with its latest counts). */
+  setScenarioPhase(id: string, phase: string, error = '', specJson?: string): void {
+    if (specJson === undefined) this.db.prepare('UPDATE scenarios SET phase = ?, error = ?, updated_at = ? WHERE id = ?').run(phase, error, Date.now(), id);
+    else this.db.prepare('UPDATE scenarios SET phase = ?, error = ?, spec_json = ?, updated_at = ? WHERE id = ?').run(phase, error, specJson, Date.now(), id);
+  }
+
+  setScenarioReport(id: string, reportJson: string): void {
+    this.db.prepare('UPDATE scenarios SET report_json = ?, updated_at = ? WHERE id = ?').run(reportJson, Date.now(), id);
   }
 
   deleteScenario(id: string): void {
     this.db.prepare('DELETE FROM scenarios WHERE id = ?').run(id);
   }
 
-  vmsOf(scenarioId: string, host?: string): StoredVm[] {
-    const rows = (host === undefined
-      ? this.db.prepare('SELECT * FROM vms WHERE scenario_id = ?').all(scenarioId)
-      : this.db.prepare('SELECT * FROM vms WHERE scenario_id = ? AND host = ?').all(scenarioId, host)) as VmRow[];
-    return rows.map(vmFromRow);
-  }
-
-  /** Every VM's id and phase (cheap: no specs or results). */
-  vmPhases(scenarioId: string): Array<[string, VmPhase]> {
-    return (this.db.prepare('SELECT vm_id, phase FROM vms WHERE scenario_id = ?').raw().all(scenarioId) as Array<[string, VmPhase]>);
-  }
-
-  /** Marks VMs as sent to their agent (before the call, so a crash can tell what may exist). */
-  markSent(scenarioId: string, vmIds: readonly string[]): void {
-    const st = this.db.prepare("UPDATE vms SET phase = 'sent', attempts = attempts + 1 WHERE scenario_id = ? AND vm_id = ?");
-    this.db.transaction(() => {
-      for (const id of vmIds) st.run(scenarioId, id);
-    })();
-  }
-
   /** Records results in one transaction (results arrive in bursts; one commit per burst). */
-  recordResults(scenarioId: string, results: readonly { vmId: string; phase: VmPhase; errorCode: string; errorMessage: string; resultJson: string; at: number }[]): void {
-    const st = this.db.prepare(
-      'UPDATE vms SET phase = ?, error_code = ?, error_message = ?, result_json = ?, ready_at = ? WHERE scenario_id = ? AND vm_id = ?',
-    );
+  recordResults(seq: number, rows: readonly VmResultRow[]): void {
+    const st = this.insertResult;
     this.db.transaction(() => {
-      for (const r of results) st.run(r.phase, r.errorCode, r.errorMessage, r.resultJson, r.at, scenarioId, r.vmId);
+      for (const r of rows) {
+        st.run(seq, r.vmIndex, VM_PHASE_CODE[r.phase], Math.round(r.atMs), r.totalMicros, r.steps, r.errorCode || null, r.errorStep || null, r.errorMessage || null);
+      }
     })();
   }
 
-  setVmPhase(scenarioId: string, vmIds: readonly string[], phase: VmPhase): void {
-    const st = this.db.prepare('UPDATE vms SET phase = ? WHERE scenario_id = ? AND vm_id = ?');
-    this.db.transaction(() => {
-      for (const id of vmIds) st.run(phase, scenarioId, id);
-    })();
-  }
-
-  counts(scenarioId: string): VmCounts {
-    const rows = this.db.prepare('SELECT phase, COUNT(*) AS n FROM vms WHERE scenario_id = ? GROUP BY phase').all(scenarioId) as { phase: VmPhase; n: number }[];
-    const c: VmCounts = { requested: 0, ready: 0, failed: 0, pending: 0, deleted: 0 };
-    for (const { phase, n } of rows) {
-      c.requested += n;
-      if (phase === 'ready') c.ready += n;
-      else if (phase === 'failed') c.failed += n;
-      else if (phase === 'deleted') c.deleted += n;
-      else c.pending += n;
+  /** Every stored result of a scenario, in VM index order, one at a time (a million fit in no array). */
+  *results(seq: number): Generator<VmResultRow> {
+    const st = this.db.prepare('SELECT vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message FROM vm_results WHERE scenario_seq = ? ORDER BY vm_index').raw();
+    for (const row of st.iterate(seq) as Iterable<[number, number, number, number, string, string | null, string | null, string | null]>) {
+      yield { vmIndex: row[0], phase: PHASE_OF_CODE[row[1]] ?? 'failed', atMs: row[2], totalMicros: row[3], steps: row[4], errorCode: row[5] ?? '', errorStep: row[6] ?? '', errorMessage: row[7] ?? '' };
     }
-    return c;
   }
 
-  upsertAgent(a: StoredAgent): void {
+  /** Just the phase codes of stored results, as [vmIndex, code] (cheap: for resuming). */
+  resultPhases(seq: number): Array<[number, number]> {
+    return this.db.prepare('SELECT vm_index, phase FROM vm_results WHERE scenario_seq = ?').raw().all(seq) as Array<[number, number]>;
+  }
+
+  /** Remembers an object made in the control plane for a scenario (kind: "vpc", "subnet", "port", ...). */
+  putControlPlaneObject(seq: number, kind: string, name: string, remoteId: string, detailJson = ''): void {
     this.db
-      .prepare(
-        `INSERT INTO agents (name, address, underlay_ip, version, capacity, hollow, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(name) DO UPDATE SET address = excluded.address, underlay_ip = excluded.underlay_ip, version = excluded.version,
-         capacity = excluded.capacity, hollow = excluded.hollow, last_seen = excluded.last_seen`,
-      )
-      .run(a.name, a.address, a.underlayIp, a.version, a.capacity, a.hollow ? 1 : 0, a.lastSeen);
+      .prepare('INSERT INTO control_plane (scenario_seq, kind, name, remote_id, detail_json) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET remote_id = excluded.remote_id, detail_json = excluded.detail_json')
+      .run(seq, kind, name, remoteId, detailJson);
   }
 
-  touchAgent(name: string, at: number): void {
-    this.db.prepare('UPDATE agents SET last_seen = ? WHERE name = ?').run(at, name);
+  controlPlaneObjects(seq: number, kind?: string): Array<{ kind: string; name: string; remoteId: string; detailJson: string }> {
+    const rows = (kind === undefined
+      ? this.db.prepare('SELECT kind, name, remote_id, detail_json FROM control_plane WHERE scenario_seq = ? ORDER BY kind, name').all(seq)
+      : this.db.prepare('SELECT kind, name, remote_id, detail_json FROM control_plane WHERE scenario_seq = ? AND kind = ? ORDER BY name').all(seq, kind)) as Array<{ kind: string; name: string; remote_id: string; detail_json: string }>;
+    return rows.map((r) => ({ kind: r.kind, name: r.name, remoteId: r.remote_id, detailJson: r.detail_json }));
   }
 
-  listAgents(): StoredAgent[] {
-    const rows = this.db.prepare('SELECT * FROM agents ORDER BY name').all() as
-      { name: string; address: string; underlay_ip: string; version: string; capacity: number; hollow: number; last_seen: number }[];
-    return rows.map((r) => ({ name: r.name, address: r.address, underlayIp: r.underlay_ip, version: r.version, capacity: r.capacity, hollow: r.hollow === 1, lastSeen: r.last_seen }));
+  deleteControlPlaneObject(seq: number, kind: string, name: string): void {
+    this.db.prepare('DELETE FROM control_plane WHERE scenario_seq = ? AND kind = ? AND name = ?').run(seq, kind, name);
   }
 }

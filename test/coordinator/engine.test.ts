@@ -1,5 +1,6 @@
 // The coordinator over real gRPC with hollow agents (the real agent and API, no kernel work):
-// agents register, a scenario is planned and fanned out, results land in the store, delete tears down.
+// agents register, a scenario is planned and fanned out, results land in the store, delete tears
+// down; a lost agent's VMs wait for it and are sent again when it is back.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +9,11 @@ import { type RunningAgent, createHollowBackend, parseAgentConfig, requireToken,
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../coordinator/agent-client/agent-client.js';
+import { AgentPool } from '../../coordinator/agent-client/agent-pool.js';
 import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
+import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
+import { Overlay } from '../../coordinator/overlay/overlay.js';
+import { standaloneControlPlane } from '../../coordinator/providers/provider-standalone.js';
 import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
 import { Store } from '../../coordinator/store/store.js';
@@ -20,8 +24,10 @@ let dir = '';
 let server: Server;
 let store: Store;
 let registry: AgentRegistry;
+let pool: AgentPool;
 let engine: ScenarioEngine;
-const agents: RunningAgent[] = [];
+let sock = '';
+const agents = new Map<string, RunningAgent>();
 let client: InstanceType<typeof coordinatorV1.CoordinatorClient>;
 
 const md = (): Metadata => {
@@ -38,45 +44,58 @@ const api = {
   getScenario: (id: string) => unary<coordinatorV1.Scenario>((cb) => client.getScenario({ id }, md(), cb)),
   deleteScenario: (id: string) => unary<coordinatorV1.Scenario>((cb) => client.deleteScenario({ id }, md(), cb)),
 };
+const failure = (p: Promise<unknown>): Promise<ServiceError> => p.then(() => { throw new Error('expected a failure'); }, (e: ServiceError) => e);
+
+async function startHollow(name: string): Promise<RunningAgent> {
+  const config = parseAgentConfig(
+    ['--vhost', name, '--hollow', '--listen', `unix:${join(dir, `${name}.sock`)}`, '--http', `unix:${join(dir, `${name}-http.sock`)}`, '--coordinator', `unix:${sock}`],
+    { MERAK_TOKEN: TOKEN },
+  );
+  if (config === 'help') throw new Error('unexpected');
+  const agent = await startAgent(config, createHollowBackend(), logger);
+  agents.set(name, agent);
+  return agent;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'merak-engine-'));
   store = new Store(join(dir, 'state.db'));
-  registry = new AgentRegistry(200);
-  const clients = new Map<string, AgentClient>();
-  registry.on('connected', (a) => clients.set(a.name, new AgentClient(a.address, { token: TOKEN })));
+  registry = new AgentRegistry({ minHeartbeatMs: 200 });
+  pool = new AgentPool(registry, TOKEN);
+  const overlay = new Overlay({ clientFor: (h) => pool.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
   engine = new ScenarioEngine({
-    store, registry, logger, dataPlane: { configure: async () => {} },
-    agents: { clientFor: (h) => (registry.get(h)?.connected ? clients.get(h) : undefined) },
+    store, registry, logger, agents: pool, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
+    fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 }, agentReturnTimeoutMs: 20_000 },
   });
   server = new Server();
   server.addService(coordinatorV1.CoordinatorService, requireToken(createCoordinatorService(engine, registry), TOKEN));
-  const sock = join(dir, 'coordinator.sock');
+  sock = join(dir, 'coordinator.sock');
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-  for (let i = 0; i < 4; i++) {
-    const config = parseAgentConfig(
-      ['--vhost', `vhost-${i}`, '--hollow', '--listen', `unix:${join(dir, `a${i}.sock`)}`, '--http', `unix:${join(dir, `h${i}.sock`)}`, '--coordinator', `unix:${sock}`],
-      { MERAK_TOKEN: TOKEN },
-    );
-    if (config === 'help') throw new Error('unexpected');
-    agents.push(await startAgent(config, createHollowBackend(), logger));
-  }
+  for (let i = 0; i < 4; i++) await startHollow(`vhost-${i}`);
   client = new coordinatorV1.CoordinatorClient(`unix:${sock}`, credentials.createInsecure());
-  const deadline = Date.now() + 10_000;
-  while (registry.connected().length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await until('4 agents', () => registry.connected().length === 4);
 });
 
 afterAll(async () => {
   client?.close();
-  for (const a of agents) await a.stop(1000);
+  for (const a of agents.values()) await a.stop(1000);
+  pool?.close();
   server?.forceShutdown();
   registry?.close();
   store?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const scenarioText = `
-name: hollow
+const scenarioText = (name: string, extra = ''): string => `
+name: ${name}
 hosts: { count: 4 }
 vpcs:
   - name: vpc1
@@ -85,7 +104,7 @@ vpcs:
 placement: { type: skew, vm_fraction: 0.5, host_fraction: 0.25 }
 schedule: { type: rps, rate: 2000 }
 test: none
-`;
+${extra}`;
 
 describe('coordinator with hollow agents', () => {
   it('lists the agents that registered', async () => {
@@ -94,35 +113,99 @@ describe('coordinator with hollow agents', () => {
   });
 
   it('creates a scenario on every agent by its placement, and deletes it', async () => {
-    const created = await api.createScenario({ text: scenarioText, format: 'yaml' });
+    const created = await api.createScenario({ text: scenarioText('hollow'), format: 'yaml' });
     expect(created.vms?.requested).toBe(200);
+    expect(created.provider).toBe('standalone');
     await engine.settled(created.id);
     const done = await api.getScenario(created.id);
+    expect(done.error).toBe('');
     expect(done.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY);
-    expect(done.vms).toMatchObject({ requested: 200, ready: 200, failed: 0 });
+    expect(done.vms).toMatchObject({ requested: 200, ready: 200, failed: 0, pending: 0 });
     // skew: half the VMs on the hot quarter (vhost-0), the rest spread over the others.
-    const counts = await Promise.all(agents.map((a) => a.runner.vmCount));
-    expect(counts).toEqual([100, 34, 33, 33]);
+    expect([0, 1, 2, 3].map((i) => agents.get(`vhost-${i}`)!.runner.vmCount)).toEqual([100, 34, 33, 33]);
     const report = engine.status(created.id)!.report!;
-    expect(report.vms).toEqual({ requested: 200, ready: 200, failed: 0 });
+    expect(report.vms).toEqual({ requested: 200, ready: 200, failed: 0, pending: 0 });
     expect(report.latencyMs.endToEnd.count).toBe(200);
+    expect(report.latencyMs.steps.hollow?.count).toBe(200);
     // rps 2000: the last VM may not start before ~100 ms after acceptance.
     expect(report.latencyMs.endToEnd.max).toBeGreaterThanOrEqual(99);
+    // The same name cannot be used twice while the first scenario lives.
+    expect((await failure(api.createScenario({ text: scenarioText('hollow'), format: 'yaml' }))).code).toBe(status.ALREADY_EXISTS);
 
     await api.deleteScenario(created.id);
     await engine.settled(created.id);
-    expect((await api.getScenario(created.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
-    expect(agents.map((a) => a.runner.vmCount)).toEqual([0, 0, 0, 0]);
+    const deleted = await api.getScenario(created.id);
+    expect(deleted.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
+    expect(deleted.vms).toMatchObject({ requested: 200, deleted: 200 });
+    expect([...agents.values()].map((a) => a.runner.vmCount)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('gives live scenarios distinct VNIs unless told, and refuses an explicit clash', async () => {
+    const a = engine.create(scenarioText('vni-a').replace('test: none', 'test: none\nplacement: { type: uniform }').replace('placement: { type: skew, vm_fraction: 0.5, host_fraction: 0.25 }\n', ''));
+    const b = engine.create(scenarioText('vni-b').replace('placement: { type: skew, vm_fraction: 0.5, host_fraction: 0.25 }\n', ''));
+    await Promise.all([engine.settled(a.id), engine.settled(b.id)]);
+    const vnis = engine.liveVnis();
+    expect([...vnis.get('vhost-0')!].sort()).toEqual([1001, 1002]);
+    const clash = await failure(api.createScenario({ text: scenarioText('vni-c').replace('cidr: 10.1.0.0/16\n    subnets', 'cidr: 10.1.0.0/16\n    vni: 1002\n    subnets'), format: 'yaml' }));
+    expect(clash.code).toBe(status.INVALID_ARGUMENT);
+    expect(clash.details).toMatch(/vpcs\[0\]\.vni: 1002 is used by live scenario 'vni-b'/);
+    engine.delete(a.id);
+    engine.delete(b.id);
+    await Promise.all([engine.settled(a.id), engine.settled(b.id)]);
+    expect(engine.liveVnis().size).toBe(0);
+  });
+
+  it('notices a lost agent, keeps its VMs waiting, and sends them when it registers again', async () => {
+    const text = scenarioText('lost').replace('rate: 2000', 'rate: 100').replace('type: skew, vm_fraction: 0.5, host_fraction: 0.25', 'type: uniform');
+    const created = await api.createScenario({ text, format: 'yaml' });
+    // Stop vhost-3 a moment after the scenario starts (200 VMs at 100/s: 2 s of work).
+    await new Promise((r) => setTimeout(r, 300));
+    await agents.get('vhost-3')!.stop(100);
+    await until('vhost-3 lost', () => engine.status(created.id)!.lostHosts.includes('vhost-3'));
+    await until('VMs waiting for vhost-3', () => engine.status(created.id)!.counts.waiting > 0);
+    const during = await api.getScenario(created.id);
+    expect(during.lostHosts).toEqual(['vhost-3']);
+    expect(during.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_CREATING);
+    await startHollow('vhost-3');
+    await engine.settled(created.id);
+    const done = engine.status(created.id)!;
+    expect(done.error).toBe('');
+    expect(done.phase).toBe('ready');
+    expect(done.counts).toMatchObject({ ready: 200, failed: 0, pending: 0, waiting: 0 });
+    expect(done.lostHosts).toEqual([]);
+    // The restarted (hollow, memory-only) agent holds exactly the VMs sent to it after it came back.
+    expect(agents.get('vhost-3')!.runner.vmCount).toBeGreaterThan(0);
+    engine.delete(created.id);
+    await engine.settled(created.id);
+  });
+
+  it('resumes an unfinished scenario in a new engine over the same store, sending only what has no result', async () => {
+    const text = scenarioText('resume').replace('rate: 2000', 'rate: 200');
+    const created = engine.create(text);
+    await until('some results', () => engine.status(created.id)!.counts.ready >= 40);
+    // A second engine over the same database, as a coordinator started after a crash would be.
+    // (The first keeps running here; the agents answer the repeats with the VMs they have.)
+    const second = new ScenarioEngine({ store, registry, logger, agents: pool, controlPlanes: { standalone: standaloneControlPlane({ overlay: new Overlay({ clientFor: () => undefined, underlayIp: () => undefined, type: 'vxlan', logger }), logger }) } });
+    expect(second.status(created.id)!.phase).toBe('creating');
+    await engine.settled(created.id);
+    second.resume();
+    await second.settled(created.id);
+    expect(second.status(created.id)!.counts).toMatchObject({ ready: 200, failed: 0, pending: 0 });
+    const created0 = [...agents.values()].reduce((n, a) => n + a.runner.vmCount, 0);
+    expect(created0).toBe(200);
+    engine.delete(created.id);
+    await engine.settled(created.id);
   });
 
   it('rejects a bad scenario naming every field, and unknown ids', async () => {
-    const err = await api.createScenario({ text: 'name: x\nhosts: {count: 9}\nvpcs: [{name: v, cidr: 10.0.0.0/33}]', format: '' }).catch((e: ServiceError) => e);
-    expect((err as ServiceError).code).toBe(status.INVALID_ARGUMENT);
-    expect((err as ServiceError).details).toMatch(/vpcs\[0\]\.cidr: "10\.0\.0\.0\/33" is not an IPv4 CIDR/);
-    const tooMany = await api.createScenario({ text: scenarioText.replace('count: 4', 'count: 9'), format: 'yaml' }).catch((e: ServiceError) => e);
-    expect((tooMany as ServiceError).code).toBe(status.FAILED_PRECONDITION);
-    const missing = await api.getScenario('nope').catch((e: ServiceError) => e);
-    expect((missing as ServiceError).code).toBe(status.NOT_FOUND);
+    const err = await failure(api.createScenario({ text: 'name: x\nhosts: {count: 9}\nvpcs: [{name: v, cidr: 10.0.0.0/33}]', format: '' }));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/vpcs\[0\]\.cidr: "10\.0\.0\.0\/33" is not an IPv4 CIDR/);
+    const tooMany = await failure(api.createScenario({ text: scenarioText('many').replace('count: 4', 'count: 9'), format: 'yaml' }));
+    expect(tooMany.code).toBe(status.FAILED_PRECONDITION);
+    expect(tooMany.details).toMatch(/hosts\.count: 9 hosts wanted, 4 agents connected/);
+    const missing = await failure(api.getScenario('nope'));
+    expect(missing.code).toBe(status.NOT_FOUND);
   });
 
   it('refuses calls without the token', async () => {

@@ -1,0 +1,43 @@
+// What a control plane does for a scenario, seen from the engine: set its network up before any
+// VM, add what it needs to each VM's create request, and take the network down after the VMs.
+// One implementation per control plane (standalone, alcor); main.ts registers them by name.
+import type { agentV1 } from '@merak/proto';
+import type { Logger } from 'pino';
+import type { Plan, PlannedVm } from '../plan/index.js';
+import type { Scenario } from '../scenario/index.js';
+
+export interface ScenarioContext {
+  readonly id: string;
+  readonly seq: number;
+  readonly scenario: Scenario;
+  readonly plan: Plan;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+export interface ControlPlane {
+  /** Before any VM. Idempotent: a resumed scenario calls it again. Throws to fail the scenario. */
+  setUp(ctx: ScenarioContext): Promise<void>;
+  /** Fills in what this control plane adds to VM `vm`'s create request. */
+  decorate(ctx: ScenarioContext, vm: PlannedVm, spec: agentV1.VmSpec): void;
+  /** After the scenario's VMs are gone. Throws a ControlPlaneError listing what could not be removed. */
+  tearDown(ctx: ScenarioContext): Promise<void>;
+  /** An agent registered (again): it may have restarted or moved. */
+  agentConnected?(host: string): void;
+}
+
+/** What a control plane may know of the engine's scenarios. */
+export interface LiveScenarios {
+  /** The VNIs each vhost has VMs in, over every standalone scenario whose VMs may exist (but `except`). */
+  liveVnis(except?: string): Map<string, Set<number>>;
+}
+
+/** Makes a provider's control plane; the engine calls it once, with itself. */
+export type ControlPlaneFactory = (live: LiveScenarios) => ControlPlane;
+
+export class ControlPlaneError extends Error {
+  constructor(message: string, readonly leftovers: readonly string[] = [], options?: { cause?: unknown }) {
+    super(leftovers.length > 0 ? `${message}: ${leftovers.slice(0, 10).join('; ')}${leftovers.length > 10 ? ` (+${leftovers.length - 10} more)` : ''}` : message, options);
+    this.name = 'ControlPlaneError';
+  }
+}
