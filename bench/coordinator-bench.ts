@@ -2,11 +2,12 @@
 // gRPC API with no kernel work, several agents per process). The coordinator (engine, store,
 // registry, gRPC) runs in this process alone, so its CPU time and peak RSS are what is measured.
 //
-// Usage: npm run bench:coordinator -- [--vms N] [--agents M] [--per-process K]
+// Usage: npm run bench:coordinator -- [--vms N] [--agents M] [--per-process K] [--cpu-prof FILE]
 // The last line of output is one JSON object.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,9 @@ import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { vms: { type: 'string', default: '1000000' }, agents: { type: 'string', default: '10000' }, 'per-process': { type: 'string', default: '2500' } } });
+  const { values } = parseArgs({
+    options: { vms: { type: 'string', default: '1000000' }, agents: { type: 'string', default: '10000' }, 'per-process': { type: 'string', default: '2500' }, 'cpu-prof': { type: 'string' } },
+  });
   const vms = Number(values.vms);
   const agents = Number(values.agents);
   const perProcess = Number(values['per-process']);
@@ -64,6 +67,12 @@ async function main(): Promise<void> {
       name: 'bench', hosts: { count: agents }, test: { type: 'none' },
       vpcs: [{ name: 'vpc1', cidr: '10.0.0.0/8', subnets: [{ name: 's1', cidr: '10.0.0.0/8', vms }] }],
     });
+    // --cpu-prof FILE: a CPU profile of the measured window only (not of the fleet's start).
+    const profiler = values['cpu-prof'] ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await new Promise<void>((r) => profiler.post('Profiler.enable', () => profiler.post('Profiler.start', () => r())));
+    }
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const progress = setInterval(() => {
@@ -75,6 +84,14 @@ async function main(): Promise<void> {
     clearInterval(progress);
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    if (profiler) {
+      await new Promise<void>((resolve, reject) => profiler.post('Profiler.stop', (e, r) => {
+        if (e) return reject(e);
+        writeFileSync(values['cpu-prof']!, JSON.stringify(r.profile));
+        resolve();
+      }));
+      profiler.disconnect();
+    }
     const status = engine.status(created.id)!;
     console.log(`\n${status.counts.ready} ready, ${status.counts.failed} failed, phase ${status.phase}${status.error ? `: ${status.error}` : ''}`);
     for (const f of status.report?.failures.first.slice(0, 3) ?? []) console.log(`  failed: ${f.vm} on ${f.host}: [${f.code}] ${f.message}`);

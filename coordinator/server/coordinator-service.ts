@@ -3,7 +3,9 @@ import { Metadata, type ServerDuplexStream, type ServerUnaryCall, type ServerWri
 import { coordinatorV1 } from '@merak/proto';
 import { type Phase, ScenarioEngine, ScenarioError, type ScenarioStatus } from '../engine/scenario-engine.js';
 import type { AgentRegistry } from '../registry/agent-registry.js';
+import { renderHtml } from '../report/html.js';
 import type { Report } from '../report/report.js';
+import { renderTable } from '../report/table.js';
 
 const PHASES: Record<Phase, coordinatorV1.ScenarioPhase> = {
   pending: coordinatorV1.ScenarioPhase.SCENARIO_PHASE_PENDING,
@@ -63,6 +65,11 @@ export function createCoordinatorService(engine: ScenarioEngine, registry: Agent
     listScenarios: unary(() => ({ scenarios: engine.list().map(toProtoScenario) })),
     deleteScenario: unary((req: coordinatorV1.DeleteScenarioRequest) => toProtoScenario(engine.delete(req.id))),
     runTest: unary(async (req: coordinatorV1.RunTestRequest) => testSummary(await engine.runTest(req.id)) ?? coordinatorV1.TestSummary.fromPartial({})),
+    getReport: unary((req: coordinatorV1.GetReportRequest) => {
+      const report = get(req.id).report;
+      if (!report) throw new ScenarioError('FAILED_PRECONDITION', `scenario ${req.id} has no report yet (it is ${get(req.id).phase})`);
+      return { json: JSON.stringify(report, null, 2), html: renderHtml(report), text: renderTable(report) };
+    }),
     listAgents: unary(() => ({
       agents: registry.list().map((a) => ({ info: { name: a.name, address: a.address, underlayIp: a.underlayIp, version: a.version, capacity: a.capacity, hollow: a.hollow }, connected: a.connected, lastSeenUnixMs: a.lastSeen })),
     })),

@@ -42,6 +42,16 @@ describe('Store', () => {
     store.close();
   });
 
+  it('writes large bursts in multi-row statements, every row once', () => {
+    const store = new Store(':memory:');
+    const s = store.insertScenario(scenario);
+    store.recordResults(s.seq, Array.from({ length: 150 }, (_, i) => row(149 - i, i % 7 === 0 ? 'failed' : 'ready')));
+    const back = [...store.results(s.seq)];
+    expect(back.map((r) => r.vmIndex)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    expect(back.filter((r) => r.phase === 'failed')).toHaveLength(22);
+    store.close();
+  });
+
   it('refuses a database written by another schema version, changing nothing in it', () => {
     const db = join(tmp(), 'old.db');
     const old = new Database(db);

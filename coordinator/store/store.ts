@@ -44,6 +44,7 @@ export class StoreError extends Error {
 }
 
 const SCHEMA_VERSION = 2;
+const ROWS_PER_INSERT = 64;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scenarios (
@@ -77,6 +78,7 @@ const PHASE_OF_CODE: Readonly<Record<number, VmPhase>> = { 1: 'ready', 2: 'faile
 export class Store {
   private readonly db: Database.Database;
   private readonly insertResult: Database.Statement;
+  private readonly insertResults: Database.Statement;
 
   /** `path` ':memory:' for tests; a file otherwise (created if missing). */
   constructor(path: string) {
@@ -93,11 +95,14 @@ export class Store {
     }
     this.db.exec(SCHEMA);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    this.insertResult = this.db.prepare(
-      `INSERT INTO vm_results (scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    const insert = (rows: number): Database.Statement => this.db.prepare(
+      `INSERT INTO vm_results (scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message)
+       VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
        ON CONFLICT (scenario_seq, vm_index) DO UPDATE SET phase = excluded.phase, at_ms = excluded.at_ms, total_us = excluded.total_us,
        steps = excluded.steps, error_code = excluded.error_code, error_step = excluded.error_step, error_message = excluded.error_message`,
     );
+    this.insertResult = insert(1);
+    this.insertResults = insert(ROWS_PER_INSERT);
   }
 
   close(): void {
@@ -146,13 +151,20 @@ export class Store {
     this.db.prepare('DELETE FROM scenarios WHERE id = ?').run(id);
   }
 
-  /** Records results in one transaction (results arrive in bursts; one commit per burst). */
+  /**
+   * Records results in one transaction (results arrive in bursts; one commit per burst), many rows
+   * to a statement: a call into SQLite costs more than a row.
+   */
   recordResults(seq: number, rows: readonly VmResultRow[]): void {
-    const st = this.insertResult;
+    const params = (r: VmResultRow): unknown[] => [seq, r.vmIndex, VM_PHASE_CODE[r.phase], Math.round(r.atMs), r.totalMicros, r.steps, r.errorCode || null, r.errorStep || null, r.errorMessage || null];
     this.db.transaction(() => {
-      for (const r of rows) {
-        st.run(seq, r.vmIndex, VM_PHASE_CODE[r.phase], Math.round(r.atMs), r.totalMicros, r.steps, r.errorCode || null, r.errorStep || null, r.errorMessage || null);
+      let i = 0;
+      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+        const batch: unknown[] = [];
+        for (let k = i; k < i + ROWS_PER_INSERT; k++) batch.push(...params(rows[k]!));
+        this.insertResults.run(batch);
       }
+      for (; i < rows.length; i++) this.insertResult.run(params(rows[i]!));
     })();
   }
 

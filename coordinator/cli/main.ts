@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// merak: the user's command line. Talks to a coordinator (the local emulation's, or the one named
+// with --coordinator); `local` and `demo` build the emulation on this machine.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { ServiceError } from '@grpc/grpc-js';
+import { coordinatorV1 } from '@merak/proto';
+import { ConnectError, connect } from './connect.js';
+import type { CoordinatorClient } from './coordinator-client.js';
+import { phaseName, runScenario, writeReport } from './run-scenario.js';
+
+const HELP = `merak: large-scale cloud emulation (Merak-TS).
+
+Usage: merak COMMAND [options]
+
+Scenarios (on the local emulation's coordinator, or --coordinator ADDR):
+  run FILE            create the scenario in FILE (YAML or JSON; - = stdin), show its progress,
+                      print its report and write report.json and report.html to --out
+  list                the scenarios the coordinator knows
+  show ID             one scenario
+  report ID           print a scenario's report and write it to --out
+  test ID             run a scenario's connectivity test again
+  delete ID           tear a scenario down on every agent (and in the control plane)
+  agents              the agents registered with the coordinator
+
+Options:
+  --coordinator ADDR  HOST:PORT or unix:PATH (default: the local emulation's)
+  --token-file PATH   the coordinator's token (or env MERAK_TOKEN; default: the local emulation's)
+  --local-dir DIR     the local emulation's folder (default $MERAK_LOCAL_DIR or /run/merak/local)
+  --out DIR           where reports go (default ./merak-report)
+  -h, --help          this text
+`;
+
+interface Flags {
+  coordinator?: string | undefined;
+  tokenFile?: string | undefined;
+  localDir?: string | undefined;
+  out: string;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n');
+}
+
+function describe(s: coordinatorV1.Scenario): string {
+  const c = s.vms;
+  const lines = [
+    `${s.name} (${s.id}): ${phaseName(s.phase)}${s.error ? `: ${s.error}` : ''}`,
+    `  provider ${s.provider}, ${s.hosts} hosts${s.lostHosts.length > 0 ? `, lost: ${s.lostHosts.join(', ')}` : ''}`,
+    `  VMs: ${c?.requested ?? 0} requested, ${c?.ready ?? 0} ready, ${c?.failed ?? 0} failed, ${c?.pending ?? 0} pending (${c?.waiting ?? 0} waiting), ${c?.deleted ?? 0} deleted`,
+  ];
+  if (s.test) lines.push(`  ping: ${s.test.pairsPassed} passed, ${s.test.pairsFailed} failed; isolation ${s.test.isolationPassed} passed, ${s.test.isolationFailed} failed`);
+  return lines.join('\n');
+}
+
+async function withClient(flags: Flags, fn: (c: CoordinatorClient) => Promise<number>): Promise<number> {
+  const client = connect(flags);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      coordinator: { type: 'string' }, 'token-file': { type: 'string' }, 'local-dir': { type: 'string' },
+      out: { type: 'string', default: 'merak-report' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  const flags: Flags = { coordinator: values.coordinator, tokenFile: values['token-file'], localDir: values['local-dir'], out: values.out! };
+  const needId = (): string => {
+    if (!args[0]) throw new UsageError(`${command} needs a scenario id (see 'merak list')`);
+    return args[0];
+  };
+  switch (command) {
+    case 'run': {
+      if (!args[0]) throw new UsageError('run needs a scenario file (YAML or JSON; - for stdin)');
+      const text = readFileSync(args[0] === '-' ? 0 : args[0], 'utf8');
+      return withClient(flags, async (c) => ((await runScenario(c, text, { out: flags.out })).ok ? 0 : 1));
+    }
+    case 'list':
+      return withClient(flags, async (c) => {
+        const { scenarios } = await c.listScenarios();
+        if (scenarios.length === 0) console.log('no scenarios');
+        else {
+          console.log(table([['ID', 'NAME', 'PHASE', 'PROVIDER', 'HOSTS', 'VMS', 'READY', 'FAILED'], ...scenarios.map((s) => [
+            s.id, s.name, phaseName(s.phase), s.provider, String(s.hosts), String(s.vms?.requested ?? 0), String(s.vms?.ready ?? 0), String(s.vms?.failed ?? 0),
+          ])]));
+        }
+        return 0;
+      });
+    case 'show':
+      return withClient(flags, async (c) => (console.log(describe(await c.getScenario(needId()))), 0));
+    case 'report':
+      return withClient(flags, async (c) => {
+        const report = await c.getReport(needId());
+        console.log(report.text);
+        console.log(`\nreport written to ${writeReport(flags.out, report)}`);
+        return 0;
+      });
+    case 'test':
+      return withClient(flags, async (c) => {
+        const t = await c.runTest(needId());
+        console.log(`ping: ${t.pairsPassed} passed, ${t.pairsFailed} failed; isolation ${t.isolationPassed} passed, ${t.isolationFailed} failed; rtt p50 ${t.rttP50Ms} ms, p99 ${t.rttP99Ms} ms`);
+        return t.pairsFailed === 0 && t.isolationFailed === 0 ? 0 : 1;
+      });
+    case 'delete':
+      return withClient(flags, async (c) => {
+        const id = needId();
+        await c.deleteScenario(id);
+        await c.watch(id, () => undefined);
+        const s = await c.getScenario(id);
+        console.log(describe(s));
+        return s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED ? 0 : 1;
+      });
+    case 'agents':
+      return withClient(flags, async (c) => {
+        const { agents } = await c.listAgents();
+        if (agents.length === 0) console.log('no agents registered');
+        else {
+          console.log(table([['NAME', 'CONNECTED', 'ADDRESS', 'UNDERLAY', 'VERSION', 'HOLLOW'], ...agents.map((a) => [
+            a.info?.name ?? '', a.connected ? 'yes' : 'no', a.info?.address ?? '', a.info?.underlayIp ?? '', a.info?.version ?? '', a.info?.hollow ? 'yes' : 'no',
+          ])]));
+        }
+        return 0;
+      });
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    const grpc = e as Partial<ServiceError>;
+    const message = typeof grpc.code === 'number' && grpc.details !== undefined ? grpc.details : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`merak: ${message}\n${e instanceof UsageError ? `\n${HELP}` : ''}`);
+    process.exitCode = e instanceof UsageError || e instanceof ConnectError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
+  },
+);

@@ -1,0 +1,68 @@
+// Submits a scenario, shows its progress until it settles, prints its report and writes it as
+// report.json and report.html into the output folder.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { coordinatorV1 } from '@merak/proto';
+import type { CoordinatorClient } from './coordinator-client.js';
+import { ProgressBar } from './progress.js';
+
+export interface RunOutcome {
+  readonly scenario: coordinatorV1.Scenario;
+  readonly reportDir: string | undefined;
+  readonly ok: boolean;
+}
+
+const FINAL = new Set([coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY, coordinatorV1.ScenarioPhase.SCENARIO_PHASE_FAILED, coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED]);
+
+export function phaseName(p: coordinatorV1.ScenarioPhase): string {
+  return coordinatorV1.scenarioPhaseToJSON(p).replace('SCENARIO_PHASE_', '').toLowerCase();
+}
+
+export async function runScenario(client: CoordinatorClient, text: string, opts: { out: string; format?: '' | 'yaml' | 'json'; log?: (line: string) => void }): Promise<RunOutcome> {
+  const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const created = await client.createScenario(text, opts.format ?? '');
+  log(`scenario ${created.name} (${created.id}): ${created.vms?.requested ?? 0} VMs on ${created.hosts} hosts, provider ${created.provider}`);
+  const bar = new ProgressBar();
+  let last = created;
+  const abort = new AbortController();
+  const interrupt = (): void => abort.abort();
+  process.once('SIGINT', interrupt);
+  try {
+    await client.watch(created.id, (e) => {
+      if (!e.scenario) return;
+      last = e.scenario;
+      bar.update(e.scenario, e.message);
+    }, abort.signal);
+  } finally {
+    process.off('SIGINT', interrupt);
+    bar.done();
+  }
+  if (abort.signal.aborted) {
+    log(`interrupted: the scenario goes on in the coordinator (${created.id}); see it with 'merak show ${created.id}', delete it with 'merak delete ${created.id}'`);
+    return { scenario: last, reportDir: undefined, ok: false };
+  }
+  last = await client.getScenario(created.id);
+  if (!FINAL.has(last.phase)) throw new Error(`the watch ended with the scenario ${phaseName(last.phase)}`);
+  let reportDir: string | undefined;
+  try {
+    const report = await client.getReport(created.id);
+    log('');
+    log(report.text);
+    reportDir = writeReport(opts.out, report);
+    log('');
+    log(`report: ${join(reportDir, 'report.json')}, ${join(reportDir, 'report.html')}`);
+  } catch (e) {
+    log(`no report: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const ok = last.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY;
+  log(ok ? `scenario ${last.name} is ready` : `scenario ${last.name} ${phaseName(last.phase)}${last.error ? `: ${last.error}` : ''}`);
+  return { scenario: last, reportDir, ok };
+}
+
+export function writeReport(out: string, report: coordinatorV1.ReportResponse): string {
+  const dir = resolve(out);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'report.json'), `${report.json}\n`);
+  writeFileSync(join(dir, 'report.html'), report.html);
+  return dir;
+}
