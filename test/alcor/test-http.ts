@@ -50,3 +50,20 @@ export function clientFor<S extends string>(urls: Readonly<Record<S, string>>) {
     http(method, `${urls[service]}${path}`, body === undefined ? {} : { body });
   return { get: call('GET'), post: call('POST'), put: call('PUT'), del: call('DELETE') };
 }
+
+type Client = ReturnType<typeof clientFor<'vpc' | 'subnet' | 'route' | 'port' | 'node' | 'sg'>>;
+
+export interface TestNetwork { readonly vpc: string; readonly subnet: string; readonly gatewayPort: string; readonly sg: string }
+
+/** A VPC with one subnet and an SG, made through the API; throws when a step is not 201. */
+export async function createNetwork(api: Client, project: string, cidr: string, subnet: Record<string, unknown> = {}): Promise<TestNetwork> {
+  const must = async (p: Promise<HttpAnswer>, what: string): Promise<Record<string, Record<string, unknown>>> => {
+    const r = await p;
+    if (r.status !== 201) throw new Error(`${what}: ${r.status} ${r.text}`);
+    return r.json as Record<string, Record<string, unknown>>;
+  };
+  const vpc = await must(api.post('vpc', `/project/${project}/vpcs`, { network: { cidr: '10.0.0.0/8' } }), 'vpc');
+  const sub = await must(api.post('subnet', `/project/${project}/subnets`, { subnet: { cidr, network_id: vpc.network!.id, ...subnet } }), 'subnet');
+  const sg = await must(api.post('sg', `/project/${project}/security-groups`, { security_group: { name: 'sg' } }), 'sg');
+  return { vpc: vpc.network!.id as string, subnet: sub.subnet!.id as string, gatewayPort: sub.subnet!.gatewayPortId as string, sg: sg.security_group!.id as string };
+}
