@@ -429,6 +429,11 @@ export function portRoutes(state: AlcorState): Route[] {
       },
     },
     {
+      // updatePortBulk is unimplemented in Alcor and returns null: 200 with an empty body (§4.6.3).
+      service: 'port', method: 'PUT', pattern: '/project/{project_id}/ports/bulk', body: true,
+      handler: () => ({ status: 200, empty: true }),
+    },
+    {
       service: 'port', method: 'PUT', pattern: '/project/{project_id}/ports/{port_id}', body: true,
       handler: async ({ params, body }) => json(200, { port: await updatePort(state, params.project_id!, params.port_id!, body) }),
     },

@@ -226,7 +226,8 @@ describe('Spring\'s routing answers', () => {
     expectAlcorError(await http('GET', `${alcor.urls.vpc}/no/such/path`), 404, 'No message available', '/no/such/path');
     expectAlcorError(await http('PATCH', `${alcor.urls.vpc}/project/${P}/vpcs`), 405, "Request method 'PATCH' not supported", `/project/${P}/vpcs`);
     expect((await http('GET', `${alcor.urls.vpc}/project/${P}/vpcs/`)).json).toEqual({ vpcs: [] });
-    // "bulk" is a port id for GET (only POST …/ports/bulk exists).
+    // "bulk" is a port id for GET; PUT …/ports/bulk is its own (unimplemented) endpoint: 200, empty.
     expectAlcorError(await api.get('port', `/project/${P}/ports/bulk`), 404, 'Port not found', `/project/${P}/ports/bulk`);
+    expect(await api.put('port', `/project/${P}/ports/bulk`, { ports: [] })).toMatchObject({ status: 200, text: '' });
   });
 });
