@@ -63,6 +63,11 @@ export class Ipv4Range {
     return true;
   }
 
+  isAllocated(ip: string): boolean {
+    const n = parseIpv4(ip);
+    return n !== undefined && n >= this.first && n <= this.last && this.used[n - this.first] === 1;
+  }
+
   release(ip: string): void {
     const n = parseIpv4(ip);
     if (n === undefined || n < this.first || n > this.last) return;

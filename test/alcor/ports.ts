@@ -162,8 +162,9 @@ class Allocations {
 
   ip(req: IpRequest, vpcId: string): { subnetId: string; ip: string; auto: boolean } {
     if (req.ip !== undefined) {
+      // An address another port already holds (quirk 7) is not this request's to give back.
+      if (!req.range!.isAllocated(req.ip)) this.ips.push({ range: req.range!, ip: req.ip });
       req.range!.allocate(req.ip);
-      this.ips.push({ range: req.range!, ip: req.ip });
       return { subnetId: req.range!.subnetId, ip: req.ip, auto: false };
     }
     // No fixed_ips at all: the first VPC range with room (FixedIpsProcessor, IpAddrRangeRepo).
