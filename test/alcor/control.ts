@@ -1,0 +1,49 @@
+// The control endpoint for the standalone server: state, call log and fault rules over HTTP,
+// under /_merak/ (no Alcor path starts with "/_"). Not subject to faults, not in the call log.
+import { MerakError, errorMessage } from '@merak/agent';
+import type { CallLog } from './calls.js';
+import type { Faults, FaultRuleSpec } from './faults.js';
+import type { Reply } from './routes.js';
+import type { AlcorSnapshot } from './state.js';
+
+export const CONTROL_PREFIX = '/_merak/';
+
+export interface ControlTarget {
+  readonly calls: CallLog;
+  readonly faults: Faults;
+  state(): AlcorSnapshot;
+  reset(): void;
+}
+
+const fail = (status: number, message: string): Reply => ({ status, json: { error: message } });
+
+export function handleControl(target: ControlTarget, method: string, path: string, query: URLSearchParams, body: unknown): Reply {
+  const route = `${method} ${path.replace(/\/$/, '')}`;
+  try {
+    if (route === 'GET /_merak/state') return { status: 200, json: target.state() };
+    if (route === 'GET /_merak/calls') {
+      const since = Number(query.get('since') ?? 0);
+      return { status: 200, json: target.calls.all().filter((c) => c.seq > since) };
+    }
+    if (route === 'DELETE /_merak/calls') {
+      target.calls.clear();
+      return { status: 200, empty: true };
+    }
+    if (route === 'GET /_merak/faults') return { status: 200, json: target.faults.list() };
+    if (route === 'POST /_merak/faults') return { status: 201, json: target.faults.add(body as FaultRuleSpec) };
+    if (route === 'DELETE /_merak/faults') {
+      target.faults.clear();
+      return { status: 200, empty: true };
+    }
+    const one = /^DELETE \/_merak\/faults\/([^/]+)$/.exec(route);
+    if (one) return target.faults.remove(decodeURIComponent(one[1]!)) ? { status: 200, empty: true } : fail(404, `no fault rule '${one[1]}'`);
+    if (route === 'POST /_merak/reset') {
+      target.reset();
+      return { status: 200, empty: true };
+    }
+    return fail(404, `no control endpoint ${route}`);
+  } catch (e) {
+    if (e instanceof MerakError) return fail(400, e.message);
+    return fail(500, errorMessage(e));
+  }
+}

@@ -1,0 +1,12 @@
+// Public surface of the Alcor-compatible test server (reference/alcor-api.md §9).
+export { type AlcorServer, type AlcorServerOptions, startAlcorServer } from './server.js';
+export { type AppliedFault, type CallFilter, CallLog, type CallRecord } from './calls.js';
+export { type FaultAction, type FaultLimit, type FaultPhase, type FaultRule, type FaultRuleSpec, Faults } from './faults.js';
+export type { AlcorSnapshot, BindHook, BindResult, PortBinding } from './state.js';
+export { CONTROL_PREFIX } from './control.js';
+export { type SpringErrorBody } from './errors.js';
+export {
+  ALCOR_SERVICES, type AlcorService, type FixedIp, type NodeInfo, NODE_PORTS, type PortEntity, type RouteEntity,
+  type RouteTable, type RouterEntity, type RouterInterfaceResponse, type SecurityGroup, type SecurityGroupRule,
+  type SubnetEntity, type VpcEntity,
+} from './entities.js';
