@@ -62,7 +62,9 @@ async function main(): Promise<void> {
     }
     await Promise.all(ready);
     while (registry.connected().length < agents) await new Promise((r) => setTimeout(r, 100));
-    console.log(`${agents} agents registered; creating ${vms} VMs…`);
+    // As in a long-running deployment: agents registered, and the coordinator has dialed them back.
+    await pool.dialed();
+    console.log(`${agents} agents registered and dialed back; creating ${vms} VMs…`);
     const text = JSON.stringify({
       name: 'bench', hosts: { count: agents }, test: { type: 'none' },
       vpcs: [{ name: 'vpc1', cidr: '10.0.0.0/8', subnets: [{ name: 's1', cidr: '10.0.0.0/8', vms }] }],

@@ -65,7 +65,7 @@ async function main(): Promise<number> {
   const logger = pino({ level: values['log-level'] });
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
-  const agents = new AgentPool(registry, token);
+  const agents = new AgentPool(registry, token, 120_000, logger);
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
   registry.on('connected', (a) => logger.info({ agent: a.name, address: a.address, underlayIp: a.underlayIp }, 'agent connected'));
   registry.on('lost', (a) => {

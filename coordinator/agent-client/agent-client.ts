@@ -39,6 +39,11 @@ export class AgentClient {
     return { deadline: Date.now() + this.deadlineMs };
   }
 
+  /** Resolves once the channel is connected (rejects after `timeoutMs`). */
+  connect(timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => this.client.waitForReady(Date.now() + timeoutMs, (e) => (e ? reject(e) : resolve())));
+  }
+
   /** Applies a batch; `onResult` sees each VM's result as it arrives. Rejects with the gRPC status. */
   apply(req: agentV1.ApplyRequest, onResult: (r: agentV1.VmResult) => void, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
