@@ -7,6 +7,8 @@ export interface SubnetModel {
   readonly prefixLength: number;
   readonly gateway: string;
   readonly vms: number;
+  /** Security groups (by name) of its VMs' ports (Alcor mode). */
+  readonly securityGroups: readonly string[];
 }
 
 export interface VpcModel {
@@ -33,6 +35,45 @@ export type Schedule =
   | { readonly type: 'rps'; readonly rate: number; readonly concurrency: number }
   | { readonly type: 'random'; readonly rate: number; readonly concurrency: number };
 
+export interface SecurityGroupRuleModel {
+  readonly direction: 'ingress' | 'egress';
+  readonly ethertype: 'IPv4' | 'IPv6';
+  /** undefined = any */
+  readonly protocol: 'tcp' | 'udp' | 'icmp' | undefined;
+  readonly portRangeMin: number | undefined;
+  readonly portRangeMax: number | undefined;
+  readonly remoteIpPrefix: string | undefined;
+}
+
+export interface SecurityGroupModel {
+  readonly name: string;
+  readonly description: string;
+  readonly rules: readonly SecurityGroupRuleModel[];
+}
+
+/** A router joining subnets of one VPC (Alcor mode). */
+export interface RouterModel {
+  readonly name: string;
+  readonly vpc: string;
+  readonly subnets: readonly string[];
+}
+
+export const ALCOR_SERVICES = ['vpc', 'subnet', 'route', 'port', 'node', 'sg'] as const;
+export type AlcorServiceName = (typeof ALCOR_SERVICES)[number];
+
+/** Where Alcor is and how to talk to it. */
+export interface AlcorSettings {
+  /** scheme://host; a service's URL is this with its NodePort, unless `endpoints` names it. undefined = the coordinator's --alcor-url */
+  readonly url: string | undefined;
+  readonly endpoints: Readonly<Partial<Record<AlcorServiceName, string>>>;
+  readonly projectId: string;
+  readonly tenantId: string;
+  /** per call */
+  readonly timeoutMs: number;
+  /** retries of a call that failed in a way that is safe to repeat */
+  readonly retries: number;
+}
+
 export type TestSpec =
   | { readonly kind: 'none' }
   | { readonly kind: 'ping'; readonly pairsPerVpcLimit: number; readonly samplePairs: number; readonly count: number; readonly timeoutMs: number; readonly crossVpcChecks: number };
@@ -41,6 +82,10 @@ export interface Scenario {
   readonly name: string;
   readonly seed: number;
   readonly provider: 'standalone' | 'alcor';
+  /** Set when provider is alcor. */
+  readonly alcor: AlcorSettings | undefined;
+  readonly securityGroups: readonly SecurityGroupModel[];
+  readonly routers: readonly RouterModel[];
   readonly hosts: HostSelection;
   readonly vpcs: readonly VpcModel[];
   readonly vm: { readonly mtu: number; readonly portKind: 'veth' | 'internal' };

@@ -56,9 +56,42 @@ describe('parseScenario', () => {
   });
 
   it('refuses what it would otherwise ignore', () => {
-    expect(issuesOf({ ...base, security_groups: [{ name: 'sg1' }] })[0]![0]).toBe('security_groups');
-    expect(issuesOf({ ...base, provider: 'alcor' })[0]![0]).toBe('provider');
+    expect(issuesOf({ ...base, security_groups: [{ name: 'sg1' }] })).toEqual([['security_groups', expect.stringMatching(/provider: alcor/)]]);
+    expect(issuesOf({ ...base, routers: [{ name: 'r1', vpc: 'vpc1', subnets: ['s1'] }] })).toEqual([['routers', expect.stringMatching(/provider: alcor/)]]);
+    expect(issuesOf({ ...base, alcor: { url: 'http://x' } })).toEqual([['alcor', 'is only for provider: alcor']]);
     expect(issuesOf('name: [unclosed')[0]![0]).toBe('(document)');
+  });
+
+  it('reads Alcor settings, security groups and routers, with derived ids and NodePort defaults', () => {
+    const s = parseScenario({
+      ...base, provider: 'alcor', alcor: { url: 'http://10.0.0.5/', endpoints: { port: 'http://10.0.0.6:9006' } },
+      security_groups: [{ name: 'web', rules: [{ direction: 'ingress', protocol: 'tcp', port_range_min: 80, remote_ip_prefix: '0.0.0.0/0' }] }],
+      vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [{ name: 's1', cidr: '10.1.0.0/24', vms: 10, security_groups: ['web'] }, { name: 's2', cidr: '10.1.1.0/24', vms: 2 }] }],
+      routers: [{ name: 'r1', vpc: 'vpc1', subnets: ['s1', 's2'] }],
+    });
+    expect(s.alcor).toMatchObject({ url: 'http://10.0.0.5', endpoints: { port: 'http://10.0.0.6:9006' }, timeoutMs: 20_000, retries: 3 });
+    expect(s.alcor!.projectId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(s.alcor!.tenantId).toBe(s.alcor!.projectId);
+    expect(parseScenario({ ...base, provider: 'alcor' }).alcor!.projectId).toBe(parseScenario({ ...base, provider: 'alcor' }).alcor!.projectId);
+    expect(s.vm).toEqual({ mtu: 1450, portKind: 'internal' });
+    expect(s.securityGroups[0]!.rules[0]).toEqual({ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 80, portRangeMax: 80, remoteIpPrefix: '0.0.0.0/0' });
+    expect(s.routers).toEqual([{ name: 'r1', vpc: 'vpc1', subnets: ['s1', 's2'] }]);
+    expect(s.vpcs[0]!.subnets[0]!.securityGroups).toEqual(['web']);
+  });
+
+  it('names every bad Alcor field', () => {
+    const issues = issuesOf({
+      ...base, provider: 'alcor', vm: { port_kind: 'veth' }, alcor: { url: 'ftp://x', endpoints: { vpc: 'nope', dns: 'http://x' }, project_id: 'a b', timeout_ms: 5 },
+      security_groups: [{ name: 'default' }, { name: 'x', rules: [{ protocol: 'icmp', port_range_min: 3 }, { protocol: 'tcp', port_range_min: 9, port_range_max: 8 }] }],
+      vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [{ name: 's1', cidr: '10.1.0.0/24', vms: 10, security_groups: ['nope'] }] }],
+      routers: [{ name: 'r1', vpc: 'vpc9', subnets: [] }, { name: 'r2', vpc: 'vpc1', subnets: ['s1', 's9'] }, { name: 'r3', vpc: 'vpc1', subnets: ['s1'] }],
+    });
+    expect(issues.map(([p]) => p).sort()).toEqual([
+      'alcor.endpoints.dns', 'alcor.endpoints.vpc', 'alcor.project_id', 'alcor.timeout_ms', 'alcor.url',
+      'routers[0].subnets', 'routers[0].vpc', 'routers[1].subnets[1]', 'routers[2].subnets[0]',
+      'security_groups[0].name', 'security_groups[1].rules[0].port_range_min', 'security_groups[1].rules[1].port_range_max',
+      'vm.port_kind', 'vpcs[0].subnets[0].security_groups[0]',
+    ]);
   });
 
   it("has Merak's e2e as the demo default", () => {

@@ -3,7 +3,11 @@
 // so a typo is never silently ignored.
 import { broadcastOf, formatIpv4, networkOf, parseIpv4 } from '@merak/agent';
 import { parse as parseYaml } from 'yaml';
-import { type HostSelection, type Placement, type Scenario, ScenarioValidationError, type Schedule, type SubnetModel, type TestSpec, type VpcModel } from './model.js';
+import { createHash } from 'node:crypto';
+import {
+  ALCOR_SERVICES, type AlcorSettings, type HostSelection, type Placement, type RouterModel, type Scenario, type SecurityGroupModel,
+  type SecurityGroupRuleModel, ScenarioValidationError, type Schedule, type SubnetModel, type TestSpec, type VpcModel,
+} from './model.js';
 
 type Obj = Record<string, unknown>;
 const NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -106,13 +110,16 @@ function parseVpcs(r: Reader, root: Obj): VpcModel[] {
     names.add(name);
     const vpcNet = cidr(r, o.cidr, `${p}cidr`);
     const vni = r.int(o, 'vni', p, 1000 + i + 1, 1, 0xffffff);
-    if (vnis.has(vni)) r.issue(`${p}vni`, `${vni} is used by another VPC`);
-    vnis.add(vni);
+    // An explicit VNI must not collide; a default one never does (the coordinator picks free ones).
+    if (o.vni !== undefined) {
+      if (vnis.has(vni)) r.issue(`${p}vni`, `${vni} is used by another VPC`);
+      vnis.add(vni);
+    }
     const subnets: SubnetModel[] = [];
     const inputIndex: number[] = []; // subnets[k] came from the input's subnets[inputIndex[k]]
     r.list(o, 'subnets', p).forEach((rawS, j) => {
       const sp = `${p}subnets[${j}].`;
-      const s = r.obj(rawS, `${p}subnets[${j}]`, ['name', 'cidr', 'gateway', 'vms']);
+      const s = r.obj(rawS, `${p}subnets[${j}]`, ['name', 'cidr', 'gateway', 'vms', 'security_groups']);
       if (!s) return;
       const sname = r.name(s, 'name', sp, `subnet${j}`);
       const net = cidr(r, s.cidr, `${sp}cidr`);
@@ -135,13 +142,119 @@ function parseVpcs(r: Reader, root: Obj): VpcModel[] {
       }
       const usable = 2 ** (32 - net.prefixLength) - 3; // minus network, broadcast, gateway
       if (vms > usable) r.issue(`${sp}vms`, `${vms} VMs do not fit: ${String(s.cidr)} has ${usable} usable addresses`);
-      subnets.push({ name: sname, cidr: String(s.cidr), network: net.network, prefixLength: net.prefixLength, gateway: gwText, vms });
+      const securityGroups = r.list(s, 'security_groups', sp).map((g, k) => {
+        if (typeof g !== 'string' || g === '') r.issue(`${sp}security_groups[${k}]`, 'must be the name of one of security_groups');
+        return String(g);
+      });
+      subnets.push({ name: sname, cidr: String(s.cidr), network: net.network, prefixLength: net.prefixLength, gateway: gwText, vms, securityGroups });
     });
     if (subnets.length === 0) r.issue(`${p}subnets`, 'needs at least one subnet');
     vpcs.push({ name, cidr: String(o.cidr), network: vpcNet?.network ?? 0, prefixLength: vpcNet?.prefixLength ?? 0, vni, vniAuto: o.vni === undefined, subnets });
   });
   if (vpcs.length === 0) r.issue('vpcs', 'needs at least one VPC');
   return vpcs;
+}
+
+function parseSecurityGroups(r: Reader, root: Obj): SecurityGroupModel[] {
+  const names = new Set<string>();
+  return r.list(root, 'security_groups', '').flatMap((raw, i) => {
+    const p = `security_groups[${i}].`;
+    const o = r.obj(raw, `security_groups[${i}]`, ['name', 'description', 'rules']);
+    if (!o) return [];
+    const name = r.name(o, 'name', p);
+    if (name === 'default') r.issue(`${p}name`, "'default' is the group Alcor makes for every tenant itself");
+    if (names.has(name)) r.issue(`${p}name`, `'${name}' is used by another security group`);
+    names.add(name);
+    const rules = r.list(o, 'rules', p).flatMap((rawR, k): SecurityGroupRuleModel[] => {
+      const rp = `${p}rules[${k}].`;
+      const ro = r.obj(rawR, `${p}rules[${k}]`, ['direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max', 'remote_ip_prefix']);
+      if (!ro) return [];
+      const protocol = r.str(ro, 'protocol', rp, undefined, ['tcp', 'udp', 'icmp']) as SecurityGroupRuleModel['protocol'];
+      const min = ro.port_range_min === undefined ? undefined : r.int(ro, 'port_range_min', rp, 0, 0, 65535);
+      const max = ro.port_range_max === undefined ? min : r.int(ro, 'port_range_max', rp, 0, 0, 65535);
+      if ((min !== undefined || max !== undefined) && protocol !== 'tcp' && protocol !== 'udp') r.issue(`${rp}port_range_min`, 'ports need protocol tcp or udp');
+      if (min !== undefined && max !== undefined && max < min) r.issue(`${rp}port_range_max`, `${max} is below port_range_min ${min}`);
+      const prefix = r.str(ro, 'remote_ip_prefix', rp, undefined);
+      if (prefix !== undefined) cidr(r, prefix, `${rp}remote_ip_prefix`);
+      return [{
+        direction: r.str(ro, 'direction', rp, 'ingress', ['ingress', 'egress']) as 'ingress' | 'egress',
+        ethertype: r.str(ro, 'ethertype', rp, 'IPv4', ['IPv4', 'IPv6']) as 'IPv4' | 'IPv6',
+        protocol, portRangeMin: min, portRangeMax: max, remoteIpPrefix: prefix,
+      }];
+    });
+    return [{ name, description: r.str(o, 'description', p, '') ?? '', rules }];
+  });
+}
+
+function parseRouters(r: Reader, root: Obj, vpcs: readonly VpcModel[]): RouterModel[] {
+  const names = new Set<string>();
+  const attached = new Map<string, string>();
+  return r.list(root, 'routers', '').flatMap((raw, i) => {
+    const p = `routers[${i}].`;
+    const o = r.obj(raw, `routers[${i}]`, ['name', 'vpc', 'subnets']);
+    if (!o) return [];
+    const name = r.name(o, 'name', p);
+    if (names.has(name)) r.issue(`${p}name`, `'${name}' is used by another router`);
+    names.add(name);
+    const vpcName = r.str(o, 'vpc', p, undefined) ?? '';
+    const vpc = vpcs.find((v) => v.name === vpcName);
+    if (!vpc) r.issue(`${p}vpc`, vpcName === '' ? 'is required' : `'${vpcName}' is not one of vpcs`);
+    const subnets = r.list(o, 'subnets', p).map((sn, k) => {
+      const text = String(sn);
+      if (vpc && !vpc.subnets.some((s) => s.name === text)) r.issue(`${p}subnets[${k}]`, `'${text}' is not a subnet of VPC '${vpcName}'`);
+      const key = `${vpcName}/${text}`;
+      const other = attached.get(key);
+      if (other !== undefined) r.issue(`${p}subnets[${k}]`, `'${text}' is attached to router '${other}' already (Alcor refuses a second)`);
+      attached.set(key, name);
+      return text;
+    });
+    if (subnets.length === 0) r.issue(`${p}subnets`, 'needs at least one subnet');
+    return [{ name, vpc: vpcName, subnets }];
+  });
+}
+
+/** An id derived from the scenario's name, so a scenario without one names the same project every time. */
+function derivedUuid(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function parseAlcor(r: Reader, root: Obj, name: string): AlcorSettings {
+  const o = r.obj(root.alcor, 'alcor', ['url', 'endpoints', 'project_id', 'tenant_id', 'timeout_ms', 'retries']) ?? {};
+  const url = (field: string, v: unknown): string | undefined => {
+    if (v === undefined) return undefined;
+    let u: URL | undefined;
+    try {
+      u = typeof v === 'string' ? new URL(v) : undefined;
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      r.issue(field, `${JSON.stringify(v)} is not an http(s) URL`);
+      return undefined;
+    }
+    return String(v).replace(/\/+$/, '');
+  };
+  const endpoints: Partial<Record<(typeof ALCOR_SERVICES)[number], string>> = {};
+  const e = r.obj(o.endpoints, 'alcor.endpoints', ALCOR_SERVICES);
+  for (const service of ALCOR_SERVICES) {
+    const v = url(`alcor.endpoints.${service}`, e?.[service]);
+    if (v !== undefined) endpoints[service] = v;
+  }
+  const id = (key: string, dflt: string): string => {
+    const v = r.str(o, key, 'alcor.', dflt) ?? dflt;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(v)) r.issue(`alcor.${key}`, `'${v}' is not an id (1-64 of A-Z a-z 0-9 _ . -)`);
+    return v;
+  };
+  const projectId = id('project_id', derivedUuid(`merak-project/${name}`));
+  return {
+    url: url('alcor.url', o.url),
+    endpoints,
+    projectId,
+    tenantId: o.tenant_id === undefined ? projectId : id('tenant_id', projectId),
+    timeoutMs: r.int(o, 'timeout_ms', 'alcor.', 20_000, 100, 600_000),
+    retries: r.int(o, 'retries', 'alcor.', 3, 0, 10),
+  };
 }
 
 function parseHosts(r: Reader, root: Obj): HostSelection {
@@ -233,18 +346,33 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   }
   const issues: { path: string; message: string }[] = [];
   const r = new Reader(issues);
-  const root = r.obj(raw, '', ['name', 'seed', 'provider', 'hosts', 'vpcs', 'vm', 'placement', 'schedule', 'test', 'security_groups']);
+  const root = r.obj(raw, '', ['name', 'seed', 'provider', 'alcor', 'hosts', 'vpcs', 'vm', 'placement', 'schedule', 'test', 'security_groups', 'routers']);
   if (!root) throw new ScenarioValidationError(issues.length > 0 ? issues : [{ path: '(document)', message: 'must be an object' }]);
   const name = r.name(root, 'name', '');
   const seed = r.int(root, 'seed', '', 1, 0, 2 ** 31 - 1);
   const provider = r.str(root, 'provider', '', 'standalone', ['standalone', 'alcor']) as 'standalone' | 'alcor';
-  if (provider === 'alcor') r.issue('provider', 'alcor is not available yet (standalone only)');
   const hosts = parseHosts(r, root);
   const vpcs = parseVpcs(r, root);
   const vmObj = r.obj(root.vm, 'vm', ['mtu', 'port_kind', 'ports']);
-  const vm = { mtu: r.int(vmObj, 'mtu', 'vm.', 1500, 576, 9000), portKind: r.str(vmObj, 'port_kind', 'vm.', 'veth', ['veth', 'internal']) as 'veth' | 'internal' };
+  // 1450: what fits in VXLAN or Geneve over a 1500-byte underlay (larger frames are dropped silently).
+  const vm = {
+    mtu: r.int(vmObj, 'mtu', 'vm.', 1450, 576, 9000),
+    portKind: r.str(vmObj, 'port_kind', 'vm.', provider === 'alcor' ? 'internal' : 'veth', ['veth', 'internal']) as 'veth' | 'internal',
+  };
   r.int(vmObj, 'ports', 'vm.', 1, 1, 1);
-  if (r.list(root, 'security_groups', '').length > 0) r.issue('security_groups', 'are not applied in standalone mode yet; remove them rather than have them ignored');
+  const securityGroups = parseSecurityGroups(r, root);
+  const routers = parseRouters(r, root, vpcs);
+  vpcs.forEach((v, i) => v.subnets.forEach((s, j) => s.securityGroups.forEach((g, k) => {
+    if (!securityGroups.some((x) => x.name === g)) r.issue(`vpcs[${i}].subnets[${j}].security_groups[${k}]`, `'${g}' is not one of security_groups`);
+  })));
+  if (root.alcor !== undefined && provider !== 'alcor') r.issue('alcor', 'is only for provider: alcor');
+  const alcor = provider === 'alcor' ? parseAlcor(r, root, name) : undefined;
+  if (provider === 'alcor' && vm.portKind !== 'internal') r.issue('vm.port_kind', "alcor mode uses OVS internal ports named tap<port id>, as Alcor's host agent expects");
+  if (provider === 'standalone') {
+    // Refused rather than ignored: nothing in standalone mode would apply them.
+    if (securityGroups.length > 0) r.issue('security_groups', 'need a control plane that enforces them (provider: alcor); standalone mode has none');
+    if (routers.length > 0) r.issue('routers', 'need a control plane (provider: alcor); in standalone mode a VPC is one broadcast domain and needs none');
+  }
   const totalVms = vpcs.reduce((n, v) => n + v.subnets.reduce((m, s) => m + s.vms, 0), 0);
   if (totalVms === 0 && issues.length === 0) r.issue('vpcs', 'ask for no VMs');
   if (totalVms > MAX_VMS) r.issue('vpcs', `${totalVms} VMs exceed the limit of ${MAX_VMS}`);
@@ -252,7 +380,7 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   const schedule = parseSchedule(r, root);
   const test = parseTest(r, root);
   if (issues.length > 0) throw new ScenarioValidationError(issues);
-  return deepFreeze({ name, seed, provider, hosts, vpcs, vm, placement, schedule, test });
+  return deepFreeze({ name, seed, provider, alcor, securityGroups, routers, hosts, vpcs, vm, placement, schedule, test });
 }
 
 /** Merak's own e2e: 5 hosts, VPC 10.1.0.0/16, one subnet with gateway 10.1.0.1, 50 VMs, ping test. */
