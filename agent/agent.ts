@@ -13,6 +13,7 @@ import type { AgentConfig } from './config.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { CoordinatorLink } from './registration/coordinator-link.js';
 import { requireToken } from './server/auth.js';
+import { createAgentHandlers } from './server/agent-handlers.js';
 import { createAgentService } from './server/agent-service.js';
 import { createHttpServer } from './server/http.js';
 import { systemClock } from './vm/clock.js';
@@ -51,7 +52,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   const runner = new VmRunner({ executor: backend.executor, clock: systemClock, capacity: config.capacity, initialCount: initial.length });
   const underlayIp = backend.underlayIp ?? config.underlayIp;
   const metrics = new AgentMetrics(config.vhost, () => runner.vmCount);
-  const service = createAgentService({
+  const handlers = createAgentHandlers({
     runner,
     executor: backend.executor,
     limits: { maxOperations: config.maxBatch, maxConcurrency: 4096, defaultConcurrency: config.defaultConcurrency },
@@ -61,6 +62,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),
   });
+  const service = createAgentService(handlers);
   const server = new Server({ 'grpc.max_receive_message_length': 512 * 1024 * 1024, 'grpc.max_send_message_length': 512 * 1024 * 1024 });
   server.addService(agentV1.AgentService, config.token ? requireToken(service, config.token) : service);
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
@@ -89,6 +91,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
         token: config.token,
         hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
         vmCount: () => runner.vmCount,
+        handlers,
         logger,
       })
     : undefined;

@@ -1,5 +1,5 @@
 // What main.ts wires into the service: the kernel backend (netlink + OVSDB) or the hollow one.
-import type { AgentInfo, TunnelConfig, TunnelOutcome } from './server/agent-service.js';
+import type { AgentInfo, TunnelConfig, TunnelOutcome } from './server/agent-handlers.js';
 import type { ReadinessCheck } from './server/http.js';
 import type { PingOptions, PingTargetResult } from './probe/pinger.js';
 import type { VmExecutor } from './vm/executor.js';

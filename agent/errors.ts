@@ -11,6 +11,7 @@ export type MerakErrorCode =
   | 'TIMEOUT'
   | 'UNAVAILABLE'
   | 'CAPACITY'
+  | 'UNIMPLEMENTED'
   | 'INTERNAL';
 
 export type ErrorContext = Record<string, string | number | boolean | undefined>;

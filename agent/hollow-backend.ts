@@ -1,6 +1,6 @@
 // The hollow backend: no kernel, no OVS. Ping answers that there is no data plane.
 import type { Backend } from './backend.js';
-import type { TunnelConfig } from './server/agent-service.js';
+import type { TunnelConfig } from './server/agent-handlers.js';
 import { HollowExecutor } from './vm/hollow-executor.js';
 
 export function createHollowBackend(): Backend {

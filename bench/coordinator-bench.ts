@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { requireToken } from '@merak/agent';
-import { AgentPool, AgentRegistry, DEFAULT_FANOUT, Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
+import { AgentRegistry, DEFAULT_FANOUT, Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 
@@ -34,10 +34,9 @@ async function main(): Promise<void> {
   const store = new Store(join(dir, 'state.db'));
   // The coordinator as main.ts composes it (heartbeat interval and all), in this process.
   const registry = new AgentRegistry();
-  const pool = new AgentPool(registry, token, 600_000);
-  const overlay = new Overlay({ clientFor: (h) => pool.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
+  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
   const engine = new ScenarioEngine({
-    store, registry, logger, agents: pool, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
+    store, registry, logger, agents: registry, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
     fanout: { ...DEFAULT_FANOUT, chunkSize: 5000, agentParallelism: 512, vmConcurrency: 256 },
   });
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
@@ -62,9 +61,7 @@ async function main(): Promise<void> {
     }
     await Promise.all(ready);
     while (registry.connected().length < agents) await new Promise((r) => setTimeout(r, 100));
-    // As in a long-running deployment: agents registered, and the coordinator has dialed them back.
-    await pool.dialed();
-    console.log(`${agents} agents registered and dialed back; creating ${vms} VMs…`);
+    console.log(`${agents} agents registered; creating ${vms} VMs…`);
     const text = JSON.stringify({
       name: 'bench', hosts: { count: agents }, test: { type: 'none' },
       vpcs: [{ name: 'vpc1', cidr: '10.0.0.0/8', subnets: [{ name: 's1', cidr: '10.0.0.0/8', vms }] }],
@@ -107,7 +104,6 @@ async function main(): Promise<void> {
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
-    pool.close();
     server.forceShutdown();
     registry.close();
     store.close();

@@ -8,7 +8,6 @@ import { coordinatorV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import { pino } from 'pino';
 import { createHttpServer, requireToken } from '@merak/agent';
-import { AgentPool } from './agent-client/agent-pool.js';
 import { ScenarioEngine } from './engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
@@ -65,16 +64,15 @@ async function main(): Promise<number> {
   const logger = pino({ level: values['log-level'] });
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
-  const agents = new AgentPool(registry, token, 120_000, logger);
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
   registry.on('connected', (a) => logger.info({ agent: a.name, address: a.address, underlayIp: a.underlayIp }, 'agent connected'));
   registry.on('lost', (a) => {
     metrics.agentsLost.inc();
     logger.warn({ agent: a.name }, 'agent lost');
   });
-  const overlay = new Overlay({ clientFor: (h) => agents.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: tunnelType, logger });
+  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: tunnelType, logger });
   const engine = new ScenarioEngine({
-    store, registry, agents, logger, metrics,
+    store, registry, agents: registry, logger, metrics,
     controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
     fanout: { ...DEFAULT_FANOUT, agentReturnTimeoutMs: lostAgentTimeoutS * 1000 },
   });
@@ -104,7 +102,6 @@ async function main(): Promise<number> {
   registry.close();
   await new Promise<void>((resolve) => http.close(() => resolve()));
   http.closeAllConnections();
-  agents.close();
   store.close();
   return 0;
 }

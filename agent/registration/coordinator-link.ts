@@ -1,27 +1,42 @@
-// The agent's side of registration: a Register stream to the coordinator carrying a hello and then
-// heartbeats; when it breaks, it is opened again with capped exponential backoff.
-import { type ClientDuplexStream, Metadata, credentials } from '@grpc/grpc-js';
-import { coordinatorV1 } from '@merak/proto';
+// The agent's side of registration: a Register stream to the coordinator carrying a hello, then
+// heartbeats and the replies to the coordinator's calls (which come down the same stream and run
+// through the same handlers as the gRPC service). When the stream breaks it is opened again with
+// capped exponential backoff; calls in flight are cancelled (the coordinator sends again what has
+// no result, and the agent answers a repeated create with the VM it has).
+import { type ClientDuplexStream, Metadata, credentials, status } from '@grpc/grpc-js';
+import type { agentV1, coordinatorV1 } from '@merak/proto';
+import { coordinatorV1 as proto } from '@merak/proto';
 import type { Logger } from 'pino';
+import type { AgentHandlers } from '../server/agent-handlers.js';
+import { toServiceError } from '../server/status.js';
 
 export interface CoordinatorLinkOptions {
   readonly coordinator: string;
   readonly token: string | undefined;
   readonly hello: coordinatorV1.AgentInfo;
   readonly vmCount: () => number;
+  readonly handlers: AgentHandlers;
   readonly logger: Logger;
 }
 
+type Stream = ClientDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage>;
+type Response = coordinatorV1.AgentReply['response'];
+
 export class CoordinatorLink {
-  private readonly client: InstanceType<typeof coordinatorV1.CoordinatorClient>;
-  private stream: ClientDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage> | undefined;
+  private readonly client: InstanceType<typeof proto.CoordinatorClient>;
+  private stream: Stream | undefined;
   private beat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private backoffMs = 200;
   private closed = false;
+  private readonly calls = new Map<number, AbortController>();
 
   constructor(private readonly opts: CoordinatorLinkOptions) {
-    this.client = new coordinatorV1.CoordinatorClient(opts.coordinator, credentials.createInsecure());
+    // A plan chunk for thousands of VMs is one message: allow large ones.
+    this.client = new proto.CoordinatorClient(opts.coordinator, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 512 * 1024 * 1024,
+      'grpc.max_send_message_length': 512 * 1024 * 1024,
+    });
     this.open();
   }
 
@@ -33,19 +48,25 @@ export class CoordinatorLink {
     this.stream = stream;
     stream.write({ body: { $case: 'hello', value: this.opts.hello } });
     let registered = false;
-    // The first answer acknowledges the hello; later ones change the heartbeat interval.
     stream.on('data', (m: coordinatorV1.CoordinatorMessage) => {
-      this.backoffMs = 200;
-      clearInterval(this.beat);
-      const interval = Math.max(100, m.heartbeatIntervalMs);
-      this.beat = setInterval(() => stream.write({ body: { $case: 'heartbeat', value: { vmCount: this.opts.vmCount() } } }), interval);
-      this.opts.logger[registered ? 'debug' : 'info']({ coordinator: this.opts.coordinator, heartbeatMs: interval }, registered ? 'heartbeat interval changed' : 'registered with the coordinator');
-      registered = true;
+      if (m.heartbeatIntervalMs > 0) {
+        this.backoffMs = 200;
+        clearInterval(this.beat);
+        const interval = Math.max(100, m.heartbeatIntervalMs);
+        this.beat = setInterval(() => stream.write({ body: { $case: 'heartbeat', value: { vmCount: this.opts.vmCount() } } }), interval);
+        // The first answer acknowledges the hello; later ones change the interval.
+        this.opts.logger[registered ? 'debug' : 'info']({ coordinator: this.opts.coordinator, heartbeatMs: interval }, registered ? 'heartbeat interval changed' : 'registered with the coordinator');
+        registered = true;
+      }
+      if (m.call) this.run(stream, m.call);
+      if (m.cancel > 0) this.calls.get(m.cancel)?.abort();
     });
     const broken = (why: string): void => {
       if (this.stream !== stream) return;
       this.stream = undefined;
       clearInterval(this.beat);
+      for (const c of this.calls.values()) c.abort();
+      this.calls.clear();
       if (this.closed) return;
       this.opts.logger.warn({ coordinator: this.opts.coordinator, retryMs: this.backoffMs, why }, 'coordinator link lost');
       this.retry = setTimeout(() => this.open(), this.backoffMs);
@@ -55,10 +76,51 @@ export class CoordinatorLink {
     stream.on('end', () => broken('stream ended'));
   }
 
+  /** Runs one call from the coordinator and sends its reply (or replies) on `stream`. */
+  private run(stream: Stream, call: coordinatorV1.AgentCall): void {
+    const { id } = call;
+    const reply = (response: Response, done: boolean, error?: coordinatorV1.CallError): void => {
+      if (this.stream === stream) stream.write({ body: { $case: 'reply', value: { id, response, done, error } } });
+    };
+    const fail = (e: unknown): void => {
+      const s = toServiceError(e);
+      reply(undefined, true, { code: s.code, message: s.details });
+    };
+    const h = this.opts.handlers;
+    const r = call.request;
+    switch (r?.$case) {
+      case 'apply': {
+        const abort = new AbortController();
+        this.calls.set(id, abort);
+        h.apply(r.value, (m: agentV1.ApplyResponse) => reply({ $case: 'apply', value: m }, false), abort.signal).then(
+          () => reply(undefined, true),
+          fail,
+        ).finally(() => this.calls.delete(id));
+        return;
+      }
+      case 'ping':
+        h.ping(r.value).then((v) => reply({ $case: 'ping', value: v }, true), fail);
+        return;
+      case 'setTunnels':
+        h.setTunnels(r.value).then((v) => reply({ $case: 'setTunnels', value: v }, true), fail);
+        return;
+      case 'info':
+        h.info().then((v) => reply({ $case: 'info', value: v }, true), fail);
+        return;
+      case 'listVms':
+        h.listVms().then((v) => reply({ $case: 'listVms', value: v }, true), fail);
+        return;
+      default:
+        reply(undefined, true, { code: status.UNIMPLEMENTED, message: 'this agent does not know that call (a newer coordinator?)' });
+    }
+  }
+
   close(): void {
     this.closed = true;
     clearInterval(this.beat);
     clearTimeout(this.retry);
+    for (const c of this.calls.values()) c.abort();
+    this.calls.clear();
     this.stream?.end();
     this.stream?.cancel();
     this.client.close();

@@ -12,6 +12,7 @@ const BY_CODE: Record<MerakErrorCode, status> = {
   TIMEOUT: status.DEADLINE_EXCEEDED,
   UNAVAILABLE: status.UNAVAILABLE,
   CAPACITY: status.RESOURCE_EXHAUSTED,
+  UNIMPLEMENTED: status.UNIMPLEMENTED,
   INTERNAL: status.INTERNAL,
 };
 

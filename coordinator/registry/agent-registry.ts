@@ -1,10 +1,11 @@
-// Agents register over a long-lived stream: hello, then heartbeats. The registry knows who is
-// connected; an agent whose stream closes is lost at once, one whose heartbeats stop within a few
-// intervals. The interval grows with the fleet (about `targetBeatsPerSecond` in all), so liveness
+// Agents register over a long-lived stream: hello, then heartbeats and replies. The registry knows
+// who is connected and holds each one's channel (calls down the stream); an agent whose stream
+// closes is lost at once, one whose heartbeats stop within a few intervals. The interval grows with the fleet (about `targetBeatsPerSecond` in all), so liveness
 // costs the coordinator the same at 10 agents and at 10,000; agents are told when it changes.
 import { EventEmitter } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { coordinatorV1 } from '@merak/proto';
+import { AgentChannel } from './agent-channel.js';
 
 /** An agent as its hello described it, and whether its stream is up now. */
 export interface RegisteredAgent {
@@ -38,6 +39,7 @@ type Stream = ServerDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.Coord
 export class AgentRegistry extends EventEmitter<RegistryEvents> {
   private readonly agents = new Map<string, RegisteredAgent>();
   private readonly streams = new Map<string, Stream>();
+  private readonly channels = new Map<string, AgentChannel>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly minMs: number;
   private readonly maxMs: number;
@@ -67,6 +69,11 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
 
   close(): void {
     clearInterval(this.sweeper);
+  }
+
+  /** The channel to a connected agent (calls travel down its Register stream); undefined when it is not connected. */
+  clientFor(name: string): AgentChannel | undefined {
+    return this.agents.get(name)?.connected ? this.channels.get(name) : undefined;
   }
 
   /** Resolves true once `name` is connected (at once if it is), false after `timeoutMs` or on abort. */
@@ -105,6 +112,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
   /** Serves one agent's Register stream. */
   handle(call: Stream): void {
     let agent: RegisteredAgent | undefined;
+    let myChannel: AgentChannel | undefined;
     call.on('data', (m: coordinatorV1.AgentMessage) => {
       const now = Date.now();
       if (m.body?.$case === 'hello') {
@@ -112,9 +120,15 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
         agent = { name: h.name, address: h.address, underlayIp: h.underlayIp, version: h.version, capacity: h.capacity, hollow: h.hollow, connected: true, lastSeen: now };
         this.agents.set(h.name, agent);
         this.streams.set(h.name, call);
+        this.channels.get(h.name)?.close('it registered again on another stream');
+        const channel = new AgentChannel(h.name, (msg) => call.write(msg));
+        this.channels.set(h.name, channel);
+        myChannel = channel;
         this.retune();
-        call.write({ heartbeatIntervalMs: this.intervalMs });
+        call.write({ heartbeatIntervalMs: this.intervalMs, call: undefined, cancel: 0 });
         this.emit('connected', agent);
+      } else if (m.body?.$case === 'reply') {
+        myChannel?.deliver(m.body.value);
       } else if (agent && this.agents.get(agent.name) === agent) {
         agent.lastSeen = now;
         // Heartbeats resumed on the same stream (it was only late): the agent is back.
@@ -126,6 +140,10 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
     });
     const gone = (): void => {
       if (agent && this.streams.get(agent.name) === call) this.streams.delete(agent.name);
+      if (agent && myChannel && this.channels.get(agent.name) === myChannel) {
+        this.channels.delete(agent.name);
+        myChannel.close('its registration stream closed');
+      }
       if (agent && agent.connected && this.agents.get(agent.name) === agent) {
         agent.connected = false;
         this.emit('lost', agent);
@@ -146,7 +164,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
     this.previousMs = this.intervalMs;
     this.previousUntil = Date.now() + this.intervalMs * this.missedBeforeLost;
     this.intervalMs = wanted;
-    for (const s of this.streams.values()) s.write({ heartbeatIntervalMs: wanted });
+    for (const s of this.streams.values()) s.write({ heartbeatIntervalMs: wanted, call: undefined, cancel: 0 });
   }
 
   private sweep(): void {

@@ -9,7 +9,6 @@ import { type RunningAgent, createHollowBackend, parseAgentConfig, requireToken,
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentPool } from '../../coordinator/agent-client/agent-pool.js';
 import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
 import { Overlay } from '../../coordinator/overlay/overlay.js';
@@ -24,7 +23,6 @@ let dir = '';
 let server: Server;
 let store: Store;
 let registry: AgentRegistry;
-let pool: AgentPool;
 let engine: ScenarioEngine;
 let sock = '';
 const agents = new Map<string, RunningAgent>();
@@ -69,10 +67,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'merak-engine-'));
   store = new Store(join(dir, 'state.db'));
   registry = new AgentRegistry({ minHeartbeatMs: 200 });
-  pool = new AgentPool(registry, TOKEN);
-  const overlay = new Overlay({ clientFor: (h) => pool.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
+  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
   engine = new ScenarioEngine({
-    store, registry, logger, agents: pool, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
+    store, registry, logger, agents: registry, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
     fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 }, agentReturnTimeoutMs: 20_000 },
   });
   server = new Server();
@@ -87,7 +84,6 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   for (const a of agents.values()) await a.stop(1000);
-  pool?.close();
   server?.forceShutdown();
   registry?.close();
   store?.close();
@@ -185,7 +181,7 @@ describe('coordinator with hollow agents', () => {
     await until('some results', () => engine.status(created.id)!.counts.ready >= 40);
     // A second engine over the same database, as a coordinator started after a crash would be.
     // (The first keeps running here; the agents answer the repeats with the VMs they have.)
-    const second = new ScenarioEngine({ store, registry, logger, agents: pool, controlPlanes: { standalone: standaloneControlPlane({ overlay: new Overlay({ clientFor: () => undefined, underlayIp: () => undefined, type: 'vxlan', logger }), logger }) } });
+    const second = new ScenarioEngine({ store, registry, logger, agents: registry, controlPlanes: { standalone: standaloneControlPlane({ overlay: new Overlay({ clientFor: () => undefined, underlayIp: () => undefined, type: 'vxlan', logger }), logger }) } });
     expect(second.status(created.id)!.phase).toBe('creating');
     await engine.settled(created.id);
     second.resume();

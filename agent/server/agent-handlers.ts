@@ -1,0 +1,193 @@
+// What the agent does for each call of its API, whatever carried the call: the gRPC Agent
+// service (agent-service.ts) or the coordinator's registration stream (registration/). Validates
+// at the edge, hands batches to the runner, maps results back; errors are thrown typed (MerakError)
+// and become gRPC statuses in one place (status.ts).
+import { agentV1 } from '@merak/proto';
+import type { Logger } from 'pino';
+import { InvalidArgumentError, MerakError } from '../errors.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
+import type { VmExecutor } from '../vm/executor.js';
+import { parseIpv4 } from '../vm/ipv4.js';
+import type { VmResult, VmRunner } from '../vm/runner.js';
+import { type BatchLimits, MAX_VNI, validateApply } from '../vm/spec.js';
+
+export interface AgentInfo {
+  readonly vhost: string;
+  readonly addresses: readonly { interface: string; address: string; mac: string }[];
+  readonly ovsVersion: string;
+  readonly datapathType: string;
+  readonly bridge: string;
+  readonly capacity: number;
+  readonly agentVersion: string;
+  readonly hollow: boolean;
+  readonly underlayIp: string;
+}
+
+/** The whole set of overlay tunnels a vhost should have (SetTunnels replaces what it had). */
+export interface TunnelConfig {
+  readonly type: 'vxlan' | 'geneve';
+  readonly tunnels: readonly { remoteIp: string; vni: number }[];
+}
+
+export interface TunnelOutcome {
+  readonly tunnels: number;
+  readonly added: number;
+  readonly removed: number;
+}
+
+export interface AgentHandlerDeps {
+  readonly runner: VmRunner;
+  readonly executor: VmExecutor;
+  readonly limits: BatchLimits;
+  readonly metrics: AgentMetrics;
+  readonly logger: Logger;
+  info(): Promise<AgentInfo>;
+  ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
+  setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
+}
+
+const STATUS: Record<VmResult['status'], agentV1.VmStatus> = {
+  ready: agentV1.VmStatus.VM_STATUS_READY,
+  failed: agentV1.VmStatus.VM_STATUS_FAILED,
+  deleted: agentV1.VmStatus.VM_STATUS_DELETED,
+  absent: agentV1.VmStatus.VM_STATUS_ABSENT,
+};
+
+export function toProtoResult(r: VmResult): agentV1.VmResult {
+  return {
+    id: r.id, name: r.name, status: STATUS[r.status],
+    error: r.error ? { code: r.error.code, message: r.error.message, step: r.error.step } : undefined,
+    ip: r.ip, prefixLength: r.prefixLength, mac: r.mac, portName: r.portName,
+    steps: r.steps.map((s) => ({ step: s.step, micros: s.micros })), totalMicros: r.totalMicros, ofport: r.ofport,
+  };
+}
+
+const MAX_PING_COUNT = 100;
+const MAX_PING_TIMEOUT_MS = 60_000;
+// VMs pinging at once; more floods the bridge with ARP broadcasts (see pinger.ts).
+const PING_PARALLELISM = 4;
+
+function validatePing(req: agentV1.PingRequest): PingOptions {
+  if (req.sources.length === 0) throw new InvalidArgumentError('sources', 'is empty');
+  req.sources.forEach((s, i) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s.vm)) throw new InvalidArgumentError(`sources[${i}].vm`, `'${s.vm}' is not a VM name`);
+    s.targets.forEach((t, j) => {
+      if (parseIpv4(t) === undefined) throw new InvalidArgumentError(`sources[${i}].targets[${j}]`, `'${t}' is not an IPv4 address`);
+    });
+  });
+  const count = req.count === 0 ? 3 : req.count;
+  if (count > MAX_PING_COUNT) throw new InvalidArgumentError('count', `${req.count} exceeds ${MAX_PING_COUNT}`);
+  const timeoutMs = req.timeoutMs === 0 ? 1000 : req.timeoutMs;
+  if (timeoutMs > MAX_PING_TIMEOUT_MS) throw new InvalidArgumentError('timeout_ms', `${req.timeoutMs} exceeds ${MAX_PING_TIMEOUT_MS}`);
+  return { count, intervalMs: req.intervalMs === 0 ? 100 : req.intervalMs, timeoutMs };
+}
+
+const MAX_TUNNELS = 65_536;
+
+function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
+  if (req.tunnels.length > MAX_TUNNELS) throw new InvalidArgumentError('tunnels', `${req.tunnels.length} tunnels exceed the limit of ${MAX_TUNNELS}`);
+  const seen = new Map<string, number>();
+  const tunnels = req.tunnels.map((t, i) => {
+    if (parseIpv4(t.remoteIp) === undefined) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `'${t.remoteIp}' is not an IPv4 address`);
+    if (!Number.isInteger(t.vni) || t.vni < 1 || t.vni > MAX_VNI) throw new InvalidArgumentError(`tunnels[${i}].vni`, `${t.vni} is outside 1..${MAX_VNI}`);
+    const key = `${t.remoteIp}/${t.vni}`;
+    const before = seen.get(key);
+    if (before !== undefined) throw new InvalidArgumentError(`tunnels[${i}]`, `${t.remoteIp} VNI ${t.vni} is also tunnels[${before}]`);
+    seen.set(key, i);
+    return { remoteIp: t.remoteIp, vni: t.vni };
+  });
+  let type: TunnelConfig['type'];
+  switch (req.type) {
+    case agentV1.TunnelType.TUNNEL_TYPE_VXLAN: type = 'vxlan'; break;
+    case agentV1.TunnelType.TUNNEL_TYPE_GENEVE: type = 'geneve'; break;
+    default: throw new InvalidArgumentError('type', `unknown tunnel type ${String(req.type)}`);
+  }
+  return { type, tunnels };
+}
+
+// Results that finish in the same turn of the event loop go out as one message, up to this many.
+const RESULTS_PER_MESSAGE = 512;
+
+export interface AgentHandlers {
+  /** Runs a batch; `send` gets the results, several VMs to a message. Throws before anything runs on bad input. */
+  apply(req: agentV1.ApplyRequest, send: (m: agentV1.ApplyResponse) => void, signal: AbortSignal): Promise<void>;
+  listVms(): Promise<agentV1.ListVmsResponse>;
+  ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse>;
+  info(): Promise<agentV1.InfoResponse>;
+  setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
+}
+
+export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
+  const { runner, logger, metrics } = deps;
+  return {
+    async apply(req, send, signal): Promise<void> {
+      const batch = validateApply(req, deps.limits);
+      const log = logger.child({ batch: Math.random().toString(36).slice(2, 10) });
+      log.info({ operations: batch.operations.length, concurrency: batch.concurrency }, 'apply batch');
+      const started = Date.now();
+      let failed = 0;
+      let pending: agentV1.VmResult[] = [];
+      let flushQueued = false;
+      const flush = (): void => {
+        flushQueued = false;
+        if (pending.length === 0) return;
+        send({ results: pending });
+        pending = [];
+      };
+      try {
+        await runner.run(batch, (r) => {
+          metrics.observe(r);
+          if (r.status === 'failed') {
+            failed++;
+            log.warn({ vm: r.id, step: r.error?.step, code: r.error?.code }, r.error?.message ?? 'failed');
+          }
+          pending.push(toProtoResult(r));
+          if (pending.length >= RESULTS_PER_MESSAGE) flush();
+          else if (!flushQueued) {
+            flushQueued = true;
+            setImmediate(flush);
+          }
+        }, signal);
+      } finally {
+        flush();
+      }
+      log.info({ operations: batch.operations.length, failed, ms: Date.now() - started, cancelled: signal.aborted }, 'batch done');
+    },
+
+    async listVms() {
+      const vms = await deps.executor.list();
+      return { vms: vms.map((v) => ({ ...v, portKind: v.portKind === 'internal' ? agentV1.PortKind.PORT_KIND_INTERNAL : agentV1.PortKind.PORT_KIND_VETH })) };
+    },
+
+    async ping(req) {
+      const opts = validatePing(req);
+      const sources = req.sources;
+      const results: PingTargetResult[][] = [];
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < sources.length) {
+          const i = next++;
+          results[i] = await deps.ping(sources[i]!.vm, sources[i]!.targets, opts);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PING_PARALLELISM, sources.length) }, worker));
+      return { results: results.flat() };
+    },
+
+    async info() {
+      const i = await deps.info();
+      return { ...i, addresses: [...i.addresses], vmCount: runner.vmCount };
+    },
+
+    async setTunnels(req) {
+      const config = validateTunnels(req);
+      try {
+        return await deps.setTunnels(config);
+      } catch (e) {
+        if (e instanceof Error && e.message === 'unimplemented') throw new MerakError('UNIMPLEMENTED', 'tunnels are not supported by this agent');
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// Calls to one agent down its Register stream, and their replies. The same methods as the gRPC
+// AgentClient, so the engine cannot tell them apart; but a call here opens no connection and no
+// HTTP/2 stream: it is one message each way (or a few for a large Apply), on a stream the agent
+// opened when it registered.
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import type { agentV1, coordinatorV1 } from '@merak/proto';
+
+type Reply = coordinatorV1.AgentReply;
+
+function serviceError(code: status, message: string): ServiceError {
+  return Object.assign(new Error(message), { code, details: message, metadata: new Metadata() });
+}
+
+interface Pending {
+  onReply(r: Reply): void;
+  fail(e: ServiceError): void;
+}
+
+export class AgentChannel {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closedWith: string | undefined;
+
+  /** `unaryDeadlineMs`: how long a call other than Apply may take (the ping test is the slowest). */
+  constructor(readonly agent: string, private readonly send: (m: coordinatorV1.CoordinatorMessage) => void, private readonly unaryDeadlineMs = 300_000) {}
+
+  /** A reply from the agent (for a call of this channel). */
+  deliver(reply: Reply): void {
+    this.pending.get(reply.id)?.onReply(reply);
+  }
+
+  /** The stream is gone: every call in flight fails UNAVAILABLE, and so does every later one. */
+  close(reason: string): void {
+    this.closedWith = reason;
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of calls) p.fail(serviceError(status.UNAVAILABLE, `agent ${this.agent}: ${reason}`));
+  }
+
+  private start(request: NonNullable<coordinatorV1.AgentCall['request']>, pending: (id: number, finish: () => void) => Pending): number {
+    const id = this.nextId++;
+    if (this.closedWith !== undefined) {
+      pending(id, () => undefined).fail(serviceError(status.UNAVAILABLE, `agent ${this.agent}: ${this.closedWith}`));
+      return id;
+    }
+    this.pending.set(id, pending(id, () => this.pending.delete(id)));
+    this.send({ heartbeatIntervalMs: 0, call: { id, request }, cancel: 0 });
+    return id;
+  }
+
+  /** Applies a batch; `onResult` sees each VM's result as it arrives. Rejects with the agent's status. */
+  apply(req: agentV1.ApplyRequest, onResult: (r: agentV1.VmResult) => void, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let id = 0;
+      const cancel = (): void => {
+        if (!this.pending.has(id)) return;
+        this.pending.delete(id);
+        this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: id });
+        reject(serviceError(status.CANCELLED, 'cancelled'));
+      };
+      id = this.start({ $case: 'apply', value: req }, (_id, finish) => ({
+        onReply: (r) => {
+          if (r.response?.$case === 'apply') for (const v of r.response.value.results) onResult(v);
+          if (!r.done) return;
+          finish();
+          signal?.removeEventListener('abort', cancel);
+          if (r.error) reject(serviceError(r.error.code, r.error.message));
+          else resolve();
+        },
+        fail: (e) => {
+          signal?.removeEventListener('abort', cancel);
+          reject(e);
+        },
+      }));
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
+    });
+  }
+
+  private unary<K extends 'ping' | 'setTunnels' | 'info' | 'listVms', Res>(
+    request: NonNullable<coordinatorV1.AgentCall['request']> & { $case: K },
+    take: (r: Reply) => Res | undefined,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      this.start(request, (callId, finish) => {
+        timer = setTimeout(() => {
+          finish();
+          this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: callId });
+          reject(serviceError(status.DEADLINE_EXCEEDED, `agent ${this.agent}: no answer to ${request.$case} within ${this.unaryDeadlineMs} ms`));
+        }, this.unaryDeadlineMs);
+        return {
+          onReply: (r) => {
+            if (!r.done) return;
+            finish();
+            clearTimeout(timer);
+            const value = take(r);
+            if (r.error) reject(serviceError(r.error.code, r.error.message));
+            else if (value === undefined) reject(serviceError(status.INTERNAL, `agent ${this.agent}: a ${request.$case} reply without a ${request.$case} response`));
+            else resolve(value);
+          },
+          fail: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+      });
+    });
+  }
+
+  ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> {
+    return this.unary({ $case: 'ping', value: req }, (r) => (r.response?.$case === 'ping' ? r.response.value : undefined));
+  }
+
+  setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse> {
+    return this.unary({ $case: 'setTunnels', value: req }, (r) => (r.response?.$case === 'setTunnels' ? r.response.value : undefined));
+  }
+
+  info(): Promise<agentV1.InfoResponse> {
+    return this.unary({ $case: 'info', value: {} }, (r) => (r.response?.$case === 'info' ? r.response.value : undefined));
+  }
+
+  listVms(): Promise<agentV1.ListVmsResponse> {
+    return this.unary({ $case: 'listVms', value: {} }, (r) => (r.response?.$case === 'listVms' ? r.response.value : undefined));
+  }
+}
