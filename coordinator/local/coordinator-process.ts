@@ -1,0 +1,30 @@
+// Runs a coordinator (coordinator/dist/main.js) as a child process we own: the local emulation's,
+// and tests' that kill it. Ready = its "coordinator ready" log line.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type NodeProcess, startNodeProcess } from './node-process.js';
+
+export interface CoordinatorProcessOptions {
+  /** gRPC address (unix:PATH for local use). */
+  readonly listen: string;
+  readonly http: string;
+  readonly state: string;
+  readonly tokenFile: string;
+  readonly logFile: string;
+  readonly extraArgs?: readonly string[];
+  readonly readyTimeoutMs?: number;
+}
+
+export type CoordinatorProcess = NodeProcess;
+
+export function coordinatorMainPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
+}
+
+export function startCoordinatorProcess(opts: CoordinatorProcessOptions): Promise<CoordinatorProcess> {
+  return startNodeProcess({
+    what: 'coordinator', script: coordinatorMainPath(), logFile: opts.logFile, readyText: '"msg":"coordinator ready"',
+    args: ['--listen', opts.listen, '--http', opts.http, '--state', opts.state, '--token-file', opts.tokenFile, ...(opts.extraArgs ?? [])],
+    ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
+  });
+}
