@@ -230,6 +230,7 @@ main() {
   done
 }
 
-if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+# Run, unless sourced (`return` only works in a sourced file or a function).
+if ! (return 0 2>/dev/null); then
   main "$@"
 fi
