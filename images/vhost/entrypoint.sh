@@ -177,10 +177,13 @@ start_ovs() {
   wait_for ovs-vswitchd "ovs-appctl -t $OVS_RUNDIR/ovs-vswitchd.ctl version" || return 1
 }
 
+# Agent flags passed through when their variable (MERAK_ + the flag in capitals, - as _) is set.
+PASSED_FLAGS=(coordinator advertise listen http bridge underlay-ip underlay-interface host-agent)
+
 agent_args() {
   local flag var
   AGENT_ARGS=(--vhost "$VHOST" --ovsdb "$DB_SOCKET" --datapath-type "$DATAPATH")
-  for flag in coordinator advertise listen http bridge underlay-ip underlay-interface host-agent; do
+  for flag in "${PASSED_FLAGS[@]}"; do
     var=MERAK_${flag//-/_}
     var=${var^^}
     [[ -n ${!var:-} ]] && AGENT_ARGS+=("--$flag" "${!var}")

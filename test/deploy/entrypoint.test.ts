@@ -171,6 +171,18 @@ describe('datapath choice (the probe is injectable)', () => {
   });
 });
 
+describe('agent flags', () => {
+  it('passes each MERAK_<FLAG> as --flag, only when it is set, after the flags it always gives', () => {
+    const env = { PATH: process.env.PATH, MERAK_COORDINATOR: 'coordinator:40050', MERAK_HOST_AGENT: '/opt/aca/bin/AlcorControlAgent -a 10.0.0.1 -p 30014', MERAK_UNDERLAY_INTERFACE: 'eth1', MERAK_AGENT_ARGS: '--log-level debug' };
+    const r = runBash('VHOST=vhost-0 DB_SOCKET=/run/ovs/db.sock DATAPATH=netdev; agent_args; printf "%s\\n" "${AGENT_ARGS[@]}"', env);
+    expect(r.out.trim().split('\n')).toEqual([
+      '--vhost', 'vhost-0', '--ovsdb', '/run/ovs/db.sock', '--datapath-type', 'netdev',
+      '--coordinator', 'coordinator:40050', '--underlay-interface', 'eth1', '--host-agent', '/opt/aca/bin/AlcorControlAgent -a 10.0.0.1 -p 30014',
+      '--log-level', 'debug',
+    ]);
+  });
+});
+
 describe('the entrypoint in a fresh network namespace', () => {
   let prefix = '';
   let dir = '';

@@ -52,9 +52,14 @@ const coordinatorDefaults = (() => {
   return { grpc: def('--listen'), http: def('--http') };
 })();
 /** The environment variables the vhost entrypoint reads, and its token placeholder. */
-const entrypointText = readFileSync(ENTRYPOINT, 'utf8');
-const entrypointVars = new Set(entrypointText.match(/\bMERAK_[A-Z_]+\b/g) ?? []);
-const placeholder = execFileSync('bash', ['-c', 'source "$1"; printf %s "$TOKEN_PLACEHOLDER"', 'x', ENTRYPOINT], { encoding: 'utf8' });
+// Names in its code (comments left out), and those it derives from the agent flags it passes through.
+const sourced = (script: string): string => execFileSync('bash', ['-c', `source "$1"; ${script}`, 'bash', ENTRYPOINT], { encoding: 'utf8' });
+const entrypointCode = readFileSync(ENTRYPOINT, 'utf8').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+const entrypointVars = new Set([
+  ...(entrypointCode.match(/\bMERAK_[A-Z_]+\b/g) ?? []),
+  ...sourced('printf "%s\\n" "${PASSED_FLAGS[@]}"').trim().split('\n').map((f) => `MERAK_${f.toUpperCase().replaceAll('-', '_')}`),
+]);
+const placeholder = sourced('printf %s "$TOKEN_PLACEHOLDER"');
 
 // ---- rendering -----------------------------------------------------------------------------------
 
