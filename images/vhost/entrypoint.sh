@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# The vhost's entrypoint: starts ovsdb-server and ovs-vswitchd, waits until OVSDB answers, then runs
+# the agent, and supervises the three. On SIGTERM it stops the agent, then ovs-vswitchd, then
+# ovsdb-server, and exits 0; when any of them dies on its own it stops the others and exits non-zero
+# (so Kubernetes restarts the container).
+#
+# It runs outside a container too: every path comes from the environment, with the container's
+# defaults. Sourced (`source entrypoint.sh`), it only defines its functions, for tests.
+#
+# Environment (default):
+#   OVS_RUNDIR (/var/run/openvswitch) OVS_DBDIR (/var/lib/openvswitch) OVS_LOGDIR (/var/log/openvswitch)
+#   OVS_SYSCONFDIR (/etc) OVS_PKGDATADIR (/usr/share/openvswitch)   as Open vSwitch itself reads them
+#   MERAK_DATAPATH (auto)           auto | system (kernel) | netdev (userspace)
+#   MERAK_OVS_KMOD_DIR (/sys/module/openvswitch), MERAK_MODPROBE (modprobe)   the kernel-module probe
+#   MERAK_AGENT_CMD (node --enable-source-maps /opt/merak/agent/dist/main.js)   split on blanks
+#   MERAK_TOKEN_FILE (/etc/merak/token/token), else MERAK_TOKEN
+#   MERAK_VHOST ($HOSTNAME: in a pod, its name)
+#   MERAK_COORDINATOR, MERAK_ADVERTISE, MERAK_LISTEN, MERAK_HTTP, MERAK_BRIDGE, MERAK_UNDERLAY_IP,
+#   MERAK_UNDERLAY_INTERFACE, MERAK_HOST_AGENT   each passed as the agent flag of the same name when set
+#   MERAK_AGENT_ARGS                more agent flags, split on blanks
+#   MERAK_OVS_TIMEOUT_S (30)        how long OVSDB and vswitchd may take to come up
+#   MERAK_STOP_TIMEOUT_S (20)       how long each process may take to stop before SIGKILL
+set -uo pipefail
+
+: "${OVS_RUNDIR:=/var/run/openvswitch}" "${OVS_DBDIR:=/var/lib/openvswitch}" "${OVS_LOGDIR:=/var/log/openvswitch}"
+: "${OVS_SYSCONFDIR:=/etc}" "${OVS_PKGDATADIR:=/usr/share/openvswitch}"
+export OVS_RUNDIR OVS_DBDIR OVS_LOGDIR OVS_SYSCONFDIR OVS_PKGDATADIR
+: "${MERAK_DATAPATH:=auto}" "${MERAK_OVS_KMOD_DIR:=/sys/module/openvswitch}" "${MERAK_MODPROBE:=modprobe}"
+: "${MERAK_AGENT_CMD:=node --enable-source-maps /opt/merak/agent/dist/main.js}" "${MERAK_TOKEN_FILE:=/etc/merak/token/token}"
+: "${MERAK_OVS_TIMEOUT_S:=30}" "${MERAK_STOP_TIMEOUT_S:=20}"
+
+# The placeholder the base manifests ship (deploy/base/kustomization.yaml): never a usable token.
+TOKEN_PLACEHOLDER=REPLACE-ME
+
+# One JSON line per event, shaped like the agent's pino lines (level 30 info, 40 warn, 50 error).
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\} s=${s//\"/\\\"} s=${s//$'\n'/\\n} s=${s//$'\t'/\\t} s=${s//$'\r'/\\r}
+  printf '"%s"' "$s"
+}
+log() {
+  local level=$1 msg=$2 line
+  shift 2
+  local now=${EPOCHREALTIME/./}
+  line="{\"level\":$level,\"time\":${now:0:-3},\"name\":\"merak-vhost\",\"msg\":$(json_str "$msg")"
+  while (($#)); do
+    line+=",$(json_str "${1%%=*}"):$(json_str "${1#*=}")"
+    shift
+  done
+  printf '%s}\n' "$line"
+}
+
+# Sleeps without a child process (nothing left behind when we are killed mid-wait).
+exec {SLEEP_FD}<> <(:)
+nap() { read -rt "$1" -u "$SLEEP_FD" || true; }
+
+# Prints "<datapath> <reason>". The probe is the module's sysfs directory, then modprobe; both are
+# injectable (MERAK_OVS_KMOD_DIR, MERAK_MODPROBE) so either branch can be exercised anywhere.
+choose_datapath() {
+  case $MERAK_DATAPATH in
+    system | netdev) echo "$MERAK_DATAPATH forced by MERAK_DATAPATH"; return 0 ;;
+    auto) ;;
+    *) echo "invalid MERAK_DATAPATH '$MERAK_DATAPATH' (auto, system or netdev)"; return 1 ;;
+  esac
+  if [[ -d $MERAK_OVS_KMOD_DIR ]]; then
+    echo "system the openvswitch kernel module is loaded ($MERAK_OVS_KMOD_DIR exists)"
+    return 0
+  fi
+  local out
+  if out=$($MERAK_MODPROBE openvswitch 2>&1); then
+    echo "system '$MERAK_MODPROBE openvswitch' loaded the kernel module"
+    return 0
+  fi
+  out=${out//$'\n'/ }
+  echo "netdev no openvswitch kernel module ($MERAK_OVS_KMOD_DIR absent; '$MERAK_MODPROBE openvswitch' failed: ${out:-no output}): userspace datapath"
+}
+
+# The token's source, as agent flags in TOKEN_ARGS: --token-file PATH, or none when MERAK_TOKEN will do.
+token_args() {
+  local token source_name
+  TOKEN_ARGS=()
+  if [[ -r $MERAK_TOKEN_FILE ]]; then
+    token=$(<"$MERAK_TOKEN_FILE")
+    source_name=$MERAK_TOKEN_FILE
+    TOKEN_ARGS=(--token-file "$MERAK_TOKEN_FILE")
+  elif [[ -n ${MERAK_TOKEN:-} ]]; then
+    token=$MERAK_TOKEN
+    source_name=MERAK_TOKEN
+  else
+    TOKEN_ERROR="no token: $MERAK_TOKEN_FILE is not readable and MERAK_TOKEN is not set"
+    return 1
+  fi
+  if [[ $token == "$TOKEN_PLACEHOLDER"* ]]; then
+    TOKEN_ERROR="the token in $source_name is the manifests' placeholder: give the cluster its own token (docs/deployment.md, 'The token')"
+    return 1
+  fi
+}
+
+# PIDs of what we started, by name; stopped in reverse start order.
+declare -A PIDS=()
+ORDER=()
+STOPPING=0
+
+started() { PIDS[$1]=$2; ORDER+=("$1"); log 30 "started $1" "pid=$2"; }
+
+# Running, not a zombie waiting to be reaped (the state is the field after the command's ')').
+alive() {
+  local stat
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+# SIGTERM, then SIGKILL after MERAK_STOP_TIMEOUT_S; reaps it.
+stop_one() {
+  local name=$1 pid=${PIDS[$1]:-} i rc
+  [[ -n $pid ]] || return 0
+  unset "PIDS[$name]"
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < MERAK_STOP_TIMEOUT_S * 10; i++)); do alive "$pid" || break; nap 0.1; done
+    if alive "$pid"; then
+      log 40 "$name did not stop in ${MERAK_STOP_TIMEOUT_S}s: SIGKILL" "pid=$pid"
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  fi
+  wait "$pid" 2>/dev/null
+  rc=$?
+  log 30 "stopped $name" "pid=$pid" "code=$rc"
+}
+
+stop_all() {
+  local i
+  for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do stop_one "${ORDER[i]}"; done
+}
+
+die() {
+  log 50 "$1"
+  stop_all
+  exit "${2:-1}"
+}
+
+# Waits until `check` succeeds; fails if `name`'s process dies, on SIGTERM, or after the timeout.
+wait_for() {
+  local name=$1 check=$2 i
+  for ((i = 0; i < MERAK_OVS_TIMEOUT_S * 10; i++)); do
+    ((STOPPING)) && return 1
+    alive "${PIDS[$name]}" || die "$name exited while starting"
+    eval "$check" >/dev/null 2>&1 && return 0
+    nap 0.1
+  done
+  die "$name not ready after ${MERAK_OVS_TIMEOUT_S}s"
+}
+
+start_ovs() {
+  local db=$OVS_DBDIR/conf.db schema=$OVS_PKGDATADIR/vswitch.ovsschema version
+  DB_SOCKET=$OVS_RUNDIR/db.sock
+  mkdir -p "$OVS_RUNDIR" "$OVS_DBDIR" "$OVS_LOGDIR" || die "cannot create the OVS directories"
+  if [[ ! -f $db ]]; then
+    ovsdb-tool create "$db" "$schema" || die "ovsdb-tool create $db failed"
+  elif [[ $(ovsdb-tool needs-conversion "$db" "$schema") == yes ]]; then
+    ovsdb-tool convert "$db" "$schema" || die "ovsdb-tool convert $db failed"
+  fi
+  ovsdb-server "$db" --remote="punix:$DB_SOCKET" --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
+    --pidfile="$OVS_RUNDIR/ovsdb-server.pid" --unixctl="$OVS_RUNDIR/ovsdb-server.ctl" &
+  started ovsdb-server $!
+  wait_for ovsdb-server "ovsdb-client --timeout=1 list-dbs unix:$DB_SOCKET" || return 1
+  # The root row and its versions, as ovs-ctl writes them at start.
+  version=$(ovs-vswitchd --version | sed -n 's/.*(Open vSwitch) \([^ ]*\).*/\1/p')
+  ovs-vsctl --db="unix:$DB_SOCKET" --no-wait init -- set Open_vSwitch . \
+    "ovs_version=\"$version\"" "db_version=\"$(ovsdb-tool schema-version "$schema")\"" \
+    "external_ids:hostname=\"$VHOST\"" || die "ovs-vsctl init failed"
+  log 30 "OVSDB answers" "socket=$DB_SOCKET" "ovs_version=$version"
+  # No --mlockall: many vhosts share a node, and locked pages would make each cost all it ever touched.
+  ovs-vswitchd "unix:$DB_SOCKET" --pidfile="$OVS_RUNDIR/ovs-vswitchd.pid" --unixctl="$OVS_RUNDIR/ovs-vswitchd.ctl" &
+  started ovs-vswitchd $!
+  wait_for ovs-vswitchd "ovs-appctl -t $OVS_RUNDIR/ovs-vswitchd.ctl version" || return 1
+}
+
+# Agent flags passed through when their variable (MERAK_ + the flag in capitals, - as _) is set.
+PASSED_FLAGS=(coordinator advertise listen http bridge underlay-ip underlay-interface host-agent)
+
+agent_args() {
+  local flag var
+  AGENT_ARGS=(--vhost "$VHOST" --ovsdb "$DB_SOCKET" --datapath-type "$DATAPATH")
+  for flag in "${PASSED_FLAGS[@]}"; do
+    var=MERAK_${flag//-/_}
+    var=${var^^}
+    [[ -n ${!var:-} ]] && AGENT_ARGS+=("--$flag" "${!var}")
+  done
+  local -a extra=()
+  read -ra extra <<<"${MERAK_AGENT_ARGS:-}"
+  AGENT_ARGS+=("${extra[@]}")
+}
+
+main() {
+  trap 'STOPPING=1' TERM INT
+  VHOST=${MERAK_VHOST:-$HOSTNAME}
+  local choice rc died
+  choice=$(choose_datapath) || die "$choice" 2
+  DATAPATH=${choice%% *}
+  log 30 "datapath: $DATAPATH" "datapath=$DATAPATH" "reason=${choice#* }"
+  token_args || die "$TOKEN_ERROR" 2
+  # Each VM holds descriptors in the agent and in vswitchd: the soft limit goes up to the hard one.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null
+  log 30 "open files limit" "nofile=$(ulimit -n)"
+  if ! start_ovs; then
+    log 30 "SIGTERM while starting: stopping what was started"
+    stop_all
+    exit 0
+  fi
+  agent_args
+  # shellcheck disable=SC2086 # MERAK_AGENT_CMD is a command line, split on blanks on purpose
+  $MERAK_AGENT_CMD "${AGENT_ARGS[@]}" "${TOKEN_ARGS[@]}" &
+  started agent $!
+
+  while :; do
+    died=''
+    wait -n -p died "${PIDS[@]}"
+    rc=$?
+    if ((STOPPING)); then
+      log 30 "SIGTERM: stopping the agent, then ovs-vswitchd, then ovsdb-server"
+      stop_all
+      exit 0
+    fi
+    [[ -n $died ]] || continue
+    local name
+    for name in "${!PIDS[@]}"; do [[ ${PIDS[$name]} == "$died" ]] && break; done
+    unset "PIDS[$name]"
+    log 50 "$name exited on its own: stopping the rest" "pid=$died" "code=$rc"
+    stop_all
+    exit $((rc == 0 ? 1 : rc))
+  done
+}
+
+# Run, unless sourced (`return` only works in a sourced file or a function).
+if ! (return 0 2>/dev/null); then
+  main "$@"
+fi

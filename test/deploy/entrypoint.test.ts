@@ -1,0 +1,334 @@
+// The vhost image's entrypoint, run as it is (bash, outside a container) inside a fresh network
+// namespace: it brings up ovsdb-server, ovs-vswitchd and the worktree's built agent, the agent
+// registers with a real coordinator, and SIGTERM (or a child's death) takes everything down.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Metadata, type ServiceError, credentials } from '@grpc/grpc-js';
+import { netnsCreate, netnsDelete } from '@merak/native';
+import { coordinatorV1 } from '@merak/proto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { namespacesWithPrefix, requireRoot, uniquePrefix } from '../fixtures/local-vhost.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ENTRYPOINT = join(ROOT, 'images/vhost/entrypoint.sh');
+const AGENT_MAIN = join(ROOT, 'agent/dist/main.js');
+const COORDINATOR_MAIN = join(ROOT, 'coordinator/dist/main.js');
+const TOKEN = 'entrypoint-test-token-0123456789';
+
+interface LogLine {
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+/** A running entrypoint: its JSON log lines as they come, and its exit. */
+interface Entrypoint {
+  readonly pid: number;
+  readonly lines: LogLine[];
+  readonly exited: Promise<number | null>;
+  /** Resolves with the first line matching, or rejects (with the log so far) after `ms` or on exit. */
+  line(match: (l: LogLine) => boolean, ms?: number): Promise<LogLine>;
+}
+
+const running: ChildProcess[] = [];
+
+function startEntrypoint(netns: string, env: NodeJS.ProcessEnv): Entrypoint {
+  // nsenter execs bash in place: the child's pid is the entrypoint's, and its own process group.
+  const child = spawn('nsenter', [`--net=/run/netns/${netns}`, '--', 'bash', ENTRYPOINT], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  const lines: LogLine[] = [];
+  const raw: string[] = [];
+  const waiters = new Set<() => void>();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => {
+    done = true;
+    for (const w of waiters) w();
+  });
+  const take = (text: string): void => {
+    raw.push(text);
+    if (!text.startsWith('{')) return;
+    try {
+      lines.push(JSON.parse(text) as LogLine);
+    } catch {
+      return;
+    }
+    for (const w of waiters) w();
+  };
+  createInterface({ input: child.stdout! }).on('line', take);
+  createInterface({ input: child.stderr! }).on('line', take);
+  return {
+    pid: child.pid!,
+    lines,
+    exited,
+    line(match, ms = 30_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => finish(new Error(`no such log line after ${ms} ms`)), ms);
+        const finish = (e?: Error, l?: LogLine): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          if (e) reject(new Error(`${e.message}; output so far:\n${raw.slice(-40).join('\n')}`));
+          else resolve(l!);
+        };
+        const check = (): void => {
+          const l = lines.find(match);
+          if (l) finish(undefined, l);
+          else if (done) finish(new Error('the entrypoint exited'));
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/** Processes whose process group is `pgid` (everything the entrypoint started stays in its group). */
+function processGroup(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+/** Processes whose network namespace is the one mounted at /run/netns/<name>. */
+function processesInNetns(name: string): number[] {
+  const ino = statSync(`/run/netns/${name}`).ino;
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readlinkSync(`/proc/${e}/ns/net`) === `net:[${ino}]`;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Running, not a zombie. */
+const alive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+};
+
+function httpGet(socketPath: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ socketPath, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+function runBash(script: string, env: NodeJS.ProcessEnv): { code: number; out: string } {
+  try {
+    return { code: 0, out: execFileSync('bash', ['-c', `source "$1"; ${script}`, 'bash', ENTRYPOINT], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { code: err.status, out: err.stdout + err.stderr };
+  }
+}
+
+describe('datapath choice (the probe is injectable)', () => {
+  const base = { PATH: process.env.PATH, MERAK_OVS_KMOD_DIR: '/nonexistent/openvswitch' };
+
+  it('kernel datapath when the module directory exists', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'merak-kmod-'));
+    try {
+      expect(runBash('choose_datapath', { ...base, MERAK_OVS_KMOD_DIR: dir })).toEqual({ code: 0, out: `system the openvswitch kernel module is loaded (${dir} exists)\n` });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('kernel datapath when modprobe loads it, userspace when it cannot, and the reason says why', () => {
+    expect(runBash('choose_datapath', { ...base, MERAK_MODPROBE: 'true' })).toEqual({ code: 0, out: "system 'true openvswitch' loaded the kernel module\n" });
+    const r = runBash('choose_datapath', { ...base, MERAK_MODPROBE: 'false' });
+    expect(r).toEqual({ code: 0, out: "netdev no openvswitch kernel module (/nonexistent/openvswitch absent; 'false openvswitch' failed: no output): userspace datapath\n" });
+  });
+
+  it('MERAK_DATAPATH forces a choice, and a bad value is an error', () => {
+    expect(runBash('choose_datapath', { ...base, MERAK_DATAPATH: 'netdev', MERAK_MODPROBE: 'true' }).out).toBe('netdev forced by MERAK_DATAPATH\n');
+    expect(runBash('choose_datapath', { ...base, MERAK_DATAPATH: 'kernel' })).toEqual({ code: 1, out: "invalid MERAK_DATAPATH 'kernel' (auto, system or netdev)\n" });
+  });
+});
+
+describe('agent flags', () => {
+  it('passes each MERAK_<FLAG> as --flag, only when it is set, after the flags it always gives', () => {
+    const env = { PATH: process.env.PATH, MERAK_COORDINATOR: 'coordinator:40050', MERAK_HOST_AGENT: '/opt/aca/bin/AlcorControlAgent -a 10.0.0.1 -p 30014', MERAK_UNDERLAY_INTERFACE: 'eth1', MERAK_AGENT_ARGS: '--log-level debug' };
+    const r = runBash('VHOST=vhost-0 DB_SOCKET=/run/ovs/db.sock DATAPATH=netdev; agent_args; printf "%s\\n" "${AGENT_ARGS[@]}"', env);
+    expect(r.out.trim().split('\n')).toEqual([
+      '--vhost', 'vhost-0', '--ovsdb', '/run/ovs/db.sock', '--datapath-type', 'netdev',
+      '--coordinator', 'coordinator:40050', '--underlay-interface', 'eth1', '--host-agent', '/opt/aca/bin/AlcorControlAgent -a 10.0.0.1 -p 30014',
+      '--log-level', 'debug',
+    ]);
+  });
+});
+
+describe('the entrypoint in a fresh network namespace', () => {
+  let prefix = '';
+  let dir = '';
+  let coordinator: ChildProcess | undefined;
+  const coordinatorSocket = (): string => join(dir, 'coordinator.sock');
+
+  beforeAll(async () => {
+    requireRoot();
+    prefix = uniquePrefix('ep');
+    dir = mkdtempSync(join(tmpdir(), `merak-${prefix}-`));
+    writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+    coordinator = spawn(
+      process.execPath,
+      [COORDINATOR_MAIN, '--listen', `unix:${coordinatorSocket()}`, '--http', `unix:${join(dir, 'coordinator-http.sock')}`, '--state', join(dir, 'state.db'), '--token-file', join(dir, 'token')],
+      { stdio: 'ignore', detached: true },
+    );
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(coordinatorSocket()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!existsSync(coordinatorSocket())) throw new Error('the coordinator did not come up');
+  });
+
+  afterEach(async () => {
+    // Whatever a failed test left running: by process group, which only our entrypoints own.
+    for (const child of running.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(-child.pid!, 'SIGKILL');
+        await exited;
+      }
+      for (const pid of processGroup(child.pid!)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  afterAll(async () => {
+    if (coordinator && coordinator.exitCode === null) {
+      const exited = new Promise((r) => coordinator!.once('exit', r));
+      coordinator.kill('SIGTERM');
+      await exited;
+    }
+    if (prefix) await netnsDelete(namespacesWithPrefix(prefix));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The environment of one vhost: every path under its own folder, the container's names for the rest. */
+  function vhostEnv(name: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    const d = join(dir, name);
+    mkdirSync(d, { recursive: true });
+    return {
+      PATH: process.env.PATH,
+      OVS_RUNDIR: join(d, 'run'),
+      OVS_DBDIR: join(d, 'db'),
+      OVS_LOGDIR: join(d, 'log'),
+      OVS_SYSCONFDIR: join(d, 'etc'),
+      MERAK_AGENT_CMD: `${process.execPath} --enable-source-maps ${AGENT_MAIN}`,
+      MERAK_VHOST: name,
+      MERAK_LISTEN: `unix:${join(d, 'agent.sock')}`,
+      MERAK_HTTP: `unix:${join(d, 'agent-http.sock')}`,
+      MERAK_STOP_TIMEOUT_S: '10',
+      ...extra,
+    };
+  }
+
+  async function listAgents(): Promise<coordinatorV1.AgentState[]> {
+    const client = new coordinatorV1.CoordinatorClient(`unix:${coordinatorSocket()}`, credentials.createInsecure());
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${TOKEN}`);
+    try {
+      return await new Promise((resolve, reject) => client.listAgents({}, md, (e: ServiceError | null, r?: coordinatorV1.ListAgentsResponse) => (e ? reject(e) : resolve(r!.agents))));
+    } finally {
+      client.close();
+    }
+  }
+
+  it('brings OVS and the agent up, the agent registers, and SIGTERM stops agent, vswitchd, ovsdb-server', async () => {
+    const name = `${prefix}-vh`;
+    await netnsCreate(name);
+    const env = vhostEnv(name, { MERAK_TOKEN_FILE: join(dir, 'token'), MERAK_COORDINATOR: `unix:${coordinatorSocket()}` });
+    const ep = startEntrypoint(name, env);
+
+    const chosen = await ep.line((l) => l.msg.startsWith('datapath: '));
+    // The real probe: this machine's kernel has no openvswitch module (then: userspace).
+    expect(chosen.datapath).toBe(existsSync('/sys/module/openvswitch') ? 'system' : 'netdev');
+    expect(String(chosen.reason)).toMatch(chosen.datapath === 'netdev' ? /^no openvswitch kernel module/ : /kernel module/);
+    await ep.line((l) => l.msg === 'agent ready');
+    await ep.line((l) => l.msg === 'registered with the coordinator');
+
+    // OVS came up with that datapath: the bridge the agent made, and vswitchd's own view of it.
+    const db = `--db=unix:${join(env.OVS_RUNDIR!, 'db.sock')}`;
+    expect(execFileSync('ovs-vsctl', [db, 'get', 'Bridge', 'br-int', 'datapath_type'], { encoding: 'utf8' }).trim()).toBe(chosen.datapath);
+    const dpif = execFileSync('ovs-appctl', ['-t', join(env.OVS_RUNDIR!, 'ovs-vswitchd.ctl'), 'dpif/show'], { encoding: 'utf8' });
+    expect(dpif).toContain(chosen.datapath === 'netdev' ? 'netdev@ovs-netdev' : 'system@ovs-system');
+    const version = /\(Open vSwitch\) (\S+)/.exec(execFileSync('ovs-vswitchd', ['--version'], { encoding: 'utf8' }))![1];
+    expect(execFileSync('ovs-vsctl', [db, 'get', 'Open_vSwitch', '.', 'ovs_version'], { encoding: 'utf8' }).trim()).toBe(`"${version}"`);
+
+    // The agent is ready (its OVSDB and netlink checks pass) and the coordinator lists it, connected.
+    const ready = await httpGet(join(dir, name, 'agent-http.sock'), '/readyz');
+    expect(ready).toEqual({ status: 200, body: 'ovsdb: ok\nnetlink: ok\n' });
+    const agents = await listAgents();
+    expect(agents.find((a) => a.info?.name === name)).toMatchObject({ connected: true, info: { name, address: env.MERAK_LISTEN, hollow: false } });
+
+    // What it started: three processes, in its process group, inside the namespace.
+    const started = Object.fromEntries(ep.lines.filter((l) => l.msg.startsWith('started ')).map((l) => [l.msg.slice(8), Number(l.pid)]));
+    expect(Object.keys(started).sort()).toEqual(['agent', 'ovs-vswitchd', 'ovsdb-server']);
+    expect(Number(readFileSync(join(env.OVS_RUNDIR!, 'ovsdb-server.pid'), 'utf8'))).toBe(started['ovsdb-server']);
+    expect(Number(readFileSync(join(env.OVS_RUNDIR!, 'ovs-vswitchd.pid'), 'utf8'))).toBe(started['ovs-vswitchd']);
+    expect(processGroup(ep.pid).sort()).toEqual([ep.pid, ...Object.values(started)].sort());
+    expect(processesInNetns(name).sort()).toEqual([ep.pid, ...Object.values(started)].sort());
+
+    process.kill(ep.pid, 'SIGTERM');
+    expect(await ep.exited).toBe(0);
+    const stops = ep.lines.filter((l) => l.msg.startsWith('stopped ')).map((l) => l.msg);
+    expect(stops).toEqual(['stopped agent', 'stopped ovs-vswitchd', 'stopped ovsdb-server']);
+    expect(ep.lines.find((l) => l.msg === 'shutting down (VMs stay)')).toBeDefined();
+    for (const pid of Object.values(started)) expect(alive(pid), `pid ${pid}`).toBe(false);
+    expect(processGroup(ep.pid)).toEqual([]);
+    expect(processesInNetns(name)).toEqual([]);
+    await netnsDelete([name]);
+    expect(namespacesWithPrefix(name)).toEqual([]);
+  });
+
+  it('exits non-zero, and stops the rest, when one of its processes dies', async () => {
+    const name = `${prefix}-vk`;
+    await netnsCreate(name);
+    // The token from the environment this time (MERAK_TOKEN, no file).
+    const ep = startEntrypoint(name, vhostEnv(name, { MERAK_TOKEN_FILE: join(dir, 'absent'), MERAK_TOKEN: TOKEN }));
+    await ep.line((l) => l.msg === 'agent ready');
+    const vswitchd = Number(ep.lines.find((l) => l.msg === 'started ovs-vswitchd')!.pid);
+    process.kill(vswitchd, 'SIGKILL');
+    expect(await ep.exited).not.toBe(0);
+    expect(ep.lines.find((l) => l.msg === 'ovs-vswitchd exited on its own: stopping the rest')).toMatchObject({ pid: String(vswitchd), code: '137' });
+    expect(ep.lines.filter((l) => l.msg.startsWith('stopped ')).map((l) => l.msg)).toEqual(['stopped agent', 'stopped ovsdb-server']);
+    expect(processGroup(ep.pid)).toEqual([]);
+    expect(processesInNetns(name)).toEqual([]);
+    await netnsDelete([name]);
+  });
+
+  it("refuses the manifests' placeholder token before starting anything", async () => {
+    const name = `${prefix}-vp`;
+    await netnsCreate(name);
+    writeFileSync(join(dir, 'placeholder'), 'REPLACE-ME-see-docs-deployment.md');
+    const env = vhostEnv(name, { MERAK_TOKEN_FILE: join(dir, 'placeholder') });
+    const ep = startEntrypoint(name, env);
+    expect(await ep.exited).toBe(2);
+    expect(ep.lines.at(-1)).toMatchObject({ level: 50, msg: expect.stringContaining("is the manifests' placeholder") });
+    expect(ep.lines.filter((l) => l.msg.startsWith('started '))).toEqual([]);
+    expect(existsSync(env.OVS_RUNDIR!)).toBe(false);
+    await netnsDelete([name]);
+  });
+});
