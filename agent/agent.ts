@@ -5,8 +5,6 @@ import { agentV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
@@ -16,6 +14,7 @@ import { requireToken } from './server/auth.js';
 import { createAgentHandlers } from './server/agent-handlers.js';
 import { createAgentService } from './server/agent-service.js';
 import { createHttpServer } from './server/http.js';
+import { removeStaleSocket } from './server/unix-socket.js';
 import { systemClock } from './vm/clock.js';
 import { VmRunner } from './vm/runner.js';
 
@@ -28,18 +27,6 @@ export interface RunningAgent {
   readonly runner: VmRunner;
   /** Stops accepting calls, lets running ones finish (up to `graceMs`), closes the backend. VMs stay. */
   stop(graceMs?: number): Promise<void>;
-}
-
-/** A unix socket left by a killed agent is removed; one that still answers is someone's: refuse. */
-async function removeStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const alive = await new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-  if (alive) throw new Error(`${path} is in use by a running process`);
-  rmSync(path, { force: true });
 }
 
 function split(hostPort: string): { host: string; port: number } {

@@ -6,5 +6,6 @@ export { type ErrorContext, InvalidArgumentError, MerakError, type MerakErrorCod
 export { createHollowBackend } from './hollow-backend.js';
 export { hasToken, requireToken } from './server/auth.js';
 export { type ReadinessCheck, createHttpServer } from './server/http.js';
+export { removeStaleSocket } from './server/unix-socket.js';
 export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';
 export { Vswitch } from './vswitch/vswitch.js';

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // Composition root of the coordinator: the only file that knows every folder.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { coordinatorV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import { pino } from 'pino';
-import { createHttpServer, requireToken } from '@merak/agent';
+import { createHttpServer, removeStaleSocket, requireToken } from '@merak/agent';
 import { ScenarioEngine } from './engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
@@ -82,10 +82,13 @@ async function main(): Promise<number> {
   server.addService(coordinatorV1.CoordinatorService, token ? requireToken(service, token) : service);
   const health = new HealthImplementation({ '': 'SERVING', 'merak.coordinator.v1.Coordinator': 'SERVING' });
   health.addToServer(server);
+  // A socket file left by a coordinator killed with SIGKILL would refuse the bind.
+  if (values.listen!.startsWith('unix:')) await removeStaleSocket(values.listen!.slice(5));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(values.listen!, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   const http = createHttpServer(metrics.registry, [{ name: 'store', check: async () => store.check() }]);
+  if (values.http!.startsWith('unix:')) await removeStaleSocket(values.http!.slice(5));
   await listenHttp(http, values.http!);
   logger.info({ listen: values.listen, port, http: values.http, state: values.state }, 'coordinator ready');
   engine.resume();
@@ -106,12 +109,11 @@ async function main(): Promise<number> {
   return 0;
 }
 
-/** HOST:PORT or unix:PATH (a stale socket file from a killed coordinator is replaced). */
+/** HOST:PORT or unix:PATH. */
 function listenHttp(http: HttpServer, address: string): Promise<void> {
   return new Promise((resolve, reject) => {
     http.once('error', reject);
     if (address.startsWith('unix:')) {
-      rmSync(address.slice(5), { force: true });
       http.listen(address.slice(5), () => resolve());
       return;
     }

@@ -1,7 +1,7 @@
 // Runs a coordinator (coordinator/dist/main.js) as a child process we own: the local emulation's,
 // and tests' that kill it. Ready = its "coordinator ready" log line.
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type NodeProcess, startNodeProcess } from './node-process.js';
 
 export interface CoordinatorProcessOptions {
@@ -17,8 +17,9 @@ export interface CoordinatorProcessOptions {
 
 export type CoordinatorProcess = NodeProcess;
 
+/** The built coordinator (from the package, so it is found from sources under test too). */
 export function coordinatorMainPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
+  return join(dirname(createRequire(import.meta.url).resolve('@merak/coordinator/package.json')), 'dist', 'main.js');
 }
 
 export function startCoordinatorProcess(opts: CoordinatorProcessOptions): Promise<CoordinatorProcess> {
