@@ -12,6 +12,7 @@ export type MerakErrorCode =
   | 'UNAVAILABLE'
   | 'CAPACITY'
   | 'UNIMPLEMENTED'
+  | 'ALCOR'
   | 'INTERNAL';
 
 export type ErrorContext = Record<string, string | number | boolean | undefined>;

@@ -9,3 +9,4 @@ export { type ReadinessCheck, createHttpServer } from './server/http.js';
 export { removeStaleSocket } from './server/unix-socket.js';
 export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';
 export { Vswitch } from './vswitch/vswitch.js';
+export { type AlcorCall, AlcorError, AlcorHttp, type AlcorHttpOptions, type AlcorRequest, type AlcorResponse } from './alcor/index.js';

@@ -13,6 +13,7 @@ const BY_CODE: Record<MerakErrorCode, status> = {
   UNAVAILABLE: status.UNAVAILABLE,
   CAPACITY: status.RESOURCE_EXHAUSTED,
   UNIMPLEMENTED: status.UNIMPLEMENTED,
+  ALCOR: status.UNAVAILABLE,
   INTERNAL: status.INTERNAL,
 };
 

@@ -1,0 +1,117 @@
+// The agent's part of Alcor: a VM's port, allocated, bound to this host and released through
+// Alcor's port manager, exactly as reference/alcor-api.md §3 and §4.6 describe (Merak's calls,
+// without its bugs). The port's id is chosen by the coordinator, so a create that is tried again,
+// or sent again after a restart, finds the port it made instead of making a second one.
+import { MerakError } from '../errors.js';
+import { type AlcorCall, AlcorError, AlcorHttp } from './alcor-http.js';
+
+export interface AlcorPortSettings {
+  /** The port manager's base URL (http://host:30006). */
+  readonly portUrl: string;
+  readonly projectId: string;
+  readonly tenantId: string;
+  /** The VPC's id in Alcor. */
+  readonly networkId: string;
+  readonly subnetId: string;
+  readonly securityGroupIds: readonly string[];
+  readonly portId: string;
+  /** binding:host_id: this host's node_name in Alcor. */
+  readonly hostId: string;
+  readonly timeoutMs: number;
+  readonly retries: number;
+}
+
+export interface AllocatedPort {
+  readonly id: string;
+  readonly ip: string;
+  readonly mac: string;
+}
+
+interface PortJson {
+  readonly port?: { readonly id?: string; readonly mac_address?: string; readonly fixed_ips?: ReadonlyArray<{ readonly ip_address?: string; readonly subnet_id?: string }> };
+}
+
+const PORTS = '/project/{project_id}/ports';
+const PORT = '/project/{project_id}/ports/{port_id}';
+
+export class AlcorPorts {
+  /** `onCall` sees every call made for this VM (retries included), for its result and the report. */
+  constructor(private readonly s: AlcorPortSettings, private readonly onCall: (c: AlcorCall) => void) {}
+
+  private http(): AlcorHttp {
+    return new AlcorHttp({ timeoutMs: this.s.timeoutMs, retries: this.s.retries, onCall: this.onCall });
+  }
+
+  private portPath(): string {
+    return `/project/${encodeURIComponent(this.s.projectId)}/ports/${encodeURIComponent(this.s.portId)}`;
+  }
+
+  /** The port as Alcor has it, or undefined (404). */
+  async get(): Promise<AllocatedPort | undefined> {
+    const res = await this.http().call({ method: 'GET', base: this.s.portUrl, path: this.portPath(), template: PORT, expect: [200], absent: [404], idempotent: true });
+    return res.absent ? undefined : this.parse(res.json, 'GET');
+  }
+
+  /**
+   * Alcor allocates the port: an IP from the subnet and a MAC (a minimal create, as Merak made it).
+   * `maybeExists`: an earlier attempt may have made it already (a resent create): look first.
+   * A POST that got no clear answer is never blindly repeated: the port is looked up, and only
+   * made again if Alcor does not have it.
+   */
+  async allocate(vmName: string, maybeExists: boolean): Promise<AllocatedPort> {
+    if (maybeExists) {
+      const found = await this.get();
+      if (found) return found;
+    }
+    const body = {
+      port: {
+        id: this.s.portId, admin_state_up: true, device_id: vmName, network_id: this.s.networkId,
+        // [] keeps Alcor from picking its default group; absent lets it (reference §4.6 security_groups).
+        ...(this.s.securityGroupIds.length > 0 ? { security_groups: [...this.s.securityGroupIds] } : {}),
+        fixed_ips: [{ subnet_id: this.s.subnetId }], tenant_id: this.s.tenantId,
+      },
+    };
+    const path = `/project/${encodeURIComponent(this.s.projectId)}/ports`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.http().call({ method: 'POST', base: this.s.portUrl, path, template: PORTS, body, expect: [201], idempotent: false });
+        return this.parse(res.json, 'POST');
+      } catch (e) {
+        if (!(e instanceof AlcorError) || !e.transient || attempt >= this.s.retries) throw e;
+        const found = await this.get();
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Binds the port to this host (Merak's update, less its leftovers): Alcor then programs the host. */
+  async bind(vmName: string): Promise<void> {
+    await this.http().call({
+      method: 'PUT', base: this.s.portUrl, path: this.portPath(), template: PORT, expect: [200], idempotent: true,
+      body: {
+        port: {
+          project_id: this.s.projectId, id: this.s.portId, name: vmName, description: '', network_id: this.s.networkId, tenant_id: this.s.tenantId,
+          admin_state_up: true, device_id: vmName, device_owner: 'compute:nova', fast_path: true, 'binding:host_id': this.s.hostId,
+        },
+      },
+    });
+  }
+
+  /** Deletes the port; 'absent' when Alcor no longer had it. */
+  async release(): Promise<'deleted' | 'absent'> {
+    const res = await this.http().call({ method: 'DELETE', base: this.s.portUrl, path: this.portPath(), template: PORT, expect: [200], absent: [404], idempotent: true });
+    return res.absent ? 'absent' : 'deleted';
+  }
+
+  private parse(json: unknown, how: string): AllocatedPort {
+    const port = (json as PortJson | undefined)?.port;
+    const ip = port?.fixed_ips?.find((f) => f.subnet_id === undefined || f.subnet_id === this.s.subnetId)?.ip_address;
+    const mac = port?.mac_address;
+    if (!port || port.id !== this.s.portId || !ip || !mac) {
+      // Not transient: asking again would get the same answer.
+      throw new MerakError('ALCOR', `Alcor ${how} ${how === 'POST' ? PORTS : PORT}: the answer has no port ${this.s.portId} with an IP on subnet ${this.s.subnetId} and a MAC: ${JSON.stringify(json ?? null).slice(0, 300)}`);
+    }
+    return { id: port.id, ip, mac: mac.toLowerCase() };
+  }
+}
