@@ -60,6 +60,7 @@ export function toProtoResult(r: VmResult): agentV1.VmResult {
     error: r.error ? { code: r.error.code, message: r.error.message, step: r.error.step } : undefined,
     ip: r.ip, prefixLength: r.prefixLength, mac: r.mac, portName: r.portName,
     steps: r.steps.map((s) => ({ step: s.step, micros: s.micros })), totalMicros: r.totalMicros, ofport: r.ofport,
+    apiCalls: r.apiCalls.map((c) => ({ endpoint: c.endpoint, micros: c.micros, status: c.status, error: c.error })),
   };
 }
 

@@ -4,6 +4,9 @@ import type { PortKind, VmRef, VmSpec } from './spec.js';
 
 export interface CreateOutcome {
   readonly ofport: number;
+  /** The addresses the VM got when the control plane chose them (Alcor); undefined = the spec's. */
+  readonly ip?: string;
+  readonly mac?: string;
   /** The VM was already there with the same spec; nothing was done. */
   readonly alreadyPresent: boolean;
 }
@@ -32,9 +35,14 @@ export interface VmState {
   readonly vni: number;
 }
 
+export interface CreateOptions {
+  /** The create may have run before (a resend): look for what it made before making it again. */
+  readonly maybeExists: boolean;
+}
+
 export interface VmExecutor {
   /** Creates one VM; on failure undoes what it made and throws a VmFailure. */
-  create(spec: VmSpec, timer: StepTimer): Promise<CreateOutcome>;
+  create(spec: VmSpec, timer: StepTimer, opts?: CreateOptions): Promise<CreateOutcome>;
   /** Deletes one VM; 'absent' when there was nothing to delete. */
   delete(ref: VmRef, timer: StepTimer): Promise<DeleteOutcome>;
   /** Called once a batch is done: waits for asynchronous kernel cleanup to finish. */

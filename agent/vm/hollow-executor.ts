@@ -1,31 +1,45 @@
 // Hollow mode: the agent's whole API and bookkeeping with the kernel work replaced by nothing, for
-// control-plane tests beyond what one machine's kernel can hold. VMs exist only in memory.
-import type { CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
+// control-plane tests beyond what one machine's kernel can hold. VMs exist only in memory. With
+// Alcor as the control plane the Alcor calls are real (allocate, bind, release): that is the load
+// such a test puts on Alcor.
+import { allocateStage, bindStage, releasePort, type AlcorCtx } from './alcor-stages.js';
+import type { CreateOptions, CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
 import type { StepTimer } from './stages.js';
 import type { VmRef, VmSpec } from './spec.js';
-import { VmFailure } from './stages.js';
+import { VmFailure, runStages } from './stages.js';
 
 export class HollowExecutor implements VmExecutor {
   private readonly vms = new Map<string, VmSpec>();
   private nextOfport = 1;
   private readonly ofports = new Map<string, number>();
 
-  async create(spec: VmSpec, timer: StepTimer): Promise<CreateOutcome> {
+  async create(spec: VmSpec, timer: StepTimer, opts: CreateOptions = { maybeExists: false }): Promise<CreateOutcome> {
     const existing = this.vms.get(spec.id);
     if (existing) {
-      if (sameSpec(existing, spec)) return { ofport: this.ofports.get(spec.id) ?? 0, alreadyPresent: true };
+      if (sameSpec(existing, spec)) return { ofport: this.ofports.get(spec.id) ?? 0, alreadyPresent: true, ip: existing.ip, mac: existing.mac };
       throw new VmFailure('CONFLICT', 'admit', `VM ${spec.id} exists with a different spec`);
     }
+    let made = spec;
+    if (spec.alcor) {
+      const ctx: AlcorCtx = { spec, timer, maybeExists: opts.maybeExists };
+      await runStages([allocateStage, bindStage], ctx, timer);
+      made = { ...spec, ip: ctx.port!.ip, mac: ctx.port!.mac };
+    }
     await timer.time('hollow', async () => {
-      this.vms.set(spec.id, spec);
+      this.vms.set(spec.id, made);
       this.ofports.set(spec.id, this.nextOfport++);
     });
-    return { ofport: this.ofports.get(spec.id)!, alreadyPresent: false };
+    return { ofport: this.ofports.get(spec.id)!, alreadyPresent: false, ip: made.ip, mac: made.mac };
   }
 
   async delete(ref: VmRef, timer: StepTimer): Promise<DeleteOutcome> {
     const spec = this.vms.get(ref.id);
     if (!spec) return { status: 'absent', portName: '' };
+    if (spec.alcor) {
+      await releasePort(spec, timer).catch((e: unknown) => {
+        throw new VmFailure('ALCOR', 'release', e instanceof Error ? e.message : String(e), { cause: e });
+      });
+    }
     await timer.time('hollow', async () => {
       this.vms.delete(ref.id);
       this.ofports.delete(ref.id);
@@ -44,11 +58,19 @@ export class HollowExecutor implements VmExecutor {
   }
 }
 
-/** Two specs describe the same VM (what makes a repeated create a no-op). */
+/**
+ * Two specs describe the same VM (what makes a repeated create a no-op). With Alcor, the port
+ * (and so the addresses Alcor gave it) is what must agree; the request carries no addresses.
+ */
 export function sameSpec(a: VmSpec, b: VmSpec): boolean {
+  if (a.alcor || b.alcor) {
+    const x = a.alcor;
+    const y = b.alcor;
+    if (!x || !y || x.portId !== y.portId || x.projectId !== y.projectId || x.networkId !== y.networkId || x.subnetId !== y.subnetId || x.hostId !== y.hostId) return false;
+  } else if (a.ip !== b.ip || a.mac !== b.mac) return false;
   return (
-    a.id === b.id && a.name === b.name && a.ip === b.ip && a.prefixLength === b.prefixLength &&
-    (a.gateway ?? '') === (b.gateway ?? '') && a.mac === b.mac && a.mtu === b.mtu && a.portKind === b.portKind &&
+    a.id === b.id && a.name === b.name && a.prefixLength === b.prefixLength &&
+    (a.gateway ?? '') === (b.gateway ?? '') && a.mtu === b.mtu && a.portKind === b.portKind &&
     a.portName === b.portName && (a.ifaceId ?? '') === (b.ifaceId ?? '') && a.vni === b.vni && sameRoutes(a.routes, b.routes)
   );
 }

@@ -109,7 +109,7 @@ function specOf(row: VmInterfaceRow): VmSpec {
   return {
     id: e[EXT.vmId] ?? '', name: e[EXT.vmName] ?? '', ip, prefixLength: Number(prefix), gateway: e[EXT.gateway],
     mac: e[EXT.attachedMac] ?? '', mtu: Number(e[EXT.mtu] ?? 1500), portKind: (e[EXT.portKind] as PortKind | undefined) ?? 'veth',
-    portName: row.name, ifaceId: e[EXT.ifaceId], externalIds: extra, vni: Number(e[EXT.vni] ?? 0), routes: parseRoutes(e[EXT.routes] ?? ''),
+    portName: row.name, ifaceId: e[EXT.ifaceId], externalIds: extra, vni: Number(e[EXT.vni] ?? 0), routes: parseRoutes(e[EXT.routes] ?? ''), alcor: undefined,
   };
 }
 

@@ -5,7 +5,7 @@ import type { Clock } from './clock.js';
 import type { VmExecutor } from './executor.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { ApplyBatch, VmOperation } from './spec.js';
-import { StepTimer, VmFailure, codeOf, type StepTiming } from './stages.js';
+import { type ApiCall, StepTimer, VmFailure, codeOf, type StepTiming } from './stages.js';
 
 export type VmResultStatus = 'ready' | 'failed' | 'deleted' | 'absent';
 
@@ -22,6 +22,7 @@ export interface VmResult {
   readonly ofport: number;
   readonly steps: readonly StepTiming[];
   readonly totalMicros: number;
+  readonly apiCalls: readonly ApiCall[];
 }
 
 export interface RunnerConfig {
@@ -78,9 +79,9 @@ export class VmRunner {
       }
       this.reserved++;
       try {
-        const out = await executor.create(s, timer);
+        const out = await executor.create(s, timer, { maybeExists: op.maybeExists });
         if (!out.alreadyPresent) this.present++;
-        return { ...base, status: 'ready', ofport: out.ofport, steps: timer.steps, totalMicros: timer.totalMicros() };
+        return { ...base, ip: out.ip ?? base.ip, mac: out.mac ?? base.mac, status: 'ready', ofport: out.ofport, steps: timer.steps, totalMicros: timer.totalMicros(), apiCalls: timer.calls };
       } catch (e) {
         return failed(base, timer, e);
       } finally {
@@ -91,14 +92,14 @@ export class VmRunner {
     try {
       const out = await executor.delete(op.ref, timer);
       if (out.status === 'deleted') this.present = Math.max(0, this.present - 1);
-      return { ...base, portName: out.portName, status: out.status, ofport: 0, steps: timer.steps, totalMicros: timer.totalMicros() };
+      return { ...base, portName: out.portName, status: out.status, ofport: 0, steps: timer.steps, totalMicros: timer.totalMicros(), apiCalls: timer.calls };
     } catch (e) {
       return failed(base, timer, e);
     }
   }
 }
 
-function failed(base: Omit<VmResult, 'status' | 'ofport' | 'steps' | 'totalMicros'>, timer: StepTimer, e: unknown): VmResult {
+function failed(base: Omit<VmResult, 'status' | 'ofport' | 'steps' | 'totalMicros' | 'apiCalls'>, timer: StepTimer, e: unknown): VmResult {
   const step = e instanceof VmFailure ? e.step : 'unknown';
   return {
     ...base,
@@ -107,5 +108,6 @@ function failed(base: Omit<VmResult, 'status' | 'ofport' | 'steps' | 'totalMicro
     ofport: 0,
     steps: timer.steps,
     totalMicros: timer.totalMicros(),
+    apiCalls: timer.calls,
   };
 }

@@ -1,6 +1,7 @@
 // A batch of VM operations as the runner sees it: validated once, whole batch or nothing.
 import { createHash } from 'node:crypto';
 import type { agentV1 } from '@merak/proto';
+import type { AlcorPortSettings } from '../alcor/port-client.js';
 import { InvalidArgumentError } from '../errors.js';
 import { broadcastOf, formatIpv4, macBytes, networkOf, parseIpv4, parseMac } from './ipv4.js';
 
@@ -21,6 +22,8 @@ export interface VmSpec {
   /** The VPC's overlay segment; 0 = none (untagged on br-int). */
   readonly vni: number;
   readonly routes: readonly VmRoute[];
+  /** Alcor is the control plane: it allocates the port (ip and mac are '' until then). */
+  readonly alcor: AlcorPortSettings | undefined;
 }
 
 /** A route inside the VM besides the default one; `via` undefined = on-link. */
@@ -36,7 +39,7 @@ export interface VmRef {
 }
 
 export type VmOperation =
-  | { readonly kind: 'create'; readonly spec: VmSpec; readonly startOffsetMs: number }
+  | { readonly kind: 'create'; readonly spec: VmSpec; readonly startOffsetMs: number; readonly maybeExists: boolean }
   | { readonly kind: 'delete'; readonly ref: VmRef; readonly startOffsetMs: number };
 
 export interface ApplyBatch {
@@ -74,15 +77,50 @@ function checkName(field: string, value: string): string {
 function checkSpec(field: string, s: agentV1.VmSpec): VmSpec {
   const id = checkName(`${field}.id`, s.id);
   const name = checkName(`${field}.name`, s.name);
+  const prefix = s.prefixLength;
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 30) {
+    throw new InvalidArgumentError(`${field}.prefix_length`, `${prefix} is outside 1..30`);
+  }
+  const mtu = s.mtu === 0 ? 1500 : s.mtu;
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw new InvalidArgumentError(`${field}.mtu`, `${s.mtu} is outside 68..65535`);
+  }
+  for (const key of Object.keys(s.externalIds)) {
+    if (RESERVED_EXTERNAL_ID.test(key)) {
+      throw new InvalidArgumentError(`${field}.external_ids`, `key '${key}' is reserved for the agent`);
+    }
+  }
+  if (!Number.isInteger(s.vni) || s.vni < 0 || s.vni > MAX_VNI) {
+    throw new InvalidArgumentError(`${field}.vni`, `${s.vni} is outside 0..${MAX_VNI}`);
+  }
+  if (s.routes.length > MAX_ROUTES) throw new InvalidArgumentError(`${field}.routes`, `${s.routes.length} routes exceed the limit of ${MAX_ROUTES}`);
+  let portKind: PortKind;
+  switch (s.portKind) {
+    case 0: portKind = 'veth'; break;
+    case 1: portKind = 'internal'; break;
+    default: throw new InvalidArgumentError(`${field}.port_kind`, `unknown port kind ${String(s.portKind)}`);
+  }
+  const common = { id, name, prefixLength: prefix, mtu, portKind, ifaceId: s.ifaceId === '' ? undefined : s.ifaceId, externalIds: { ...s.externalIds }, vni: s.vni };
+  return s.alcor ? checkAlcorSpec(field, s, s.alcor, common) : checkAddressedSpec(field, s, common);
+}
+
+type CommonSpec = Pick<VmSpec, 'id' | 'name' | 'prefixLength' | 'mtu' | 'portKind' | 'ifaceId' | 'externalIds' | 'vni'>;
+
+function checkPortName(field: string, portName: string): string {
+  if (!PORT_NAME.test(portName) || portName === 'eth0') {
+    throw new InvalidArgumentError(`${field}.port_name`, `'${portName}' is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -)`);
+  }
+  return portName;
+}
+
+/** A VM whose addresses the caller chose (standalone mode). */
+function checkAddressedSpec(field: string, s: agentV1.VmSpec, common: CommonSpec): VmSpec {
+  const prefix = common.prefixLength;
   const ip = parseIpv4(s.ip);
   if (ip === undefined) throw new InvalidArgumentError(`${field}.ip`, `'${s.ip}' is not an IPv4 address`);
   const first = ip >>> 24;
   if (first === 0 || first === 127 || first >= 224) {
     throw new InvalidArgumentError(`${field}.ip`, `${s.ip} is not a unicast host address`);
-  }
-  const prefix = s.prefixLength;
-  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 30) {
-    throw new InvalidArgumentError(`${field}.prefix_length`, `${prefix} is outside 1..30`);
   }
   if (ip === networkOf(ip, prefix) || ip === broadcastOf(ip, prefix)) {
     throw new InvalidArgumentError(`${field}.ip`, `${s.ip} is the network or broadcast address of /${prefix}`);
@@ -108,36 +146,58 @@ function checkSpec(field: string, s: agentV1.VmSpec): VmSpec {
   if ((macFirst & 1) === 1 || mac === '00:00:00:00:00:00') {
     throw new InvalidArgumentError(`${field}.mac`, `${mac} is not a unicast MAC`);
   }
-  const mtu = s.mtu === 0 ? 1500 : s.mtu;
-  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
-    throw new InvalidArgumentError(`${field}.mtu`, `${s.mtu} is outside 68..65535`);
-  }
-  const portName = s.portName === '' ? derivePortName(id) : s.portName;
-  if (!PORT_NAME.test(portName) || portName === 'eth0') {
-    throw new InvalidArgumentError(`${field}.port_name`, `'${portName}' is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -)`);
-  }
-  for (const key of Object.keys(s.externalIds)) {
-    if (RESERVED_EXTERNAL_ID.test(key)) {
-      throw new InvalidArgumentError(`${field}.external_ids`, `key '${key}' is reserved for the agent`);
-    }
-  }
-  if (!Number.isInteger(s.vni) || s.vni < 0 || s.vni > MAX_VNI) {
-    throw new InvalidArgumentError(`${field}.vni`, `${s.vni} is outside 0..${MAX_VNI}`);
-  }
-  if (s.routes.length > MAX_ROUTES) throw new InvalidArgumentError(`${field}.routes`, `${s.routes.length} routes exceed the limit of ${MAX_ROUTES}`);
+  const portName = checkPortName(field, s.portName === '' ? derivePortName(common.id) : s.portName);
   const routes = s.routes.map((r, k) => checkRoute(`${field}.routes[${k}]`, r, ip, prefix));
-  let portKind: PortKind;
-  switch (s.portKind) {
-    case 0: portKind = 'veth'; break;
-    case 1: portKind = 'internal'; break;
-    default: throw new InvalidArgumentError(`${field}.port_kind`, `unknown port kind ${String(s.portKind)}`);
+  return { ...common, ip: s.ip, gateway, mac, portName, routes, alcor: undefined };
+}
+
+const PORT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{10,63}$/;
+const ALCOR_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const MAX_ALCOR_TIMEOUT_MS = 600_000;
+const MAX_ALCOR_RETRIES = 10;
+
+/** The name Alcor's host agent expects for a port on br-int: "tap" + the first 11 characters of its id. */
+export function alcorPortName(portId: string): string {
+  return `tap${portId.slice(0, 11)}`;
+}
+
+/** A VM whose port Alcor allocates: its IP and MAC come from Alcor, so the caller gives none. */
+function checkAlcorSpec(field: string, s: agentV1.VmSpec, a: agentV1.AlcorPort, common: CommonSpec): VmSpec {
+  const f = `${field}.alcor`;
+  if (s.ip !== '') throw new InvalidArgumentError(`${field}.ip`, 'is chosen by Alcor: leave it empty');
+  if (s.mac !== '') throw new InvalidArgumentError(`${field}.mac`, 'is chosen by Alcor: leave it empty');
+  if (common.portKind !== 'internal') throw new InvalidArgumentError(`${field}.port_kind`, "Alcor's host agent expects OVS internal ports");
+  if (common.vni !== 0) throw new InvalidArgumentError(`${field}.vni`, 'is Alcor\'s to program: leave it 0');
+  if (s.routes.length > 0) throw new InvalidArgumentError(`${field}.routes`, "are Alcor's to program: leave them empty");
+  let url: URL | undefined;
+  try {
+    url = new URL(a.portUrl);
+  } catch {
+    url = undefined;
   }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidArgumentError(`${f}.port_url`, `'${a.portUrl}' is not an http(s) URL`);
+  const ids: Array<[string, string]> = [['project_id', a.projectId], ['tenant_id', a.tenantId], ['network_id', a.networkId], ['subnet_id', a.subnetId], ['host_id', a.hostId]];
+  for (const [key, value] of ids) if (!ALCOR_ID.test(value)) throw new InvalidArgumentError(`${f}.${key}`, `'${value}' is not an id (1-64 of A-Z a-z 0-9 _ . -)`);
+  a.securityGroupIds.forEach((g, k) => {
+    if (!ALCOR_ID.test(g)) throw new InvalidArgumentError(`${f}.security_group_ids[${k}]`, `'${g}' is not an id`);
+  });
+  if (!PORT_ID.test(a.portId)) throw new InvalidArgumentError(`${f}.port_id`, `'${a.portId}' is not a port id (12-64 of A-Z a-z 0-9 -: its first 11 name the tap)`);
+  if (a.timeoutMs > MAX_ALCOR_TIMEOUT_MS) throw new InvalidArgumentError(`${f}.timeout_ms`, `${a.timeoutMs} exceeds ${MAX_ALCOR_TIMEOUT_MS}`);
+  if (a.retries > MAX_ALCOR_RETRIES) throw new InvalidArgumentError(`${f}.retries`, `${a.retries} exceeds ${MAX_ALCOR_RETRIES}`);
+  let gateway: string | undefined;
+  if (s.gateway !== '') {
+    if (parseIpv4(s.gateway) === undefined) throw new InvalidArgumentError(`${field}.gateway`, `'${s.gateway}' is not an IPv4 address`);
+    gateway = s.gateway;
+  }
+  const tap = alcorPortName(a.portId);
+  const portName = checkPortName(field, s.portName === '' ? tap : s.portName);
+  if (portName !== tap) throw new InvalidArgumentError(`${field}.port_name`, `'${portName}' is not '${tap}', the name Alcor's host agent looks for`);
   return {
-    id, name, ip: s.ip, prefixLength: prefix, gateway, mac, mtu, portKind, portName,
-    ifaceId: s.ifaceId === '' ? undefined : s.ifaceId,
-    externalIds: { ...s.externalIds },
-    vni: s.vni,
-    routes,
+    ...common, ip: '', mac: '', gateway, portName, routes: [],
+    alcor: {
+      portUrl: a.portUrl.replace(/\/+$/, ''), projectId: a.projectId, tenantId: a.tenantId, networkId: a.networkId, subnetId: a.subnetId,
+      securityGroupIds: [...a.securityGroupIds], portId: a.portId, hostId: a.hostId, timeoutMs: a.timeoutMs === 0 ? 20_000 : a.timeoutMs, retries: a.retries,
+    },
   };
 }
 
@@ -184,7 +244,7 @@ export function validateApply(req: agentV1.ApplyRequest, limits: BatchLimits): A
         unique(ids, spec.id, i, `${field}.create.id`);
         unique(names, spec.name, i, `${field}.create.name`);
         unique(ports, spec.portName, i, `${field}.create.port_name`);
-        return { kind: 'create', spec, startOffsetMs };
+        return { kind: 'create', spec, startOffsetMs, maybeExists: op.maybeExists ?? false };
       }
       case 'delete': {
         const ref = { id: checkName(`${field}.delete.id`, op.op.value.id), name: checkName(`${field}.delete.name`, op.op.value.name) };

@@ -7,9 +7,21 @@ export interface StepTiming {
   readonly micros: number;
 }
 
-/** Collects the duration of each step of one VM, in the order they ran. */
+/** A call to the control plane made for a VM (Alcor): what the report counts per endpoint. */
+export interface ApiCall {
+  readonly endpoint: string;
+  readonly micros: number;
+  readonly status: number;
+  readonly error: string;
+}
+
+/** Collects the duration of each step of one VM, in the order they ran, and its control-plane calls. */
 export class StepTimer {
   readonly steps: StepTiming[] = [];
+  readonly calls: ApiCall[] = [];
+  readonly onCall = (c: ApiCall): void => {
+    this.calls.push(c);
+  };
   private readonly started = process.hrtime.bigint();
 
   async time<T>(step: string, fn: () => Promise<T>): Promise<T> {
