@@ -65,6 +65,10 @@ export async function ensureUnderlay(host: NetnsHandle, vswitch: UplinkStore, cf
     return { ...ep, device: cfg.interface, check: () => checkDevice(host, cfg.interface, ep.ip) };
   }
 
+  // The endpoint is decided before anything changes: a wrong --underlay-ip touches nothing.
+  const existingPhy = await host.linkGet(UPLINK_BRIDGE);
+  const candidates = [...(existingPhy ? await v4(existingPhy.index) : []), ...(await v4(iface.index))];
+  const chosen = endpoint(candidates, existingPhy ? `${cfg.interface} and ${UPLINK_BRIDGE}` : cfg.interface, cfg);
   const bridgeChanged = await vswitch.ensureUplinkBridge(UPLINK_BRIDGE, cfg.interface, 'netdev');
   const phy = await waitForLink(host, UPLINK_BRIDGE, 10_000);
   const changes: string[] = bridgeChanged ? [`${cfg.interface} added to ${UPLINK_BRIDGE}`] : [];
@@ -98,7 +102,8 @@ export async function ensureUnderlay(host: NetnsHandle, vswitch: UplinkStore, cf
   } catch (e) {
     throw new MerakError('NETLINK', `moving the underlay from ${cfg.interface} to ${UPLINK_BRIDGE}: ${errorMessage(e)}`, { cause: e });
   }
-  const ep = endpoint(await v4(phy.index), UPLINK_BRIDGE, cfg);
+  const ep = (await v4(phy.index)).find((a) => a.ip === chosen.ip);
+  if (!ep) throw new MerakError('NETLINK', `${chosen.ip} is not on ${UPLINK_BRIDGE} after moving it there`);
   logger.info({ interface: cfg.interface, bridge: UPLINK_BRIDGE, underlayIp: ep.ip, changes }, changes.length > 0 ? 'underlay set up' : 'underlay already in place');
   return { ...ep, device: UPLINK_BRIDGE, check: () => checkDevice(host, UPLINK_BRIDGE, ep.ip) };
 }

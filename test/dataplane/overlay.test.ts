@@ -6,7 +6,6 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
@@ -19,7 +18,7 @@ import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
 import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
 import { Store } from '../../coordinator/store/store.js';
-import { ipJson, requireRoot, sweepEmulation, uniquePrefix, vsctl, vsctlList } from '../fixtures/local-emulation.js';
+import { httpGet, ipJson, requireRoot, sweepEmulation, uniquePrefix, vsctl, vsctlList } from '../fixtures/local-emulation.js';
 
 const TOKEN = 'dataplane-test-token';
 const A = 1001;
@@ -200,13 +199,7 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
       expect(ipJson<Array<{ addr_info: unknown[] }>>(v.name, 'addr', 'show', 'dev', 'eth0')[0]!.addr_info).toEqual([]);
       expect(vsctl(v.dbSocket, 'port-to-br', 'eth0').trim()).toBe('br-phy');
       expect(vsctl(v.dbSocket, 'get', 'Bridge', 'br-phy', 'datapath_type').trim()).toBe('netdev');
-      const ready = await new Promise<{ code: number; body: string }>((resolve, reject) => {
-        request({ socketPath: v.httpSocket, path: '/readyz' }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
-        }).on('error', reject).end();
-      });
+      const ready = await httpGet(v.httpSocket, '/readyz');
       expect(ready).toMatchObject({ code: 200, body: expect.stringMatching(/underlay: ok/) });
     }
     // The underlay bridge has no address, and the root namespace's routes are as they were.

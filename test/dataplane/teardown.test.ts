@@ -10,7 +10,7 @@ import { agentV1 } from '@merak/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EmulationState, readState, startLocalEmulation, teardownLocalEmulation } from '../../coordinator/index.js';
 import { isRunning } from '../../coordinator/local/process-record.js';
-import { ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+import { httpGet, ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -53,6 +53,16 @@ describe('local emulation teardown', () => {
     expect(namespacesWithPrefix(prefix)).toEqual([]);
     expect(linksWithPrefix(prefix)).toEqual([]);
   });
+
+  it('says why a start failed and leaves nothing (an agent refuses a --underlay-ip that disagrees)', async () => {
+    const { prefix, stateDir } = fresh('tf');
+    await expect(startLocalEmulation({ prefix, hosts: 2, stateDir, agentArgs: ['--underlay-ip', '198.51.100.99'] }))
+      .rejects.toThrow(/--underlay-ip: 198\.51\.100\.99 disagrees with the underlay: eth0 has 198\.51\.100\.[12]\/24/);
+    expect(namespacesWithPrefix(prefix)).toEqual([]);
+    expect(linksWithPrefix(prefix)).toEqual([]);
+    expect(processesMentioning(stateDir)).toEqual([]);
+    expect(existsSync(stateDir)).toBe(false);
+  }, 60_000);
 
   it('stop() removes every namespace, link, bridge and process, VMs included', async () => {
     const { prefix, stateDir } = fresh('ts');
@@ -128,10 +138,19 @@ describe('local emulation teardown', () => {
     while (isRunning(server) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(isRunning(server)).toBe(false);
 
+    // vhost-1's vswitchd dies: its agent stops being ready, for its underlay (br-phy loses carrier).
+    const vswitchd = state.vhosts[1]!.processes.vswitchd!;
+    process.kill(vswitchd.pid, 'SIGKILL');
+    let ready = await httpGet(state.vhosts[1]!.httpSocket, '/readyz');
+    for (const until = Date.now() + 5000; ready.code === 200 && Date.now() < until; ready = await httpGet(state.vhosts[1]!.httpSocket, '/readyz')) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ready).toMatchObject({ code: 503, body: expect.stringContaining('underlay: FAIL br-phy has no carrier (is ovs-vswitchd running?)') });
+
     const report = await teardownLocalEmulation(stateDir);
     expect(report.failed).toEqual([]);
     expect(report.removed).toEqual(expect.arrayContaining([`1 VM namespace of ${prefix}-vhost-0`, `1 VM namespace of ${prefix}-vhost-1`, `bridge ${prefix}-br`]));
-    expect(report.removed.filter((r) => r.startsWith(`ovsdb-server of ${prefix}-vhost-0`))).toEqual([]);
+    expect(report.removed.filter((r) => r.startsWith(`ovsdb-server of ${prefix}-vhost-0`) || r.startsWith(`ovs-vswitchd of ${prefix}-vhost-1`))).toEqual([]);
     expectNothingLeft(prefix, stateDir, state);
     // A second teardown finds nothing to do.
     expect(await teardownLocalEmulation(stateDir)).toEqual({ removed: [], failed: [] });
