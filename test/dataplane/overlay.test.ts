@@ -157,10 +157,10 @@ beforeAll(async () => {
   writeFileSync(join(work, 'token'), TOKEN);
   rootRoutesBefore = rootRoutes();
   // The coordinator side that agents register with: the registry behind the real gRPC service.
-  registry = new AgentRegistry(200);
+  registry = new AgentRegistry({ minHeartbeatMs: 200 });
   store = new Store(join(work, 'coordinator.db'));
-  // No scenarios here: the engine is only what the service is built on.
-  const engine = new ScenarioEngine({ store, registry, logger: pino({ level: 'silent' }), dataPlane: { configure: async () => {} }, agents: { clientFor: () => undefined } });
+  // No scenarios here (the test is the control plane): the engine is only what the service is built on.
+  const engine = new ScenarioEngine({ store, registry, logger: pino({ level: 'silent' }), agents: { clientFor: () => undefined }, controlPlanes: {} });
   server = new Server();
   server.addService(coordinatorV1.CoordinatorService, requireToken(createCoordinatorService(engine, registry), TOKEN));
   const sock = join(work, 'coordinator.sock');
