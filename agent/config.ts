@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from './errors.js';
+import { parseIpv4 } from './vm/ipv4.js';
 
 export interface AgentConfig {
   readonly vhost: string;
@@ -20,7 +21,10 @@ export interface AgentConfig {
   readonly logLevel: string;
   readonly coordinator: string | undefined;
   readonly advertise: string | undefined;
+  /** --underlay-ip: the tunnel endpoint to advertise; '' = none (or the one the underlay interface has). */
   readonly underlayIp: string;
+  /** --underlay-interface: the interface that carries the overlay; undefined = no underlay here. */
+  readonly underlayInterface: string | undefined;
 }
 
 export const AGENT_HELP = `merak-agent: owns one emulated host's VMs (network namespaces with ports on Open vSwitch).
@@ -41,7 +45,13 @@ Usage: merak-agent [options]
   --hollow                no kernel work: VMs exist only in memory (control-plane load tests)
   --coordinator HOST:PORT register with this coordinator and keep a connection to it
   --advertise ADDR        the address the coordinator should dial back (default: --listen)
-  --underlay-ip IP        this vhost's tunnel endpoint, told to the coordinator
+  --underlay-interface NAME
+                          the interface that carries the overlay tunnels; its IPv4 address is this
+                          vhost's tunnel endpoint. With --datapath-type netdev the agent makes it a
+                          port of an OVS bridge br-phy and moves the address to br-phy (OVS's
+                          userspace tunnels need that); with system it stays as it is
+  --underlay-ip IP        this vhost's tunnel endpoint, told to the coordinator (with
+                          --underlay-interface: must be that interface's address)
   --log-level LEVEL       pino level (default info; env MERAK_LOG_LEVEL)
   -h, --help              this text
 `;
@@ -69,7 +79,8 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       bridge: { type: 'string' }, 'datapath-type': { type: 'string' }, 'token-file': { type: 'string' },
       insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
-      advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'underlay-interface': { type: 'string' },
+      'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return 'help';
@@ -89,6 +100,16 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const bridge = values.bridge ?? 'br-int';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(bridge)) throw new InvalidArgumentError('--bridge', `'${bridge}' is not a valid bridge name`);
   const grpcListen = hostPort('--listen', values.listen ?? '0.0.0.0:40054');
+  const underlayIp = values['underlay-ip'] ?? '';
+  if (underlayIp !== '' && parseIpv4(underlayIp) === undefined) throw new InvalidArgumentError('--underlay-ip', `'${underlayIp}' is not an IPv4 address`);
+  const underlayInterface = values['underlay-interface'];
+  if (underlayInterface !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(underlayInterface)) {
+      throw new InvalidArgumentError('--underlay-interface', `'${underlayInterface}' is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -)`);
+    }
+    if (values.hollow) throw new InvalidArgumentError('--underlay-interface', 'a hollow agent has no data plane');
+    if (underlayInterface === bridge) throw new InvalidArgumentError('--underlay-interface', `'${underlayInterface}' is the integration bridge`);
+  }
   return {
     vhost,
     grpcListen,
@@ -104,6 +125,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     logLevel: values['log-level'] ?? env.MERAK_LOG_LEVEL ?? 'info',
     coordinator: values.coordinator === undefined ? undefined : hostPort('--coordinator', values.coordinator),
     advertise: values.advertise === undefined ? undefined : hostPort('--advertise', values.advertise),
-    underlayIp: values['underlay-ip'] ?? '',
+    underlayIp,
+    underlayInterface,
   };
 }

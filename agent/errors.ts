@@ -13,6 +13,7 @@ export type MerakErrorCode =
   | 'CAPACITY'
   | 'UNIMPLEMENTED'
   | 'ALCOR'
+  | 'FAILED_PRECONDITION'
   | 'INTERNAL';
 
 export type ErrorContext = Record<string, string | number | boolean | undefined>;

@@ -8,5 +8,6 @@ export { hasToken, requireToken } from './server/auth.js';
 export { type ReadinessCheck, createHttpServer } from './server/http.js';
 export { removeStaleSocket } from './server/unix-socket.js';
 export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';
+export { MARK as OVERLAY_MARKS, VLAN_MAX, VLAN_MIN, tunnelPortName } from './overlay/index.js';
 export { Vswitch } from './vswitch/vswitch.js';
 export { type AlcorCall, AlcorError, AlcorHttp, type AlcorHttpOptions, type AlcorRequest, type AlcorResponse } from './alcor/index.js';

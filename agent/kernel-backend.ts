@@ -1,11 +1,14 @@
-// The kernel backend: a netlink handle on the vhost's own namespace, OVSDB for br-int, the kernel
-// executor, the ICMP prober, readiness checks.
+// The kernel backend: a netlink handle on the vhost's own namespace, OVSDB for br-int, the
+// underlay (br-phy) and the overlay (per-VNI VLANs, tunnels), the kernel executor, the ICMP
+// prober, readiness checks.
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
 import { MerakError, errorMessage } from './errors.js';
 import { NetnsHandle } from './netns/index.js';
+import { Overlay, type Underlay, ensureUnderlay } from './overlay/index.js';
 import { pingFromNamespace } from './probe/pinger.js';
+import type { ReadinessCheck } from './server/http.js';
 import { KernelExecutor } from './vm/kernel-executor.js';
 import { PortCommitter } from './vm/port-committer.js';
 import { Vswitch } from './vswitch/vswitch.js';
@@ -22,15 +25,38 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     throw new MerakError('OVSDB', `OVSDB at ${config.ovsdbSocket}: ${errorMessage(e)}`, { cause: e });
   }
   const vs = vswitch;
-  const executor = new KernelExecutor({ vhost: config.vhost, host, ports: new PortCommitter((changes) => vs.applyPortChanges(changes)), interfaces: vs });
-  logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType }, 'bridge ready');
+  let underlay: Underlay | undefined;
+  let overlay: Overlay;
+  try {
+    if (config.underlayInterface !== undefined) {
+      underlay = await ensureUnderlay(host, vs, { interface: config.underlayInterface, datapathType: config.datapathType, expectedIp: config.underlayIp || undefined }, logger);
+    }
+    const underlayIp = underlay?.ip ?? (config.underlayIp || undefined);
+    overlay = await Overlay.open(vs, {
+      vhost: config.vhost,
+      logger,
+      underlayIp,
+      // OVS's userspace tunnels route only through an OVS bridge that holds the underlay address.
+      tunnelsUnavailable: config.datapathType === 'netdev' && !underlay
+        ? 'tunnels on the userspace datapath need an underlay: start the agent with --underlay-interface'
+        : undefined,
+    });
+  } catch (e) {
+    host.close();
+    vs.close();
+    throw e;
+  }
+  const executor = new KernelExecutor({ vhost: config.vhost, host, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs });
+  logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType, underlayIp: underlay?.ip }, 'bridge ready');
+  const checks: ReadinessCheck[] = [
+    { name: 'ovsdb', check: () => vs.echo() },
+    { name: 'netlink', check: async () => { if (!(await host.linkGet('lo'))) throw new Error('lo not found'); } },
+  ];
+  if (underlay) checks.push({ name: 'underlay', check: () => underlay.check() });
   return {
     executor,
-    underlayIp: undefined,
-    checks: [
-      { name: 'ovsdb', check: () => vs.echo() },
-      { name: 'netlink', check: async () => { if (!(await host.linkGet('lo'))) throw new Error('lo not found'); } },
-    ],
+    underlayIp: underlay?.ip,
+    checks,
     async hostInfo() {
       const [links, addrs, ovsVersion] = await Promise.all([host.linkList(), host.addrList(), vs.version()]);
       const byIndex = new Map(links.map((l) => [l.index, l]));
@@ -40,9 +66,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
       return { addresses, ovsVersion, datapathType: config.datapathType, bridge: config.bridge };
     },
     ping: (vm, targets, opts) => pingFromNamespace(vm, targets, opts),
-    setTunnels: async () => {
-      throw new Error('unimplemented');
-    },
+    setTunnels: (c) => overlay.setTunnels(c),
     async close() {
       host.close();
       vs.close();

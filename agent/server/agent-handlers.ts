@@ -90,7 +90,10 @@ function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
   if (req.tunnels.length > MAX_TUNNELS) throw new InvalidArgumentError('tunnels', `${req.tunnels.length} tunnels exceed the limit of ${MAX_TUNNELS}`);
   const seen = new Map<string, number>();
   const tunnels = req.tunnels.map((t, i) => {
-    if (parseIpv4(t.remoteIp) === undefined) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `'${t.remoteIp}' is not an IPv4 address`);
+    const ip = parseIpv4(t.remoteIp);
+    if (ip === undefined) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `'${t.remoteIp}' is not an IPv4 address`);
+    const first = ip >>> 24;
+    if (first === 0 || first === 127 || first >= 224) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `${t.remoteIp} is not a unicast address`);
     if (!Number.isInteger(t.vni) || t.vni < 1 || t.vni > MAX_VNI) throw new InvalidArgumentError(`tunnels[${i}].vni`, `${t.vni} is outside 1..${MAX_VNI}`);
     const key = `${t.remoteIp}/${t.vni}`;
     const before = seen.get(key);

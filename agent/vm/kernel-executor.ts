@@ -203,7 +203,7 @@ export class KernelExecutor implements VmExecutor {
     name: 'attach',
     run: async (ctx) => {
       try {
-        ctx.ofport = await this.deps.ports.add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec));
+        ctx.ofport = await this.deps.ports.add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec), ctx.spec.vni);
       } catch (e) {
         throw tagged('OVSDB', `add port ${ctx.spec.portName} to the bridge`, e);
       }

@@ -7,6 +7,8 @@ export interface PortAdd {
   readonly name: string;
   readonly type: '' | 'internal';
   readonly externalIds: Readonly<Record<string, string>>;
+  /** The VM's overlay segment (0 = none): whoever applies the change puts the port on its VLAN. */
+  readonly vni: number;
 }
 
 export interface PortRemove {
@@ -37,8 +39,8 @@ export class PortCommitter {
   constructor(private readonly apply: ApplyPortChanges, private readonly maxInFlight = 4) {}
 
   /** Adds a port to the bridge; resolves to its ofport once vswitchd applied it. */
-  add(name: string, type: PortAdd['type'], externalIds: Readonly<Record<string, string>>): Promise<number> {
-    return this.enqueue({ kind: 'add', name, type, externalIds });
+  add(name: string, type: PortAdd['type'], externalIds: Readonly<Record<string, string>>, vni = 0): Promise<number> {
+    return this.enqueue({ kind: 'add', name, type, externalIds, vni });
   }
 
   /** Removes a port (absent is fine). */

@@ -1,14 +1,62 @@
-// The vhost's Open vSwitch as the agent needs it: br-int, VM ports added and removed in one
-// transaction per group, and readiness as ovs-vsctl defines it: vswitchd has applied the change
-// (cur_cfg caught up with next_cfg) and each new interface has an ofport and no error.
+// The vhost's Open vSwitch as the agent needs it: bridges (br-int, and br-phy for a userspace
+// underlay), ports added and removed in one transaction per group, and readiness as ovs-vsctl
+// defines it: vswitchd has applied the change (cur_cfg caught up with next_cfg) and each new
+// interface has an ofport and no error. The schema layer: it knows tables and columns, not VMs,
+// VNIs or tunnels (agent/overlay/ decides those).
 import type { Logger } from 'pino';
 import { MerakError } from '../errors.js';
 import type { VmInterfaceRow, VmInterfaceStore } from '../vm/kernel-executor.js';
-import type { PortChange } from '../vm/port-committer.js';
-import { type Json, OvsdbClient, type Operation, fromOvsMap, ovsMap, setMembers } from './ovsdb-client.js';
+import { AddBridge, AddPort, type Command, DelPort, SetBridgeDatapath, transactionOps } from './commands.js';
+import { type Json, OvsdbClient, fromOvsMap, ovsMap, setMembers } from './ovsdb-client.js';
+
+/** external_ids key on every Port the agent makes: the vhost that owns it. */
+export const OWNER_KEY = 'merak-vhost';
 
 const uuidOf = (v: Json | undefined): string | undefined => (Array.isArray(v) && v[0] === 'uuid' ? String(v[1]) : undefined);
-const named = (name: string): Json => ['named-uuid', name];
+
+export type PortChangeRequest =
+  | {
+      readonly kind: 'add';
+      readonly name: string;
+      readonly type: '' | 'internal';
+      readonly externalIds: Readonly<Record<string, string>>;
+      /** Port.tag (access VLAN); undefined = untagged. */
+      readonly tag?: number;
+      /** Extra Port external_ids (the owner mark is always added). */
+      readonly portExternalIds?: Readonly<Record<string, string>>;
+    }
+  | { readonly kind: 'remove'; readonly name: string };
+
+/** A Port row as listed. */
+export interface PortRow {
+  readonly uuid: string;
+  readonly name: string;
+  readonly tag: number | undefined;
+  readonly externalIds: Readonly<Record<string, string>>;
+}
+
+/** Per new interface after vswitchd applied a change: its ofport, or why it has none. */
+export type InterfaceOutcome = { ofport: number } | { error: Error };
+
+/**
+ * The commands for a group of VM port changes: adds as they come, removes of the ports found
+ * (`uuids`: name -> Port uuid; a port not found is already gone).
+ */
+export function portChangeCommands(bridge: string, vhost: string, changes: readonly PortChangeRequest[], uuids: ReadonlyMap<string, string>): Command[] {
+  const commands: Command[] = [];
+  for (const c of changes) {
+    if (c.kind === 'add') {
+      commands.push(new AddPort({
+        bridge, name: c.name, type: c.type, tag: c.tag, interfaceExternalIds: c.externalIds,
+        portExternalIds: { [OWNER_KEY]: vhost, ...c.portExternalIds },
+      }));
+    } else {
+      const uuid = uuids.get(c.name);
+      if (uuid) commands.push(new DelPort(bridge, c.name, uuid));
+    }
+  }
+  return commands;
+}
 
 export class Vswitch implements VmInterfaceStore {
   private curCfg = -1;
@@ -17,7 +65,7 @@ export class Vswitch implements VmInterfaceStore {
 
   private constructor(
     private readonly client: OvsdbClient,
-    private readonly bridge: string,
+    readonly bridge: string,
     private readonly vhost: string,
     private readonly logger: Logger,
     private readonly applyTimeoutMs: number,
@@ -56,40 +104,73 @@ export class Vswitch implements VmInterfaceStore {
     });
   }
 
-  /** Runs `ops` with next_cfg bumped in the same transaction, then waits until vswitchd applied it. */
-  private async commitAndWait(ops: Operation[]): Promise<Json[]> {
-    const result = await this.client.transact([
-      ...ops,
-      { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['next_cfg', '+=', 1]] },
-      { op: 'select', table: 'Open_vSwitch', where: [], columns: ['next_cfg'] },
-    ]);
-    const root = (result[ops.length + 1] as { rows: Array<{ next_cfg: number }> }).rows[0];
+  /**
+   * Runs `commands` as one transaction. With `wait`, next_cfg is bumped in it and this resolves
+   * once vswitchd applied it; `newInterfaces` are then checked for an ofport and no error.
+   */
+  async commit(commands: readonly Command[], opts: { wait: boolean; newInterfaces?: readonly string[] }): Promise<Map<string, InterfaceOutcome>> {
+    const outcomes = new Map<string, InterfaceOutcome>();
+    if (commands.length === 0) return outcomes;
+    const ops = transactionOps(commands, { waitForVswitchd: opts.wait });
+    this.logger.debug({ commands: commands.length, first: String(commands[0]) }, 'OVSDB transaction');
+    const result = await this.client.transact(ops);
+    if (!opts.wait) return outcomes;
+    const root = (result[ops.length - 1] as { rows: Array<{ next_cfg: number }> }).rows[0];
     if (!root) throw new MerakError('OVSDB', 'the database has no Open_vSwitch row (is it initialised? ovs-vsctl init)');
-    const nextCfg = root.next_cfg;
-    await this.applied(nextCfg);
-    return result;
+    await this.applied(root.next_cfg);
+    const names = opts.newInterfaces ?? [];
+    if (names.length === 0) return outcomes;
+    const rows = await this.client.transact(names.map((name) => ({ op: 'select', table: 'Interface', where: [['name', '==', name]], columns: ['ofport', 'error'] })));
+    names.forEach((name, i) => {
+      const r = (rows[i] as { rows: Array<{ ofport: Json; error: Json }> }).rows[0];
+      const ofport = setMembers(r?.ofport)[0];
+      const error = setMembers(r?.error)[0];
+      const port = typeof ofport === 'number' ? ofport : -1;
+      const why = typeof error === 'string' ? error : '';
+      outcomes.set(name, why || port <= 0 ? { error: new MerakError('OVSDB', `ovs-vswitchd could not add ${name}: ${why || `ofport ${port}`}`) } : { ofport: port });
+    });
+    return outcomes;
   }
 
   /** Equivalent to: ovs-vsctl --may-exist add-br BRIDGE -- set Bridge BRIDGE datapath_type=TYPE */
-  async ensureBridge(datapathType: string): Promise<void> {
-    const [sel] = await this.client.transact([{ op: 'select', table: 'Bridge', where: [['name', '==', this.bridge]], columns: ['_uuid', 'datapath_type'] }]);
+  async ensureBridge(datapathType: string, name = this.bridge, externalIds: Readonly<Record<string, string>> = {}): Promise<void> {
+    const [sel] = await this.client.transact([{ op: 'select', table: 'Bridge', where: [['name', '==', name]], columns: ['datapath_type'] }]);
     const row = (sel as { rows: Array<{ datapath_type: string }> }).rows[0];
     if (row) {
-      if (row.datapath_type !== datapathType) {
-        await this.commitAndWait([{ op: 'update', table: 'Bridge', where: [['name', '==', this.bridge]], row: { datapath_type: datapathType } }]);
-      }
+      if (row.datapath_type !== datapathType) await this.commit([new SetBridgeDatapath(name, datapathType)], { wait: true });
       return;
     }
-    await this.commitAndWait([
-      { op: 'insert', table: 'Interface', row: { name: this.bridge, type: 'internal' }, 'uuid-name': 'brif' },
-      { op: 'insert', table: 'Port', row: { name: this.bridge, interfaces: named('brif') }, 'uuid-name': 'brport' },
-      { op: 'insert', table: 'Bridge', row: { name: this.bridge, ports: named('brport'), datapath_type: datapathType }, 'uuid-name': 'br' },
-      { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['bridges', 'insert', ['set', [named('br')]]]] },
+    await this.commit([new AddBridge(name, datapathType, externalIds)], { wait: true });
+  }
+
+  /**
+   * Equivalent to: ovs-vsctl --may-exist add-br BRIDGE -- set Bridge BRIDGE datapath_type=TYPE --
+   * --may-exist add-port BRIDGE IFACE. Refuses an IFACE that is a port of another bridge.
+   * Resolves to whether anything changed.
+   */
+  async ensureUplinkBridge(bridge: string, iface: string, datapathType: string): Promise<boolean> {
+    const [bridges, ports] = await this.client.transact([
+      { op: 'select', table: 'Bridge', where: [], columns: ['name', 'ports', 'datapath_type'] },
+      { op: 'select', table: 'Port', where: [['name', '==', iface]], columns: ['_uuid'] },
     ]);
+    const rows = (bridges as { rows: Array<{ name: string; ports: Json; datapath_type: string }> }).rows;
+    const portUuid = uuidOf((ports as { rows: Array<{ _uuid: Json }> }).rows[0]?._uuid);
+    const holder = portUuid ? rows.find((r) => setMembers(r.ports).some((p) => uuidOf(p) === portUuid)) : undefined;
+    if (holder && holder.name !== bridge) throw new MerakError('OVSDB', `${iface} is already a port of bridge ${holder.name}, not ${bridge}`);
+    const existing = rows.find((r) => r.name === bridge);
+    const commands: Command[] = [];
+    if (!existing) commands.push(new AddBridge(bridge, datapathType, { [OWNER_KEY]: this.vhost }));
+    else if (existing.datapath_type !== datapathType) commands.push(new SetBridgeDatapath(bridge, datapathType));
+    if (!holder) commands.push(new AddPort({ bridge, name: iface, type: '' }));
+    if (commands.length === 0) return false;
+    const outcomes = await this.commit(commands, { wait: true, newInterfaces: holder ? [] : [iface] });
+    const o = outcomes.get(iface);
+    if (o && 'error' in o) throw o.error;
+    return true;
   }
 
   /** Adds and removes VM ports in one transaction; per change, the new ofport or why it failed. */
-  async applyPortChanges(changes: readonly PortChange[]): Promise<Array<{ ofport: number } | { error: Error }>> {
+  async applyPortChanges(changes: readonly PortChangeRequest[]): Promise<Array<{ ofport: number } | { error: Error }>> {
     const removes = changes.filter((c) => c.kind === 'remove');
     const uuids = new Map<string, string>();
     if (removes.length > 0) {
@@ -99,39 +180,21 @@ export class Vswitch implements VmInterfaceStore {
         if (u) uuids.set(c.name, u);
       });
     }
-    const ops: Operation[] = [];
-    const newPorts: Json[] = [];
-    changes.forEach((c, i) => {
-      if (c.kind !== 'add') return;
-      ops.push({ op: 'insert', table: 'Interface', row: { name: c.name, type: c.type, external_ids: ovsMap(c.externalIds) }, 'uuid-name': `i${i}` });
-      ops.push({ op: 'insert', table: 'Port', row: { name: c.name, interfaces: named(`i${i}`), external_ids: ovsMap({ 'merak-vhost': this.vhost }) }, 'uuid-name': `p${i}` });
-      newPorts.push(named(`p${i}`));
-    });
-    const mutations: Json[] = [];
-    if (newPorts.length > 0) mutations.push(['ports', 'insert', ['set', newPorts]]);
-    if (uuids.size > 0) mutations.push(['ports', 'delete', ['set', [...uuids.values()].map((u) => ['uuid', u])]]);
-    if (mutations.length === 0) return changes.map(() => ({ ofport: 0 }));
-    ops.push({ op: 'mutate', table: 'Bridge', where: [['name', '==', this.bridge]], mutations });
-    const added = changes.filter((c) => c.kind === 'add');
+    const commands = portChangeCommands(this.bridge, this.vhost, changes, uuids);
+    const added = changes.filter((c) => c.kind === 'add').map((c) => c.name);
     // Only new ports need vswitchd to have applied the change (they need an ofport); a removal is
     // done once OVSDB committed it, and waiting for vswitchd there would cost ~1 s per group.
-    if (added.length > 0) await this.commitAndWait(ops);
-    else await this.client.transact(ops);
-    const state = new Map<string, { ofport: number; error: string }>();
-    if (added.length > 0) {
-      const rows = await this.client.transact(added.map((c) => ({ op: 'select', table: 'Interface', where: [['name', '==', c.name]], columns: ['ofport', 'error'] })));
-      added.forEach((c, i) => {
-        const r = (rows[i] as { rows: Array<{ ofport: Json; error: Json }> }).rows[0];
-        const ofport = setMembers(r?.ofport)[0];
-        const error = setMembers(r?.error)[0];
-        state.set(c.name, { ofport: typeof ofport === 'number' ? ofport : -1, error: typeof error === 'string' ? error : '' });
-      });
-    }
-    return changes.map((c) => {
-      if (c.kind === 'remove') return { ofport: 0 };
-      const s = state.get(c.name)!;
-      if (s.error || s.ofport <= 0) return { error: new MerakError('OVSDB', `ovs-vswitchd could not add ${c.name}: ${s.error || `ofport ${s.ofport}`}`) };
-      return { ofport: s.ofport };
+    const outcomes = await this.commit(commands, { wait: added.length > 0, newInterfaces: added });
+    return changes.map((c) => (c.kind === 'remove' ? { ofport: 0 } : outcomes.get(c.name)!));
+  }
+
+  /** Ports whose external_ids include this vhost's owner mark and `match`; all ports with `all`. */
+  async listPorts(match: Readonly<Record<string, string>> | 'all'): Promise<PortRow[]> {
+    const where: Json[] = match === 'all' ? [] : [['external_ids', 'includes', ovsMap({ [OWNER_KEY]: this.vhost, ...match })]];
+    const [r] = await this.client.transact([{ op: 'select', table: 'Port', where, columns: ['_uuid', 'name', 'tag', 'external_ids'] }]);
+    return (r as { rows: Array<{ _uuid: Json; name: string; tag: Json; external_ids: Json }> }).rows.map((row) => {
+      const tag = setMembers(row.tag)[0];
+      return { uuid: uuidOf(row._uuid) ?? '', name: row.name, tag: typeof tag === 'number' ? tag : undefined, externalIds: fromOvsMap(row.external_ids) };
     });
   }
 
@@ -139,12 +202,12 @@ export class Vswitch implements VmInterfaceStore {
     const [r] = await this.client.transact([{ op: 'select', table: 'Interface', where: [], columns: ['name', 'ofport', 'external_ids'] }]);
     return (r as { rows: Array<{ name: string; ofport: Json; external_ids: Json }> }).rows
       .map((row) => ({ name: row.name, ofport: Number(setMembers(row.ofport)[0] ?? -1), externalIds: fromOvsMap(row.external_ids) }))
-      .filter((row) => row.externalIds['merak-vhost'] === this.vhost && row.externalIds['vm-id'] !== undefined);
+      .filter((row) => row.externalIds[OWNER_KEY] === this.vhost && row.externalIds['vm-id'] !== undefined);
   }
 
   async find(vmId: string): Promise<VmInterfaceRow | undefined> {
     const [r] = await this.client.transact([
-      { op: 'select', table: 'Interface', where: [['external_ids', 'includes', ovsMap({ 'vm-id': vmId, 'merak-vhost': this.vhost })]], columns: ['name', 'ofport', 'external_ids'] },
+      { op: 'select', table: 'Interface', where: [['external_ids', 'includes', ovsMap({ 'vm-id': vmId, [OWNER_KEY]: this.vhost })]], columns: ['name', 'ofport', 'external_ids'] },
     ]);
     const row = (r as { rows: Array<{ name: string; ofport: Json; external_ids: Json }> }).rows[0];
     return row && { name: row.name, ofport: Number(setMembers(row.ofport)[0] ?? -1), externalIds: fromOvsMap(row.external_ids) };

@@ -1,10 +1,9 @@
 // Runs an agent as a child process, optionally inside a vhost's network namespace (nsenter, not
 // `ip netns exec`: the latter makes /run/netns a slave mount, hiding the VMs the agent creates).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 
 export function agentMainPath(): string {
   const pkg = createRequire(import.meta.url).resolve('@merak/agent/package.json');
@@ -56,25 +55,32 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
   const extra = (process.env.MERAK_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const node = [process.execPath, '--enable-source-maps', ...extra, agentMainPath(), ...opts.args];
   const argv = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...node] : node;
-  // Its own process group: a Ctrl-C meant for the launcher must not kill the agent before the
-  // launcher has used it to tear down.
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: true });
-  const log = createWriteStream(opts.logFile, { flags: 'a' });
-  child.stderr!.pipe(log, { end: false });
+  // The agent writes its log straight to the file (no pipe through this process), in its own
+  // process group, unreferenced: it outlives a launcher that exits or is killed, a Ctrl-C meant
+  // for the launcher does not reach it, and another process can stop it later by PID.
+  const logFd = openSync(opts.logFile, 'a');
+  const from = fstatSync(logFd).size;
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd], env: opts.env ?? process.env, detached: true });
+  } finally {
+    closeSync(logFd);
+  }
+  child.unref();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      log.write(`${line}\n`);
-      if (line.includes('"msg":"agent ready"')) resolve();
-    });
-    void exited.then((code) => setTimeout(() => reject(new AgentStartError(`agent exited with code ${code} before it was ready; see ${opts.logFile}`, opts.logFile)), 50));
-  });
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  // Readiness is the agent's "agent ready" log line (level info), written after `from`.
   const timeoutMs = opts.readyTimeoutMs ?? 20_000;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AgentStartError(`agent not ready after ${timeoutMs} ms; see ${opts.logFile}`, opts.logFile)), timeoutMs);
-  });
+  const ready = (async (): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (logSince(opts.logFile, from).includes('"msg":"agent ready"')) return;
+      if (exitCode !== undefined) throw new AgentStartError(`agent exited with code ${exitCode} before it was ready; see ${opts.logFile}`, opts.logFile);
+      if (Date.now() > deadline) throw new AgentStartError(`agent not ready after ${timeoutMs} ms; see ${opts.logFile}`, opts.logFile);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
   const proc: AgentProcess = {
     pid: child.pid!,
     exited,
@@ -93,12 +99,24 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
     },
   };
   try {
-    await Promise.race([ready, timeout]);
+    await ready;
   } catch (e) {
     await proc.kill();
     throw e;
-  } finally {
-    clearTimeout(timer);
   }
   return proc;
+}
+
+/** What was appended to `file` after byte `from`. */
+function logSince(file: string, from: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= from) return '';
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    return buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }

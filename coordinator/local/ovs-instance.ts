@@ -90,8 +90,11 @@ export async function startOvsInstance(opts: { dir: string; netnsName?: string; 
   const wrap = (cmd: string[]): [string, string[]] => (opts.netnsName ? ['nsenter', [`--net=/run/netns/${opts.netnsName}`, '--', ...cmd]] : [cmd[0]!, cmd.slice(1)]);
   const launch = (cmd: string[]): ChildProcess => {
     const [bin, args] = wrap(cmd);
-    // Own process group, like the agent: the launcher stops it, in order.
-    return spawn(bin, args, { env, stdio: 'ignore', detached: true });
+    // Own process group, like the agent: the launcher stops it, in order. Unreferenced: it may
+    // outlive the launcher (and be stopped later by PID).
+    const child = spawn(bin, args, { env, stdio: 'ignore', detached: true });
+    child.unref();
+    return child;
   };
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const server = launch(['ovsdb-server', db, `--remote=punix:${dbSocket}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',

@@ -1,14 +1,13 @@
 // One emulated host on this machine, built like a Kubernetes pod: its own network namespace, its
 // own ovsdb-server + ovs-vswitchd (userspace datapath), and its own agent process.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Vswitch } from '@merak/agent';
 import { isSysError, netnsCreate, netnsDelete } from '@merak/native';
-import { pino } from 'pino';
 import { AgentClient } from '../agent-client/agent-client.js';
 import { type AgentProcess, startAgentProcess } from './agent-process.js';
 import { type OvsInstance, startOvsInstance } from './ovs-instance.js';
+import { vmsFromOvsdb } from './recorded-vms.js';
 
 export interface LocalVhostOptions {
   /** The vhost's name; also its network namespace's name. */
@@ -17,6 +16,12 @@ export interface LocalVhostOptions {
   readonly dir: string;
   /** Extra agent flags. */
   readonly agentArgs?: readonly string[];
+  /** The agent's bearer token, in a file; default: a fresh one written into `dir`. */
+  readonly tokenFile?: string;
+  /** sysctls set inside the namespace as it is created (before anything runs in it). */
+  readonly sysctls?: Array<[string, string]>;
+  /** Runs once the namespace exists, before OVS and the agent start (e.g. to give it an uplink). */
+  readonly prepare?: (netns: string) => Promise<void>;
 }
 
 export interface LocalVhost {
@@ -26,6 +31,8 @@ export interface LocalVhost {
   readonly grpcAddress: string;
   readonly httpSocket: string;
   readonly token: string;
+  /** ovsdb-server's and ovs-vswitchd's PIDs. */
+  readonly ovsPids: { readonly ovsdbServer: number; readonly vswitchd: number };
   client: AgentClient;
   agent: AgentProcess;
   /** Starts the agent again (after kill or stop) and reconnects the client. */
@@ -36,15 +43,19 @@ export interface LocalVhost {
 
 export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVhost> {
   mkdirSync(opts.dir, { recursive: true });
-  const token = randomBytes(24).toString('hex');
-  const tokenFile = join(opts.dir, 'agent.token');
-  writeFileSync(tokenFile, token, { mode: 0o600 });
-  await netnsCreate(opts.name).catch((e: unknown) => {
+  let tokenFile = opts.tokenFile;
+  if (tokenFile === undefined) {
+    tokenFile = join(opts.dir, 'agent.token');
+    writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+  }
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  await netnsCreate(opts.name, { sysctls: opts.sysctls ?? [] }).catch((e: unknown) => {
     if (isSysError(e) && e.code === 'EEXIST') throw new Error(`network namespace ${opts.name} already exists: is a previous run still up?`);
     throw e;
   });
   let ovs: OvsInstance | undefined;
   try {
+    await opts.prepare?.(opts.name);
     ovs = await startOvsInstance({ dir: join(opts.dir, 'ovs'), netnsName: opts.name });
   } catch (e) {
     await netnsDelete([opts.name]);
@@ -73,6 +84,7 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
     grpcAddress: `unix:${grpcSocket}`,
     httpSocket,
     token,
+    ovsPids: ovs.pids,
     client: new AgentClient(`unix:${grpcSocket}`, { token }),
     agent,
     async restartAgent() {
@@ -108,16 +120,9 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
 
 /** Deletes the namespaces of every VM this vhost's OVSDB records (external_ids vm-name). */
 async function deleteRecordedVms(dbSocket: string, vhost: string): Promise<void> {
-  const vswitch = await Vswitch.connect(dbSocket, 'br-int', vhost, silentLogger);
-  try {
-    const names = (await vswitch.list()).map((r) => r.externalIds['vm-name']).filter((n): n is string => n !== undefined);
-    if (names.length > 0) await netnsDelete(names);
-  } finally {
-    vswitch.close();
-  }
+  const names = await vmsFromOvsdb(dbSocket, vhost);
+  if (names.length > 0) await netnsDelete(names);
 }
-
-const silentLogger = pino({ level: 'silent' });
 
 /** Removes a vhost folder (after stop). */
 export function removeVhostDir(dir: string): void {

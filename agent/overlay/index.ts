@@ -1,0 +1,5 @@
+// The standalone data plane: the underlay (br-phy), per-VNI local VLANs, tunnel ports.
+export { Overlay, type OverlayOptions, type OverlayStore, VlanExhaustedError } from './overlay.js';
+export { MARK, type Tunnel, type TunnelPlan, type TunnelType, planTunnels, tunnelPort, tunnelPortName } from './tunnels.js';
+export { UPLINK_BRIDGE, type Underlay, type UnderlayConfig, ensureUnderlay } from './underlay.js';
+export { VLAN_MAX, VLAN_MIN, VlanMap } from './vlan-map.js';

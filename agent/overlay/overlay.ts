@@ -1,0 +1,184 @@
+// The standalone data plane on br-int: every VPC (VNI) gets a local VLAN; VM ports of a VNI are
+// access ports on it (the tag set in the same transaction that inserts the port, so a port is
+// never a trunk for a moment); tunnel ports to the peers that share the VNI are protected access
+// ports on the same VLAN. Lower: the OVSDB schema layer. Upper: the port committer and SetTunnels.
+import type { Logger } from 'pino';
+import { InvalidArgumentError, MerakError } from '../errors.js';
+import type { TunnelConfig, TunnelOutcome } from '../server/agent-handlers.js';
+import type { PortChange } from '../vm/port-committer.js';
+import { DelPort } from '../vswitch/commands.js';
+import { OWNER_KEY, type PortChangeRequest, type PortRow, type Vswitch } from '../vswitch/vswitch.js';
+import { MARK, planTunnels } from './tunnels.js';
+import { VLAN_MAX, VLAN_MIN, VlanMap } from './vlan-map.js';
+
+/** The VM (or tunnel set) needs a VLAN for a VNI and all of this vhost's are in use. */
+export class VlanExhaustedError extends MerakError {
+  constructor(readonly vni: number, vlans: number) {
+    super('CAPACITY', `no local VLAN left for VNI ${vni}: all ${vlans} VLANs of this vhost's br-int are in use by other VNIs`, { context: { vni } });
+  }
+}
+
+/** What the overlay needs from OVSDB. */
+export type OverlayStore = Pick<Vswitch, 'bridge' | 'listPorts' | 'applyPortChanges' | 'commit'>;
+
+export interface OverlayOptions {
+  readonly vhost: string;
+  readonly logger: Logger;
+  /** This vhost's tunnel endpoint; undefined when it has none. */
+  readonly underlayIp: string | undefined;
+  /** Why tunnels cannot work here (e.g. a userspace datapath without an underlay); undefined = they can. */
+  readonly tunnelsUnavailable?: string;
+  /** The VLAN range (tests of exhaustion use the full one; this is for nothing else). */
+  readonly vlanRange?: { min: number; max: number };
+}
+
+function vniOf(row: PortRow): number | undefined {
+  const text = row.externalIds[MARK.vni];
+  const vni = text === undefined ? NaN : Number(text);
+  return Number.isInteger(vni) && vni > 0 ? vni : undefined;
+}
+
+/** Our VNIs (VNI -> VLAN, from ports that carry a VNI) and the tags other ports use. */
+function readMap(rows: readonly PortRow[], vhost: string): { entries: Array<[number, number]>; reserved: number[] } {
+  const entries: Array<[number, number]> = [];
+  const reserved: number[] = [];
+  for (const row of rows) {
+    if (row.tag === undefined) continue;
+    const vni = row.externalIds[OWNER_KEY] === vhost ? vniOf(row) : undefined;
+    if (vni === undefined) reserved.push(row.tag);
+    else entries.push([vni, row.tag]);
+  }
+  return { entries, reserved };
+}
+
+export class Overlay {
+  private tunnelQueue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly store: OverlayStore, private readonly vlans: VlanMap, private readonly opts: OverlayOptions) {}
+
+  /** Recovers the VNI -> VLAN map from the ports OVSDB has. */
+  static async open(store: OverlayStore, opts: OverlayOptions): Promise<Overlay> {
+    const { entries, reserved } = readMap(await store.listPorts('all'), opts.vhost);
+    const range = opts.vlanRange ?? { min: VLAN_MIN, max: VLAN_MAX };
+    const vlans = new VlanMap(entries, reserved, range.min, range.max);
+    if (entries.length > 0) opts.logger.info({ vnis: vlans.entries().length, reservedTags: reserved.length }, 'VNI to VLAN map recovered from OVSDB');
+    return new Overlay(store, vlans, opts);
+  }
+
+  /** VNI -> local VLAN as it stands (for Info, logs and tests). */
+  vlanMap(): Map<number, number> {
+    return new Map(this.vlans.entries());
+  }
+
+  /**
+   * When the map is full: forgets VNIs no port uses any more. `replacedTunnels` = the VNIs a
+   * SetTunnels in progress will leave tunnels for (the current tunnel ports do not count).
+   * Runs in the turn the OVSDB answer arrives, so a change in flight is either visible in the
+   * answer (same connection, answered in order) or still pinned.
+   */
+  private async collect(replacedTunnels?: ReadonlySet<number>): Promise<void> {
+    const rows = await this.store.listPorts('all');
+    const inUse = new Set<number>(replacedTunnels ?? []);
+    const reserved: number[] = [];
+    for (const row of rows) {
+      const vni = row.externalIds[OWNER_KEY] === this.opts.vhost ? vniOf(row) : undefined;
+      if (vni === undefined) {
+        if (row.tag !== undefined) reserved.push(row.tag);
+      } else if (!(replacedTunnels && row.externalIds[MARK.role] === 'tunnel')) {
+        inUse.add(vni);
+      }
+    }
+    const forgotten = this.vlans.collect(inUse, reserved);
+    this.opts.logger.info({ forgotten: forgotten.length }, 'VLAN map full: VNIs without ports forgotten');
+  }
+
+  /** VM port changes with their VLANs; a VM whose VNI gets none fails alone (CAPACITY). */
+  async applyPortChanges(changes: readonly PortChange[]): Promise<Array<{ ofport: number } | { error: Error }>> {
+    const vnis = new Set<number>();
+    for (const c of changes) if (c.kind === 'add' && c.vni !== 0) vnis.add(c.vni);
+    if (vnis.size === 0) return this.store.applyPortChanges(changes.map((c) => (c.kind === 'add' ? { kind: 'add', name: c.name, type: c.type, externalIds: c.externalIds } : c)));
+    const release = this.vlans.pin(vnis);
+    try {
+      const missing = [...vnis].filter((v) => this.vlans.get(v) === undefined);
+      if (missing.length > this.vlans.free()) await this.collect();
+      const out: Array<{ ofport: number } | { error: Error } | undefined> = [];
+      const requests: PortChangeRequest[] = [];
+      const at: number[] = [];
+      changes.forEach((c, i) => {
+        if (c.kind === 'remove') {
+          requests.push(c);
+          at.push(i);
+          return;
+        }
+        let tag: number | undefined;
+        if (c.vni !== 0) {
+          tag = this.vlans.acquire(c.vni);
+          if (tag === undefined) {
+            out[i] = { error: new VlanExhaustedError(c.vni, this.vlans.max - this.vlans.min + 1) };
+            return;
+          }
+        }
+        requests.push({
+          kind: 'add', name: c.name, type: c.type, externalIds: c.externalIds, tag,
+          ...(c.vni !== 0 && { portExternalIds: { [MARK.vni]: String(c.vni) } }),
+        });
+        at.push(i);
+      });
+      if (requests.length > 0) {
+        const results = await this.store.applyPortChanges(requests);
+        results.forEach((r, k) => (out[at[k]!] = r));
+      }
+      return out as Array<{ ofport: number } | { error: Error }>;
+    } finally {
+      release();
+    }
+  }
+
+  /** Makes br-int's tunnel ports exactly `config` (one SetTunnels at a time). */
+  setTunnels(config: TunnelConfig): Promise<TunnelOutcome> {
+    const run = this.tunnelQueue.then(() => this.reconcile(config));
+    this.tunnelQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reconcile(config: TunnelConfig): Promise<TunnelOutcome> {
+    const { underlayIp } = this.opts;
+    if (config.tunnels.length > 0 && this.opts.tunnelsUnavailable) throw new MerakError('FAILED_PRECONDITION', this.opts.tunnelsUnavailable);
+    config.tunnels.forEach((t, i) => {
+      if (t.remoteIp === underlayIp) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `${t.remoteIp} is this vhost's own underlay address`);
+    });
+    const vnis = new Set(config.tunnels.map((t) => t.vni));
+    const release = this.vlans.pin(vnis);
+    try {
+      const missing = [...vnis].filter((v) => this.vlans.get(v) === undefined);
+      if (missing.length > this.vlans.free()) await this.collect(vnis);
+      if (missing.length > this.vlans.free()) {
+        throw new VlanExhaustedError(missing[this.vlans.free()]!, this.vlans.max - this.vlans.min + 1);
+      }
+      for (const v of missing) this.vlans.acquire(v);
+      const existing = await this.store.listPorts({ [MARK.role]: 'tunnel' });
+      const plan = planTunnels({
+        bridge: this.store.bridge, vhost: this.opts.vhost, type: config.type, tunnels: config.tunnels, existing,
+        vlanOf: (vni) => this.vlans.get(vni)!,
+      });
+      const t0 = process.hrtime.bigint();
+      const outcomes = await this.store.commit(plan.commands, { wait: true, newInterfaces: plan.added });
+      const failed = [...outcomes].filter(([, o]) => 'error' in o);
+      this.opts.logger.info({
+        tunnels: config.tunnels.length, added: plan.added.length, removed: plan.removed, retagged: plan.retagged, failed: failed.length,
+        ms: Number((process.hrtime.bigint() - t0) / 1_000_000n),
+      }, 'tunnels reconciled');
+      if (failed.length > 0) {
+        // Ports vswitchd could not make are taken out again; the next SetTunnels retries them.
+        const rows = new Map((await this.store.listPorts({ [MARK.role]: 'tunnel' })).map((p) => [p.name, p]));
+        const undo = failed.map(([name]) => rows.get(name)).filter((p): p is PortRow => p !== undefined).map((p) => new DelPort(this.store.bridge, p.name, p.uuid));
+        await this.store.commit(undo, { wait: false });
+        const [name, o] = failed[0]!;
+        throw new MerakError('OVSDB', `${failed.length} of ${plan.added.length} tunnel ports could not be added (removed again), first ${name}: ${'error' in o ? o.error.message : ''}`);
+      }
+      return { tunnels: config.tunnels.length, added: plan.added.length, removed: plan.removed };
+    } finally {
+      release();
+    }
+  }
+}

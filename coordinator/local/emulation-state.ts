@@ -1,0 +1,54 @@
+// The record of a local emulation, kept in its state folder: every name it derives and every
+// process it starts (PID + start time), written before and after each step, so another process
+// can take it all down (after Ctrl-C, a crash or SIGKILL of the launcher).
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProcessRecord } from './process-record.js';
+
+export const STATE_FILE = 'emulation.json';
+
+export interface VhostRecord {
+  readonly name: string;
+  /** Its network namespace (= name). */
+  readonly netns: string;
+  readonly dir: string;
+  /** The root-namespace end of its underlay veth. */
+  readonly hostVeth: string;
+  readonly underlayIp: string;
+  readonly dbSocket: string;
+  readonly dbFile: string;
+  readonly grpcAddress: string;
+  readonly httpSocket: string;
+  processes: { ovsdbServer?: ProcessRecord; vswitchd?: ProcessRecord; agent?: ProcessRecord };
+}
+
+export interface EmulationState {
+  readonly version: 1;
+  readonly prefix: string;
+  readonly stateDir: string;
+  readonly bridge: string;
+  readonly underlayCidr: string;
+  readonly tokenFile: string;
+  readonly coordinator: string | undefined;
+  readonly createdAtUnixMs: number;
+  readonly vhosts: VhostRecord[];
+}
+
+export function statePath(stateDir: string): string {
+  return join(stateDir, STATE_FILE);
+}
+
+/** Atomically (write + rename): a reader never sees half a file. */
+export function writeState(state: EmulationState): void {
+  const file = statePath(state.stateDir);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+export function readState(stateDir: string): EmulationState | undefined {
+  const file = statePath(stateDir);
+  if (!existsSync(file)) return undefined;
+  const state = JSON.parse(readFileSync(file, 'utf8')) as EmulationState;
+  if (state.version !== 1 || !Array.isArray(state.vhosts)) throw new Error(`${file} is not a Merak local emulation record`);
+  return state;
+}

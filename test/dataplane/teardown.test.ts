@@ -1,0 +1,158 @@
+// Teardown of a local emulation: stop() from the launching process, and teardownLocalEmulation
+// from another process after the launcher was SIGKILLed (with one ovsdb-server dead too, so the
+// VMs are found in its database file). Afterwards nothing of the prefix may exist.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { agentV1 } from '@merak/proto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type EmulationState, readState, startLocalEmulation, teardownLocalEmulation } from '../../coordinator/index.js';
+import { isRunning } from '../../coordinator/local/process-record.js';
+import { httpGet, ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+}, 120_000);
+
+function fresh(tag: string): { prefix: string; work: string; stateDir: string } {
+  requireRoot();
+  const prefix = uniquePrefix(tag);
+  const work = mkdtempSync(join(tmpdir(), `merak-${prefix}-`));
+  const stateDir = join(work, 'emulation');
+  cleanups.push(async () => {
+    await sweepEmulation(stateDir, prefix);
+    rmSync(work, { recursive: true, force: true });
+  });
+  return { prefix, work, stateDir };
+}
+
+/** Nothing of the emulation is left: namespaces, root links, recorded or unrecorded processes, the folder. */
+function expectNothingLeft(prefix: string, stateDir: string, state: EmulationState): void {
+  expect(namespacesWithPrefix(prefix)).toEqual([]);
+  expect(linksWithPrefix(prefix)).toEqual([]);
+  for (const v of state.vhosts) for (const [kind, p] of Object.entries(v.processes)) expect(isRunning(p), `${v.name} ${kind}`).toBe(false);
+  expect(processesMentioning(stateDir)).toEqual([]);
+  expect(existsSync(stateDir)).toBe(false);
+}
+
+const vmSpec = (prefix: string, i: number, over: Partial<agentV1.VmSpec> = {}): agentV1.VmSpec =>
+  agentV1.VmSpec.fromPartial({ id: `${prefix}-vm${i}`, name: `${prefix}-vm${i}`, ip: `10.1.0.${i + 1}`, prefixLength: 16, mac: `02:00:00:00:01:0${i}`, mtu: 1450, vni: 1001, ...over });
+
+describe('local emulation teardown', () => {
+  it('refuses bad options before creating anything', async () => {
+    const { prefix, stateDir } = fresh('tb');
+    await expect(startLocalEmulation({ prefix, hosts: 1, stateDir, underlayCidr: '192.0.2.0/25' })).rejects.toThrow(/underlayCidr: 192\.0\.2\.0\/25 overlaps the root namespace's route 192\.0\.2\.0\/24 dev eth0/);
+    await expect(startLocalEmulation({ prefix, hosts: 1, stateDir, underlayCidr: '10.0.0.1/8' })).rejects.toThrow(/underlayCidr: '10\.0\.0\.1\/8' is not an IPv4 network/);
+    await expect(startLocalEmulation({ prefix: 'Bad-Prefix', hosts: 1, stateDir })).rejects.toThrow(/prefix: 'Bad-Prefix' must be/);
+    await expect(startLocalEmulation({ prefix: 'averyverylongprefix', hosts: 1, stateDir })).rejects.toThrow(/exceeds 15 bytes/);
+    await expect(startLocalEmulation({ prefix, hosts: 300, stateDir, underlayCidr: '203.0.113.0/24' })).rejects.toThrow(/has room for 254 vhosts, not 255/);
+    expect(existsSync(stateDir)).toBe(false);
+    expect(namespacesWithPrefix(prefix)).toEqual([]);
+    expect(linksWithPrefix(prefix)).toEqual([]);
+  });
+
+  it('says why a start failed and leaves nothing (an agent refuses a --underlay-ip that disagrees)', async () => {
+    const { prefix, stateDir } = fresh('tf');
+    await expect(startLocalEmulation({ prefix, hosts: 2, stateDir, agentArgs: ['--underlay-ip', '198.51.100.99'] }))
+      .rejects.toThrow(/--underlay-ip: 198\.51\.100\.99 disagrees with the underlay: eth0 has 198\.51\.100\.[12]\/24/);
+    expect(namespacesWithPrefix(prefix)).toEqual([]);
+    expect(linksWithPrefix(prefix)).toEqual([]);
+    expect(processesMentioning(stateDir)).toEqual([]);
+    expect(existsSync(stateDir)).toBe(false);
+  }, 60_000);
+
+  it('stop() removes every namespace, link, bridge and process, VMs included', async () => {
+    const { prefix, stateDir } = fresh('ts');
+    const em = await startLocalEmulation({ prefix, hosts: 2, stateDir, underlayCidr: '203.0.113.0/24' });
+    expect(em.vhosts.map((v) => v.underlayIp)).toEqual(['203.0.113.1', '203.0.113.2']);
+    // VMs of both port kinds, and tunnels.
+    const specs = [vmSpec(prefix, 0), vmSpec(prefix, 1, { portKind: agentV1.PortKind.PORT_KIND_INTERNAL })];
+    for (const [i, s] of specs.entries()) {
+      const [r] = await em.vhosts[i]!.client.applyAll({ operations: [{ op: { $case: 'create', value: s }, startOffsetMs: 0 }], concurrency: 0, startAtUnixMs: 0 });
+      expect(r!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
+    }
+    for (const [i, v] of em.vhosts.entries()) {
+      expect(await v.client.setTunnels({ tunnels: [{ remoteIp: em.vhosts[1 - i]!.underlayIp, vni: 1001 }], type: 0 })).toMatchObject({ added: 1 });
+    }
+    const state = readState(stateDir)!;
+    expect(namespacesWithPrefix(prefix).sort()).toEqual([...specs.map((s) => s.name), ...em.vhosts.map((v) => v.name)].sort());
+    expect(linksWithPrefix(prefix).sort()).toEqual([em.bridge, `${prefix}-u0`, `${prefix}-u1`]);
+
+    const report = await em.stop();
+    expect(report.failed).toEqual([]);
+    expect(report.removed).toEqual(expect.arrayContaining([
+      `1 VM namespace of ${prefix}-vhost-0`, `1 VM namespace of ${prefix}-vhost-1`, `namespace ${prefix}-vhost-0`, `namespace ${prefix}-vhost-1`,
+      `bridge ${prefix}-br`, `folder ${stateDir}`,
+    ]));
+    expect(report.removed.filter((r) => /^(agent|ovs-vswitchd|ovsdb-server) of /.test(r))).toHaveLength(6);
+    expectNothingLeft(prefix, stateDir, state);
+  }, 120_000);
+
+  it('teardownLocalEmulation removes everything after the launcher was SIGKILLed', async () => {
+    const { prefix, stateDir } = fresh('tk');
+    const coordinatorDist = fileURLToPath(new URL('../../coordinator/dist/index.js', import.meta.url));
+    const protoDist = fileURLToPath(new URL('../../proto/dist/index.js', import.meta.url));
+    // The launcher in a child process: an emulation of 2 vhosts with a VM on each, then it waits.
+    const script = `
+      const [coordinator, proto, prefix, stateDir] = process.argv.slice(1);
+      const { startLocalEmulation } = await import(coordinator);
+      const { agentV1 } = await import(proto);
+      const em = await startLocalEmulation({ prefix, hosts: 2, stateDir });
+      for (const [i, v] of em.vhosts.entries()) {
+        const spec = agentV1.VmSpec.fromPartial({ id: prefix + '-vm' + i, name: prefix + '-vm' + i, ip: '10.1.0.' + (i + 1), prefixLength: 16, mac: '02:00:00:00:02:0' + i, mtu: 1450, vni: 1001 });
+        const [r] = await v.client.applyAll({ operations: [{ op: { $case: 'create', value: spec }, startOffsetMs: 0 }], concurrency: 0, startAtUnixMs: 0 });
+        if (r.status !== agentV1.VmStatus.VM_STATUS_READY) throw new Error(JSON.stringify(r.error));
+      }
+      console.log('READY');
+      setInterval(() => {}, 1000);`;
+    const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script, coordinatorDist, protoDist, prefix, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    cleanups.unshift(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('READY')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`launcher exited (${code}) before it was ready`)));
+    });
+    const state = readState(stateDir)!;
+    expect(namespacesWithPrefix(prefix)).toHaveLength(4);
+    // The root namespace has no route into the underlay.
+    expect(JSON.stringify(ipJson(undefined, 'route', 'show', 'table', 'all'))).not.toContain(state.underlayCidr.split('.').slice(0, 3).join('.'));
+    child.kill('SIGKILL');
+    await exited;
+    // The emulation outlives its launcher: agents still answer, VMs are there.
+    const survivors = state.vhosts.flatMap((v) => Object.values(v.processes));
+    expect(survivors.filter((p) => isRunning(p))).toHaveLength(6);
+    // And vhost-0's ovsdb-server dies too: its VMs must be read from the database file.
+    const server = state.vhosts[0]!.processes.ovsdbServer!;
+    process.kill(server.pid, 'SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (isRunning(server) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(isRunning(server)).toBe(false);
+
+    // vhost-1's vswitchd dies: its agent stops being ready, for its underlay (br-phy loses carrier).
+    const vswitchd = state.vhosts[1]!.processes.vswitchd!;
+    process.kill(vswitchd.pid, 'SIGKILL');
+    let ready = await httpGet(state.vhosts[1]!.httpSocket, '/readyz');
+    for (const until = Date.now() + 5000; ready.code === 200 && Date.now() < until; ready = await httpGet(state.vhosts[1]!.httpSocket, '/readyz')) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ready).toMatchObject({ code: 503, body: expect.stringContaining('underlay: FAIL br-phy has no carrier (is ovs-vswitchd running?)') });
+
+    const report = await teardownLocalEmulation(stateDir);
+    expect(report.failed).toEqual([]);
+    expect(report.removed).toEqual(expect.arrayContaining([`1 VM namespace of ${prefix}-vhost-0`, `1 VM namespace of ${prefix}-vhost-1`, `bridge ${prefix}-br`]));
+    expect(report.removed.filter((r) => r.startsWith(`ovsdb-server of ${prefix}-vhost-0`) || r.startsWith(`ovs-vswitchd of ${prefix}-vhost-1`))).toEqual([]);
+    expectNothingLeft(prefix, stateDir, state);
+    // A second teardown finds nothing to do.
+    expect(await teardownLocalEmulation(stateDir)).toEqual({ removed: [], failed: [] });
+  }, 120_000);
+});
