@@ -1,10 +1,9 @@
-// A Node program as a child process we own: its stderr and stdout go to a log file, it is ready
-// when a given line appears on stdout, and it is stopped by PID (SIGTERM, then SIGKILL). In its
-// own process group by default, so a Ctrl-C meant for the launcher does not reach it before the
-// launcher has used it to tear down.
+// A Node program as a child process we own: it writes its log straight to a file (no pipe through
+// this process, so it outlives a launcher that exits or is killed), runs in its own process group
+// (a Ctrl-C meant for the launcher does not reach it before the launcher has used it to tear
+// down), is ready when a given line appears in that log, and is stopped by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export interface NodeProcessOptions {
   readonly script: string;
@@ -12,12 +11,11 @@ export interface NodeProcessOptions {
   /** Run inside /run/netns/<netns> (nsenter, not `ip netns exec`: that hides /run/netns mounts). */
   readonly netns?: string;
   readonly logFile: string;
-  /** A stdout line containing this means ready. */
+  /** A log line containing this, written after the start, means ready. */
   readonly readyText: string;
   readonly readyTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
   readonly nodeFlags?: readonly string[];
-  readonly detached?: boolean;
   /** What to call it in errors ("agent", "coordinator"). */
   readonly what: string;
 }
@@ -48,17 +46,18 @@ export class ProcessStartError extends Error {
 export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodeProcess> {
   const node = [process.execPath, '--enable-source-maps', ...(opts.nodeFlags ?? []), opts.script, ...opts.args];
   const argv = opts.netns ? ['nsenter', `--net=/run/netns/${opts.netns}`, '--', ...node] : node;
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: opts.detached ?? true });
-  const log = createWriteStream(opts.logFile, { flags: 'a' });
-  child.stderr!.pipe(log, { end: false });
+  const logFd = openSync(opts.logFile, 'a');
+  const from = fstatSync(logFd).size;
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', logFd, logFd], env: opts.env ?? process.env, detached: true });
+  } finally {
+    closeSync(logFd);
+  }
+  child.unref();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      log.write(`${line}\n`);
-      if (line.includes(opts.readyText)) resolve();
-    });
-    void exited.then((code) => setTimeout(() => reject(new ProcessStartError(`${opts.what} exited with code ${code} before it was ready`, opts.logFile)), 50));
-  });
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
   const proc: NodeProcess = {
     pid: child.pid!,
     exited,
@@ -77,19 +76,31 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
     },
   };
   const timeoutMs = opts.readyTimeoutMs ?? 20_000;
-  let timer: NodeJS.Timeout | undefined;
+  const deadline = Date.now() + timeoutMs;
   try {
-    await Promise.race([
-      ready,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ProcessStartError(`${opts.what} not ready after ${timeoutMs} ms`, opts.logFile)), timeoutMs);
-      }),
-    ]);
+    for (;;) {
+      if (logSince(opts.logFile, from).includes(opts.readyText)) break;
+      if (exitCode !== undefined) throw new ProcessStartError(`${opts.what} exited with code ${exitCode} before it was ready; see ${opts.logFile}`, opts.logFile);
+      if (Date.now() > deadline) throw new ProcessStartError(`${opts.what} not ready after ${timeoutMs} ms; see ${opts.logFile}`, opts.logFile);
+      await new Promise((r) => setTimeout(r, 25));
+    }
   } catch (e) {
     await proc.kill();
     throw e;
-  } finally {
-    clearTimeout(timer);
   }
   return proc;
+}
+
+/** What was appended to `file` after byte `from`. */
+function logSince(file: string, from: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= from) return '';
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    return buf.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
