@@ -45,6 +45,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     limits: { maxOperations: config.maxBatch, maxConcurrency: 4096, defaultConcurrency: config.defaultConcurrency },
     metrics,
     logger,
+    pingRate: config.pingRate,
     info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, ...(await backend.hostInfo()) }),
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),

@@ -23,6 +23,7 @@ export interface AgentConfig {
   readonly advertise: string | undefined;
   /** --underlay-ip: the tunnel endpoint to advertise; '' = none (or the one the underlay interface has). */
   readonly underlayIp: string;
+  readonly pingRate: number;
   /** --underlay-interface: the interface that carries the overlay; undefined = no underlay here. */
   readonly underlayInterface: string | undefined;
 }
@@ -52,6 +53,9 @@ Usage: merak-agent [options]
                           userspace tunnels need that); with system it stays as it is
   --underlay-ip IP        this vhost's tunnel endpoint, told to the coordinator (with
                           --underlay-interface: must be that interface's address)
+  --ping-rate N           echoes per second this agent sends at most in a ping test, over all its
+                          VMs (default 1000): each first echo costs an ARP broadcast flooded
+                          to every VM of the VPC, and bursts overrun a userspace datapath
   --log-level LEVEL       pino level (default info; env MERAK_LOG_LEVEL)
   -h, --help              this text
 `;
@@ -80,7 +84,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
       advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'underlay-interface': { type: 'string' },
-      'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'ping-rate': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return 'help';
@@ -127,5 +131,6 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     advertise: values.advertise === undefined ? undefined : hostPort('--advertise', values.advertise),
     underlayIp,
     underlayInterface,
+    pingRate: positiveInt('--ping-rate', values['ping-rate'] ?? '1000', 1_000_000),
   };
 }

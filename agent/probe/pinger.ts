@@ -5,12 +5,12 @@ import { AF_INET, IPPROTO_ICMP, NETNS_RUN_DIR, SOCK_RAW, netnsEnter, openSocket 
 import { errorMessage } from '../errors.js';
 import { decodeEchoReply, encodeEchoRequest } from './icmp.js';
 
-const TARGETS_PER_TICK = 4;
-
 export interface PingOptions {
   readonly count: number;
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /** Resolves when the next echo may be sent (the agent's Pacer); default: no pacing. */
+  readonly pace?: () => Promise<void>;
 }
 
 export interface PingTargetResult {
@@ -60,10 +60,8 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
       if (round > 0) await sleep(opts.intervalMs);
       for (let t = 0; t < targets.length; t++) {
         const target = targets[t]!;
-        // Spread a round: each first echo costs an ARP broadcast that the bridge floods to
-        // every port, and a burst of them overruns a userspace datapath.
-        if (t > 0 && t % TARGETS_PER_TICK === 0) await sleep(1);
         if (errors[t]) continue;
+        await opts.pace?.();
         seq = (seq + 1) & 0xffff;
         pending.set(seq, { target: t, sentAt: process.hrtime.bigint() });
         try {

@@ -6,6 +6,7 @@ import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, MerakError } from '../errors.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import { Pacer } from '../probe/pacer.js';
 import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
 import type { VmExecutor } from '../vm/executor.js';
 import { parseIpv4 } from '../vm/ipv4.js';
@@ -42,6 +43,8 @@ export interface AgentHandlerDeps {
   readonly limits: BatchLimits;
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
+  /** Echoes per second this agent sends at most, over all its VMs (see probe/pacer.ts). */
+  readonly pingRate: number;
   info(): Promise<AgentInfo>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
@@ -124,6 +127,7 @@ export interface AgentHandlers {
 
 export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
   const { runner, logger, metrics } = deps;
+  const pacer = new Pacer(deps.pingRate);
   return {
     async apply(req, send, signal): Promise<void> {
       const batch = validateApply(req, deps.limits);
@@ -165,7 +169,7 @@ export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
     },
 
     async ping(req) {
-      const opts = validatePing(req);
+      const opts = { ...validatePing(req), pace: () => pacer.next() };
       const sources = req.sources;
       const results: PingTargetResult[][] = [];
       let next = 0;

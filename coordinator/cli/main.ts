@@ -5,13 +5,27 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ServiceError } from '@grpc/grpc-js';
 import { coordinatorV1 } from '@merak/proto';
-import { ConnectError, connect } from './connect.js';
+import { ConnectError, connect, localDir } from './connect.js';
+import { demo } from './demo.js';
+import { localDown, localLeftovers, localStatus, localUp } from './local.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import { phaseName, runScenario, writeReport } from './run-scenario.js';
 
 const HELP = `merak: large-scale cloud emulation (Merak-TS).
 
 Usage: merak COMMAND [options]
+
+The main job:
+  demo                a local emulation of --hosts vhosts (default 5), Merak's end-to-end scenario on
+                      it (--vms VMs, default 50, in one VPC), the ping test, the report in --out;
+                      the emulation stays up to look at (--down: tear it down at the end)
+
+The local emulation (needs root: network namespaces, Open vSwitch):
+  local up            a coordinator and --hosts vhosts (default 5) on this machine, each vhost like a
+                      Kubernetes pod: its own network namespace on an underlay bridge, its own
+                      ovsdb-server + ovs-vswitchd (userspace datapath), its own agent
+  local down          remove all of it (also what an interrupted run left)
+  local status        what is up
 
 Scenarios (on the local emulation's coordinator, or --coordinator ADDR):
   run FILE            create the scenario in FILE (YAML or JSON; - = stdin), show its progress,
@@ -28,7 +42,15 @@ Options:
   --token-file PATH   the coordinator's token (or env MERAK_TOKEN; default: the local emulation's)
   --local-dir DIR     the local emulation's folder (default $MERAK_LOCAL_DIR or /run/merak/local)
   --out DIR           where reports go (default ./merak-report)
+  --hosts N, --vms N  for demo and local up
+  --prefix P          names of the local emulation's namespaces and links (default merak)
+  --underlay CIDR     the local underlay network (default: a TEST-NET range no route here uses)
+  --down              demo: tear down at the end
   -h, --help          this text
+
+Examples:
+  merak demo
+  merak local up --hosts 3 && merak run examples/two-vpcs.yaml && merak local down
 `;
 
 interface Flags {
@@ -70,6 +92,8 @@ async function main(argv: string[]): Promise<number> {
     options: {
       coordinator: { type: 'string' }, 'token-file': { type: 'string' }, 'local-dir': { type: 'string' },
       out: { type: 'string', default: 'merak-report' }, help: { type: 'boolean', short: 'h' },
+      hosts: { type: 'string', default: '5' }, vms: { type: 'string', default: '50' }, prefix: { type: 'string', default: 'merak' },
+      underlay: { type: 'string' }, down: { type: 'boolean', default: false },
     },
   });
   const [command, ...args] = positionals;
@@ -82,7 +106,34 @@ async function main(argv: string[]): Promise<number> {
     if (!args[0]) throw new UsageError(`${command} needs a scenario id (see 'merak list')`);
     return args[0];
   };
+  const count = (flag: 'hosts' | 'vms', max: number): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${flag}: '${values[flag]}' is not an integer in 1..${max}`);
+    return n;
+  };
+  const needRoot = (): void => {
+    if (process.getuid?.() !== 0) throw new Error(`${command} needs root: it creates network namespaces, veths and Open vSwitch instances`);
+  };
   switch (command) {
+    case 'demo':
+      needRoot();
+      return (await demo({ dir: localDir(flags.localDir), hosts: count('hosts', 64), vms: count('vms', 10_000), out: flags.out, down: values.down!, prefix: values.prefix! })) ? 0 : 1;
+    case 'local': {
+      const dir = localDir(flags.localDir);
+      const log = (l: string): void => console.log(l);
+      if (args[0] === 'status') return (console.log(localStatus(dir)), 0);
+      needRoot();
+      if (args[0] === 'up') {
+        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
+        console.log(`up; run a scenario with 'merak run FILE', tear down with 'merak local down'`);
+        return 0;
+      }
+      if (args[0] === 'down') {
+        if (!localLeftovers(dir)) return (console.log(`nothing to remove in ${dir}`), 0);
+        return (await localDown(dir, log)).failed.length === 0 ? 0 : 1;
+      }
+      throw new UsageError(`local ${args[0] ?? ''}: expected up, down or status`);
+    }
     case 'run': {
       if (!args[0]) throw new UsageError('run needs a scenario file (YAML or JSON; - for stdin)');
       const text = readFileSync(args[0] === '-' ? 0 : args[0], 'utf8');

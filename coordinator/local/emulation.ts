@@ -14,6 +14,7 @@ import { type EmulationState, type VhostRecord, readState, statePath, writeState
 import { type ProcessRecord, isRunning, processesInNetns, recordOf, stopRecorded } from './process-record.js';
 import { vmsFromDbFile, vmsFromMarkedLinks, vmsFromOvsdb } from './recorded-vms.js';
 import { chooseUnderlay, connectVhost, createUnderlayBridge, deleteLink, linkExists, underlayAddress } from './underlay-network.js';
+import { ensureNeighbourTable } from './kernel-tuning.js';
 import { type LocalVhost, startLocalVhost } from './vhost.js';
 
 export interface LocalEmulationOptions {
@@ -31,6 +32,8 @@ export interface LocalEmulationOptions {
   readonly underlayCidr?: string;
   /** Extra flags for every agent. */
   readonly agentArgs?: readonly string[];
+  /** Told what machine-wide kernel settings were raised (see kernel-tuning.ts). */
+  readonly onTuning?: (changes: readonly string[]) => void;
 }
 
 export interface EmulatedVhost {
@@ -161,6 +164,8 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
     writeState(state);
   };
   try {
+    const tuned = ensureNeighbourTable();
+    if (tuned.length > 0) options.onTuning?.(tuned);
     createUnderlayBridge(bridge);
     await forEachLimit(records, START_PARALLELISM, async (rec) => {
       const lv = await startLocalVhost({

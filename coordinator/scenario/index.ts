@@ -1,3 +1,4 @@
 // Scenarios: parse, default and validate once into an immutable model.
 export * from './model.js';
-export { defaultDemoScenario, parseScenario } from './parse.js';
+export { parseScenario } from './parse.js';
+export { defaultDemoScenario, demoScenarioYaml } from './demo-scenario.js';

@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ScenarioValidationError, defaultDemoScenario, parseScenario } from './index.js';
 
@@ -94,9 +95,18 @@ describe('parseScenario', () => {
     ]);
   });
 
-  it("has Merak's e2e as the demo default", () => {
+  it("has Merak's e2e as the demo default, the same as examples/merak-e2e.yaml", () => {
     const d = defaultDemoScenario();
     expect(d.hosts).toEqual({ kind: 'count', count: 5 });
     expect(d.vpcs[0]!.subnets[0]).toMatchObject({ cidr: '10.1.0.0/16', gateway: '10.1.0.1', vms: 50 });
+    expect(d.test.kind).toBe('ping');
+    expect(parseScenario(readFileSync(new URL('../../examples/merak-e2e.yaml', import.meta.url), 'utf8'))).toEqual(d);
+  });
+
+  it('reads every example in examples/', () => {
+    const dir = new URL('../../examples/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) expect(() => parseScenario(readFileSync(new URL(f, dir), 'utf8')), f).not.toThrow();
   });
 });

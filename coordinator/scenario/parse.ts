@@ -382,15 +382,3 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   if (issues.length > 0) throw new ScenarioValidationError(issues);
   return deepFreeze({ name, seed, provider, alcor, securityGroups, routers, hosts, vpcs, vm, placement, schedule, test });
 }
-
-/** Merak's own e2e: 5 hosts, VPC 10.1.0.0/16, one subnet with gateway 10.1.0.1, 50 VMs, ping test. */
-export function defaultDemoScenario(): Scenario {
-  return parseScenario({
-    name: 'merak-e2e',
-    hosts: { count: 5 },
-    vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [{ name: 'subnet1', cidr: '10.1.0.0/16', gateway: '10.1.0.1', vms: 50 }] }],
-    placement: { type: 'uniform' },
-    schedule: { type: 'sequential' },
-    test: { type: 'ping' },
-  });
-}

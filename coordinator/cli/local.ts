@@ -1,0 +1,134 @@
+// `merak local up | down | status`: the local emulation as a user runs it. `up` starts a
+// coordinator and N vhosts that keep running after the command returns (each process logs to its
+// file in the local folder); `down` removes everything, from any shell, also what an interrupted
+// or crashed run left behind.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCoordinatorProcess } from '../local/coordinator-process.js';
+import { type TeardownReport, startLocalEmulation, teardownLocalEmulation } from '../local/emulation.js';
+import { readState } from '../local/emulation-state.js';
+import { type ProcessRecord, isRunning, recordOf, stopRecorded } from '../local/process-record.js';
+import { type LocalEndpoint, readLocalEndpoint } from './connect.js';
+import { CoordinatorClient } from './coordinator-client.js';
+
+/** What `local up` records beside the endpoint, for `down` and `status`. */
+interface LocalRecord extends LocalEndpoint {
+  readonly prefix: string;
+  readonly hosts: number;
+  readonly coordinatorProcess: ProcessRecord;
+  readonly startedAt: string;
+}
+
+export interface LocalUpOptions {
+  readonly dir: string;
+  readonly hosts: number;
+  readonly prefix: string;
+  readonly underlayCidr?: string;
+  readonly log: (line: string) => void;
+}
+
+const ENDPOINT = 'endpoint.json';
+const EMULATION = 'emulation';
+
+function readRecord(dir: string): LocalRecord | undefined {
+  return readLocalEndpoint(dir) as LocalRecord | undefined;
+}
+
+/** Is a local emulation up in `dir` (its coordinator running)? */
+export function localIsUp(dir: string): boolean {
+  const r = readRecord(dir);
+  return r !== undefined && isRunning(r.coordinatorProcess);
+}
+
+/** Something of an earlier run is in `dir` (up, or left behind). */
+export function localLeftovers(dir: string): boolean {
+  return existsSync(join(dir, ENDPOINT)) || readState(join(dir, EMULATION)) !== undefined;
+}
+
+export async function localUp(o: LocalUpOptions): Promise<LocalRecord> {
+  if (localIsUp(o.dir)) throw new Error(`a local emulation is already up in ${o.dir}: 'merak local down' first (or give another --local-dir)`);
+  if (localLeftovers(o.dir)) {
+    o.log(`removing what an earlier run left in ${o.dir}`);
+    await localDown(o.dir, o.log);
+  }
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  const tokenFile = join(o.dir, 'token');
+  writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+  const coordinator = `unix:${join(o.dir, 'coordinator.sock')}`;
+  o.log(`coordinator: ${coordinator} (log ${join(o.dir, 'coordinator.log')})`);
+  const proc = await startCoordinatorProcess({
+    listen: coordinator, http: `unix:${join(o.dir, 'coordinator-http.sock')}`, state: join(o.dir, 'state.db'), tokenFile, logFile: join(o.dir, 'coordinator.log'),
+  });
+  const record: LocalRecord = {
+    coordinator, tokenFile, prefix: o.prefix, hosts: o.hosts, coordinatorProcess: recordOf(proc.pid) ?? { pid: proc.pid, startTime: 0 }, startedAt: new Date().toISOString(),
+  };
+  // Recorded before the vhosts start: a failure from here on is cleaned up by `down`.
+  writeFileSync(join(o.dir, ENDPOINT), `${JSON.stringify(record, null, 2)}\n`);
+  try {
+    o.log(`${o.hosts} vhosts: network namespace, underlay veth, ovsdb-server + ovs-vswitchd (userspace datapath), agent`);
+    const emulation = await startLocalEmulation({
+      prefix: o.prefix, hosts: o.hosts, stateDir: join(o.dir, EMULATION), coordinator, tokenFile,
+      onTuning: (changes) => o.log(`raised machine-wide kernel limits (the ARP table is shared by all namespaces): ${changes.join(', ')}`),
+      ...(o.underlayCidr !== undefined ? { underlayCidr: o.underlayCidr } : {}),
+    });
+    const client = new CoordinatorClient(coordinator, readFileSync(tokenFile, 'utf8').trim());
+    try {
+      await waitForAgents(client, emulation.vhosts.map((v) => v.name));
+    } finally {
+      client.close();
+    }
+    for (const v of emulation.vhosts) o.log(`  ${v.name}  underlay ${v.underlayIp}  registered`);
+    return record;
+  } catch (e) {
+    o.log('start failed; removing what was made');
+    await localDown(o.dir, () => undefined);
+    throw e;
+  }
+}
+
+async function waitForAgents(client: CoordinatorClient, names: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { agents } = await client.listAgents();
+    const connected = new Set(agents.filter((a) => a.connected).map((a) => a.info?.name));
+    const missing = names.filter((n) => !connected.has(n));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`agents not registered after ${timeoutMs / 1000} s: ${missing.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Removes the local emulation in `dir`: coordinator, vhosts (with their VMs), the folder. */
+export async function localDown(dir: string, log: (line: string) => void): Promise<TeardownReport> {
+  const removed: string[] = [];
+  const failed: Array<{ what: string; error: string }> = [];
+  const record = readRecord(dir);
+  if (record) {
+    const how = await stopRecorded(record.coordinatorProcess, 10_000);
+    if (how === 'survived') failed.push({ what: `coordinator (pid ${record.coordinatorProcess.pid})`, error: 'still running after SIGKILL' });
+    else if (how !== 'not running') removed.push(`coordinator (pid ${record.coordinatorProcess.pid}, ${how})`);
+  }
+  if (readState(join(dir, EMULATION))) {
+    const report = await teardownLocalEmulation(join(dir, EMULATION));
+    removed.push(...report.removed);
+    failed.push(...report.failed);
+  }
+  if (failed.length === 0) rmSync(dir, { recursive: true, force: true });
+  for (const f of failed) log(`  could not remove ${f.what}: ${f.error}`);
+  log(`removed ${removed.length} things${failed.length > 0 ? `, ${failed.length} could not be removed (the folder ${dir} is kept for another try)` : ''}`);
+  return { removed, failed };
+}
+
+export function localStatus(dir: string): string {
+  const record = readRecord(dir);
+  const state = readState(join(dir, EMULATION));
+  if (!record && !state) return `no local emulation in ${dir}`;
+  const lines = [`local emulation in ${dir}${record ? `, started ${record.startedAt}` : ''}`];
+  if (record) lines.push(`  coordinator ${record.coordinator}: ${isRunning(record.coordinatorProcess) ? 'running' : 'NOT RUNNING'} (pid ${record.coordinatorProcess.pid})`);
+  for (const v of state?.vhosts ?? []) {
+    const procs = Object.entries(v.processes).map(([name, p]) => `${name} ${p && isRunning(p) ? 'up' : 'DOWN'}`).join(', ');
+    lines.push(`  ${v.name}  underlay ${v.underlayIp}  ${procs}`);
+  }
+  return lines.join('\n');
+}
