@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCoordinatorProcess } from '../local/coordinator-process.js';
-import { type TeardownReport, startLocalEmulation, teardownLocalEmulation } from '../local/emulation.js';
+import { type LocalEmulation, type TeardownReport, startLocalEmulation, teardownLocalEmulation } from '../local/emulation.js';
 import { readState } from '../local/emulation-state.js';
 import { type ProcessRecord, isRunning, recordOf, stopRecorded } from '../local/process-record.js';
 import { type LocalEndpoint, readLocalEndpoint } from './connect.js';
@@ -46,7 +46,13 @@ export function localLeftovers(dir: string): boolean {
   return existsSync(join(dir, ENDPOINT)) || readState(join(dir, EMULATION)) !== undefined;
 }
 
-export async function localUp(o: LocalUpOptions): Promise<LocalRecord> {
+export interface LocalUp {
+  readonly record: LocalRecord;
+  /** The running emulation (its vhosts' clients and agent kill/restart, for tests). */
+  readonly emulation: LocalEmulation;
+}
+
+export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
   if (localIsUp(o.dir)) throw new Error(`a local emulation is already up in ${o.dir}: 'merak local down' first (or give another --local-dir)`);
   if (localLeftovers(o.dir)) {
     o.log(`removing what an earlier run left in ${o.dir}`);
@@ -79,7 +85,7 @@ export async function localUp(o: LocalUpOptions): Promise<LocalRecord> {
       client.close();
     }
     for (const v of emulation.vhosts) o.log(`  ${v.name}  underlay ${v.underlayIp}  registered`);
-    return record;
+    return { record, emulation };
   } catch (e) {
     o.log('start failed; removing what was made');
     await localDown(o.dir, () => undefined);

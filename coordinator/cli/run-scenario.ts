@@ -18,7 +18,15 @@ export function phaseName(p: coordinatorV1.ScenarioPhase): string {
   return coordinatorV1.scenarioPhaseToJSON(p).replace('SCENARIO_PHASE_', '').toLowerCase();
 }
 
-export async function runScenario(client: CoordinatorClient, text: string, opts: { out: string; format?: '' | 'yaml' | 'json'; log?: (line: string) => void }): Promise<RunOutcome> {
+export interface RunOptions {
+  readonly out: string;
+  readonly format?: '' | 'yaml' | 'json';
+  readonly log?: (line: string) => void;
+  /** Show the progress bar (default true). */
+  readonly progress?: boolean;
+}
+
+export async function runScenario(client: CoordinatorClient, text: string, opts: RunOptions): Promise<RunOutcome> {
   const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const created = await client.createScenario(text, opts.format ?? '');
   log(`scenario ${created.name} (${created.id}): ${created.vms?.requested ?? 0} VMs on ${created.hosts} hosts, provider ${created.provider}`);
@@ -31,7 +39,7 @@ export async function runScenario(client: CoordinatorClient, text: string, opts:
     await client.watch(created.id, (e) => {
       if (!e.scenario) return;
       last = e.scenario;
-      bar.update(e.scenario, e.message);
+      if (opts.progress !== false) bar.update(e.scenario, e.message);
     }, abort.signal);
   } finally {
     process.off('SIGINT', interrupt);
