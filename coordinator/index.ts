@@ -13,6 +13,7 @@ export { type EngineDeps, ScenarioEngine, type ScenarioStatus } from './engine/s
 export { DEFAULT_FANOUT, type FanoutConfig } from './fanout/fanout.js';
 export { Overlay } from './overlay/overlay.js';
 export { standaloneControlPlane } from './providers/provider-standalone.js';
+export { alcorControlPlane } from './providers/provider-alcor.js';
 export type { ControlPlane, ControlPlaneFactory, LiveScenarios, ScenarioContext } from './providers/provider.js';
 export { AgentRegistry } from './registry/agent-registry.js';
 export { createCoordinatorService } from './server/coordinator-service.js';

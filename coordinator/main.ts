@@ -12,6 +12,7 @@ import { ScenarioEngine } from './engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
 import { Overlay } from './overlay/overlay.js';
+import { alcorControlPlane } from './providers/provider-alcor.js';
 import { standaloneControlPlane } from './providers/provider-standalone.js';
 import { AgentRegistry } from './registry/agent-registry.js';
 import { createCoordinatorService } from './server/coordinator-service.js';
@@ -27,6 +28,8 @@ Usage: merak-coordinator [options]
   --token-file PATH        bearer token for agents' and users' calls (or env MERAK_TOKEN)
   --insecure               no token (local use only)
   --tunnel-type TYPE       standalone overlay encapsulation: vxlan or geneve (default vxlan)
+  --alcor-url URL          Alcor for scenarios that give none (provider: alcor); each service on its
+                           NodePort (30001 ... 30008) of this URL's host (or env MERAK_ALCOR_URL)
   --lost-agent-timeout S   how long VMs wait for a lost agent to come back before they fail (default 600)
   --log-level LEVEL        pino level (default info)
   -h, --help               this text
@@ -44,7 +47,7 @@ async function main(): Promise<number> {
       options: {
         listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
         'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tunnel-type': { type: 'string', default: 'vxlan' },
-        'lost-agent-timeout': { type: 'string', default: '600' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
+        'lost-agent-timeout': { type: 'string', default: '600' }, 'alcor-url': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -61,6 +64,8 @@ async function main(): Promise<number> {
   const lostAgentTimeoutS = Number(values['lost-agent-timeout']);
   if (!Number.isInteger(lostAgentTimeoutS) || lostAgentTimeoutS < 1) return fail(`--lost-agent-timeout: '${values['lost-agent-timeout']}' is not a whole number of seconds >= 1`);
 
+  const alcorUrl = values['alcor-url'] ?? (process.env.MERAK_ALCOR_URL || undefined);
+  if (alcorUrl !== undefined && !/^https?:\/\/[^/]+/.test(alcorUrl)) return fail(`--alcor-url: '${alcorUrl}' is not an http(s) URL`);
   const logger = pino({ level: values['log-level'] });
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
@@ -73,7 +78,10 @@ async function main(): Promise<number> {
   const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: tunnelType, logger });
   const engine = new ScenarioEngine({
     store, registry, agents: registry, logger, metrics,
-    controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
+    controlPlanes: {
+      standalone: standaloneControlPlane({ overlay, logger }),
+      alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger }),
+    },
     fanout: { ...DEFAULT_FANOUT, agentReturnTimeoutMs: lostAgentTimeoutS * 1000 },
   });
 

@@ -13,7 +13,7 @@ import type { TunnelPort } from '../overlay/overlay.js';
 import { Plan, type PlannedVm, selectPingPairs } from '../plan/index.js';
 import type { ControlPlane, ControlPlaneFactory, LiveScenarios, ScenarioContext } from '../providers/provider.js';
 import type { AgentRegistry } from '../registry/agent-registry.js';
-import { type EndpointLatency, type PingOutcome, type Report, buildReport } from '../report/report.js';
+import { type PingOutcome, type Report, buildReport } from '../report/report.js';
 import { type Scenario, ScenarioValidationError, parseScenario } from '../scenario/index.js';
 import type { Store, StoredScenario, VmResultRow } from '../store/store.js';
 
@@ -56,8 +56,6 @@ export interface EngineDeps {
   readonly metrics?: CoordinatorMetrics;
   /** Hosts pinged at once by the test. */
   readonly pingParallelism?: number;
-  /** Latency of the control plane's API calls for a scenario, for its report (Alcor mode). */
-  controlPlaneLatency?(scenarioId: string): EndpointLatency[] | undefined;
 }
 
 /** What the store keeps of a scenario: enough to plan it again, exactly. */
@@ -98,6 +96,8 @@ class Run {
   abort = new AbortController();
   task: Promise<void> = Promise.resolve();
   readonly lostHosts = new Set<string>();
+  /** Started by a coordinator other than this one (resumed): what it sent may exist already. */
+  resumed = false;
   private loaded: { plan: Plan; states: Uint8Array } | undefined;
   /** Kept after the plan is released: the overlay needs it while the VMs exist. */
   private vnis: Map<string, Set<number>> | undefined;
@@ -240,6 +240,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   /** Picks up scenarios a previous coordinator left unfinished. */
   resume(): void {
     for (const run of this.runs.values()) {
+      run.resumed = true;
       if (run.phase === 'pending' || run.phase === 'network' || run.phase === 'creating' || run.phase === 'testing') this.startCreate(run);
       else if (run.phase === 'deleting') this.startDelete(run);
     }
@@ -299,6 +300,15 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
         const set = out.get(host) ?? out.set(host, new Set()).get(host)!;
         for (const v of vnis) set.add(v);
       }
+    }
+    return out;
+  }
+
+  liveHosts(provider: Scenario['provider'], except?: string): Set<string> {
+    const out = new Set<string>();
+    for (const run of this.runs.values()) {
+      if (run.id === except || run.phase === 'deleted' || run.spec.scenario.provider !== provider) continue;
+      for (const h of run.spec.hosts) out.add(h);
     }
     return out;
   }
@@ -390,7 +400,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
             count: indexes.length,
             operations: (from, to) => {
               const ops: agentV1.VmOperation[] = new Array<agentV1.VmOperation>(to - from);
-              for (let k = from; k < to; k++) ops[k - from] = this.createOperation(ctx, cp, plan.vm(indexes[k]!));
+              for (let k = from; k < to; k++) ops[k - from] = this.createOperation(ctx, cp, plan.vm(indexes[k]!), run.resumed);
               return ops;
             },
           })),
@@ -402,6 +412,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
                 this.deps.logger.warn({ scenario: run.id, vm: r.id }, 'a result for a VM this scenario does not have');
                 return;
               }
+              cp.observe?.(ctx, r);
               const ok = r.status === agentV1.VmStatus.VM_STATUS_READY;
               const before = states[i]!;
               if (before === READY && ok) return;
@@ -483,7 +494,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     states[i] = to;
   }
 
-  private createOperation(ctx: ScenarioContext, cp: ControlPlane, vm: PlannedVm): agentV1.VmOperation {
+  private createOperation(ctx: ScenarioContext, cp: ControlPlane, vm: PlannedVm, maybeExists: boolean): agentV1.VmOperation {
     const s = ctx.scenario;
     // Every field set: ts-proto's encoder reads them all, and a literal is cheaper than fromPartial.
     const spec: agentV1.VmSpec = {
@@ -492,7 +503,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
       portName: vm.portName, ifaceId: '', externalIds: {}, vni: 0, routes: [], alcor: undefined,
     };
     cp.decorate(ctx, vm, spec);
-    return { op: { $case: 'create', value: spec }, startOffsetMs: Math.round(vm.startOffsetMs) };
+    return { op: { $case: 'create', value: spec }, startOffsetMs: Math.round(vm.startOffsetMs), ...(maybeExists ? { maybeExists } : {}) };
   }
 
   private async runPing(run: Run): Promise<PingOutcome[]> {
@@ -540,7 +551,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   private finishReport(run: Run, ping: PingOutcome[] | undefined): void {
     const plan = run.plan;
     const s = run.spec.scenario;
-    const controlPlane = this.deps.controlPlaneLatency?.(run.id);
+    const controlPlane = this.controlPlanes.get(s.provider)?.latency?.(run.id);
     const report = buildReport({
       scenario: { id: run.id, name: s.name, hosts: run.spec.hosts.length, provider: s.provider, acceptedAtMs: run.spec.acceptedAt },
       total: plan.total,

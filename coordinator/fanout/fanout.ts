@@ -96,7 +96,10 @@ export async function fanOut(
       const client = agents.clientFor(host);
       if (!client) {
         hooks.onWaiting?.(host, missing);
-        if (await agents.waitFor(host, config.agentReturnTimeoutMs, signal)) continue;
+        if (await agents.waitFor(host, config.agentReturnTimeoutMs, signal)) {
+          for (const op of missing) op.maybeExists = true;
+          continue;
+        }
         if (signal?.aborted) return;
         const reason = `${host}: the agent is not connected and did not come back within ${Math.round(config.agentReturnTimeoutMs / 1000)} s`;
         for (const op of missing) hooks.onResult(host, undeliveredResult(op, 'UNAVAILABLE', reason));
@@ -125,6 +128,8 @@ export async function fanOut(
         return;
       }
       hooks.onRetry?.(host, attempt, missing.length, reason);
+      // What was sent may have been made (the answer was lost): the agent looks before it makes.
+      for (const op of missing) op.maybeExists = true;
       await sleep(backoffDelay(attempt - 1, config.backoff));
     }
   }

@@ -2,6 +2,7 @@
 // VM, add what it needs to each VM's create request, and take the network down after the VMs.
 // One implementation per control plane (standalone, alcor); main.ts registers them by name.
 import type { agentV1 } from '@merak/proto';
+import type { EndpointLatency } from '../report/report.js';
 import type { Logger } from 'pino';
 import type { Plan, PlannedVm } from '../plan/index.js';
 import type { Scenario } from '../scenario/index.js';
@@ -24,12 +25,18 @@ export interface ControlPlane {
   tearDown(ctx: ScenarioContext): Promise<void>;
   /** An agent registered (again): it may have restarted or moved. */
   agentConnected?(host: string): void;
+  /** A VM's result came back (it carries the control-plane calls made for it). */
+  observe?(ctx: ScenarioContext, result: agentV1.VmResult): void;
+  /** Per endpoint, the latency of the calls made for a scenario (for its report). */
+  latency?(scenarioId: string): EndpointLatency[] | undefined;
 }
 
 /** What a control plane may know of the engine's scenarios. */
 export interface LiveScenarios {
   /** The VNIs each vhost has VMs in, over every standalone scenario whose VMs may exist (but `except`). */
   liveVnis(except?: string): Map<string, Set<number>>;
+  /** The hosts of every scenario of `provider` whose VMs may exist (but `except`). */
+  liveHosts(provider: Scenario['provider'], except?: string): Set<string>;
 }
 
 /** Makes a provider's control plane; the engine calls it once, with itself. */

@@ -105,7 +105,7 @@ export function quantiles(values: readonly number[]): Quantiles {
 }
 
 /** A growable Float64Array (per-step samples: their count is not known up front). */
-class Samples {
+export class Samples {
   private data = new Float64Array(1024);
   n = 0;
   push(x: number): void {

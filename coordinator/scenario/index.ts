@@ -2,3 +2,4 @@
 export * from './model.js';
 export { parseScenario } from './parse.js';
 export { defaultDemoScenario, demoScenarioYaml } from './demo-scenario.js';
+export { derivedUuid } from './derived-uuid.js';

@@ -3,7 +3,7 @@
 // so a typo is never silently ignored.
 import { broadcastOf, formatIpv4, networkOf, parseIpv4 } from '@merak/agent';
 import { parse as parseYaml } from 'yaml';
-import { createHash } from 'node:crypto';
+import { derivedUuid } from './derived-uuid.js';
 import {
   ALCOR_SERVICES, type AlcorSettings, type HostSelection, type Placement, type RouterModel, type Scenario, type SecurityGroupModel,
   type SecurityGroupRuleModel, ScenarioValidationError, type Schedule, type SubnetModel, type TestSpec, type VpcModel,
@@ -211,12 +211,6 @@ function parseRouters(r: Reader, root: Obj, vpcs: readonly VpcModel[]): RouterMo
     if (subnets.length === 0) r.issue(`${p}subnets`, 'needs at least one subnet');
     return [{ name, vpc: vpcName, subnets }];
   });
-}
-
-/** An id derived from the scenario's name, so a scenario without one names the same project every time. */
-function derivedUuid(text: string): string {
-  const h = createHash('sha256').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 function parseAlcor(r: Reader, root: Obj, name: string): AlcorSettings {

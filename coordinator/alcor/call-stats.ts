@@ -1,0 +1,30 @@
+// Latency and errors of the control plane's API, per endpoint, for a scenario's report: the
+// coordinator's own calls and those its agents made for each VM (they come back in the results).
+import type { EndpointLatency } from '../report/report.js';
+import { Samples } from '../report/report.js';
+
+export interface CallSample {
+  readonly endpoint: string;
+  readonly micros: number;
+  /** 0 = no answer */
+  readonly status: number;
+  readonly error: string;
+}
+
+export class CallStats {
+  private readonly byEndpoint = new Map<string, { samples: Samples; errors: number }>();
+
+  add(c: CallSample): void {
+    const e = this.byEndpoint.get(c.endpoint) ?? this.byEndpoint.set(c.endpoint, { samples: new Samples(), errors: 0 }).get(c.endpoint)!;
+    e.samples.push(c.micros / 1000);
+    if (c.error !== '') e.errors++;
+  }
+
+  /** Per endpoint, sorted by name: calls, errors (no answer or an answer not expected) and latency quantiles in ms. */
+  summary(): EndpointLatency[] {
+    return [...this.byEndpoint].sort(([a], [b]) => a.localeCompare(b)).map(([endpoint, e]) => {
+      const q = e.samples.quantiles();
+      return { endpoint, count: q.count, errors: e.errors, p50: q.p50, p90: q.p90, p99: q.p99, max: q.max };
+    });
+  }
+}

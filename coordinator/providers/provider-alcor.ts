@@ -1,0 +1,251 @@
+// Alcor mode: Alcor is the control plane under test. Before any VM the coordinator registers the
+// scenario's hosts in Alcor (one bulk call, each with the name its ports will be bound to) and
+// makes the scenario's VPCs, subnets, security groups and routers, with the scenario's project and
+// tenant; each agent then has Alcor allocate and bind its VMs' ports (agent/alcor/). Teardown runs
+// the other way, tolerant of what is already gone, and says what it could not remove.
+//
+// Every id is derived from the scenario and the object's name, so a coordinator that restarts
+// finds what it made; the ids are also recorded in the store.
+import { agentV1 } from '@merak/proto';
+import type { Logger } from 'pino';
+import { type AlcorEndpoints, AlcorNetwork, type NodeInfo, alcorEndpoints } from '../alcor/alcor-network.js';
+import { CallStats } from '../alcor/call-stats.js';
+import type { PlannedVm } from '../plan/index.js';
+import type { EndpointLatency } from '../report/report.js';
+import { type AlcorSettings, type Scenario, derivedUuid } from '../scenario/index.js';
+import type { Store } from '../store/store.js';
+import { type ControlPlane, ControlPlaneError, type ControlPlaneFactory, type LiveScenarios, type ScenarioContext } from './provider.js';
+
+export interface AlcorDeps {
+  /** Base URL for scenarios that give none (the coordinator's --alcor-url). */
+  readonly defaultUrl: string | undefined;
+  /** What the hosts' node records are made of: each agent's Info (addresses, underlay). */
+  readonly agents: { clientFor(host: string): { info(): Promise<agentV1.InfoResponse> } | undefined };
+  readonly store: Store;
+  readonly logger: Logger;
+}
+
+/** A locally administered MAC from a name (for hosts that have none to give, such as hollow ones). */
+function derivedMac(name: string): string {
+  const h = derivedUuid(`merak-mac/${name}`).replace(/-/g, '');
+  return `02:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}:${h.slice(8, 10)}`;
+}
+
+/** The node id of a host: one per host name, whatever the scenario (Alcor binds by node_name, so there must be one). */
+export const nodeIdOf = (host: string): string => derivedUuid(`merak-node/${host}`);
+
+interface Names {
+  readonly vpc: (vpc: string) => string;
+  readonly subnet: (vpc: string, subnet: string) => string;
+  readonly sg: (name: string) => string;
+  readonly router: (name: string) => string;
+  readonly port: (vmId: string) => string;
+}
+
+function namesOf(scenarioId: string): Names {
+  return {
+    vpc: (v) => derivedUuid(`${scenarioId}/vpc/${v}`),
+    subnet: (v, s) => derivedUuid(`${scenarioId}/subnet/${v}/${s}`),
+    sg: (g) => derivedUuid(`${scenarioId}/sg/${g}`),
+    router: (r) => derivedUuid(`${scenarioId}/router/${r}`),
+    port: (vm) => derivedUuid(`${scenarioId}/port/${vm}`),
+  };
+}
+
+interface Session {
+  readonly settings: AlcorSettings;
+  readonly endpoints: AlcorEndpoints;
+  readonly net: AlcorNetwork;
+  readonly names: Names;
+  readonly stats: CallStats;
+  /** subnet key "vpc/subnet" -> its security group ids */
+  readonly groups: Map<string, string[]>;
+}
+
+const HOST_INFO_PARALLELISM = 64;
+const NODES_PER_CALL = 1000;
+
+export function alcorControlPlane(deps: AlcorDeps): ControlPlaneFactory {
+  return (live) => create(deps, live);
+}
+
+function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
+  const sessions = new Map<string, Session>();
+
+  const session = (ctx: ScenarioContext): Session => {
+    const known = sessions.get(ctx.id);
+    if (known) return known;
+    const settings = ctx.scenario.alcor;
+    if (!settings) throw new ControlPlaneError(`scenario ${ctx.scenario.name} has no alcor settings`);
+    const endpoints = alcorEndpoints(settings.url ?? deps.defaultUrl, settings.endpoints);
+    if (typeof endpoints === 'string') throw new ControlPlaneError(endpoints);
+    const stats = new CallStats();
+    const net = new AlcorNetwork(endpoints, { timeoutMs: settings.timeoutMs, retries: settings.retries, onCall: (c) => stats.add(c) });
+    const names = namesOf(ctx.id);
+    const groups = new Map<string, string[]>();
+    for (const v of ctx.scenario.vpcs) for (const s of v.subnets) groups.set(`${v.name}/${s.name}`, s.securityGroups.map((g) => names.sg(g)));
+    const made: Session = { settings, endpoints, net, names, stats, groups };
+    sessions.set(ctx.id, made);
+    return made;
+  };
+
+  const record = (ctx: ScenarioContext, kind: string, name: string, id: string): void => deps.store.putControlPlaneObject(ctx.seq, kind, name, id);
+
+  /** Each host's node record, from its agent's Info: its name, its address, its underlay. */
+  async function nodeInfos(hosts: readonly string[]): Promise<NodeInfo[]> {
+    const out: NodeInfo[] = [];
+    const problems: string[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < hosts.length) {
+        const host = hosts[next++]!;
+        const client = deps.agents.clientFor(host);
+        if (!client) {
+          problems.push(`${host}: not connected`);
+          continue;
+        }
+        try {
+          const info = await client.info();
+          // The underlay carries the data plane; without one, the first IPv4 address that is not
+          // loopback. A hollow agent has no interfaces: its --underlay-ip stands for its address.
+          const nic = info.addresses.find((a) => a.address.split('/')[0] === info.underlayIp)
+            ?? info.addresses.find((a) => !a.address.startsWith('127.'))
+            ?? (info.underlayIp ? { interface: 'eth0', address: info.underlayIp, mac: '' } : undefined);
+          if (!nic) {
+            problems.push(`${host}: no IPv4 address to register (a hollow agent needs --underlay-ip)`);
+            continue;
+          }
+          const ip = nic.address.split('/')[0]!;
+          out.push({
+            node_id: nodeIdOf(host), node_name: host, local_ip: ip, 'data-path-ip': info.underlayIp || ip,
+            mac_address: nic.mac || derivedMac(host), veth: nic.interface, server_port: 50001,
+          });
+        } catch (e) {
+          problems.push(`${host}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HOST_INFO_PARALLELISM, hosts.length) }, worker));
+    if (problems.length > 0) throw new ControlPlaneError('could not describe every host to Alcor', problems);
+    return out.sort((a, b) => a.node_name.localeCompare(b.node_name, 'en', { numeric: true }));
+  }
+
+  return {
+    async setUp(ctx) {
+      const s = session(ctx);
+      const p = s.settings.projectId;
+      const t = s.settings.tenantId;
+      const sc: Scenario = ctx.scenario;
+      const nodes = await nodeInfos(ctx.plan.hosts);
+      for (let i = 0; i < nodes.length; i += NODES_PER_CALL) await s.net.registerNodes(nodes.slice(i, i + NODES_PER_CALL));
+      for (const n of nodes) record(ctx, 'node', n.node_name, n.node_id);
+      for (const v of sc.vpcs) {
+        const vpcId = s.names.vpc(v.name);
+        await s.net.ensureVpc(p, { id: vpcId, name: v.name, cidr: v.cidr, tenantId: t, mtu: sc.vm.mtu });
+        record(ctx, 'vpc', v.name, vpcId);
+        for (const sub of v.subnets) {
+          const id = s.names.subnet(v.name, sub.name);
+          await s.net.ensureSubnet(p, { id, name: sub.name, cidr: sub.cidr, gateway: sub.gateway, vpcId, tenantId: t });
+          record(ctx, 'subnet', `${v.name}/${sub.name}`, id);
+        }
+      }
+      for (const g of sc.securityGroups) {
+        const id = s.names.sg(g.name);
+        const rules = g.rules.map((r) => ({
+          direction: r.direction, ethertype: r.ethertype, protocol: r.protocol ?? null, port_range_min: r.portRangeMin ?? null,
+          port_range_max: r.portRangeMax ?? null, remote_ip_prefix: r.remoteIpPrefix ?? null, security_group_id: id, project_id: p, tenant_id: t,
+        }));
+        await s.net.ensureSecurityGroup(p, { id, name: g.name, description: g.description, tenantId: t, rules });
+        record(ctx, 'sg', g.name, id);
+      }
+      for (const r of sc.routers) {
+        const id = s.names.router(r.name);
+        await s.net.ensureRouter(p, { id, name: r.name, tenantId: t });
+        record(ctx, 'router', r.name, id);
+        for (const sub of r.subnets) await s.net.attachSubnet(p, id, s.names.subnet(r.vpc, sub));
+      }
+      ctx.logger.info({ scenario: ctx.id, nodes: nodes.length, vpcs: sc.vpcs.length, securityGroups: sc.securityGroups.length, routers: sc.routers.length }, 'Alcor network set up');
+    },
+
+    decorate(ctx, vm: PlannedVm, spec: agentV1.VmSpec): void {
+      const s = session(ctx);
+      const portId = s.names.port(vm.id);
+      spec.ip = '';
+      spec.mac = '';
+      spec.vni = 0;
+      spec.routes = [];
+      spec.portKind = agentV1.PortKind.PORT_KIND_INTERNAL;
+      spec.portName = `tap${portId.slice(0, 11)}`;
+      spec.alcor = {
+        portUrl: s.endpoints.port, projectId: s.settings.projectId, tenantId: s.settings.tenantId, networkId: s.names.vpc(vm.vpc),
+        subnetId: s.names.subnet(vm.vpc, vm.subnet), securityGroupIds: s.groups.get(`${vm.vpc}/${vm.subnet}`) ?? [], portId, hostId: vm.host,
+        timeoutMs: s.settings.timeoutMs, retries: s.settings.retries,
+      };
+    },
+
+    observe(ctx, result: agentV1.VmResult): void {
+      const s = session(ctx);
+      for (const c of result.apiCalls) s.stats.add(c);
+    },
+
+    latency(scenarioId: string): EndpointLatency[] | undefined {
+      return sessions.get(scenarioId)?.stats.summary();
+    },
+
+    async tearDown(ctx) {
+      const s = session(ctx);
+      const p = s.settings.projectId;
+      const sc = ctx.scenario;
+      const leftovers: string[] = [];
+      const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+        try {
+          await fn();
+        } catch (e) {
+          leftovers.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      };
+      // Ports the agents could not release (an agent gone for good): swept by their device_id.
+      const names = new Set(Array.from({ length: ctx.plan.total }, (_, i) => ctx.plan.vm(i).name));
+      await step('ports', async () => {
+        for (const port of await s.net.portsOf(p, names)) await step(`port ${port.id} (${port.device_id})`, () => s.net.deletePort(p, port.id));
+      });
+      for (const r of sc.routers) {
+        const id = s.names.router(r.name);
+        for (const sub of r.subnets) await step(`router ${r.name} interface ${r.vpc}/${sub}`, () => s.net.detachSubnet(p, id, s.names.subnet(r.vpc, sub)));
+        await step(`router ${r.name}`, async () => {
+          await s.net.deleteRouter(p, id);
+          deps.store.deleteControlPlaneObject(ctx.seq, 'router', r.name);
+        });
+      }
+      for (const v of sc.vpcs) {
+        for (const sub of v.subnets) {
+          await step(`subnet ${v.name}/${sub.name}`, async () => {
+            await s.net.deleteSubnet(p, s.names.subnet(v.name, sub.name));
+            deps.store.deleteControlPlaneObject(ctx.seq, 'subnet', `${v.name}/${sub.name}`);
+          });
+        }
+        await step(`vpc ${v.name}`, async () => {
+          await s.net.deleteVpc(p, s.names.vpc(v.name));
+          deps.store.deleteControlPlaneObject(ctx.seq, 'vpc', v.name);
+        });
+      }
+      for (const g of sc.securityGroups) {
+        await step(`security group ${g.name}`, async () => {
+          await s.net.deleteSecurityGroup(p, s.names.sg(g.name));
+          deps.store.deleteControlPlaneObject(ctx.seq, 'sg', g.name);
+        });
+      }
+      // A host stays registered while another live Alcor scenario uses it.
+      const stillUsed = live.liveHosts('alcor', ctx.id);
+      for (const host of ctx.plan.hosts) {
+        if (stillUsed.has(host)) continue;
+        await step(`node ${host}`, async () => {
+          await s.net.deleteNode(nodeIdOf(host));
+          deps.store.deleteControlPlaneObject(ctx.seq, 'node', host);
+        });
+      }
+      if (leftovers.length > 0) throw new ControlPlaneError(`could not remove everything from Alcor (${leftovers.length} left)`, leftovers);
+      ctx.logger.info({ scenario: ctx.id }, 'Alcor network torn down');
+    },
+  };
+}

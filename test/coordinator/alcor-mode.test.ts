@@ -1,0 +1,200 @@
+// Alcor mode through the coordinator, with hollow agents (the real agent and API, no kernel work:
+// the Alcor calls are real) against the Alcor-compatible server: the network set up in the order
+// and with the bodies Merak used (without its bugs), each VM's port allocated and bound by its
+// agent, faults (5xx, slow, dropped) retried or failing the VM with Alcor's reason, and a teardown
+// that leaves nothing in Alcor.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { type RunningAgent, createHollowBackend, parseAgentConfig, startAgent } from '@merak/agent';
+import { coordinatorV1 } from '@merak/proto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
+import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
+import { Overlay } from '../../coordinator/overlay/overlay.js';
+import { alcorControlPlane, nodeIdOf } from '../../coordinator/providers/provider-alcor.js';
+import { standaloneControlPlane } from '../../coordinator/providers/provider-standalone.js';
+import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
+import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
+import { Store } from '../../coordinator/store/store.js';
+import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
+
+const logger = pino({ level: 'silent' });
+let dir = '';
+let alcor: AlcorServer;
+let store: Store;
+let registry: AgentRegistry;
+let engine: ScenarioEngine;
+let server: Server;
+const agents: RunningAgent[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'merak-alcor-mode-'));
+  alcor = await startAlcorServer({ mode: 'node-ports', seed: 7 });
+  store = new Store(join(dir, 'state.db'));
+  registry = new AgentRegistry({ minHeartbeatMs: 200 });
+  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: () => undefined, type: 'vxlan', logger });
+  engine = new ScenarioEngine({
+    store, registry, logger, agents: registry,
+    controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }), alcor: alcorControlPlane({ defaultUrl: undefined, agents: registry, store, logger }) },
+    fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 } },
+  });
+  server = new Server();
+  server.addService(coordinatorV1.CoordinatorService, createCoordinatorService(engine, registry));
+  const sock = join(dir, 'c.sock');
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  for (let i = 0; i < 5; i++) {
+    const config = parseAgentConfig(
+      ['--vhost', `vhost-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `a${i}.sock`)}`, '--http', `unix:${join(dir, `h${i}.sock`)}`,
+        '--coordinator', `unix:${sock}`, '--underlay-ip', `198.51.100.${10 + i}`],
+      {},
+    );
+    if (config === 'help') throw new Error('unexpected');
+    agents.push(await startAgent(config, createHollowBackend(), logger));
+  }
+  const deadline = Date.now() + 10_000;
+  while (registry.connected().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+});
+
+afterAll(async () => {
+  for (const a of agents) await a.stop(1000);
+  server?.forceShutdown();
+  registry?.close();
+  store?.close();
+  await alcor?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => alcor.reset());
+
+const scenario = (name: string, vms = 50, retries = 2): string => `
+name: ${name}
+provider: alcor
+alcor:
+  endpoints: { vpc: ${alcor.urls.vpc}, subnet: ${alcor.urls.subnet}, route: ${alcor.urls.route}, port: ${alcor.urls.port}, node: ${alcor.urls.node}, sg: ${alcor.urls.sg} }
+  project_id: proj-${name}
+  timeout_ms: 1000
+  retries: ${retries}
+hosts: { count: 5 }
+security_groups: [{ name: web, rules: [{ direction: ingress, protocol: tcp, port_range_min: 80 }] }]
+vpcs:
+  - name: vpc1
+    cidr: 10.1.0.0/16
+    subnets: [{ name: subnet1, cidr: 10.1.0.0/16, gateway: 10.1.0.1, vms: ${vms}, security_groups: [web] }]
+routers: [{ name: r1, vpc: vpc1, subnets: [subnet1] }]
+test: none
+`;
+
+const nonGatewayPorts = (): Array<Record<string, unknown>> => alcor.state().ports.filter((p) => p.device_owner !== 'network:router_interface') as unknown as Array<Record<string, unknown>>;
+
+describe('Alcor mode with hollow agents', () => {
+  it("sets the network up in Merak's order, has every VM's port allocated and bound by its own host, and tears it all down", async () => {
+    const created = engine.create(scenario('alc'));
+    await engine.settled(created.id);
+    const s = engine.status(created.id)!;
+    expect(s.error).toBe('');
+    expect(s.counts).toMatchObject({ requested: 50, ready: 50, failed: 0 });
+
+    // The coordinator's calls, in order (reference/alcor-api.md §3), with the scenario's project.
+    const mine = alcor.calls.all().filter((c) => c.service !== 'port').map((c) => (c.route ?? '').replace(/\{[^}]+\}/g, '{}'));
+    expect(mine.filter((c) => !c.startsWith('GET'))).toEqual([
+      'POST /nodes/bulk', 'POST /project/{}/vpcs', 'POST /project/{}/subnets', 'POST /project/{}/security-groups',
+      'POST /project/{}/routers', 'PUT /project/{}/routers/{}/add_router_interface',
+    ]);
+    const bulk = alcor.calls.last({ path: '/nodes/bulk' })!.requestBody as { host_infos: Array<Record<string, unknown>> };
+    expect(bulk.host_infos.map((n) => [n.node_name, n.local_ip, n['data-path-ip'], n.server_port])).toEqual(
+      [0, 1, 2, 3, 4].map((i) => [`vhost-${i}`, `198.51.100.${10 + i}`, `198.51.100.${10 + i}`, 50001]),
+    );
+    // The subnet carries the scenario's gateway (Merak did not send it).
+    expect((alcor.calls.last({ method: 'POST', path: /subnets$/ })!.requestBody as { subnet: { gateway_ip: string } }).subnet.gateway_ip).toBe('10.1.0.1');
+    expect(alcor.calls.all().every((c) => c.path === '/nodes/bulk' || c.path.startsWith('/project/proj-alc/') || c.path.startsWith('/nodes/'))).toBe(true);
+
+    // Each VM: one minimal POST, one PUT binding it to the host it was placed on; each got its own IP and MAC.
+    const ports = nonGatewayPorts();
+    expect(ports).toHaveLength(50);
+    const sg = alcor.state().securityGroups.find((g) => g.name === 'web')!;
+    for (const p of ports) {
+      expect(p.status).toBe('ACTIVE');
+      expect(p.security_groups).toEqual([sg.id]);
+      expect(String(p['binding:host_id'])).toMatch(/^vhost-[0-4]$/);
+    }
+    const ips = ports.map((p) => (p.fixed_ips as Array<{ ip_address: string }>)[0]!.ip_address);
+    expect(new Set(ips).size).toBe(50);
+    expect(ips).not.toContain('10.1.0.1');
+    expect(new Set(ports.map((p) => p.mac_address)).size).toBe(50);
+    // The agents hold exactly what Alcor allocated.
+    const held = (await Promise.all(agents.map((a) => a.runner && registry.clientFor(`vhost-${agents.indexOf(a)}`)!.listVms()))).flatMap((r) => r.vms);
+    expect(held.map((v) => [v.ip, v.mac]).sort()).toEqual(ports.map((p) => [(p.fixed_ips as Array<{ ip_address: string }>)[0]!.ip_address, p.mac_address]).sort());
+
+    // The report counts the Alcor calls per endpoint.
+    const endpoints = new Map(s.report!.controlPlane!.endpoints.map((e) => [e.endpoint, e]));
+    expect(endpoints.get('POST /project/{project_id}/ports')).toMatchObject({ count: 50, errors: 0 });
+    expect(endpoints.get('PUT /project/{project_id}/ports/{port_id}')).toMatchObject({ count: 50, errors: 0 });
+    expect(endpoints.get('POST /nodes/bulk')).toMatchObject({ count: 1 });
+
+    engine.delete(created.id);
+    await engine.settled(created.id);
+    expect(engine.status(created.id)!.error).toBe('');
+    expect(engine.status(created.id)!.phase).toBe('deleted');
+    const left = alcor.state();
+    expect({ vpcs: left.vpcs, subnets: left.subnets, routers: left.routers, nodes: left.nodes, ports: nonGatewayPorts() }).toEqual({ vpcs: [], subnets: [], routers: [], nodes: [], ports: [] });
+    expect(left.securityGroups.filter((g) => g.name !== 'default')).toEqual([]);
+    expect(alcor.calls.filter({ method: 'DELETE', path: /\/ports\// }).length).toBe(50);
+  });
+
+  it('fails the VMs whose port creation Alcor refuses, with its reason, and leaves nothing of them anywhere', async () => {
+    // Every 5th port creation answers 500, and the scenario allows no retry: exactly 4 of 20 fail.
+    alcor.faults.add({ method: 'POST', path: '/project/*/ports', action: { kind: 'status', status: 500, message: 'ipam exhausted (injected)' }, limit: { kind: 'every', k: 5 } });
+    const created = engine.create(scenario('alf', 20, 0));
+    await engine.settled(created.id);
+    const s = engine.status(created.id)!;
+    expect(s.phase).toBe('failed');
+    expect(s.counts).toMatchObject({ ready: 16, failed: 4 });
+    const failures = s.report!.failures;
+    expect(Object.keys(failures.byCode)).toEqual(['ALCOR']);
+    expect(failures.first[0]!.message).toMatch(/POST \/project\/\{project_id\}\/ports .*answered 500.*ipam exhausted \(injected\)/);
+    expect(failures.first[0]!.step).toBe('allocate');
+    // Only the ready VMs have ports in Alcor and VMs on the agents.
+    expect(nonGatewayPorts()).toHaveLength(s.counts.ready);
+    const held = (await Promise.all([0, 1, 2, 3, 4].map((i) => registry.clientFor(`vhost-${i}`)!.listVms()))).flatMap((r) => r.vms).filter((v) => v.name.startsWith('alf-'));
+    expect(held).toHaveLength(s.counts.ready);
+    expect(s.report!.controlPlane!.endpoints.find((e) => e.endpoint === 'POST /project/{project_id}/ports')!.errors).toBeGreaterThan(0);
+    alcor.faults.clear();
+    engine.delete(created.id);
+    await engine.settled(created.id);
+    expect(nonGatewayPorts()).toEqual([]);
+  });
+
+  it('retries slow and dropped answers within bounds, makes no port twice, and reports the retries', async () => {
+    alcor.faults.add({ method: 'PUT', path: '/project/*/ports/*', action: { kind: 'latency', ms: 1500 }, limit: { kind: 'first', n: 3 } });
+    alcor.faults.add({ method: 'POST', path: '/project/*/ports', phase: 'after', action: { kind: 'drop' }, limit: { kind: 'first', n: 3 } });
+    const created = engine.create(scenario('als', 10));
+    await engine.settled(created.id);
+    const s = engine.status(created.id)!;
+    expect(s.error).toBe('');
+    expect(s.counts).toMatchObject({ ready: 10, failed: 0 });
+    expect(nonGatewayPorts()).toHaveLength(10);
+    const e = new Map(s.report!.controlPlane!.endpoints.map((x) => [x.endpoint, x]));
+    // 3 binds timed out once each (1 s deadline) and were retried; 3 creations lost their answer and were looked up.
+    expect(e.get('PUT /project/{project_id}/ports/{port_id}')).toMatchObject({ count: 13, errors: 3 });
+    expect(e.get('POST /project/{project_id}/ports')).toMatchObject({ count: 10, errors: 3 });
+    expect(e.get('GET /project/{project_id}/ports/{port_id}')?.count).toBe(3);
+    engine.delete(created.id);
+    await engine.settled(created.id);
+    expect(nonGatewayPorts()).toEqual([]);
+  });
+
+  it('keeps a host registered while another Alcor scenario uses it', async () => {
+    const a = engine.create(scenario('ala', 5));
+    const b = engine.create(scenario('alb', 5));
+    await Promise.all([engine.settled(a.id), engine.settled(b.id)]);
+    engine.delete(a.id);
+    await engine.settled(a.id);
+    expect(alcor.state().nodes.map((n) => n.node_id).sort()).toEqual([0, 1, 2, 3, 4].map((i) => nodeIdOf(`vhost-${i}`)).sort());
+    engine.delete(b.id);
+    await engine.settled(b.id);
+    expect(alcor.state().nodes).toEqual([]);
+  });
+});
