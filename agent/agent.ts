@@ -15,6 +15,7 @@ import { createAgentHandlers } from './server/agent-handlers.js';
 import { createAgentService } from './server/agent-service.js';
 import { createHttpServer } from './server/http.js';
 import { removeStaleSocket } from './server/unix-socket.js';
+import { HostAgentSupervisor } from './supervisor/host-agent-supervisor.js';
 import { systemClock } from './vm/clock.js';
 import { VmRunner } from './vm/runner.js';
 
@@ -60,7 +61,9 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   const grpcPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(config.grpcListen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
   );
-  const http: HttpServer = createHttpServer(metrics.registry, backend.checks);
+  // Read at each /readyz: the host agent's check joins once it is started (last, below).
+  const checks = [...backend.checks];
+  const http: HttpServer = createHttpServer(metrics.registry, checks);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     if (config.httpListen.startsWith('unix:')) {
@@ -83,6 +86,12 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
         logger,
       })
     : undefined;
+  // Started last: nothing after it can fail and leave it running unsupervised.
+  const supervisor = config.hostAgent ? new HostAgentSupervisor({ argv: config.hostAgent, logger }) : undefined;
+  if (supervisor) {
+    metrics.hostAgent(() => supervisor.status());
+    checks.push({ name: 'host-agent', check: async () => supervisor.check() });
+  }
   logger.info({ vhost: config.vhost, grpcPort, httpPort, vms: initial.length, hollow: config.hollow, auth: config.token ? 'token' : 'insecure' }, 'agent ready');
 
   return {
@@ -99,6 +108,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
       });
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
+      await supervisor?.stop();
       await backend.close();
     },
   };

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from './errors.js';
+import { splitCommand } from './supervisor/host-agent-supervisor.js';
 import { parseIpv4 } from './vm/ipv4.js';
 
 export interface AgentConfig {
@@ -24,6 +25,8 @@ export interface AgentConfig {
   /** --underlay-ip: the tunnel endpoint to advertise; '' = none (or the one the underlay interface has). */
   readonly underlayIp: string;
   readonly pingRate: number;
+  /** A host agent to start and supervise (e.g. Alcor's ACA), as argv; undefined = none. */
+  readonly hostAgent: readonly string[] | undefined;
   /** --underlay-interface: the interface that carries the overlay; undefined = no underlay here. */
   readonly underlayInterface: string | undefined;
 }
@@ -56,6 +59,9 @@ Usage: merak-agent [options]
   --ping-rate N           echoes per second this agent sends at most in a ping test, over all its
                           VMs (default 1000): each first echo costs an ARP broadcast flooded
                           to every VM of the VPC, and bursts overrun a userspace datapath
+  --host-agent "CMD ARGS" a host agent to run beside this one and supervise (e.g. Alcor's ACA:
+                          "/opt/aca/AlcorControlAgent -a 10.0.0.5 -p 30014"): restarted with
+                          backoff when it exits, its state in /readyz and /metrics; no shell
   --log-level LEVEL       pino level (default info; env MERAK_LOG_LEVEL)
   -h, --help              this text
 `;
@@ -84,7 +90,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
       advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'underlay-interface': { type: 'string' },
-      'ping-rate': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'ping-rate': { type: 'string' }, 'host-agent': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return 'help';
@@ -132,5 +138,6 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     underlayIp,
     underlayInterface,
     pingRate: positiveInt('--ping-rate', values['ping-rate'] ?? '1000', 1_000_000),
+    hostAgent: values['host-agent'] === undefined ? undefined : splitCommand('--host-agent', values['host-agent']),
   };
 }

@@ -24,6 +24,13 @@ export class AgentMetrics {
     new Gauge({ name: 'merak_agent_vms_present', help: 'VMs present on this vhost', registers, collect() { this.set(presentVms()); } });
   }
 
+  /** Gauges and a counter for a supervised host agent (only when there is one). */
+  hostAgent(status: () => { state: string; restarts: number }): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'merak_agent_host_agent_up', help: 'The supervised host agent runs (1) or not (0)', registers, collect() { this.set(status().state === 'running' ? 1 : 0); } });
+    new Gauge({ name: 'merak_agent_host_agent_restarts', help: 'Times the supervised host agent was restarted', registers, collect() { this.set(status().restarts); } });
+  }
+
   observe(r: VmResult): void {
     for (const s of r.steps) this.stepSeconds.observe({ step: s.step }, s.micros / 1e6);
     this.vmSeconds.observe({ operation: r.operation }, r.totalMicros / 1e6);
