@@ -3,19 +3,10 @@
 // Built in one pass over the stored results, with typed arrays: a million VMs cost a few
 // hundred milliseconds and tens of megabytes, once.
 
+import type { VmResultRow } from '../store/store.js';
+
 /** One VM's stored result, as the report reads it. */
-export interface ResultRow {
-  readonly vmIndex: number;
-  readonly phase: 'ready' | 'failed';
-  /** ms after the scenario was accepted */
-  readonly atMs: number;
-  readonly totalMicros: number;
-  /** "name=micros;name=micros" */
-  readonly steps: string;
-  readonly errorCode: string;
-  readonly errorStep: string;
-  readonly errorMessage: string;
-}
+export type ResultRow = VmResultRow;
 
 export interface PingOutcome {
   readonly src: string;
