@@ -1,13 +1,17 @@
-// A small seeded PRNG (the planner's mulberry32), so MAC and VNI allocation and probabilistic
-// faults repeat exactly for a given seed. Not for anything secret.
+// A small seeded PRNG (mulberry32), so MAC and VNI allocation and probabilistic faults repeat
+// exactly for a given seed. Not for anything secret.
 import { randomInt } from 'node:crypto';
-import { mulberry32 } from '../../coordinator/plan/random.js';
 
 /** Returns a function yielding uniformly distributed unsigned 32-bit integers. */
 export function seededRandom(seed: number): () => number {
-  const next = mulberry32(seed);
-  // mulberry32 divides its 32-bit state by 2^32: multiplying back gives the integer exactly.
-  return () => next() * 4294967296;
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
 }
 
 /** A seed for when the caller gave none. */
