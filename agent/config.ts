@@ -47,8 +47,11 @@ Usage: merak-agent [options]
   --concurrency N         VMs in flight per batch unless the batch says (default 32)
   --max-batch N           operations per Apply call (default 100000)
   --hollow                no kernel work: VMs exist only in memory (control-plane load tests)
-  --coordinator HOST:PORT register with this coordinator and keep a connection to it
-  --advertise ADDR        the address the coordinator should dial back (default: --listen)
+  --coordinator HOST:PORT register with this coordinator and keep a stream to it (heartbeats, and
+                          the coordinator's calls: plans, pings, tunnels)
+  --advertise ADDR        the gRPC address to tell the coordinator, for users who call this agent
+                          directly (default: --listen); the coordinator itself calls down the
+                          registration stream and never dials agents
   --underlay-interface NAME
                           the interface that carries the overlay tunnels; its IPv4 address is this
                           vhost's tunnel endpoint. With --datapath-type netdev the agent makes it a
