@@ -1,5 +1,5 @@
 // The host-agent supervisor with real child processes (node itself plays the host agent).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,11 +57,17 @@ describe('HostAgentSupervisor', () => {
   });
 
   it('stops a host agent that ignores SIGTERM with SIGKILL, and reports one that cannot start', async () => {
-    const s = new HostAgentSupervisor({ argv: [process.execPath, '-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'], logger, stopGraceMs: 200 });
-    await until('running', () => s.status().state === 'running');
+    // The child says when it ignores SIGTERM (a file), so a slow start cannot be taken for a fast stop.
+    const dir = mkdtempSync(join(tmpdir(), 'merak-sup-'));
+    const marker = join(dir, 'ignoring');
+    const s = new HostAgentSupervisor({
+      argv: [process.execPath, '-e', `process.on("SIGTERM", () => {}); require("fs").writeFileSync(${JSON.stringify(marker)}, ""); setInterval(() => {}, 1000)`],
+      logger, stopGraceMs: 200,
+    });
+    await until('a host agent that ignores SIGTERM', () => existsSync(marker));
     const pid = s.status().pid!;
-    await new Promise((r) => setTimeout(r, 100));
     await s.stop();
+    rmSync(dir, { recursive: true, force: true });
     expect(alive(pid)).toBe(false);
     expect(s.status()).toMatchObject({ state: 'stopped', lastExit: 'signal SIGKILL' });
 
