@@ -65,7 +65,7 @@ export function renderHtml(r: Report): string {
 <h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('end to end (accepted → ready)', r.latencyMs.endToEnd)}${qRow('since scheduled start', r.latencyMs.sinceScheduled)}${qRow('agent, whole VM', r.latencyMs.agent)}${steps}</table>
 ${controlPlane}
 ${bars(r.histogram.map((b) => b.count), r.histogram.map((b) => `≤${b.leMs}`), 'End-to-end latency histogram', 'VMs')}
-${bars(r.creationsPerSecond, r.creationsPerSecond.map((_, i) => `${i}s`), 'VMs ready per second', 'VMs/s')}
+${bars(r.creationTimeline.counts, r.creationTimeline.counts.map((_, i) => `${((i * r.creationTimeline.bucketMs) / 1000).toFixed(r.creationTimeline.bucketMs < 1000 ? 2 : 0)}s`), `VMs ready over time (per ${r.creationTimeline.bucketMs} ms, since the scenario was accepted)`, 'VMs')}
 ${ping}
 <h2>Failures</h2>${r.vms.failed === 0 ? '<p>None.</p>' : `<p>${Object.entries(r.failures.byCode).map(([c, n]) => `${esc(c)}: ${n}`).join(', ')}</p><table><tr><th>VM</th><th>host</th><th>code</th><th>step</th><th>message</th></tr>${failures}</table>`}
 </body></html>

@@ -40,7 +40,14 @@ describe('report', () => {
     expect(r.latencyMs.steps.namespace).toMatchObject({ count: 2, max: 0.7 });
     expect(r.latencyMs.steps.port).toMatchObject({ count: 1, max: 0.1 });
     expect(r.histogram.reduce((a, b) => a + b.count, 0)).toBe(2);
-    expect(r.histogram.find((b) => b.leMs === 128)?.count).toBe(1);
+    // Equal-width buckets over the observed range (100..1500 ms: 100 ms wide), bounded above.
+    expect(r.histogram[0]).toEqual({ leMs: 200, count: 1 });
+    expect(r.histogram.at(-1)).toEqual({ leMs: 1500, count: 1 });
+    expect(r.histogram).toHaveLength(14);
+    // The timeline's resolution suits the run: 1.5 s in 50 ms buckets.
+    expect(r.creationTimeline.bucketMs).toBe(50);
+    expect(r.creationTimeline.counts[2]).toBe(1);
+    expect(r.creationTimeline.counts[30]).toBe(1);
     expect(r.ping).toMatchObject({ pairsPassed: 1, pairsFailed: 1, isolationPassed: 1, isolationFailed: 0, crossHostPairs: 2 });
     expect(r.ping?.matrix?.a?.b).toBe('3/3');
   });

@@ -53,10 +53,12 @@ export interface Report {
     readonly agent: Quantiles;
     readonly steps: Readonly<Record<string, Quantiles>>;
   };
-  /** Histogram of end-to-end latency: bucket upper bounds (ms) and counts. */
+  /** Histogram of end-to-end latency: equal-width buckets over the observed range, upper bounds (ms) and counts. */
   readonly histogram: readonly { readonly leMs: number; readonly count: number }[];
   /** VMs that became ready in each second since the scenario was accepted. */
   readonly creationsPerSecond: readonly number[];
+  /** The same at a resolution that suits the run's length (for the chart of a short run). */
+  readonly creationTimeline: { readonly bucketMs: number; readonly counts: readonly number[] };
   readonly creationRate: { readonly mean: number; readonly peak: number };
   readonly failures: { readonly byCode: Readonly<Record<string, number>>; readonly first: readonly { vm: string; host: string; code: string; step: string; message: string }[] };
   readonly controlPlane?: { readonly endpoints: readonly EndpointLatency[] };
@@ -113,6 +115,24 @@ export class Samples {
 }
 
 const MAX_LISTED_FAILURES = 200;
+const HISTOGRAM_BUCKETS = 24;
+const TIMELINE_BUCKETS = 40;
+
+/** The smallest of 1, 2, 5 x 10^n at least `x` (a bucket width people read at a glance). */
+function niceWidth(x: number): number {
+  if (!(x > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(x));
+  return [1, 2, 5, 10].map((m) => m * p).find((w) => w >= x)!;
+}
+
+/** VMs ready per time bucket, the bucket a nice width that gives about TIMELINE_BUCKETS of them. */
+function creationTimeline(sortedReadyAt: Float64Array, n: number): { bucketMs: number; counts: number[] } {
+  if (n === 0) return { bucketMs: 1000, counts: [] };
+  const bucketMs = Math.max(10, niceWidth(sortedReadyAt[n - 1]! / TIMELINE_BUCKETS));
+  const counts = new Array<number>(Math.floor(sortedReadyAt[n - 1]! / bucketMs) + 1).fill(0);
+  for (let i = 0; i < n; i++) counts[Math.floor(sortedReadyAt[i]! / bucketMs)]!++;
+  return { bucketMs, counts };
+}
 const MATRIX_MAX_VMS = 20;
 
 export interface ReportInput {
@@ -167,14 +187,18 @@ export function buildReport(input: ReportInput): Report {
   const stepQuantiles: Record<string, Quantiles> = {};
   for (const [name, s] of steps) stepQuantiles[name] = s.quantiles();
   const endToEnd = quantilesOf(e2e, ready);
-  const bounds: number[] = [];
-  for (let b = 1; bounds.length === 0 || bounds[bounds.length - 1]! < endToEnd.max; b *= 2) bounds.push(b);
-  const histogram = bounds.map((leMs) => ({ leMs, count: 0 }));
   // e2e's first `ready` entries are sorted now (quantilesOf sorted them in place): one sweep.
-  for (let i = 0, b = 0; i < ready; i++) {
-    while (e2e[i]! > bounds[b]!) b++;
-    histogram[b]!.count++;
+  const histogram: Array<{ leMs: number; count: number }> = [];
+  if (ready > 0) {
+    const width = niceWidth((e2e[ready - 1]! - e2e[0]!) / HISTOGRAM_BUCKETS);
+    const start = Math.floor(e2e[0]! / width) * width;
+    for (let i = 0; i < ready; i++) {
+      const k = Math.max(0, Math.ceil((e2e[i]! - start) / width) - 1);
+      while (histogram.length <= k) histogram.push({ leMs: round3(start + (histogram.length + 1) * width), count: 0 });
+      histogram[k]!.count++;
+    }
   }
+  const timeline = creationTimeline(e2e, ready);
   const ping = input.ping ? pingSummary(input.ping) : undefined;
   return {
     scenario: { id: input.scenario.id, name: input.scenario.name, hosts: input.scenario.hosts, provider: input.scenario.provider, acceptedAt: new Date(input.scenario.acceptedAtMs).toISOString() },
@@ -183,6 +207,7 @@ export function buildReport(input: ReportInput): Report {
     latencyMs: { endToEnd, sinceScheduled: quantilesOf(scheduled, ready), agent: quantilesOf(agent, ready), steps: stepQuantiles },
     histogram,
     creationsPerSecond: perSecond,
+    creationTimeline: timeline,
     creationRate: { mean: perSecond.length > 0 ? Math.round((ready / perSecond.length) * 10) / 10 : 0, peak: maxOf(perSecond) },
     failures: { byCode, first },
     ...(input.controlPlane ? { controlPlane: { endpoints: input.controlPlane } } : {}),
