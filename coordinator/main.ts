@@ -100,15 +100,18 @@ async function main(): Promise<number> {
   await listenHttp(http, values.http!);
   logger.info({ listen: values.listen, port, http: values.http, state: values.state }, 'coordinator ready');
   engine.resume();
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal }, 'shutting down (scenarios resume at the next start)');
+  health.setStatus('', 'NOT_SERVING');
+  // Runs stop where they are (what came back is stored) while agents are still connected; then
+  // the server, whose agents' streams never end by themselves: a short grace for unary calls.
+  await engine.shutdown();
   await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down (scenarios resume at the next start)');
-      health.setStatus('', 'NOT_SERVING');
-      server.tryShutdown(() => resolve());
-      setTimeout(() => { server.forceShutdown(); resolve(); }, 10_000).unref();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    server.tryShutdown(() => resolve());
+    setTimeout(() => { server.forceShutdown(); resolve(); }, 2000).unref();
   });
   registry.close();
   await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -178,6 +178,7 @@ function countStates(states: Uint8Array): VmCounts {
 export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, string] }> implements LiveScenarios {
   private readonly runs = new Map<string, Run>();
   private readonly controlPlanes = new Map<string, ControlPlane>();
+  private stopping = false;
 
   constructor(private readonly deps: EngineDeps) {
     super();
@@ -196,6 +197,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
 
   /** Validates and plans a scenario, stores it, and starts creating it. */
   create(text: string, format?: 'yaml' | 'json'): ScenarioStatus {
+    if (this.stopping) throw new ScenarioError('FAILED_PRECONDITION', 'the coordinator is shutting down');
     const parsed = parseScenario(text, format ? { format } : {});
     const live = [...this.runs.values()].filter((r) => r.phase !== 'deleted');
     const clash = live.find((r) => r.spec.scenario.name === parsed.name);
@@ -258,6 +260,16 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
 
   list(): ScenarioStatus[] {
     return [...this.runs.keys()].map((id) => this.status(id)!);
+  }
+
+  /**
+   * Stops every run where it is (results received so far are stored) and resolves when they have
+   * stopped: the next coordinator over the same store resumes them. Nothing is marked failed.
+   */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    for (const run of this.runs.values()) run.abort.abort();
+    await Promise.all([...this.runs.values()].map((r) => r.task));
   }
 
   /** Resolves when the scenario's current run (create or delete) finishes. */
@@ -337,6 +349,8 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   }
 
   private fail(run: Run, e: unknown): void {
+    // A run cut short by shutdown is not a failure: it resumes at the next start.
+    if (this.stopping) return;
     const message = e instanceof Error ? e.message : String(e);
     this.deps.logger.error({ scenario: run.id, err: e }, 'scenario failed');
     this.setPhase(run, 'failed', message);
@@ -600,6 +614,8 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
       this.deps.fanout ?? DEFAULT_FANOUT,
       run.abort.signal,
     );
+    // Stopped (the coordinator is shutting down): the delete resumes at the next start.
+    if (run.abort.signal.aborted) return;
     if (failures.length > 0) throw new Error(`${failures.length} VMs could not be deleted: ${failures.slice(0, 5).join('; ')}`);
     await this.controlPlane(run).tearDown(ctx);
     run.lostHosts.clear();

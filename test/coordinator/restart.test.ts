@@ -1,7 +1,7 @@
 // The coordinator killed with SIGKILL in the middle of a scenario and started again over the same
 // store: the scenario completes, nothing lost, nothing made twice. Real processes: the coordinator
 // (coordinator/dist/main.js) and three hollow agents (agent/dist/main.js --hollow), over unix sockets.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,34 @@ test: none
     const report = JSON.parse((await again.getReport(created.id)).json) as { vms: { ready: number }; latencyMs: { endToEnd: { count: number } } };
     expect(report.vms.ready).toBe(300);
     expect(report.latencyMs.endToEnd.count).toBe(300);
+    again.close();
+  }, 120_000);
+
+  it('stops cleanly on SIGTERM mid-scenario (exit 0, nothing marked failed) and resumes at the next start', async () => {
+    const client = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
+    await until('3 agents', async () => ((await client.listAgents()).agents.filter((a) => a.connected).length === 3 ? true : undefined));
+    const created = await client.createScenario(`
+name: graceful
+hosts: { count: 3 }
+vpcs: [{ name: vpc1, cidr: 10.2.0.0/16, subnets: [{ name: s1, cidr: 10.2.0.0/16, vms: 150 }] }]
+schedule: { type: rps, rate: 100 }
+test: none
+`, 'yaml');
+    await until('some VMs ready', async () => ((await client.getScenario(created.id)).vms!.ready >= 30 ? true : undefined));
+    client.close();
+    const t0 = Date.now();
+    await coordinator!.stop();
+    expect(await coordinator!.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(9000);
+    expect(readFileSync(join(dir, 'coordinator.log'), 'utf8')).not.toMatch(/"msg":"scenario failed"/);
+    coordinator = await startCoordinator();
+    const again = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
+    const done = await until('the scenario to settle', async () => {
+      const s = await again.getScenario(created.id);
+      return s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY || s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_FAILED ? s : undefined;
+    }, 60_000);
+    expect(done.error).toBe('');
+    expect(done.vms).toMatchObject({ requested: 150, ready: 150, failed: 0 });
     again.close();
   }, 120_000);
 });
