@@ -6,11 +6,13 @@ import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { AF_INET, ETHTOOL_STXCSUM, NETNS_RUN_DIR, SOCK_DGRAM, netnsEnter, openSocket } from '@merak/native';
 import { MerakError, errorMessage } from '../errors.js';
 import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
-import type { CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
+import { type AlcorCtx, allocateStage, bindStage, releasePort } from './alcor-stages.js';
+import type { CreateOptions, CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
 import { sameSpec } from './hollow-executor.js';
 import type { PortCommitter } from './port-committer.js';
 import type { PortKind, VmRef, VmRoute, VmSpec } from './spec.js';
 import { type Stage, StepTimer, VmFailure, runStages } from './stages.js';
+import { networkOf, parseIpv4, parseMac } from './ipv4.js';
 
 /** external_ids keys the agent owns on each VM's OVS Interface. */
 export const EXT = {
@@ -25,6 +27,13 @@ export const EXT = {
   portKind: 'merak-port-kind',
   vni: 'merak-vni',
   routes: 'merak-routes',
+  // Alcor mode: what deleting the VM's port in Alcor needs, and what makes a resent create the same VM.
+  alcorUrl: 'merak-alcor-url',
+  alcorProject: 'merak-alcor-project',
+  alcorTenant: 'merak-alcor-tenant',
+  alcorNetwork: 'merak-alcor-network',
+  alcorSubnet: 'merak-alcor-subnet',
+  alcorHost: 'merak-alcor-host',
 } as const;
 
 /** An Interface row as the executor needs it. */
@@ -73,8 +82,9 @@ function nsPath(name: string): string {
   return `${NETNS_RUN_DIR}/${name}`;
 }
 
-interface CreateCtx {
-  readonly spec: VmSpec;
+interface CreateCtx extends AlcorCtx {
+  /** With Alcor, the addresses are filled in once the port is allocated. */
+  spec: VmSpec;
   vm?: NetnsHandle;
   nsFd?: number;
   ofport: number;
@@ -97,6 +107,13 @@ function externalIdsOf(vhost: string, s: VmSpec): Record<string, string> {
   if (s.vni !== 0) ids[EXT.vni] = String(s.vni);
   if (s.routes.length > 0) ids[EXT.routes] = formatRoutes(s.routes);
   if (s.ifaceId) ids[EXT.ifaceId] = s.ifaceId;
+  if (s.alcor) {
+    // The port's id is the interface id other controllers (Alcor's host agent) bind by.
+    Object.assign(ids, {
+      [EXT.ifaceId]: s.alcor.portId, [EXT.alcorUrl]: s.alcor.portUrl, [EXT.alcorProject]: s.alcor.projectId, [EXT.alcorTenant]: s.alcor.tenantId,
+      [EXT.alcorNetwork]: s.alcor.networkId, [EXT.alcorSubnet]: s.alcor.subnetId, [EXT.alcorHost]: s.alcor.hostId,
+    });
+  }
   return ids;
 }
 
@@ -109,7 +126,11 @@ function specOf(row: VmInterfaceRow): VmSpec {
   return {
     id: e[EXT.vmId] ?? '', name: e[EXT.vmName] ?? '', ip, prefixLength: Number(prefix), gateway: e[EXT.gateway],
     mac: e[EXT.attachedMac] ?? '', mtu: Number(e[EXT.mtu] ?? 1500), portKind: (e[EXT.portKind] as PortKind | undefined) ?? 'veth',
-    portName: row.name, ifaceId: e[EXT.ifaceId], externalIds: extra, vni: Number(e[EXT.vni] ?? 0), routes: parseRoutes(e[EXT.routes] ?? ''), alcor: undefined,
+    portName: row.name, ifaceId: e[EXT.ifaceId], externalIds: extra, vni: Number(e[EXT.vni] ?? 0), routes: parseRoutes(e[EXT.routes] ?? ''),
+    alcor: e[EXT.alcorUrl] === undefined ? undefined : {
+      portUrl: e[EXT.alcorUrl], projectId: e[EXT.alcorProject] ?? '', tenantId: e[EXT.alcorTenant] ?? '', networkId: e[EXT.alcorNetwork] ?? '',
+      subnetId: e[EXT.alcorSubnet] ?? '', securityGroupIds: [], portId: e[EXT.ifaceId] ?? '', hostId: e[EXT.alcorHost] ?? '', timeoutMs: 20_000, retries: 3,
+    },
   };
 }
 
@@ -127,6 +148,16 @@ function parseRoutes(text: string): VmRoute[] {
   });
 }
 
+/** Alcor's answer fits the VM: an address on the gateway's subnet (the agent routes by it). */
+function checkAllocated(spec: VmSpec): void {
+  const ip = parseIpv4(spec.ip);
+  const gw = spec.gateway === undefined ? undefined : parseIpv4(spec.gateway);
+  if (ip === undefined || parseMac(spec.mac) === undefined) throw new MerakError('ALCOR', `Alcor gave ${spec.name} the address '${spec.ip}' and MAC '${spec.mac}': not an IPv4 address and a MAC`);
+  if (gw !== undefined && networkOf(gw, spec.prefixLength) !== networkOf(ip, spec.prefixLength)) {
+    throw new MerakError('ALCOR', `Alcor gave ${spec.name} ${spec.ip}, outside the gateway ${spec.gateway}'s /${spec.prefixLength}`);
+  }
+}
+
 /** Wraps a lower-layer error with the code of the layer it came from. */
 function tagged(code: 'NETLINK' | 'NETNS' | 'OVSDB', what: string, e: unknown): MerakError {
   if (e instanceof MerakError) return e;
@@ -136,25 +167,79 @@ function tagged(code: 'NETLINK' | 'NETNS' | 'OVSDB', what: string, e: unknown): 
 export class KernelExecutor implements VmExecutor {
   constructor(private readonly deps: KernelExecutorDeps) {}
 
-  async create(spec: VmSpec, timer: StepTimer): Promise<CreateOutcome> {
-    if (existsSync(nsPath(spec.name))) return this.existing(spec);
-    const ctx: CreateCtx = { spec, ofport: -1, eth0Index: ETH0_INDEX };
-    await runStages(spec.portKind === 'veth' ? this.vethStages : this.internalStages, ctx, timer);
+  async create(spec: VmSpec, timer: StepTimer, opts: CreateOptions = { maybeExists: false }): Promise<CreateOutcome> {
+    let maybeExists = opts.maybeExists;
+    if (existsSync(nsPath(spec.name))) {
+      const existing = await this.existing(spec, timer);
+      if (existing) return existing;
+      // An unfinished earlier attempt was cleared: what it made elsewhere (an Alcor port) may exist.
+      maybeExists = true;
+    }
+    const ctx: CreateCtx = { spec, timer, maybeExists, ofport: -1, eth0Index: ETH0_INDEX };
+    const stages = spec.alcor ? this.alcorStages : spec.portKind === 'veth' ? this.vethStages : this.internalStages;
+    await runStages(stages, ctx, timer);
     ctx.vm?.close();
     if (ctx.nsFd !== undefined) closeSync(ctx.nsFd);
-    return { ofport: ctx.ofport, alreadyPresent: false };
+    return { ofport: ctx.ofport, alreadyPresent: false, ip: ctx.spec.ip, mac: ctx.spec.mac };
   }
 
-  /** The namespace exists: the same VM again is a no-op; anything else is a conflict. */
-  private async existing(spec: VmSpec): Promise<CreateOutcome> {
+  /**
+   * The namespace exists. The same VM, complete, is answered as it is; one this vhost started but
+   * did not finish (the agent was killed half-way: the namespace, maybe its port, no attached OVS
+   * row) is cleared away so the create can start over (undefined); anything else is a conflict.
+   */
+  private async existing(spec: VmSpec, timer: StepTimer): Promise<CreateOutcome | undefined> {
     const row = await this.deps.interfaces.find(spec.id).catch((e: unknown) => {
       throw new VmFailure('OVSDB', 'admit', `looking up VM ${spec.id}: ${errorMessage(e)}`, { cause: e });
     });
-    if (row && sameSpec(specOf(row), { ...spec, externalIds: spec.externalIds }) && row.ofport > 0) {
-      return { ofport: row.ofport, alreadyPresent: true };
+    if (row) {
+      const recorded = specOf(row);
+      if (!sameSpec(recorded, { ...spec, externalIds: spec.externalIds })) {
+        throw new VmFailure('CONFLICT', 'admit', `namespace ${spec.name} already exists and exists with a different spec`);
+      }
+      if (row.ofport > 0 && (await this.configured(recorded))) return { ofport: row.ofport, alreadyPresent: true, ip: recorded.ip, mac: recorded.mac };
+    } else if (!(await this.startedHere(spec))) {
+      throw new VmFailure('CONFLICT', 'admit', `namespace ${spec.name} already exists and is not a VM of this vhost (no OVS port records it)`);
     }
-    const why = row ? 'exists with a different spec' : 'is not a VM of this vhost (no OVS port records it)';
-    throw new VmFailure('CONFLICT', 'admit', `namespace ${spec.name} already exists and ${why}`);
+    await timer.time('recover', () => this.clearUnfinished(spec)).catch((e: unknown) => {
+      throw new VmFailure('NETNS', 'recover', `clearing the unfinished ${spec.name}: ${errorMessage(e)}`, { cause: e });
+    });
+    return undefined;
+  }
+
+  /** The VM got as far as its address: eth0 inside carries it (the last step of every kind). */
+  private async configured(spec: VmSpec): Promise<boolean> {
+    const vm = await NetnsHandle.open(nsPath(spec.name)).catch(() => undefined);
+    if (!vm) return false;
+    try {
+      return (await vm.addrList()).some((a) => a.family === 4 && a.ip === spec.ip);
+    } finally {
+      vm.close();
+    }
+  }
+
+  /** This vhost's mark is on the VM's outer veth end, or the namespace holds nothing but lo (made, then the agent died). */
+  private async startedHere(spec: VmSpec): Promise<boolean> {
+    const link = await this.deps.host.linkGet(spec.portName).catch(() => undefined);
+    const owner = parseAlias(link?.alias, this.deps.vhost);
+    if (owner) return owner.id === spec.id && owner.name === spec.name;
+    // A namespace without the VM's veth: only ours if the VM's own lo carries nothing else and it is empty.
+    const vm = await NetnsHandle.open(nsPath(spec.name)).catch(() => undefined);
+    if (!vm) return false;
+    try {
+      const links = await vm.linkList();
+      // Created by the namespace stage and left before the port stage: lo alone.
+      return links.length === 1 && links[0]!.name === 'lo';
+    } finally {
+      vm.close();
+    }
+  }
+
+  private async clearUnfinished(spec: VmSpec): Promise<void> {
+    await this.deps.ports.remove(spec.portName);
+    const [err] = await deleteNamespaces([spec.name]);
+    if (err && err !== 'ENOENT') throw new MerakError('NETNS', `delete namespace ${spec.name}: ${err}`);
+    await this.settle([spec.portName]);
   }
 
   private readonly namespaceStage: Stage<CreateCtx> = {
@@ -238,23 +323,49 @@ export class KernelExecutor implements VmExecutor {
     this.attachStage(''),
   ];
 
+  /**
+   * Alcor mode, in Merak's order (reference/merak-original.md §9): Alcor allocates the port, the
+   * internal port tap<id11> goes on br-int, then the namespace, the binding to this host, the move
+   * into the VM with Alcor's MAC, and the address.
+   */
+  private get alcorStages(): readonly Stage<CreateCtx>[] {
+    return [
+      {
+        ...allocateStage,
+        run: async (ctx) => {
+          await allocateStage.run(ctx);
+          const port = ctx.port!;
+          ctx.spec = { ...ctx.spec, ip: port.ip, mac: port.mac };
+          checkAllocated(ctx.spec);
+        },
+      },
+      this.attachStage('internal'),
+      this.namespaceStage,
+      bindStage,
+      this.moveStage,
+      this.configureStage,
+    ];
+  }
+
+  private readonly moveStage: Stage<CreateCtx> = {
+    name: 'move',
+    run: async (ctx) => {
+      const { spec } = ctx;
+      try {
+        await this.deps.host.linkSet(spec.portName, { netnsFd: ctx.nsFd!, newName: 'eth0', mac: spec.mac, mtu: spec.mtu });
+        const eth0 = await ctx.vm!.linkGet('eth0');
+        if (!eth0) throw new MerakError('NETLINK', `eth0 did not appear in ${spec.name}`);
+        ctx.eth0Index = eth0.index;
+      } catch (e) {
+        throw tagged('NETLINK', `move port ${spec.portName} into ${spec.name}`, e);
+      }
+    },
+  };
+
   private readonly internalStages: readonly Stage<CreateCtx>[] = [
     this.namespaceStage,
     this.attachStage('internal'),
-    {
-      name: 'move',
-      run: async (ctx) => {
-        const { spec } = ctx;
-        try {
-          await this.deps.host.linkSet(spec.portName, { netnsFd: ctx.nsFd!, newName: 'eth0', mac: spec.mac, mtu: spec.mtu });
-          const eth0 = await ctx.vm!.linkGet('eth0');
-          if (!eth0) throw new MerakError('NETLINK', `eth0 did not appear in ${spec.name}`);
-          ctx.eth0Index = eth0.index;
-        } catch (e) {
-          throw tagged('NETLINK', `move port ${spec.portName} into ${spec.name}`, e);
-        }
-      },
-    },
+    this.moveStage,
     this.configureStage,
   ];
 
@@ -265,6 +376,13 @@ export class KernelExecutor implements VmExecutor {
     const name = row?.externalIds[EXT.vmName] ?? ref.name;
     const hasNamespace = existsSync(nsPath(name));
     if (!row && !hasNamespace) return { status: 'absent', portName: '' };
+    // Alcor's port goes first, so Alcor stops programming it before the host drops it.
+    const recorded = row ? specOf(row) : undefined;
+    if (recorded?.alcor) {
+      await releasePort(recorded, timer).catch((e: unknown) => {
+        throw new VmFailure('ALCOR', 'release', errorMessage(e), { cause: e });
+      });
+    }
     if (row) {
       await timer.time('detach', () => this.deps.ports.remove(row.name)).catch((e: unknown) => {
         throw new VmFailure('OVSDB', 'detach', `remove port ${row.name}: ${errorMessage(e)}`, { cause: e });

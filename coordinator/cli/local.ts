@@ -25,6 +25,8 @@ export interface LocalUpOptions {
   readonly hosts: number;
   readonly prefix: string;
   readonly underlayCidr?: string;
+  /** Give this machine an address on the underlay, so vhosts reach services here (Alcor). */
+  readonly hostAccess?: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -77,6 +79,7 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
       prefix: o.prefix, hosts: o.hosts, stateDir: join(o.dir, EMULATION), coordinator, tokenFile,
       onTuning: (changes) => o.log(`raised machine-wide kernel limits (the ARP table is shared by all namespaces): ${changes.join(', ')}`),
       ...(o.underlayCidr !== undefined ? { underlayCidr: o.underlayCidr } : {}),
+      ...(o.hostAccess ? { hostAccess: true } : {}),
     });
     const client = new CoordinatorClient(coordinator, readFileSync(tokenFile, 'utf8').trim());
     try {
@@ -85,6 +88,7 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
       client.close();
     }
     for (const v of emulation.vhosts) o.log(`  ${v.name}  underlay ${v.underlayIp}  registered`);
+    if (emulation.hostIp) o.log(`  this machine is ${emulation.hostIp} on the underlay: services here (e.g. npm run alcor:server -- --host ${emulation.hostIp}) are reachable from the vhosts`);
     return { record, emulation };
   } catch (e) {
     o.log('start failed; removing what was made');

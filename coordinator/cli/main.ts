@@ -46,6 +46,8 @@ Options:
   --prefix P          names of the local emulation's namespaces and links (default merak)
   --underlay CIDR     the local underlay network (default: a TEST-NET range no route here uses)
   --down              demo: tear down at the end
+  --host-access       local up: give this machine an address on the underlay, so the vhosts reach
+                      services running here (e.g. the Alcor-compatible server, for Alcor mode)
   -h, --help          this text
 
 Examples:
@@ -93,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
       coordinator: { type: 'string' }, 'token-file': { type: 'string' }, 'local-dir': { type: 'string' },
       out: { type: 'string', default: 'merak-report' }, help: { type: 'boolean', short: 'h' },
       hosts: { type: 'string', default: '5' }, vms: { type: 'string', default: '50' }, prefix: { type: 'string', default: 'merak' },
-      underlay: { type: 'string' }, down: { type: 'boolean', default: false },
+      underlay: { type: 'string' }, down: { type: 'boolean', default: false }, 'host-access': { type: 'boolean', default: false },
     },
   });
   const [command, ...args] = positionals;
@@ -124,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
       if (args[0] === 'status') return (console.log(localStatus(dir)), 0);
       needRoot();
       if (args[0] === 'up') {
-        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
+        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess: values['host-access']!, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
         console.log(`up; run a scenario with 'merak run FILE', tear down with 'merak local down'`);
         return 0;
       }

@@ -13,7 +13,7 @@ import type { AgentClient } from '../agent-client/agent-client.js';
 import { type EmulationState, type VhostRecord, readState, statePath, writeState } from './emulation-state.js';
 import { type ProcessRecord, isRunning, processesInNetns, recordOf, stopRecorded } from './process-record.js';
 import { vmsFromDbFile, vmsFromMarkedLinks, vmsFromOvsdb } from './recorded-vms.js';
-import { chooseUnderlay, connectVhost, createUnderlayBridge, deleteLink, linkExists, underlayAddress } from './underlay-network.js';
+import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, deleteLink, hostUnderlayAddress, linkExists, underlayAddress } from './underlay-network.js';
 import { ensureNeighbourTable } from './kernel-tuning.js';
 import { type LocalVhost, startLocalVhost } from './vhost.js';
 
@@ -32,6 +32,12 @@ export interface LocalEmulationOptions {
   readonly underlayCidr?: string;
   /** Extra flags for every agent. */
   readonly agentArgs?: readonly string[];
+  /**
+   * Give this machine an address on the underlay (its last address), as a node has one on its
+   * pods' network: vhosts then reach services that run here, such as Alcor. It adds the
+   * underlay's connected route to the root namespace (removed with the bridge). Default off.
+   */
+  readonly hostAccess?: boolean;
   /** Told what machine-wide kernel settings were raised (see kernel-tuning.ts). */
   readonly onTuning?: (changes: readonly string[]) => void;
 }
@@ -70,6 +76,8 @@ export interface LocalEmulation {
   /** The underlay bridge in the root namespace. */
   readonly bridge: string;
   readonly underlayCidr: string;
+  /** This machine's address on the underlay (with hostAccess), else undefined. */
+  readonly hostIp: string | undefined;
   readonly tokenFile: string;
   readonly token: string;
   readonly vhosts: readonly EmulatedVhost[];
@@ -167,6 +175,7 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
     const tuned = ensureNeighbourTable();
     if (tuned.length > 0) options.onTuning?.(tuned);
     createUnderlayBridge(bridge);
+    if (options.hostAccess) addBridgeAddress(bridge, hostUnderlayAddress(cidr), cidr.prefixLength);
     await forEachLimit(records, START_PARALLELISM, async (rec) => {
       const lv = await startLocalVhost({
         name: rec.name,
@@ -209,7 +218,7 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
     };
   });
   return {
-    prefix, stateDir, bridge, underlayCidr: cidr.text, tokenFile, token, vhosts,
+    prefix, stateDir, bridge, underlayCidr: cidr.text, hostIp: options.hostAccess ? hostUnderlayAddress(cidr) : undefined, tokenFile, token, vhosts,
     async stop() {
       for (const lv of started) lv.client.close();
       return teardownLocalEmulation(stateDir);

@@ -69,6 +69,19 @@ export function underlayAddress(c: Cidr, i: number): string {
   return formatIpv4((c.network + 1 + i) >>> 0);
 }
 
+/** This machine's own address on the underlay (the last one of the range), when it takes one. */
+export function hostUnderlayAddress(c: Cidr): string {
+  return formatIpv4((c.network + 2 ** (32 - c.prefixLength) - 2) >>> 0);
+}
+
+/** Gives the bridge (the root namespace) an address on the underlay, so vhosts reach this machine's services. */
+export function addBridgeAddress(bridge: string, address: string, prefixLength: number): void {
+  ip('addr', 'add', `${address}/${prefixLength}`, 'dev', bridge);
+  // What this machine sends the vhosts reaches their userspace datapath with its checksum left to
+  // the hardware (none): OVS passes it on unfinished and the vhost drops it. Ping works, TCP hangs.
+  execFileSync('ethtool', ['-K', bridge, 'tx', 'off'], { stdio: 'ignore' });
+}
+
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** No IPv6 on a root-namespace link of ours: no link-local address, hence no fe80::/64 route in the root namespace. */

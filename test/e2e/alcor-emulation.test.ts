@@ -23,8 +23,9 @@ let alcor: AlcorServer;
 const quiet = (): void => undefined;
 
 beforeAll(async () => {
-  alcor = await startAlcorServer({ mode: 'node-ports', seed: 11 });
-  up = await localUp({ dir: join(dir, 'local'), hosts: 5, prefix, log: quiet });
+  // The agents run in the vhosts' namespaces: Alcor listens on this machine's underlay address.
+  up = await localUp({ dir: join(dir, 'local'), hosts: 5, prefix, log: quiet, hostAccess: true });
+  alcor = await startAlcorServer({ mode: 'node-ports', seed: 11, host: up.emulation.hostIp! });
   client = connect({ localDir: join(dir, 'local') });
 }, 180_000);
 
