@@ -57,7 +57,7 @@ describe('local emulation teardown', () => {
   it('says why a start failed and leaves nothing (an agent refuses a --underlay-ip that disagrees)', async () => {
     const { prefix, stateDir } = fresh('tf');
     await expect(startLocalEmulation({ prefix, hosts: 2, stateDir, agentArgs: ['--underlay-ip', '198.51.100.99'] }))
-      .rejects.toThrow(/--underlay-ip: 198\.51\.100\.99 disagrees with the underlay: eth0 has 198\.51\.100\.[12]\/24/);
+      .rejects.toThrow(/--underlay-ip: 198\.51\.100\.99 disagrees with the underlay: eth0 has (198\.51\.100|203\.0\.113|192\.0\.2)\.[12]\/24/);
     expect(namespacesWithPrefix(prefix)).toEqual([]);
     expect(linksWithPrefix(prefix)).toEqual([]);
     expect(processesMentioning(stateDir)).toEqual([]);
