@@ -65,19 +65,33 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe('coordinator restart', () => {
-  it('completes a scenario after a SIGKILL mid-way, with every VM made exactly once', async () => {
-    const client = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
-    await until('3 agents', async () => ((await client.listAgents()).agents.filter((a) => a.connected).length === 3 ? true : undefined));
-    // 300 VMs at 100 per second: 3 s of work; killed after about 1 s.
-    const created = await client.createScenario(`
-name: restart
+/** Starts a scenario of `vms` VMs at 100 per second on the 3 agents; resolves once `readyAtLeast` are ready. */
+async function startScenario(client: CoordinatorClient, name: string, cidr: string, vms: number, readyAtLeast: number): Promise<coordinatorV1.Scenario> {
+  await until('3 agents', async () => ((await client.listAgents()).agents.filter((a) => a.connected).length === 3 ? true : undefined));
+  const created = await client.createScenario(`
+name: ${name}
 hosts: { count: 3 }
-vpcs: [{ name: vpc1, cidr: 10.1.0.0/16, subnets: [{ name: s1, cidr: 10.1.0.0/16, vms: 300 }] }]
+vpcs: [{ name: vpc1, cidr: ${cidr}, subnets: [{ name: s1, cidr: ${cidr}, vms: ${vms} }] }]
 schedule: { type: rps, rate: 100 }
 test: none
 `, 'yaml');
-    await until('some VMs ready', async () => ((await client.getScenario(created.id)).vms!.ready >= 60 ? true : undefined));
+  await until('some VMs ready', async () => ((await client.getScenario(created.id)).vms!.ready >= readyAtLeast ? true : undefined));
+  return created;
+}
+
+/** Waits, on a coordinator started again, until the scenario is ready or failed. */
+function settledAfterRestart(client: CoordinatorClient, id: string): Promise<coordinatorV1.Scenario> {
+  return until('the scenario to settle', async () => {
+    const s = await client.getScenario(id);
+    return s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY || s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_FAILED ? s : undefined;
+  }, 60_000);
+}
+
+describe('coordinator restart', () => {
+  it('completes a scenario after a SIGKILL mid-way, with every VM made exactly once', async () => {
+    const client = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
+    // 300 VMs at 100 per second: 3 s of work; killed after about 1 s.
+    const created = await startScenario(client, 'restart', '10.1.0.0/16', 300, 60);
     client.close();
     await coordinator!.kill();
     const atKill = (await Promise.all(agents.map((_, i) => metric(join(dir, `h${i}.sock`), 'merak_agent_vms_created_total')))).reduce((a, b) => a + b, 0);
@@ -86,10 +100,7 @@ test: none
 
     coordinator = await startCoordinator();
     const again = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
-    const done = await until('the scenario to settle', async () => {
-      const s = await again.getScenario(created.id);
-      return s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY || s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_FAILED ? s : undefined;
-    }, 60_000);
+    const done = await settledAfterRestart(again, created.id);
     expect(done.error).toBe('');
     expect(done.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY);
     expect(done.vms).toMatchObject({ requested: 300, ready: 300, failed: 0, pending: 0 });
@@ -107,15 +118,7 @@ test: none
 
   it('stops cleanly on SIGTERM mid-scenario (exit 0, nothing marked failed) and resumes at the next start', async () => {
     const client = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
-    await until('3 agents', async () => ((await client.listAgents()).agents.filter((a) => a.connected).length === 3 ? true : undefined));
-    const created = await client.createScenario(`
-name: graceful
-hosts: { count: 3 }
-vpcs: [{ name: vpc1, cidr: 10.2.0.0/16, subnets: [{ name: s1, cidr: 10.2.0.0/16, vms: 150 }] }]
-schedule: { type: rps, rate: 100 }
-test: none
-`, 'yaml');
-    await until('some VMs ready', async () => ((await client.getScenario(created.id)).vms!.ready >= 30 ? true : undefined));
+    const created = await startScenario(client, 'graceful', '10.2.0.0/16', 150, 30);
     client.close();
     const t0 = Date.now();
     await coordinator!.stop();
@@ -124,10 +127,7 @@ test: none
     expect(readFileSync(join(dir, 'coordinator.log'), 'utf8')).not.toMatch(/"msg":"scenario failed"/);
     coordinator = await startCoordinator();
     const again = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
-    const done = await until('the scenario to settle', async () => {
-      const s = await again.getScenario(created.id);
-      return s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY || s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_FAILED ? s : undefined;
-    }, 60_000);
+    const done = await settledAfterRestart(again, created.id);
     expect(done.error).toBe('');
     expect(done.vms).toMatchObject({ requested: 150, ready: 150, failed: 0 });
     again.close();
