@@ -63,7 +63,8 @@ interface Pending {
   readonly build: RequestBuilder;
   requestType: string;
   readonly object: string | undefined;
-  readonly callerStack: string | undefined;
+  /** Captured when the request is made; its stack is formatted only if an error needs it. */
+  readonly caller: Error;
   messages: NetlinkMessage[];
   interrupted: boolean;
   attempts: number;
@@ -112,15 +113,17 @@ export class NetlinkSocket implements NetlinkRequester {
   }
 
   request(input: Request | RequestBuilder, options: RequestOptions): Promise<NetlinkMessage[]> {
-    const callerStack = new Error().stack;
+    // Formatting a stack (through source maps) costs more than the request itself, so only the
+    // frames are captured here; .stack is read only when an error is built.
+    const caller = new Error();
     return new Promise<NetlinkMessage[]>((resolve, reject) => {
       const build: RequestBuilder = typeof input === 'function' ? input : (seq, pid) => serializeFor(input, options.expect, seq, pid);
       const p: Pending = {
         seq: 0, expect: options.expect, build, requestType: typeof input === 'function' ? 'netlink request' : messageTypeName(input.type),
-        object: options.object, callerStack, messages: [], interrupted: false, attempts: 0, resolve, reject,
+        object: options.object, caller, messages: [], interrupted: false, attempts: 0, resolve, reject,
       };
       if (this.closed) {
-        reject(new NetlinkSocketError('closed', p.requestType, 'the netlink socket is closed', { callerStack }));
+        reject(new NetlinkSocketError('closed', p.requestType, 'the netlink socket is closed', { callerStack: caller.stack }));
         return;
       }
       this.stats.requests++;
@@ -148,7 +151,7 @@ export class NetlinkSocket implements NetlinkRequester {
     if (this.closed) return;
     this.closed = true;
     this.failAll((p) => new NetlinkSocketError('closed', p.requestType, 'the netlink socket was closed before the kernel answered', {
-      callerStack: p.callerStack,
+      callerStack: p.caller.stack,
     }));
     this.transport.close();
   }
@@ -183,7 +186,7 @@ export class NetlinkSocket implements NetlinkRequester {
     } catch (e) {
       this.pending.delete(seq);
       const errno = isSysError(e) ? e.errno : ERRNO.EIO;
-      p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
+      p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
         message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: sendto failed: ${e instanceof Error ? e.message : String(e)}` }));
       this.settled(p);
       return;
@@ -203,7 +206,7 @@ export class NetlinkSocket implements NetlinkRequester {
       if (error) {
         // The rest of the datagram is lost, so no pending request can be trusted to complete.
         this.failAll((p) => new NetlinkSocketError('decode', p.requestType, `a reply did not decode, outcome unknown: ${error.message}`, {
-          cause: error, callerStack: p.callerStack,
+          cause: error, callerStack: p.caller.stack,
         }));
       }
     }
@@ -231,7 +234,7 @@ export class NetlinkSocket implements NetlinkRequester {
     this.pending.delete(p.seq);
     if (p.attempts >= this.dumpRetries) {
       p.reject(new NetlinkError({
-        errno: ERRNO.EINTR, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
+        errno: ERRNO.EINTR, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
         message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: dump interrupted by concurrent changes ${p.attempts + 1} times`,
       }));
       this.settled(p);
@@ -252,7 +255,7 @@ export class NetlinkSocket implements NetlinkRequester {
 
   private finishWithError(p: Pending, errno: number, extack: string | undefined, extackOffset: number | undefined): void {
     this.pending.delete(p.seq);
-    p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, extack, extackOffset, callerStack: p.callerStack }));
+    p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, extack, extackOffset, callerStack: p.caller.stack }));
     this.settled(p);
   }
 
@@ -278,13 +281,13 @@ export class NetlinkSocket implements NetlinkRequester {
   private onError(err: SysError): void {
     if (err.code === 'ENOBUFS') {
       this.failAll((p) => new NetlinkError({
-        errno: ERRNO.ENOBUFS, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
+        errno: ERRNO.ENOBUFS, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
         message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: ENOBUFS: the socket's receive buffer overran and the kernel dropped replies; outcome unknown`,
       }));
       return;
     }
     this.failAll((p) => new NetlinkError({
-      errno: err.errno, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
+      errno: err.errno, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
       message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: socket error: ${err.message}`,
     }));
   }
