@@ -23,6 +23,8 @@ export interface InsideWork {
   sysctls?: Array<[string, string]>;
   /** sockets to open there: [domain, type, protocol]; returned as non-blocking, close-on-exec fds. */
   sockets?: Array<[number, number, number]>;
+  /** Also return an fd on the namespace itself (after the sockets), e.g. for IFLA_NET_NS_FD. */
+  namespaceFd?: boolean;
 }
 
 export interface NativeSocket {
@@ -31,8 +33,6 @@ export interface NativeSocket {
   setsockopt(level: number, name: number, value: number): void;
   /** Binds a netlink socket to the given multicast groups; returns the port id. */
   bindNetlink(groups: number): number;
-  /** SIOCETHTOOL with a struct ethtool_value, e.g. ETHTOOL_STXCSUM. */
-  ethtoolSetValue(ifname: string, cmd: number, value: number): void;
   ref(): void;
   unref(): void;
   close(): void;
@@ -42,6 +42,7 @@ interface Addon {
   netnsCreate(name: string, work: InsideWork): Promise<number[]>;
   netnsEnter(path: string, work: InsideWork): Promise<number[]>;
   netnsDelete(names: string[]): Promise<Array<string | null>>;
+  ethtoolSetValue(fd: number, ifname: string, cmd: number, value: number): void;
   Socket: new (
     fd: number,
     onMessages: (messages: Buffer[], senders: Array<number | string | null>) => void,
@@ -86,6 +87,11 @@ export function openSocket(
   onError: (err: SysError) => void,
 ): NativeSocket {
   return new addon.Socket(fd, onMessages, onError);
+}
+
+/** SIOCETHTOOL with a struct ethtool_value on a socket fd, in that socket's namespace (e.g. ETHTOOL_STXCSUM). */
+export function ethtoolSetValue(fd: number, ifname: string, cmd: number, value: number): void {
+  addon.ethtoolSetValue(fd, ifname, cmd, value);
 }
 
 /** Linux constants the callers need. */

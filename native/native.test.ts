@@ -1,9 +1,10 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, afterEach } from 'vitest';
 import {
-  AF_NETLINK, NETLINK_ROUTE, SOCK_RAW, isSysError, netnsCreate, netnsDelete, netnsEnter, openSocket,
+  AF_INET, AF_NETLINK, ETHTOOL_STXCSUM, NETLINK_ROUTE, SOCK_DGRAM, SOCK_RAW, ethtoolSetValue, isSysError, netnsCreate, netnsDelete, netnsEnter,
+  openSocket,
 } from './index.js';
 
 if (process.getuid?.() !== 0) throw new Error('native tests need root (network namespaces): run as root');
@@ -62,5 +63,26 @@ describe('netns', () => {
     expect(text).toContain('probe0');
     expect(text).toContain('probe1');
     expect(text).toContain('lo');
+  });
+
+  it('returns an fd on the new namespace after the sockets, and ioctls through a socket opened inside', async () => {
+    const ns = name();
+    const fds = await netnsCreate(ns, { sockets: [[AF_INET, SOCK_DGRAM, 0]], namespaceFd: true });
+    try {
+      expect(fds).toHaveLength(2);
+      const [inet, nsFd] = fds as [number, number];
+      // The same nsfs inode as the file ip netns manages: the fd is that namespace.
+      expect(fstatSync(nsFd).ino).toBe(statSync(`/run/netns/${ns}`).ino);
+      execFileSync('ip', ['-n', ns, 'link', 'add', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1']);
+      const txOf = (dev: string) => /tx-checksumming: (\w+)/.exec(execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-k', dev], { encoding: 'utf8' }))?.[1];
+      expect(txOf('probe0')).toBe('on');
+      ethtoolSetValue(inet, 'probe0', ETHTOOL_STXCSUM, 0);
+      expect(txOf('probe0')).toBe('off');
+      expect(txOf('probe1')).toBe('on');
+      const err = (() => { try { ethtoolSetValue(inet, 'absent0', ETHTOOL_STXCSUM, 0); return undefined; } catch (e) { return e; } })();
+      expect(isSysError(err) && [err.code, err.syscall, err.path]).toEqual(['ENODEV', 'ioctl(SIOCETHTOOL)', 'absent0']);
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
   });
 });

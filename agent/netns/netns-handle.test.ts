@@ -1,5 +1,8 @@
 // Privileged: many requests in flight on one handle, and dumps running side by side.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { fstatSync, statSync } from 'node:fs';
+import { MerakError } from '../errors.js';
 import { isExists } from '../netlink/index.js';
 import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
 
@@ -36,5 +39,20 @@ describe('NetnsHandle', () => {
     expect(addrs.some((a) => a.ip === '10.9.0.2')).toBe(true);
     expect(routes.map((r) => r.dst)).toEqual(['10.9.0.0']);
     expect(Array.isArray(neighs)).toBe(true);
+  });
+
+  it('opens an ioctl socket and an fd on the namespace with devices, for tx checksum offload and veth peers', async () => {
+    const { name: ns, handle } = await fx.create('d', { devices: true });
+    const { handle: host } = await fx.create('h');
+    expect(fstatSync(handle.fd!).ino).toBe(statSync(handle.path).ino);
+    await host.linkAddVeth({ name: fx.link('o'), peerName: 'eth0', peerNetnsFd: handle.fd! });
+    handle.txChecksum('eth0', false);
+    expect(/tx-checksumming: (\w+)/.exec(execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-k', 'eth0'], { encoding: 'utf8' }))?.[1]).toBe('off');
+    // A handle without devices says so instead of failing in the kernel.
+    expect(host.fd).toBeUndefined();
+    expect(() => host.txChecksum('eth0', false)).toThrow(MerakError);
+    handle.close();
+    handle.close();
+    expect(() => handle.txChecksum('eth0', false)).toThrow(/no ioctl socket/);
   });
 });

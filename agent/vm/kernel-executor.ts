@@ -2,8 +2,8 @@
 // or an OVS internal port moved into it), addressed and routed over netlink, attached to br-int
 // through one group-committed OVSDB transaction. Ownership lives in external_ids and the veth's
 // ifalias, so list and delete read the kernel and OVSDB, never memory.
-import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
-import { AF_INET, ETHTOOL_STXCSUM, NETNS_RUN_DIR, SOCK_DGRAM, netnsEnter, openSocket } from '@merak/native';
+import { existsSync, readdirSync } from 'node:fs';
+import { NETNS_RUN_DIR } from '@merak/native';
 import { MerakError, errorMessage } from '../errors.js';
 import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
 import type { CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
@@ -75,8 +75,8 @@ function nsPath(name: string): string {
 
 interface CreateCtx {
   readonly spec: VmSpec;
+  /** The VM's namespace: netlink, an ioctl socket and an fd on the namespace, all opened at creation. */
   vm?: NetnsHandle;
-  nsFd?: number;
   ofport: number;
   /** eth0's index inside the VM: fixed for veths, looked up after an internal port moved in. */
   eth0Index: number;
@@ -139,9 +139,11 @@ export class KernelExecutor implements VmExecutor {
   async create(spec: VmSpec, timer: StepTimer): Promise<CreateOutcome> {
     if (existsSync(nsPath(spec.name))) return this.existing(spec);
     const ctx: CreateCtx = { spec, ofport: -1, eth0Index: ETH0_INDEX };
-    await runStages(spec.portKind === 'veth' ? this.vethStages : this.internalStages, ctx, timer);
-    ctx.vm?.close();
-    if (ctx.nsFd !== undefined) closeSync(ctx.nsFd);
+    try {
+      await runStages(spec.portKind === 'veth' ? this.vethStages : this.internalStages, ctx, timer);
+    } finally {
+      ctx.vm?.close();
+    }
     return { ofport: ctx.ofport, alreadyPresent: false };
   }
 
@@ -161,17 +163,14 @@ export class KernelExecutor implements VmExecutor {
     name: 'namespace',
     run: async (ctx) => {
       try {
-        ctx.vm = await NetnsHandle.create(ctx.spec.name, { sysctls: VM_SYSCTLS });
-        ctx.nsFd = openSync(nsPath(ctx.spec.name), 'r');
+        ctx.vm = await NetnsHandle.create(ctx.spec.name, { sysctls: VM_SYSCTLS, devices: true });
       } catch (e) {
         throw tagged('NETNS', `create namespace ${ctx.spec.name}`, e);
       }
     },
     undo: async (ctx) => {
       ctx.vm?.close();
-      if (ctx.nsFd !== undefined) closeSync(ctx.nsFd);
       ctx.vm = undefined;
-      ctx.nsFd = undefined;
       const [err] = await deleteNamespaces([ctx.spec.name]);
       if (err && err !== 'ENOENT') throw new MerakError('NETNS', `delete namespace ${ctx.spec.name}: ${err}`);
     },
@@ -195,7 +194,14 @@ export class KernelExecutor implements VmExecutor {
       } catch (e) {
         throw tagged('NETLINK', `configure eth0 in ${spec.name}`, e);
       }
-      if (spec.portKind === 'veth') await txChecksumOff(spec.name);
+      // `ethtool -K eth0 tx off`: the userspace datapath drops TCP with offloaded checksums.
+      if (spec.portKind === 'veth') {
+        try {
+          vm.txChecksum('eth0', false);
+        } catch (e) {
+          throw tagged('NETLINK', `switch off tx checksum offload on eth0 in ${spec.name}`, e);
+        }
+      }
     },
   };
 
@@ -220,7 +226,7 @@ export class KernelExecutor implements VmExecutor {
       run: async (ctx) => {
         const { spec } = ctx;
         try {
-          await this.deps.host.linkAddVeth({ name: spec.portName, peerName: 'eth0', peerNetnsFd: ctx.nsFd!, mtu: spec.mtu, peerMac: spec.mac });
+          await this.deps.host.linkAddVeth({ name: spec.portName, peerName: 'eth0', peerNetnsFd: ctx.vm!.fd!, mtu: spec.mtu, peerMac: spec.mac });
           // The outer end: up, no IPv6 on it (it lives in the vhost's namespace), and the ownership
           // mark (the kernel ignores an alias given at creation).
           await this.deps.host.linkSet(spec.portName, { up: true, addrGenModeNone: true, alias: alias(this.deps.vhost, spec) });
@@ -246,7 +252,7 @@ export class KernelExecutor implements VmExecutor {
       run: async (ctx) => {
         const { spec } = ctx;
         try {
-          await this.deps.host.linkSet(spec.portName, { netnsFd: ctx.nsFd!, newName: 'eth0', mac: spec.mac, mtu: spec.mtu });
+          await this.deps.host.linkSet(spec.portName, { netnsFd: ctx.vm!.fd!, newName: 'eth0', mac: spec.mac, mtu: spec.mtu });
           const eth0 = await ctx.vm!.linkGet('eth0');
           if (!eth0) throw new MerakError('NETLINK', `eth0 did not appear in ${spec.name}`);
           ctx.eth0Index = eth0.index;
@@ -313,23 +319,5 @@ export class KernelExecutor implements VmExecutor {
       });
     }
     return [...states.values()];
-  }
-}
-
-/** `ethtool -K eth0 tx off` inside the VM: the userspace datapath drops TCP with offloaded checksums. */
-async function txChecksumOff(vmName: string): Promise<void> {
-  let fd: number;
-  try {
-    [fd] = (await netnsEnter(nsPath(vmName), { sockets: [[AF_INET, SOCK_DGRAM, 0]] })) as [number];
-  } catch (e) {
-    throw tagged('NETNS', `open a socket in ${vmName}`, e);
-  }
-  const socket = openSocket(fd, () => undefined, () => undefined);
-  try {
-    socket.ethtoolSetValue('eth0', ETHTOOL_STXCSUM, 0);
-  } catch (e) {
-    throw tagged('NETLINK', `switch off tx checksum offload on eth0 in ${vmName}`, e);
-  } finally {
-    socket.close();
   }
 }

@@ -29,6 +29,7 @@ struct InsideWork {
     int domain, type, protocol;
   };
   std::vector<Sock> sockets;
+  bool namespace_fd = false;  // also return an fd on the namespace itself, after the sockets
 };
 
 InsideWork ParseInsideWork(const Napi::Object& o) {
@@ -48,6 +49,7 @@ InsideWork ParseInsideWork(const Napi::Object& o) {
                            s.Get(2u).ToNumber().Int32Value()});
     }
   }
+  if (o.Has("namespaceFd")) w.namespace_fd = o.Get("namespaceFd").ToBoolean().Value();
   return w;
 }
 
@@ -107,6 +109,16 @@ int DoInside(const InsideWork& w, std::vector<int>* fds, SysError* e) {
     int fd = socket(s.domain, s.type | SOCK_CLOEXEC | SOCK_NONBLOCK, s.protocol);
     if (fd < 0) {
       *e = {errno, "socket", ""};
+      for (int f : *fds) close(f);
+      fds->clear();
+      return -1;
+    }
+    fds->push_back(fd);
+  }
+  if (w.namespace_fd) {
+    int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      *e = {errno, "open", "/proc/thread-self/ns/net"};
       for (int f : *fds) close(f);
       fds->clear();
       return -1;

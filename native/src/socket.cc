@@ -34,8 +34,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return DefineClass(env, "Socket",
                        {InstanceMethod("sendTo", &Socket::SendTo), InstanceMethod("setsockopt", &Socket::SetSockOpt),
                         InstanceMethod("bindNetlink", &Socket::BindNetlink), InstanceMethod("ref", &Socket::Ref),
-                        InstanceMethod("unref", &Socket::Unref), InstanceMethod("close", &Socket::Close),
-                        InstanceMethod("ethtoolSetValue", &Socket::EthtoolSetValue)});
+                        InstanceMethod("unref", &Socket::Unref), InstanceMethod("close", &Socket::Close)});
   }
 
   // new Socket(fd, onMessages(buffers, senders), onError(err)); takes ownership of fd.
@@ -178,27 +177,6 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return Napi::Number::New(env, addr.nl_pid);
   }
 
-  // ethtoolSetValue(ifname, cmd, value): SIOCETHTOOL with a struct ethtool_value, on this socket's
-  // namespace (e.g. ETHTOOL_STXCSUM = 0x17 to switch tx checksum offload, like `ethtool -K tx`).
-  Napi::Value EthtoolSetValue(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!CheckOpen(env)) return env.Undefined();
-    std::string ifname = info[0].As<Napi::String>().Utf8Value();
-    ethtool_value ev{};
-    ev.cmd = info[1].As<Napi::Number>().Uint32Value();
-    ev.data = info[2].As<Napi::Number>().Uint32Value();
-    ifreq ifr{};
-    if (ifname.size() >= IFNAMSIZ) {
-      Napi::TypeError::New(env, "interface name too long").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
-    ifr.ifr_data = reinterpret_cast<char*>(&ev);
-    if (ioctl(fd_, SIOCETHTOOL, &ifr) != 0)
-      MakeSysError(env, SysError{errno, "ioctl(SIOCETHTOOL)", ifname}).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-
   Napi::Value Ref(const Napi::CallbackInfo& info) {
     if (state_) uv_ref(reinterpret_cast<uv_handle_t*>(&state_->handle));
     return info.Env().Undefined();
@@ -238,8 +216,33 @@ class Socket : public Napi::ObjectWrap<Socket> {
   Napi::ObjectReference self_ref_;
 };
 
+// ethtoolSetValue(fd, ifname, cmd, value): SIOCETHTOOL with a struct ethtool_value on any socket
+// fd, in that socket's namespace (e.g. ETHTOOL_STXCSUM = 0x17 switches tx checksum offload, like
+// `ethtool -K IF tx`). Synchronous: one ioctl.
+Napi::Value EthtoolSetValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string ifname = info[1].As<Napi::String>().Utf8Value();
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
+    Napi::TypeError::New(env, "invalid interface name").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  ethtool_value ev{};
+  ev.cmd = info[2].As<Napi::Number>().Uint32Value();
+  ev.data = info[3].As<Napi::Number>().Uint32Value();
+  ifreq ifr{};
+  memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+  ifr.ifr_data = reinterpret_cast<char*>(&ev);
+  if (ioctl(fd, SIOCETHTOOL, &ifr) != 0)
+    MakeSysError(env, SysError{errno, "ioctl(SIOCETHTOOL)", ifname}).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 }  // namespace
 
-void InitSocket(Napi::Env env, Napi::Object exports) { exports.Set("Socket", Socket::Define(env)); }
+void InitSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("Socket", Socket::Define(env));
+  exports.Set("ethtoolSetValue", Napi::Function::New(env, EthtoolSetValue));
+}
 
 }  // namespace merak
