@@ -1,7 +1,7 @@
 // A handle on one network namespace: a netlink socket opened inside it (by the native addon, on a
 // pool thread), through which every request reaches that namespace. No global default handle.
 import { closeSync } from 'node:fs';
-import { AF_INET, AF_NETLINK, ETHTOOL_STXCSUM, NETLINK_ROUTE, NETNS_RUN_DIR, SOCK_DGRAM, SOCK_RAW, ethtoolSetValue, netnsCreate, netnsDelete, netnsEnter } from '@merak/native';
+import { AF_INET, AF_NETLINK, ETHTOOL_STXCSUM, type KernelLane, NETLINK_ROUTE, NETNS_RUN_DIR, SOCK_DGRAM, SOCK_RAW, ethtoolSetValue, netnsCreate, netnsDelete, netnsEnter } from '@merak/native';
 import { NetlinkSocket, type NetlinkSocketOptions } from '../netlink/index.js';
 import { type Addr, addrAdd, addrDelete, addrList } from './addr.js';
 import { type Link, type LinkChanges, type LinkRef, type VethOptions, linkAddVeth, linkDelete, linkGet, linkList, linkSet } from './link.js';
@@ -43,7 +43,11 @@ export class NetnsHandle {
     /** An fd on the namespace itself (opened with `devices`), e.g. for a veth peer created inside it. */
     readonly fd: number | undefined,
     private readonly inetFd: number | undefined,
+    private readonly lane: KernelLane | undefined,
   ) {}
+
+  /** ioctls queued on the lane; the socket they use closes only after them. */
+  private ioctls: Promise<unknown> = Promise.resolve();
 
   /** A handle on an existing namespace, e.g. /run/netns/X, or /proc/self/ns/net for our own. */
   static async open(path: string, options: NetnsOpenOptions = {}): Promise<NetnsHandle> {
@@ -54,7 +58,8 @@ export class NetnsHandle {
   /** Equivalent to: ip netns add NAME (+ sysctls inside); the sockets are opened in the same native call. */
   static async create(name: string, options: NetnsCreateOptions = {}): Promise<NetnsHandle> {
     checkNamespaceName('name', name);
-    const fds = await netnsCreate(name, { sysctls: options.sysctls ?? [], ...insideWork(options) });
+    const work = { sysctls: options.sysctls ?? [], ...insideWork(options) };
+    const fds = await (options.lane ? options.lane.netnsCreate(name, work) : netnsCreate(name, work));
     try {
       return NetnsHandle.fromFds(`${NETNS_RUN_DIR}/${name}`, fds, options);
     } catch (e) {
@@ -67,7 +72,7 @@ export class NetnsHandle {
   private static fromFds(path: string, fds: number[], options: NetnsOpenOptions): NetnsHandle {
     const [netlinkFd, inetFd, nsFd] = fds;
     try {
-      return new NetnsHandle(path, NetlinkSocket.fromFd(netlinkFd!, options), nsFd, inetFd);
+      return new NetnsHandle(path, NetlinkSocket.fromFd(netlinkFd!, options), nsFd, inetFd, options.lane);
     } catch (e) {
       for (const fd of [inetFd, nsFd]) if (fd !== undefined) closeSync(fd);
       throw e;
@@ -79,14 +84,22 @@ export class NetnsHandle {
     if (this.closed) return;
     this.closed = true;
     this.netlink.close();
-    for (const fd of [this.inetFd, this.fd]) if (fd !== undefined) closeSync(fd);
+    if (this.fd !== undefined) closeSync(this.fd);
+    const inetFd = this.inetFd;
+    if (inetFd !== undefined) void this.ioctls.finally(() => closeSync(inetFd));
   }
 
   // Equivalent to: ethtool -K IFNAME tx on|off   (needs a handle opened with `devices`)
-  txChecksum(ifname: string, on: boolean): void {
+  async txChecksum(ifname: string, on: boolean): Promise<void> {
     checkLinkName('ifname', ifname);
     if (this.inetFd === undefined || this.closed) throw new MerakError('NETNS', `txChecksum ${ifname}: the handle on ${this.path} has no ioctl socket (open it with devices: true)`);
-    ethtoolSetValue(this.inetFd, ifname, ETHTOOL_STXCSUM, on ? 1 : 0);
+    if (this.lane === undefined) {
+      ethtoolSetValue(this.inetFd, ifname, ETHTOOL_STXCSUM, on ? 1 : 0);
+      return;
+    }
+    const done = this.lane.ethtoolSetValue(this.inetFd, ifname, ETHTOOL_STXCSUM, on ? 1 : 0);
+    this.ioctls = this.ioctls.then(() => done).catch(() => undefined);
+    await done;
   }
 
   // Equivalent to: ip link add NAME type veth peer name PEER [netns NS] [index I] …

@@ -3,7 +3,7 @@
 // through one group-committed OVSDB transaction. Ownership lives in external_ids and the veth's
 // ifalias, so list and delete read the kernel and OVSDB, never memory.
 import { existsSync, readdirSync } from 'node:fs';
-import { NETNS_RUN_DIR } from '@merak/native';
+import { type KernelLane, NETNS_RUN_DIR } from '@merak/native';
 import { MerakError, errorMessage } from '../errors.js';
 import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
 import type { CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
@@ -48,6 +48,8 @@ export interface KernelExecutorDeps {
   readonly host: NetnsHandle;
   readonly ports: PortCommitter;
   readonly interfaces: VmInterfaceStore;
+  /** Where the VMs' kernel work runs in order, off the JS thread (the host handle should use it too). */
+  readonly lane?: KernelLane;
 }
 
 // Inside each VM: no IPv6 (its RS/DAD/MLD floods the bridge), and MTU probing as Merak did.
@@ -163,7 +165,7 @@ export class KernelExecutor implements VmExecutor {
     name: 'namespace',
     run: async (ctx) => {
       try {
-        ctx.vm = await NetnsHandle.create(ctx.spec.name, { sysctls: VM_SYSCTLS, devices: true });
+        ctx.vm = await NetnsHandle.create(ctx.spec.name, { sysctls: VM_SYSCTLS, devices: true, lane: this.deps.lane });
       } catch (e) {
         throw tagged('NETNS', `create namespace ${ctx.spec.name}`, e);
       }
@@ -197,7 +199,7 @@ export class KernelExecutor implements VmExecutor {
       // `ethtool -K eth0 tx off`: the userspace datapath drops TCP with offloaded checksums.
       if (spec.portKind === 'veth') {
         try {
-          vm.txChecksum('eth0', false);
+          await vm.txChecksum('eth0', false);
         } catch (e) {
           throw tagged('NETLINK', `switch off tx checksum offload on eth0 in ${spec.name}`, e);
         }

@@ -16,21 +16,14 @@
 #include <vector>
 
 #include "common.h"
+#include "netns.h"
 
 namespace merak {
 namespace {
 
 const char* kRunDir = "/run/netns";
 
-// What to do while inside a namespace: write sysctls, open sockets.
-struct InsideWork {
-  std::vector<std::pair<std::string, std::string>> sysctls;  // "net.ipv4.tcp_mtu_probing" -> "2"
-  struct Sock {
-    int domain, type, protocol;
-  };
-  std::vector<Sock> sockets;
-  bool namespace_fd = false;  // also return an fd on the namespace itself, after the sockets
-};
+}  // namespace
 
 InsideWork ParseInsideWork(const Napi::Object& o) {
   InsideWork w;
@@ -52,6 +45,8 @@ InsideWork ParseInsideWork(const Napi::Object& o) {
   if (o.Has("namespaceFd")) w.namespace_fd = o.Get("namespaceFd").ToBoolean().Value();
   return w;
 }
+
+namespace {
 
 // Makes /run/netns exist and be a shared mount, so namespaces mounted there are seen by every
 // mount namespace (what `ip netns add` does). Done once per process.
@@ -137,11 +132,46 @@ void Restore(int orig) {
   close(orig);
 }
 
-Napi::Value FdArray(Napi::Env env, const std::vector<int>& fds) {
-  Napi::Array a = Napi::Array::New(env, fds.size());
-  for (size_t i = 0; i < fds.size(); i++) a.Set(i, Napi::Number::New(env, fds[i]));
-  return a;
+}  // namespace
+
+int CreateNamespace(const std::string& name, const InsideWork& work, std::vector<int>* fds, SysError* e) {
+  if (EnsureRunDir(e) != 0) return -1;
+  std::string path = std::string(kRunDir) + "/" + name;
+  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) {
+    *e = {errno, "open", path};
+    return -1;
+  }
+  close(fd);
+  int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (orig < 0) {
+    *e = {errno, "open", "/proc/thread-self/ns/net"};
+    unlink(path.c_str());
+    return -1;
+  }
+  if (unshare(CLONE_NEWNET) != 0) {
+    *e = {errno, "unshare", path};
+    close(orig);
+    unlink(path.c_str());
+    return -1;
+  }
+  if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+    *e = {errno, "mount", path};
+    Restore(orig);
+    unlink(path.c_str());
+    return -1;
+  }
+  int rc = DoInside(work, fds, e);
+  Restore(orig);
+  if (rc != 0) {
+    umount2(path.c_str(), MNT_DETACH);
+    unlink(path.c_str());
+    return -1;
+  }
+  return 0;
 }
+
+namespace {
 
 // netnsCreate(name, work): equivalent to `ip netns add NAME`, then the inside work.
 class CreateWorker : public PromiseWorker {
@@ -151,36 +181,7 @@ class CreateWorker : public PromiseWorker {
 
   void Execute() override {
     SysError e;
-    if (EnsureRunDir(&e) != 0) return Fail(e.err, e.syscall, e.path);
-    std::string path = std::string(kRunDir) + "/" + name_;
-    int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-    if (fd < 0) return Fail(errno, "open", path);
-    close(fd);
-    int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (orig < 0) {
-      int err = errno;
-      unlink(path.c_str());
-      return Fail(err, "open", "/proc/thread-self/ns/net");
-    }
-    if (unshare(CLONE_NEWNET) != 0) {
-      int err = errno;
-      close(orig);
-      unlink(path.c_str());
-      return Fail(err, "unshare", path);
-    }
-    if (mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
-      int err = errno;
-      Restore(orig);
-      unlink(path.c_str());
-      return Fail(err, "mount", path);
-    }
-    int rc = DoInside(work_, &fds_, &e);
-    Restore(orig);
-    if (rc != 0) {
-      umount2(path.c_str(), MNT_DETACH);
-      unlink(path.c_str());
-      return Fail(e.err, e.syscall, e.path);
-    }
+    if (CreateNamespace(name_, work_, &fds_, &e) != 0) Fail(e.err, e.syscall, e.path);
   }
   Napi::Value Result(Napi::Env env) override { return FdArray(env, fds_); }
 
@@ -256,13 +257,6 @@ class DeleteWorker : public PromiseWorker {
   std::vector<int> results_;
 };
 
-bool ValidName(const std::string& n) {
-  if (n.empty() || n.size() > 255 || n == "." || n == "..") return false;
-  for (char c : n)
-    if (c == '/' || c == '\0') return false;
-  return true;
-}
-
 Napi::Value NetnsCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
@@ -303,6 +297,19 @@ Napi::Value NetnsDelete(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+Napi::Value FdArray(Napi::Env env, const std::vector<int>& fds) {
+  Napi::Array a = Napi::Array::New(env, fds.size());
+  for (size_t i = 0; i < fds.size(); i++) a.Set(i, Napi::Number::New(env, fds[i]));
+  return a;
+}
+
+bool ValidName(const std::string& n) {
+  if (n.empty() || n.size() > 255 || n == "." || n == "..") return false;
+  for (char c : n)
+    if (c == '/' || c == '\0') return false;
+  return true;
+}
 
 void InitNetns(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
