@@ -79,6 +79,8 @@ interface CreateCtx {
   readonly spec: VmSpec;
   /** The VM's namespace: netlink, an ioctl socket and an fd on the namespace, all opened at creation. */
   vm?: NetnsHandle;
+  /** The OVS port's add, from attach on: its ofport once vswitchd applied it. */
+  attached?: Promise<number>;
   ofport: number;
   /** eth0's index inside the VM: fixed for veths, looked up after an internal port moved in. */
   eth0Index: number;
@@ -207,19 +209,51 @@ export class KernelExecutor implements VmExecutor {
     },
   };
 
-  private readonly attachStage = (type: '' | 'internal'): Stage<CreateCtx> => ({
+  /** Queues the VM's OVS port (group-committed); resolves to its ofport once vswitchd applied it. */
+  private addPort(ctx: CreateCtx, type: '' | 'internal'): Promise<number> {
+    return this.deps.ports.add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec)).catch((e: unknown) => {
+      throw tagged('OVSDB', `add port ${ctx.spec.portName} to the bridge`, e);
+    });
+  }
+
+  /** Removes the port this VM added; one whose add failed is not ours to remove (its name may be taken). */
+  private readonly detach = async (ctx: CreateCtx): Promise<void> => {
+    // An add still in flight settles first, so the removal cannot overtake it.
+    const added = await ctx.attached?.then(() => true, () => false);
+    if (added) await this.deps.ports.remove(ctx.spec.portName);
+  };
+
+  /** Attach and wait: an internal port exists only once vswitchd made it, and it is moved next. */
+  private readonly attachStage: Stage<CreateCtx> = {
     name: 'attach',
     run: async (ctx) => {
-      try {
-        ctx.ofport = await this.deps.ports.add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec));
-      } catch (e) {
-        throw tagged('OVSDB', `add port ${ctx.spec.portName} to the bridge`, e);
-      }
+      ctx.attached = this.addPort(ctx, 'internal');
+      ctx.ofport = await ctx.attached;
     },
-    undo: async (ctx) => {
-      await this.deps.ports.remove(ctx.spec.portName);
+    undo: this.detach,
+  };
+
+  /**
+   * A veth's port is only queued here: the VM is configured while vswitchd applies it, and `ready`
+   * waits for it (in a burst, vswitchd's reconfiguration otherwise runs after the lane went idle).
+   */
+  private readonly queueAttachStage: Stage<CreateCtx> = {
+    name: 'attach',
+    run: async (ctx) => {
+      ctx.attached = this.addPort(ctx, '');
+      // Awaited by ready, or by the undo when a later stage fails.
+      ctx.attached.catch(() => undefined);
     },
-  });
+    undo: this.detach,
+  };
+
+  /** Readiness as ovs-vsctl defines it: vswitchd applied the port, which has an ofport and no error. */
+  private readonly readyStage: Stage<CreateCtx> = {
+    name: 'ready',
+    run: async (ctx) => {
+      ctx.ofport = await ctx.attached!;
+    },
+  };
 
   private readonly vethStages: readonly Stage<CreateCtx>[] = [
     this.namespaceStage,
@@ -242,13 +276,14 @@ export class KernelExecutor implements VmExecutor {
         });
       },
     },
+    this.queueAttachStage,
     this.configureStage,
-    this.attachStage(''),
+    this.readyStage,
   ];
 
   private readonly internalStages: readonly Stage<CreateCtx>[] = [
     this.namespaceStage,
-    this.attachStage('internal'),
+    this.attachStage,
     {
       name: 'move',
       run: async (ctx) => {

@@ -49,7 +49,7 @@ describe('agent', () => {
       expect(r.error?.message ?? '').toBe('');
       expect(r.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
       expect(r.ofport).toBeGreaterThan(0);
-      expect(r.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'configure', 'attach']);
+      expect(r.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'ready']);
     }
     const names = namespacesWithPrefix(t.prefix);
     for (const i of vms) {
@@ -145,17 +145,29 @@ describe('agent', () => {
       create(spec(61, { portName: `${t.prefix}x` })),
       create(spec(62, { portName: `${t.prefix}y` })),
       create(spec(63)),
+      // The VM's own subnet as an extra on-link route: the kernel already has it (EEXIST), so
+      // configure fails after the port was attached.
+      create(spec(64, { routes: [{ destination: '10.9.0.0/16', via: '' }] })),
     ]);
     const byId = new Map(results.map((r) => [r.id, r]));
     expect(byId.get(spec(60).id)!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     expect(byId.get(spec(63).id)!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     const attachFail = byId.get(spec(61).id)!;
-    expect(attachFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'OVSDB', step: 'attach' } });
-    expect(attachFail.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'configure', 'attach', 'undo:port', 'undo:namespace']);
+    // The port is queued at attach and the transaction's refusal arrives at ready; the other port of
+    // that name is not this VM's, so the undo leaves it alone (checked below).
+    expect(attachFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'OVSDB', step: 'ready' } });
+    expect(attachFail.error!.message).toMatch(new RegExp(`constraint violation.*\\(${t.prefix}x\\)`));
+    expect(attachFail.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'ready', 'undo:attach', 'undo:port', 'undo:namespace']);
     const portFail = byId.get(spec(62).id)!;
     expect(portFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'NETLINK', step: 'port' } });
     expect(portFail.error!.message).toMatch(/EEXIST/);
-    for (const i of [61, 62]) expect(existsSync(`/run/netns/${spec(i).name}`)).toBe(false);
+    const configureFail = byId.get(spec(64).id)!;
+    expect(configureFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'NETLINK', step: 'configure' } });
+    expect(configureFail.error!.message).toMatch(/EEXIST/);
+    expect(configureFail.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'undo:attach', 'undo:port', 'undo:namespace']);
+    expect(ovsPorts()).not.toContain(configureFail.portName);
+    expect(t.ipVhost('-j', 'link', 'show')).not.toContain(`"${configureFail.portName}"`);
+    for (const i of [61, 62, 64]) expect(existsSync(`/run/netns/${spec(i).name}`)).toBe(false);
     // The pre-existing objects are untouched; nothing of the failed VMs is left.
     expect(t.vsctl('list-ports', 'br-int')).toContain(`${t.prefix}x`);
     expect(t.vsctl('get', 'Interface', `${t.prefix}x`, 'external_ids').trim()).toBe('{}');
