@@ -53,9 +53,10 @@ export interface KernelExecutorDeps {
 }
 
 // Inside each VM: no IPv6 (its RS/DAD/MLD floods the bridge), and MTU probing as Merak did.
+// Writing all.disable_ipv6 also sets default.disable_ipv6 (the kernel's addrconf_disable_ipv6),
+// so both read 1 without a third write; the namespace has only lo when they are written.
 const VM_SYSCTLS: Array<[string, string]> = [
   ['net.ipv6.conf.all.disable_ipv6', '1'],
-  ['net.ipv6.conf.default.disable_ipv6', '1'],
   ['net.ipv4.tcp_mtu_probing', '2'],
 ];
 /** A fresh namespace numbers its first device after lo as 2, so eth0 needs no lookup. */

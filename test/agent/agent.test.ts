@@ -62,11 +62,20 @@ describe('agent', () => {
       expect(eth0.addr_info.some((a) => a.family === 'inet6')).toBe(false);
       const routes = json<{ dst: string; gateway?: string }[]>(execFileSync('ip', ['-n', s.name, '-j', 'route'], { encoding: 'utf8' }));
       expect(routes).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '10.9.0.1' }));
-      expect(execFileSync('ip', ['netns', 'exec', s.name, 'sysctl', '-n', 'net.ipv4.tcp_mtu_probing'], { encoding: 'utf8' }).trim()).toBe('2');
+      const sysctls = execFileSync('ip', ['netns', 'exec', s.name, 'sysctl', '-n', 'net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.default.disable_ipv6', 'net.ipv4.tcp_mtu_probing'], { encoding: 'utf8' });
+      expect(sysctls.trim().split('\n')).toEqual(['1', '1', '2']);
       expect(execFileSync('ip', ['netns', 'exec', s.name, 'ethtool', '-k', 'eth0'], { encoding: 'utf8' })).toMatch(/tx-checksumming: off/);
+      expect(json<Array<{ flags: string[] }>>(execFileSync('ip', ['-n', s.name, '-j', 'link', 'show', 'lo'], { encoding: 'utf8' }))[0]!.flags).toContain('UP');
     }
     const ports = ovsPorts();
-    for (const r of results) expect(ports).toContain(r.portName);
+    for (const r of results) {
+      expect(ports).toContain(r.portName);
+      // The outer end in the vhost: up, no IPv6 address generation, marked as this vhost's VM.
+      const [outer] = json<Array<{ flags: string[]; ifalias?: string; inet6_addr_gen_mode?: string }>>(t.ipVhost('-d', '-j', 'link', 'show', r.portName));
+      expect(outer!.flags).toContain('UP');
+      expect(outer!.inet6_addr_gen_mode).toBe('none');
+      expect(outer!.ifalias).toBe(`merak vhost=${t.vhost.name} vm=${r.id} ns=${r.name}`);
+    }
     const first = results.find((r) => r.id === spec(0).id)!;
     const ids = t.vsctl('get', 'Interface', first.portName, 'external_ids');
     expect(ids).toContain(`vm-id=${spec(0).id}`);
