@@ -32,6 +32,29 @@ describe('netns', () => {
     expect(existsSync(`/run/netns/${ns}`)).toBe(true);
   });
 
+  it('mounts each namespace on a link to one shared empty inode, not a new file, and ip netns handles it as usual', async () => {
+    const [a, b] = [name(), name()];
+    await netnsCreate(a);
+    await netnsCreate(b);
+    // Mounted over: each name shows its own namespace.
+    expect(statSync(`/run/netns/${a}`).ino).not.toBe(statSync(`/run/netns/${b}`).ino);
+    execFileSync('ip', ['netns', 'exec', a, 'true']);
+    // Underneath: one inode, linked once per name (ip netns delete unmounts and unlinks the name).
+    execFileSync('umount', [`/run/netns/${a}`]);
+    execFileSync('umount', [`/run/netns/${b}`]);
+    const [sa, sb] = [statSync(`/run/netns/${a}`), statSync(`/run/netns/${b}`)];
+    expect(sa.isFile() && sb.isFile()).toBe(true);
+    expect(sa.size).toBe(0);
+    expect(sa.ino).toBe(sb.ino);
+    expect(sa.nlink).toBeGreaterThanOrEqual(2);
+    expect(await netnsDelete([a, b])).toEqual([null, null]);
+    expect(existsSync(`/run/netns/${a}`) || existsSync(`/run/netns/${b}`)).toBe(false);
+    // With every name of that inode gone, the next namespace starts another one.
+    const c = name();
+    await netnsCreate(c);
+    execFileSync('ip', ['netns', 'exec', c, 'true']);
+  });
+
   it('deletes a batch, reporting ENOENT for the missing one', async () => {
     const a = name();
     await netnsCreate(a);

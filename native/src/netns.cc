@@ -132,17 +132,51 @@ void Restore(int orig) {
   close(orig);
 }
 
-}  // namespace
-
-int CreateNamespace(const std::string& name, const InsideWork& work, std::vector<int>* fds, SysError* e) {
-  if (EnsureRunDir(e) != 0) return -1;
-  std::string path = std::string(kRunDir) + "/" + name;
+// The file a namespace is mounted on. `ip netns add` creates a new empty file; here each name is
+// a hard link to one unnamed empty inode (O_TMPFILE in /run/netns, kept open by this process),
+// which is the same to everyone who looks (the namespace is mounted over it) but allocates no
+// inode: on ext4, right after a burst of namespaces was deleted, the inode allocator skips every
+// recently freed inode and a new file costs ~0.3 ms instead of ~5 µs; a link costs ~2 µs. (A new
+// unnamed inode is needed only once all names of the last one are gone.) Falls back to a new file
+// where O_TMPFILE or linking it is not possible. EEXIST as before.
+int CreateMountPoint(const std::string& path, SysError* e) {
+  static std::mutex mu;
+  static int shared = -1;  // the unnamed inode; -2 once known to be unusable here
+  std::lock_guard<std::mutex> lock(mu);
+  for (int attempt = 0; attempt < 2 && shared != -2; attempt++) {
+    if (shared == -1) {
+      shared = open(kRunDir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0);
+      if (shared < 0) {
+        shared = -2;
+        break;
+      }
+    }
+    if (linkat(shared, "", AT_FDCWD, path.c_str(), AT_EMPTY_PATH) == 0) return 0;
+    int err = errno;
+    if (err == EEXIST) {
+      *e = {err, "linkat", path};
+      return -1;
+    }
+    // Start another inode when this one has as many links as the filesystem allows (EMLINK), or
+    // lost its last name (ENOENT: an unnamed inode can be linked again only before its first link).
+    close(shared);
+    shared = err == EMLINK || err == ENOENT ? -1 : -2;
+  }
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (fd < 0) {
     *e = {errno, "open", path};
     return -1;
   }
   close(fd);
+  return 0;
+}
+
+}  // namespace
+
+int CreateNamespace(const std::string& name, const InsideWork& work, std::vector<int>* fds, SysError* e) {
+  if (EnsureRunDir(e) != 0) return -1;
+  std::string path = std::string(kRunDir) + "/" + name;
+  if (CreateMountPoint(path, e) != 0) return -1;
   int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (orig < 0) {
     *e = {errno, "open", "/proc/thread-self/ns/net"};
