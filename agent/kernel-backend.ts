@@ -1,6 +1,7 @@
 // The kernel backend: a netlink handle on the vhost's own namespace, OVSDB for br-int, the
 // underlay (br-phy) and the overlay (per-VNI VLANs, tunnels), the kernel executor, the ICMP
 // prober, readiness checks.
+import { createKernelLane } from '@merak/native';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
@@ -14,7 +15,9 @@ import { PortCommitter } from './vm/port-committer.js';
 import { Vswitch } from './vswitch/vswitch.js';
 
 export async function createKernelBackend(config: AgentConfig, logger: Logger): Promise<Backend> {
-  const host = await NetnsHandle.open('/proc/self/ns/net');
+  // All kernel work of VMs (namespaces, rtnetlink, ioctls) queues on one lane: see native/src/lane.cc.
+  const lane = createKernelLane();
+  const host = await NetnsHandle.open('/proc/self/ns/net', { lane });
   let vswitch: Vswitch | undefined;
   try {
     vswitch = await Vswitch.connect(config.ovsdbSocket, config.bridge, config.vhost, logger);
@@ -46,7 +49,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     vs.close();
     throw e;
   }
-  const executor = new KernelExecutor({ vhost: config.vhost, host, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs });
+  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs });
   logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType, underlayIp: underlay?.ip }, 'bridge ready');
   const checks: ReadinessCheck[] = [
     { name: 'ovsdb', check: () => vs.echo() },

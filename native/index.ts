@@ -23,6 +23,8 @@ export interface InsideWork {
   sysctls?: Array<[string, string]>;
   /** sockets to open there: [domain, type, protocol]; returned as non-blocking, close-on-exec fds. */
   sockets?: Array<[number, number, number]>;
+  /** Also return an fd on the namespace itself (after the sockets), e.g. for IFLA_NET_NS_FD. */
+  namespaceFd?: boolean;
 }
 
 export interface NativeSocket {
@@ -31,17 +33,31 @@ export interface NativeSocket {
   setsockopt(level: number, name: number, value: number): void;
   /** Binds a netlink socket to the given multicast groups; returns the port id. */
   bindNetlink(groups: number): number;
-  /** SIOCETHTOOL with a struct ethtool_value, e.g. ETHTOOL_STXCSUM. */
-  ethtoolSetValue(ifname: string, cmd: number, value: number): void;
   ref(): void;
   unref(): void;
   close(): void;
+}
+
+/**
+ * Kernel work run in the order it was queued, one batch at a time on a pool thread: the JS thread
+ * never waits in the kernel (an rtnetlink request runs inside sendto, under the RTNL lock), and
+ * the lane's own requests never contend with each other for that lock.
+ */
+export interface KernelLane {
+  /** As netnsCreate, in the lane's order. */
+  netnsCreate(name: string, work: InsideWork): Promise<number[]>;
+  /** One datagram to the kernel (netlink port 0) on `socket`, which stays open until this settles; the bytes sent. */
+  sendTo(socket: NativeSocket, data: Uint8Array): Promise<number>;
+  /** As ethtoolSetValue; the caller keeps `fd` open until this settles. */
+  ethtoolSetValue(fd: number, ifname: string, cmd: number, value: number): Promise<void>;
 }
 
 interface Addon {
   netnsCreate(name: string, work: InsideWork): Promise<number[]>;
   netnsEnter(path: string, work: InsideWork): Promise<number[]>;
   netnsDelete(names: string[]): Promise<Array<string | null>>;
+  ethtoolSetValue(fd: number, ifname: string, cmd: number, value: number): void;
+  Lane: new (maxBatch: number) => KernelLane;
   Socket: new (
     fd: number,
     onMessages: (messages: Buffer[], senders: Array<number | string | null>) => void,
@@ -86,6 +102,16 @@ export function openSocket(
   onError: (err: SysError) => void,
 ): NativeSocket {
   return new addon.Socket(fd, onMessages, onError);
+}
+
+/** SIOCETHTOOL with a struct ethtool_value on a socket fd, in that socket's namespace (e.g. ETHTOOL_STXCSUM). */
+export function ethtoolSetValue(fd: number, ifname: string, cmd: number, value: number): void {
+  addon.ethtoolSetValue(fd, ifname, cmd, value);
+}
+
+/** A new lane; at most `maxBatch` jobs per pool visit, so results come back while the rest run. */
+export function createKernelLane(options: { maxBatch?: number } = {}): KernelLane {
+  return new addon.Lane(options.maxBatch ?? 32);
 }
 
 /** Linux constants the callers need. */

@@ -259,6 +259,75 @@ describe('NetlinkSocket: replies cut at every byte offset into two datagrams', (
   });
 });
 
+describe('NetlinkSocket over a lane (sendAsync)', () => {
+  /** A transport whose sends complete later, as a KernelLane's do; `settle` runs them in order. */
+  class LaneKernel extends FakeKernel {
+    readonly queued: Array<{ data: Buffer; resolve: () => void; reject: (e: Error) => void }> = [];
+    override sendTo(): number {
+      throw new Error('sendTo must not be used when sendAsync exists');
+    }
+    sendAsync(data: Uint8Array): Promise<unknown> {
+      return new Promise<void>((resolve, reject) => this.queued.push({ data: Buffer.from(data), resolve, reject }));
+    }
+    settle(fail?: SysError): void {
+      for (const q of this.queued.splice(0)) {
+        if (fail) q.reject(fail);
+        else {
+          this.sent.push(q.data);
+          q.resolve();
+        }
+      }
+    }
+  }
+  const openLane = (): { sock: NetlinkSocket; kernel: LaneKernel } => {
+    const kernel = new LaneKernel();
+    const sock = new NetlinkSocket((onMessages, onError) => {
+      kernel.deliver = onMessages;
+      kernel.fail = onError;
+      return kernel;
+    });
+    return { sock, kernel };
+  };
+
+  it('hands requests over in order and matches ACKs that arrive before the send completed', async () => {
+    const { sock, kernel } = openLane();
+    const results = [1, 2, 3].map((i) => sock.ack(setUp(i), `ifindex ${i}`));
+    expect(kernel.queued.map((q) => q.data.readUInt32LE(20))).toEqual([1, 2, 3]);
+    expect(kernel.refs.at(-1)).toBe('ref');
+    // The kernel answered inside sendto; the lane reports completion afterwards.
+    const datagrams = kernel.queued.map((q) => q.data);
+    kernel.reply(...datagrams.map((d) => errorReply(d, 0)));
+    await Promise.all(results);
+    kernel.settle();
+    expect(kernel.sent).toHaveLength(3);
+    await new Promise((r) => setImmediate(r));
+    expect(kernel.refs.at(-1)).toBe('unref');
+  });
+
+  it('fails only the request whose send failed, with the errno, and keeps the socket usable', async () => {
+    const { sock, kernel } = openLane();
+    const first = sock.ack(setUp(1), 'ifindex 1').catch((e: unknown) => e);
+    kernel.settle(sysError('ENOBUFS', 105));
+    const e = await first;
+    expect(e).toBeInstanceOf(NetlinkError);
+    expect(e).toMatchObject({ errno: 105, requestType: 'RTM_NEWLINK', object: 'ifindex 1' });
+    expect((e as Error).message).toContain('sendto failed');
+    const second = sock.ack(setUp(2));
+    kernel.settle();
+    kernel.reply(errorReply(kernel.sent[0]!, 0));
+    await expect(second).resolves.toBeUndefined();
+  });
+
+  it('ignores a late send failure for a request the socket already failed on close', async () => {
+    const { sock, kernel } = openLane();
+    const p = sock.ack(setUp(1)).catch((e: unknown) => e);
+    sock.close();
+    expect(await p).toMatchObject({ name: 'NetlinkSocketError', reason: 'closed' });
+    kernel.settle(sysError('EBADF', 9));
+    await new Promise((r) => setImmediate(r));
+  });
+});
+
 describe('NetlinkBatch', () => {
   it('records the bytes the socket would send, with consecutive sequence numbers', async () => {
     const batch = new NetlinkBatch(10, 0);

@@ -1,7 +1,7 @@
 // A NETLINK_ROUTE socket with pipelined requests: each request is written at once, replies are
 // matched by sequence number, dumps are assembled across datagrams until NLMSG_DONE.
 import {
-  NETLINK_CAP_ACK, NETLINK_EXT_ACK, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, type SysError,
+  type KernelLane, NETLINK_CAP_ACK, type NativeSocket, NETLINK_EXT_ACK, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, type SysError,
   isSysError, openSocket,
 } from '@merak/native';
 import { NLM_F, messageTypeName } from './constants.js';
@@ -31,6 +31,11 @@ export interface NetlinkRequester {
 /** The part of @merak/native's NativeSocket this class uses (a fake in tests). */
 export interface NetlinkTransport {
   sendTo(data: Uint8Array, to: number): number;
+  /**
+   * When present, requests go through here instead of sendTo: sent off the JS thread, in the
+   * order they were handed over (what a KernelLane does), rejecting only if the send failed.
+   */
+  sendAsync?(data: Uint8Array): Promise<unknown>;
   setsockopt(level: number, name: number, value: number): void;
   bindNetlink(groups: number): number;
   ref(): void;
@@ -48,6 +53,8 @@ export interface NetlinkSocketOptions {
   readonly bufferBytes?: number;
   /** How often an interrupted dump (NLM_F_DUMP_INTR) is retried before failing. Default 5. */
   readonly dumpRetries?: number;
+  /** Send through this lane (in order, off the JS thread) instead of a synchronous sendto. */
+  readonly lane?: KernelLane;
 }
 
 export interface NetlinkSocketStats {
@@ -63,7 +70,8 @@ interface Pending {
   readonly build: RequestBuilder;
   requestType: string;
   readonly object: string | undefined;
-  readonly callerStack: string | undefined;
+  /** Captured when the request is made; its stack is formatted only if an error needs it. */
+  readonly caller: Error;
   messages: NetlinkMessage[];
   interrupted: boolean;
   attempts: number;
@@ -90,7 +98,11 @@ export class NetlinkSocket implements NetlinkRequester {
 
   /** Takes ownership of a NETLINK_ROUTE socket fd, opened in the namespace it should talk to. */
   static fromFd(fd: number, options: NetlinkSocketOptions = {}): NetlinkSocket {
-    return new NetlinkSocket((onMessages, onError) => openSocket(fd, onMessages, onError), options);
+    const { lane } = options;
+    return new NetlinkSocket((onMessages, onError) => {
+      const socket = openSocket(fd, onMessages, onError);
+      return lane === undefined ? socket : throughLane(socket, lane);
+    }, options);
   }
 
   constructor(open: TransportOpener, options: NetlinkSocketOptions = {}) {
@@ -112,15 +124,17 @@ export class NetlinkSocket implements NetlinkRequester {
   }
 
   request(input: Request | RequestBuilder, options: RequestOptions): Promise<NetlinkMessage[]> {
-    const callerStack = new Error().stack;
+    // Formatting a stack (through source maps) costs more than the request itself, so only the
+    // frames are captured here; .stack is read only when an error is built.
+    const caller = new Error();
     return new Promise<NetlinkMessage[]>((resolve, reject) => {
       const build: RequestBuilder = typeof input === 'function' ? input : (seq, pid) => serializeFor(input, options.expect, seq, pid);
       const p: Pending = {
         seq: 0, expect: options.expect, build, requestType: typeof input === 'function' ? 'netlink request' : messageTypeName(input.type),
-        object: options.object, callerStack, messages: [], interrupted: false, attempts: 0, resolve, reject,
+        object: options.object, caller, messages: [], interrupted: false, attempts: 0, resolve, reject,
       };
       if (this.closed) {
-        reject(new NetlinkSocketError('closed', p.requestType, 'the netlink socket is closed', { callerStack }));
+        reject(new NetlinkSocketError('closed', p.requestType, 'the netlink socket is closed', { callerStack: caller.stack }));
         return;
       }
       this.stats.requests++;
@@ -148,7 +162,7 @@ export class NetlinkSocket implements NetlinkRequester {
     if (this.closed) return;
     this.closed = true;
     this.failAll((p) => new NetlinkSocketError('closed', p.requestType, 'the netlink socket was closed before the kernel answered', {
-      callerStack: p.callerStack,
+      callerStack: p.caller.stack,
     }));
     this.transport.close();
   }
@@ -178,17 +192,27 @@ export class NetlinkSocket implements NetlinkRequester {
     p.seq = seq;
     if (bytes.length >= 6) p.requestType = messageTypeName(bytes.readUInt16LE(4));
     this.pending.set(seq, p);
-    try {
-      this.transport.sendTo(bytes, 0);
-    } catch (e) {
-      this.pending.delete(seq);
-      const errno = isSysError(e) ? e.errno : ERRNO.EIO;
-      p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
-        message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: sendto failed: ${e instanceof Error ? e.message : String(e)}` }));
-      this.settled(p);
-      return;
+    if (this.transport.sendAsync) {
+      this.transport.sendAsync(bytes).catch((e: unknown) => this.sendFailed(p, seq, e));
+    } else {
+      try {
+        this.transport.sendTo(bytes, 0);
+      } catch (e) {
+        this.sendFailed(p, seq, e);
+        return;
+      }
     }
     this.updateRef();
+  }
+
+  /** The kernel never saw the request, so no reply will come: fail it (unless already failed). */
+  private sendFailed(p: Pending, seq: number, e: unknown): void {
+    if (this.pending.get(seq) !== p) return;
+    this.pending.delete(seq);
+    const errno = isSysError(e) ? e.errno : ERRNO.EIO;
+    p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
+      message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: sendto failed: ${e instanceof Error ? e.message : String(e)}` }));
+    this.settled(p);
   }
 
   private onDatagrams(datagrams: Buffer[], senders: Array<number | string | null>): void {
@@ -203,7 +227,7 @@ export class NetlinkSocket implements NetlinkRequester {
       if (error) {
         // The rest of the datagram is lost, so no pending request can be trusted to complete.
         this.failAll((p) => new NetlinkSocketError('decode', p.requestType, `a reply did not decode, outcome unknown: ${error.message}`, {
-          cause: error, callerStack: p.callerStack,
+          cause: error, callerStack: p.caller.stack,
         }));
       }
     }
@@ -231,7 +255,7 @@ export class NetlinkSocket implements NetlinkRequester {
     this.pending.delete(p.seq);
     if (p.attempts >= this.dumpRetries) {
       p.reject(new NetlinkError({
-        errno: ERRNO.EINTR, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
+        errno: ERRNO.EINTR, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
         message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: dump interrupted by concurrent changes ${p.attempts + 1} times`,
       }));
       this.settled(p);
@@ -252,7 +276,7 @@ export class NetlinkSocket implements NetlinkRequester {
 
   private finishWithError(p: Pending, errno: number, extack: string | undefined, extackOffset: number | undefined): void {
     this.pending.delete(p.seq);
-    p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, extack, extackOffset, callerStack: p.callerStack }));
+    p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, extack, extackOffset, callerStack: p.caller.stack }));
     this.settled(p);
   }
 
@@ -278,13 +302,13 @@ export class NetlinkSocket implements NetlinkRequester {
   private onError(err: SysError): void {
     if (err.code === 'ENOBUFS') {
       this.failAll((p) => new NetlinkError({
-        errno: ERRNO.ENOBUFS, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
+        errno: ERRNO.ENOBUFS, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
         message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: ENOBUFS: the socket's receive buffer overran and the kernel dropped replies; outcome unknown`,
       }));
       return;
     }
     this.failAll((p) => new NetlinkError({
-      errno: err.errno, requestType: p.requestType, object: p.object, callerStack: p.callerStack,
+      errno: err.errno, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
       message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: socket error: ${err.message}`,
     }));
   }
@@ -297,6 +321,19 @@ export class NetlinkSocket implements NetlinkRequester {
     if (busy) this.transport.ref();
     else this.transport.unref();
   }
+}
+
+/** The native socket, with requests sent through the lane. */
+function throughLane(socket: NativeSocket, lane: KernelLane): NetlinkTransport {
+  return {
+    sendTo: (data, to) => socket.sendTo(data, to),
+    sendAsync: (data) => lane.sendTo(socket, data),
+    setsockopt: (level, name, value) => socket.setsockopt(level, name, value),
+    bindNetlink: (groups) => socket.bindNetlink(groups),
+    ref: () => socket.ref(),
+    unref: () => socket.unref(),
+    close: () => socket.close(),
+  };
 }
 
 function setBuffer(t: NetlinkTransport, force: number, plain: number, bytes: number): void {

@@ -1,6 +1,6 @@
 // The per-namespace API: a NetnsHandle per namespace, one file per object family. The family
 // functions also take any NetlinkRequester (e.g. a NetlinkBatch, to see the bytes they send).
-export { NetnsHandle, type NetnsCreateOptions } from './netns-handle.js';
+export { NetnsHandle, type NetnsCreateOptions, type NetnsOpenOptions } from './netns-handle.js';
 export { type Link, type LinkChanges, type LinkRef, type VethOptions, linkAddVeth, linkDelete, linkFromMessage, linkGet, linkList, linkSet } from './link.js';
 export { type Addr, addrAdd, addrDelete, addrList } from './addr.js';
 export { type Route, type RouteSpec, routeAdd, routeAddDefault, routeList } from './route.js';

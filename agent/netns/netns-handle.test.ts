@@ -1,5 +1,9 @@
 // Privileged: many requests in flight on one handle, and dumps running side by side.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createKernelLane } from '@merak/native';
+import { fstatSync, statSync } from 'node:fs';
+import { MerakError } from '../errors.js';
 import { isExists } from '../netlink/index.js';
 import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
 
@@ -36,5 +40,36 @@ describe('NetnsHandle', () => {
     expect(addrs.some((a) => a.ip === '10.9.0.2')).toBe(true);
     expect(routes.map((r) => r.dst)).toEqual(['10.9.0.0']);
     expect(Array.isArray(neighs)).toBe(true);
+  });
+
+  it('opens an ioctl socket and an fd on the namespace with devices, for tx checksum offload and veth peers', async () => {
+    const { name: ns, handle } = await fx.create('d', { devices: true });
+    const { handle: host } = await fx.create('h');
+    expect(fstatSync(handle.fd!).ino).toBe(statSync(handle.path).ino);
+    await host.linkAddVeth({ name: fx.link('o'), peerName: 'eth0', peerNetnsFd: handle.fd! });
+    await handle.txChecksum('eth0', false);
+    expect(/tx-checksumming: (\w+)/.exec(execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-k', 'eth0'], { encoding: 'utf8' }))?.[1]).toBe('off');
+    // A handle without devices says so instead of failing in the kernel.
+    expect(host.fd).toBeUndefined();
+    await expect(host.txChecksum('eth0', false)).rejects.toThrow(MerakError);
+    handle.close();
+    handle.close();
+    await expect(handle.txChecksum('eth0', false)).rejects.toThrow(/no ioctl socket/);
+  });
+
+  it('does the same through a kernel lane: namespace, netlink requests and the ioctl all queued in order', async () => {
+    const lane = createKernelLane();
+    const [{ name: ns, handle: vm }, { handle: host }] = await Promise.all([fx.create('l', { devices: true, lane }), fx.create('k', { lane })]);
+    await host.linkAddVeth({ name: fx.link('p'), peerName: 'eth0', peerNetnsFd: vm.fd!, peerMac: '02:00:00:00:01:02' });
+    // Not awaited one by one: the lane keeps them in order (the address needs eth0, the route its subnet up).
+    await Promise.all([vm.linkSet('lo', { up: true }), vm.addrAdd(2, '10.77.0.2', 24), vm.linkSet(2, { up: true }), vm.routeAddDefault('10.77.0.1', 2), vm.txChecksum('eth0', false)]);
+    const [eth0] = ipJson<Array<{ address: string; flags: string[]; addr_info: Array<{ local: string }> }>>(ns, 'addr', 'show', 'dev', 'eth0');
+    expect(eth0!.address).toBe('02:00:00:00:01:02');
+    expect(eth0!.flags).toContain('UP');
+    expect(eth0!.addr_info.map((a) => a.local)).toContain('10.77.0.2');
+    expect(ipJson<Array<{ dst: string; gateway: string }>>(ns, 'route', 'show', 'default')[0]).toMatchObject({ dst: 'default', gateway: '10.77.0.1' });
+    expect(/tx-checksumming: (\w+)/.exec(execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-k', 'eth0'], { encoding: 'utf8' }))?.[1]).toBe('off');
+    // A kernel refusal still arrives as a NetlinkError through the lane.
+    await expect(vm.addrAdd(2, '10.77.0.2', 24)).rejects.toSatisfy(isExists);
   });
 });

@@ -2,8 +2,8 @@
 // or an OVS internal port moved into it), addressed and routed over netlink, attached to br-int
 // through one group-committed OVSDB transaction. Ownership lives in external_ids and the veth's
 // ifalias, so list and delete read the kernel and OVSDB, never memory.
-import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
-import { AF_INET, ETHTOOL_STXCSUM, NETNS_RUN_DIR, SOCK_DGRAM, netnsEnter, openSocket } from '@merak/native';
+import { existsSync, readdirSync } from 'node:fs';
+import { type KernelLane, NETNS_RUN_DIR } from '@merak/native';
 import { MerakError, errorMessage } from '../errors.js';
 import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
 import { type AlcorCtx, allocateStage, bindStage, releasePort } from './alcor-stages.js';
@@ -57,12 +57,15 @@ export interface KernelExecutorDeps {
   readonly host: NetnsHandle;
   readonly ports: PortCommitter;
   readonly interfaces: VmInterfaceStore;
+  /** Where the VMs' kernel work runs in order, off the JS thread (the host handle should use it too). */
+  readonly lane?: KernelLane;
 }
 
 // Inside each VM: no IPv6 (its RS/DAD/MLD floods the bridge), and MTU probing as Merak did.
+// Writing all.disable_ipv6 also sets default.disable_ipv6 (the kernel's addrconf_disable_ipv6),
+// so both read 1 without a third write; the namespace has only lo when they are written.
 const VM_SYSCTLS: Array<[string, string]> = [
   ['net.ipv6.conf.all.disable_ipv6', '1'],
-  ['net.ipv6.conf.default.disable_ipv6', '1'],
   ['net.ipv4.tcp_mtu_probing', '2'],
 ];
 /** A fresh namespace numbers its first device after lo as 2, so eth0 needs no lookup. */
@@ -85,8 +88,10 @@ function nsPath(name: string): string {
 interface CreateCtx extends AlcorCtx {
   /** With Alcor, the addresses are filled in once the port is allocated. */
   spec: VmSpec;
+  /** The VM's namespace: netlink, an ioctl socket and an fd on the namespace, all opened at creation. */
   vm?: NetnsHandle;
-  nsFd?: number;
+  /** The OVS port's add, from attach on: its ofport once vswitchd applied it. */
+  attached?: Promise<number>;
   ofport: number;
   /** eth0's index inside the VM: fixed for veths, looked up after an internal port moved in. */
   eth0Index: number;
@@ -177,9 +182,11 @@ export class KernelExecutor implements VmExecutor {
     }
     const ctx: CreateCtx = { spec, timer, maybeExists, ofport: -1, eth0Index: ETH0_INDEX };
     const stages = spec.alcor ? this.alcorStages : spec.portKind === 'veth' ? this.vethStages : this.internalStages;
-    await runStages(stages, ctx, timer);
-    ctx.vm?.close();
-    if (ctx.nsFd !== undefined) closeSync(ctx.nsFd);
+    try {
+      await runStages(stages, ctx, timer);
+    } finally {
+      ctx.vm?.close();
+    }
     return { ofport: ctx.ofport, alreadyPresent: false, ip: ctx.spec.ip, mac: ctx.spec.mac };
   }
 
@@ -246,17 +253,14 @@ export class KernelExecutor implements VmExecutor {
     name: 'namespace',
     run: async (ctx) => {
       try {
-        ctx.vm = await NetnsHandle.create(ctx.spec.name, { sysctls: VM_SYSCTLS });
-        ctx.nsFd = openSync(nsPath(ctx.spec.name), 'r');
+        ctx.vm = await NetnsHandle.create(ctx.spec.name, { sysctls: VM_SYSCTLS, devices: true, lane: this.deps.lane });
       } catch (e) {
         throw tagged('NETNS', `create namespace ${ctx.spec.name}`, e);
       }
     },
     undo: async (ctx) => {
       ctx.vm?.close();
-      if (ctx.nsFd !== undefined) closeSync(ctx.nsFd);
       ctx.vm = undefined;
-      ctx.nsFd = undefined;
       const [err] = await deleteNamespaces([ctx.spec.name]);
       if (err && err !== 'ENOENT') throw new MerakError('NETNS', `delete namespace ${ctx.spec.name}: ${err}`);
     },
@@ -280,23 +284,62 @@ export class KernelExecutor implements VmExecutor {
       } catch (e) {
         throw tagged('NETLINK', `configure eth0 in ${spec.name}`, e);
       }
-      if (spec.portKind === 'veth') await txChecksumOff(spec.name);
+      // `ethtool -K eth0 tx off`: the userspace datapath drops TCP with offloaded checksums.
+      if (spec.portKind === 'veth') {
+        try {
+          await vm.txChecksum('eth0', false);
+        } catch (e) {
+          throw tagged('NETLINK', `switch off tx checksum offload on eth0 in ${spec.name}`, e);
+        }
+      }
     },
   };
 
-  private readonly attachStage = (type: '' | 'internal'): Stage<CreateCtx> => ({
+  /** Queues the VM's OVS port (group-committed); resolves to its ofport once vswitchd applied it. */
+  private addPort(ctx: CreateCtx, type: '' | 'internal'): Promise<number> {
+    return this.deps.ports.add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec), ctx.spec.vni).catch((e: unknown) => {
+      throw tagged('OVSDB', `add port ${ctx.spec.portName} to the bridge`, e);
+    });
+  }
+
+  /** Removes the port this VM added; one whose add failed is not ours to remove (its name may be taken). */
+  private readonly detach = async (ctx: CreateCtx): Promise<void> => {
+    // An add still in flight settles first, so the removal cannot overtake it.
+    const added = await ctx.attached?.then(() => true, () => false);
+    if (added) await this.deps.ports.remove(ctx.spec.portName);
+  };
+
+  /** Attach and wait: an internal port exists only once vswitchd made it, and it is moved next. */
+  private readonly attachStage: Stage<CreateCtx> = {
     name: 'attach',
     run: async (ctx) => {
-      try {
-        ctx.ofport = await this.deps.ports.add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec), ctx.spec.vni);
-      } catch (e) {
-        throw tagged('OVSDB', `add port ${ctx.spec.portName} to the bridge`, e);
-      }
+      ctx.attached = this.addPort(ctx, 'internal');
+      ctx.ofport = await ctx.attached;
     },
-    undo: async (ctx) => {
-      await this.deps.ports.remove(ctx.spec.portName);
+    undo: this.detach,
+  };
+
+  /**
+   * A veth's port is only queued here: the VM is configured while vswitchd applies it, and `ready`
+   * waits for it (in a burst, vswitchd's reconfiguration otherwise runs after the lane went idle).
+   */
+  private readonly queueAttachStage: Stage<CreateCtx> = {
+    name: 'attach',
+    run: async (ctx) => {
+      ctx.attached = this.addPort(ctx, '');
+      // Awaited by ready, or by the undo when a later stage fails.
+      ctx.attached.catch(() => undefined);
     },
-  });
+    undo: this.detach,
+  };
+
+  /** Readiness as ovs-vsctl defines it: vswitchd applied the port, which has an ofport and no error. */
+  private readonly readyStage: Stage<CreateCtx> = {
+    name: 'ready',
+    run: async (ctx) => {
+      ctx.ofport = await ctx.attached!;
+    },
+  };
 
   private readonly vethStages: readonly Stage<CreateCtx>[] = [
     this.namespaceStage,
@@ -305,7 +348,7 @@ export class KernelExecutor implements VmExecutor {
       run: async (ctx) => {
         const { spec } = ctx;
         try {
-          await this.deps.host.linkAddVeth({ name: spec.portName, peerName: 'eth0', peerNetnsFd: ctx.nsFd!, mtu: spec.mtu, peerMac: spec.mac });
+          await this.deps.host.linkAddVeth({ name: spec.portName, peerName: 'eth0', peerNetnsFd: ctx.vm!.fd!, mtu: spec.mtu, peerMac: spec.mac });
           // The outer end: up, no IPv6 on it (it lives in the vhost's namespace), and the ownership
           // mark (the kernel ignores an alias given at creation).
           await this.deps.host.linkSet(spec.portName, { up: true, addrGenModeNone: true, alias: alias(this.deps.vhost, spec) });
@@ -319,8 +362,9 @@ export class KernelExecutor implements VmExecutor {
         });
       },
     },
+    this.queueAttachStage,
     this.configureStage,
-    this.attachStage(''),
+    this.readyStage,
   ];
 
   /**
@@ -339,7 +383,7 @@ export class KernelExecutor implements VmExecutor {
           checkAllocated(ctx.spec);
         },
       },
-      this.attachStage('internal'),
+      this.attachStage,
       this.namespaceStage,
       bindStage,
       this.moveStage,
@@ -352,7 +396,7 @@ export class KernelExecutor implements VmExecutor {
     run: async (ctx) => {
       const { spec } = ctx;
       try {
-        await this.deps.host.linkSet(spec.portName, { netnsFd: ctx.nsFd!, newName: 'eth0', mac: spec.mac, mtu: spec.mtu });
+        await this.deps.host.linkSet(spec.portName, { netnsFd: ctx.vm!.fd!, newName: 'eth0', mac: spec.mac, mtu: spec.mtu });
         const eth0 = await ctx.vm!.linkGet('eth0');
         if (!eth0) throw new MerakError('NETLINK', `eth0 did not appear in ${spec.name}`);
         ctx.eth0Index = eth0.index;
@@ -364,7 +408,7 @@ export class KernelExecutor implements VmExecutor {
 
   private readonly internalStages: readonly Stage<CreateCtx>[] = [
     this.namespaceStage,
-    this.attachStage('internal'),
+    this.attachStage,
     this.moveStage,
     this.configureStage,
   ];
@@ -431,23 +475,5 @@ export class KernelExecutor implements VmExecutor {
       });
     }
     return [...states.values()];
-  }
-}
-
-/** `ethtool -K eth0 tx off` inside the VM: the userspace datapath drops TCP with offloaded checksums. */
-async function txChecksumOff(vmName: string): Promise<void> {
-  let fd: number;
-  try {
-    [fd] = (await netnsEnter(nsPath(vmName), { sockets: [[AF_INET, SOCK_DGRAM, 0]] })) as [number];
-  } catch (e) {
-    throw tagged('NETNS', `open a socket in ${vmName}`, e);
-  }
-  const socket = openSocket(fd, () => undefined, () => undefined);
-  try {
-    socket.ethtoolSetValue('eth0', ETHTOOL_STXCSUM, 0);
-  } catch (e) {
-    throw tagged('NETLINK', `switch off tx checksum offload on eth0 in ${vmName}`, e);
-  } finally {
-    socket.close();
   }
 }

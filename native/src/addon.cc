@@ -4,11 +4,13 @@
 namespace merak {
 void InitNetns(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
+void InitLane(Napi::Env env, Napi::Object exports);
 }  // namespace merak
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   merak::InitNetns(env, exports);
   merak::InitSocket(env, exports);
+  merak::InitLane(env, exports);
   return exports;
 }
 

@@ -1,5 +1,7 @@
 // A datagram socket (netlink, raw ICMP) driven by the libuv loop: readable -> drain with
-// recvfrom(MSG_DONTWAIT) -> one JS callback per drain with every datagram read. Sends are synchronous and non-blocking.
+// recvfrom(MSG_DONTWAIT) -> one JS callback per drain with every datagram read. Sends are
+// synchronous and non-blocking here, or queued on a kernel lane (lane.cc), which holds the fd
+// open until they are done.
 #include <arpa/inet.h>
 #include <linux/ethtool.h>
 #include <linux/netlink.h>
@@ -14,8 +16,12 @@
 #include <vector>
 
 #include "common.h"
+#include "socket.h"
 
 namespace merak {
+
+const napi_type_tag kSocketTypeTag = {0x6d6572616b736f63ULL, 0x6b65742d7461672aULL};
+
 namespace {
 
 constexpr size_t kRecvBuffer = 1 << 20;
@@ -25,8 +31,10 @@ constexpr size_t kRecvBuffer = 1 << 20;
 struct PollState {
   uv_poll_t handle;
   int fd;
-  class Socket* owner;
+  Socket* owner;
 };
+
+}  // namespace
 
 class Socket : public Napi::ObjectWrap<Socket> {
  public:
@@ -34,8 +42,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return DefineClass(env, "Socket",
                        {InstanceMethod("sendTo", &Socket::SendTo), InstanceMethod("setsockopt", &Socket::SetSockOpt),
                         InstanceMethod("bindNetlink", &Socket::BindNetlink), InstanceMethod("ref", &Socket::Ref),
-                        InstanceMethod("unref", &Socket::Unref), InstanceMethod("close", &Socket::Close),
-                        InstanceMethod("ethtoolSetValue", &Socket::EthtoolSetValue)});
+                        InstanceMethod("unref", &Socket::Unref), InstanceMethod("close", &Socket::Close)});
   }
 
   // new Socket(fd, onMessages(buffers, senders), onError(err)); takes ownership of fd.
@@ -58,11 +65,26 @@ class Socket : public Napi::ObjectWrap<Socket> {
       return;
     }
     uv_poll_start(&state_->handle, UV_READABLE, OnReadable);
+    info.This().As<Napi::Object>().TypeTag(&kSocketTypeTag);
     // Keep the wrapper alive while it is polled; released by close().
     self_ref_ = Napi::Persistent(info.This().As<Napi::Object>());
   }
 
   ~Socket() override { Shutdown(); }
+
+  // The fd for a send queued elsewhere; close() leaves it open until every hold is released, so
+  // the number cannot be reused by another open() while a send is pending. -1 once closed.
+  int HoldFd() {
+    if (fd_ < 0) return -1;
+    holds_++;
+    return fd_;
+  }
+  void ReleaseFd() {
+    if (--holds_ == 0 && deferred_fd_ >= 0) {
+      close(deferred_fd_);
+      deferred_fd_ = -1;
+    }
+  }
 
  private:
   static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
@@ -178,27 +200,6 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return Napi::Number::New(env, addr.nl_pid);
   }
 
-  // ethtoolSetValue(ifname, cmd, value): SIOCETHTOOL with a struct ethtool_value, on this socket's
-  // namespace (e.g. ETHTOOL_STXCSUM = 0x17 to switch tx checksum offload, like `ethtool -K tx`).
-  Napi::Value EthtoolSetValue(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!CheckOpen(env)) return env.Undefined();
-    std::string ifname = info[0].As<Napi::String>().Utf8Value();
-    ethtool_value ev{};
-    ev.cmd = info[1].As<Napi::Number>().Uint32Value();
-    ev.data = info[2].As<Napi::Number>().Uint32Value();
-    ifreq ifr{};
-    if (ifname.size() >= IFNAMSIZ) {
-      Napi::TypeError::New(env, "interface name too long").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
-    ifr.ifr_data = reinterpret_cast<char*>(&ev);
-    if (ioctl(fd_, SIOCETHTOOL, &ifr) != 0)
-      MakeSysError(env, SysError{errno, "ioctl(SIOCETHTOOL)", ifname}).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-
   Napi::Value Ref(const Napi::CallbackInfo& info) {
     if (state_) uv_ref(reinterpret_cast<uv_handle_t*>(&state_->handle));
     return info.Env().Undefined();
@@ -215,31 +216,70 @@ class Socket : public Napi::ObjectWrap<Socket> {
   }
 
   void Shutdown() {
+    // With sends still holding the fd, polling stops now and the fd closes on the last release.
+    int to_close = fd_;
+    if (holds_ > 0 && fd_ >= 0) {
+      deferred_fd_ = fd_;
+      to_close = -1;
+    }
     if (state_) {
       state_->owner = nullptr;
+      state_->fd = to_close;
       uv_poll_stop(&state_->handle);
       uv_close(reinterpret_cast<uv_handle_t*>(&state_->handle), [](uv_handle_t* h) {
         auto* st = static_cast<PollState*>(h->data);
-        close(st->fd);
+        if (st->fd >= 0) close(st->fd);
         delete st;
       });
       state_ = nullptr;
-      fd_ = -1;
-    } else if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
+    } else if (to_close >= 0) {
+      close(to_close);
     }
+    fd_ = -1;
   }
 
   int fd_ = -1;
+  int holds_ = 0;
+  int deferred_fd_ = -1;
   PollState* state_ = nullptr;
   Napi::FunctionReference on_message_;
   Napi::FunctionReference on_error_;
   Napi::ObjectReference self_ref_;
 };
 
+namespace {
+
+// ethtoolSetValue(fd, ifname, cmd, value): SIOCETHTOOL with a struct ethtool_value on any socket
+// fd, in that socket's namespace (e.g. ETHTOOL_STXCSUM = 0x17 switches tx checksum offload, like
+// `ethtool -K IF tx`). Synchronous: one ioctl.
+Napi::Value EthtoolSetValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string ifname = info[1].As<Napi::String>().Utf8Value();
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
+    Napi::TypeError::New(env, "invalid interface name").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  ethtool_value ev{};
+  ev.cmd = info[2].As<Napi::Number>().Uint32Value();
+  ev.data = info[3].As<Napi::Number>().Uint32Value();
+  ifreq ifr{};
+  memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+  ifr.ifr_data = reinterpret_cast<char*>(&ev);
+  if (ioctl(fd, SIOCETHTOOL, &ifr) != 0)
+    MakeSysError(env, SysError{errno, "ioctl(SIOCETHTOOL)", ifname}).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 }  // namespace
 
-void InitSocket(Napi::Env env, Napi::Object exports) { exports.Set("Socket", Socket::Define(env)); }
+Socket* SocketFromObject(Napi::Object o) { return o.CheckTypeTag(&kSocketTypeTag) ? Socket::Unwrap(o) : nullptr; }
+int SocketHoldFd(Socket* s) { return s->HoldFd(); }
+void SocketReleaseFd(Socket* s) { s->ReleaseFd(); }
+
+void InitSocket(Napi::Env env, Napi::Object exports) {
+  exports.Set("Socket", Socket::Define(env));
+  exports.Set("ethtoolSetValue", Napi::Function::New(env, EthtoolSetValue));
+}
 
 }  // namespace merak

@@ -49,7 +49,7 @@ describe('agent', () => {
       expect(r.error?.message ?? '').toBe('');
       expect(r.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
       expect(r.ofport).toBeGreaterThan(0);
-      expect(r.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'configure', 'attach']);
+      expect(r.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'ready']);
     }
     const names = namespacesWithPrefix(t.prefix);
     for (const i of vms) {
@@ -62,11 +62,20 @@ describe('agent', () => {
       expect(eth0.addr_info.some((a) => a.family === 'inet6')).toBe(false);
       const routes = json<{ dst: string; gateway?: string }[]>(execFileSync('ip', ['-n', s.name, '-j', 'route'], { encoding: 'utf8' }));
       expect(routes).toContainEqual(expect.objectContaining({ dst: 'default', gateway: '10.9.0.1' }));
-      expect(execFileSync('ip', ['netns', 'exec', s.name, 'sysctl', '-n', 'net.ipv4.tcp_mtu_probing'], { encoding: 'utf8' }).trim()).toBe('2');
+      const sysctls = execFileSync('ip', ['netns', 'exec', s.name, 'sysctl', '-n', 'net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.default.disable_ipv6', 'net.ipv4.tcp_mtu_probing'], { encoding: 'utf8' });
+      expect(sysctls.trim().split('\n')).toEqual(['1', '1', '2']);
       expect(execFileSync('ip', ['netns', 'exec', s.name, 'ethtool', '-k', 'eth0'], { encoding: 'utf8' })).toMatch(/tx-checksumming: off/);
+      expect(json<Array<{ flags: string[] }>>(execFileSync('ip', ['-n', s.name, '-j', 'link', 'show', 'lo'], { encoding: 'utf8' }))[0]!.flags).toContain('UP');
     }
     const ports = ovsPorts();
-    for (const r of results) expect(ports).toContain(r.portName);
+    for (const r of results) {
+      expect(ports).toContain(r.portName);
+      // The outer end in the vhost: up, no IPv6 address generation, marked as this vhost's VM.
+      const [outer] = json<Array<{ flags: string[]; ifalias?: string; inet6_addr_gen_mode?: string }>>(t.ipVhost('-d', '-j', 'link', 'show', r.portName));
+      expect(outer!.flags).toContain('UP');
+      expect(outer!.inet6_addr_gen_mode).toBe('none');
+      expect(outer!.ifalias).toBe(`merak vhost=${t.vhost.name} vm=${r.id} ns=${r.name}`);
+    }
     const first = results.find((r) => r.id === spec(0).id)!;
     const ids = t.vsctl('get', 'Interface', first.portName, 'external_ids');
     expect(ids).toContain(`vm-id=${spec(0).id}`);
@@ -145,17 +154,29 @@ describe('agent', () => {
       create(spec(61, { portName: `${t.prefix}x` })),
       create(spec(62, { portName: `${t.prefix}y` })),
       create(spec(63)),
+      // The VM's own subnet as an extra on-link route: the kernel already has it (EEXIST), so
+      // configure fails after the port was attached.
+      create(spec(64, { routes: [{ destination: '10.9.0.0/16', via: '' }] })),
     ]);
     const byId = new Map(results.map((r) => [r.id, r]));
     expect(byId.get(spec(60).id)!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     expect(byId.get(spec(63).id)!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     const attachFail = byId.get(spec(61).id)!;
-    expect(attachFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'OVSDB', step: 'attach' } });
-    expect(attachFail.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'configure', 'attach', 'undo:port', 'undo:namespace']);
+    // The port is queued at attach and the transaction's refusal arrives at ready; the other port of
+    // that name is not this VM's, so the undo leaves it alone (checked below).
+    expect(attachFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'OVSDB', step: 'ready' } });
+    expect(attachFail.error!.message).toMatch(new RegExp(`constraint violation.*\\(${t.prefix}x\\)`));
+    expect(attachFail.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'ready', 'undo:attach', 'undo:port', 'undo:namespace']);
     const portFail = byId.get(spec(62).id)!;
     expect(portFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'NETLINK', step: 'port' } });
     expect(portFail.error!.message).toMatch(/EEXIST/);
-    for (const i of [61, 62]) expect(existsSync(`/run/netns/${spec(i).name}`)).toBe(false);
+    const configureFail = byId.get(spec(64).id)!;
+    expect(configureFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'NETLINK', step: 'configure' } });
+    expect(configureFail.error!.message).toMatch(/EEXIST/);
+    expect(configureFail.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'undo:attach', 'undo:port', 'undo:namespace']);
+    expect(ovsPorts()).not.toContain(configureFail.portName);
+    expect(t.ipVhost('-j', 'link', 'show')).not.toContain(`"${configureFail.portName}"`);
+    for (const i of [61, 62, 64]) expect(existsSync(`/run/netns/${spec(i).name}`)).toBe(false);
     // The pre-existing objects are untouched; nothing of the failed VMs is left.
     expect(t.vsctl('list-ports', 'br-int')).toContain(`${t.prefix}x`);
     expect(t.vsctl('get', 'Interface', `${t.prefix}x`, 'external_ids').trim()).toBe('{}');
