@@ -11,7 +11,7 @@ import type { CreateOptions, CreateOutcome, DeleteOutcome, VmExecutor, VmState }
 import { sameSpec } from './hollow-executor.js';
 import type { PortCommitter } from './port-committer.js';
 import type { PortKind, VmRef, VmRoute, VmSpec } from './spec.js';
-import { type Stage, StepTimer, VmFailure, runStages } from './stages.js';
+import { type Stage, StepTimer, VmFailure, codeOf, runStages } from './stages.js';
 import { networkOf, parseIpv4, parseMac } from './ipv4.js';
 
 /** external_ids keys the agent owns on each VM's OVS Interface. */
@@ -337,7 +337,12 @@ export class KernelExecutor implements VmExecutor {
   private readonly readyStage: Stage<CreateCtx> = {
     name: 'ready',
     run: async (ctx) => {
-      ctx.ofport = await ctx.attached!;
+      try {
+        ctx.ofport = await ctx.attached!;
+      } catch (e) {
+        // The port was refused (no VLAN left, vswitchd could not add it): attach failed, not readiness.
+        throw new VmFailure(codeOf(e), 'attach', errorMessage(e), { cause: e });
+      }
     },
   };
 

@@ -77,7 +77,9 @@ export async function runStages<C>(stages: readonly Stage<C>[], ctx: C, timer: S
         }
       }
       const suffix = undoErrors.length > 0 ? ` (rollback incomplete: ${undoErrors.join('; ')})` : '';
-      throw new VmFailure(codeOf(e), stage.name, `${stage.name}: ${errorMessage(e)}${suffix}`, { cause: e, undoErrors });
+      // A stage that waits for an earlier one's work (ready waits for attach) may name that one.
+      const step = e instanceof VmFailure ? e.step : stage.name;
+      throw new VmFailure(codeOf(e), step, `${step}: ${errorMessage(e)}${suffix}`, { cause: e, undoErrors });
     }
   }
 }

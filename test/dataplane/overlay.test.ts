@@ -349,7 +349,8 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     const [r] = await apply(2, [create(c5.spec)]);
     expect(r).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'CAPACITY', step: 'attach' } });
     expect(r!.error!.message).toMatch(/no local VLAN left for VNI 5000: all 4094 VLANs/);
-    expect(r!.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'configure', 'attach', 'undo:port', 'undo:namespace']);
+    // The port is queued at attach and waited for at ready (the VM is configured meanwhile); the refusal is reported as attach's.
+    expect(r!.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'ready', 'undo:attach', 'undo:port', 'undo:namespace']);
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(c5.spec.name);
     expect(vsctl(h.dbSocket, 'list-ports', 'br-int')).toBe(portsBefore);
     const deadline = Date.now() + 5000;
