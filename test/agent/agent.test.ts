@@ -162,9 +162,10 @@ describe('agent', () => {
     expect(byId.get(spec(60).id)!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     expect(byId.get(spec(63).id)!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     const attachFail = byId.get(spec(61).id)!;
-    // The port is queued at attach and the transaction's refusal arrives at ready; the other port of
-    // that name is not this VM's, so the undo leaves it alone (checked below).
-    expect(attachFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'OVSDB', step: 'ready' } });
+    // The port is queued at attach and the transaction's refusal arrives at ready, reported as
+    // attach's (where it was asked for); the other port of that name is not this VM's, so the undo
+    // leaves it alone (checked below).
+    expect(attachFail).toMatchObject({ status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'OVSDB', step: 'attach' } });
     expect(attachFail.error!.message).toMatch(new RegExp(`constraint violation.*\\(${t.prefix}x\\)`));
     expect(attachFail.steps.map((s) => s.step)).toEqual(['namespace', 'port', 'attach', 'configure', 'ready', 'undo:attach', 'undo:port', 'undo:namespace']);
     const portFail = byId.get(spec(62).id)!;
