@@ -18,12 +18,15 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   // All kernel work of VMs (namespaces, rtnetlink, ioctls) queues on one lane: see native/src/lane.cc.
   const lane = createKernelLane();
   const host = await NetnsHandle.open('/proc/self/ns/net', { lane });
+  // The readiness probe's own socket, off the lane: it must not wait behind a burst's kernel work.
+  const probe = await NetnsHandle.open('/proc/self/ns/net');
   let vswitch: Vswitch | undefined;
   try {
     vswitch = await Vswitch.connect(config.ovsdbSocket, config.bridge, config.vhost, logger);
     await vswitch.ensureBridge(config.datapathType);
   } catch (e) {
     host.close();
+    probe.close();
     vswitch?.close();
     throw new MerakError('OVSDB', `OVSDB at ${config.ovsdbSocket}: ${errorMessage(e)}`, { cause: e });
   }
@@ -46,6 +49,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     });
   } catch (e) {
     host.close();
+    probe.close();
     vs.close();
     throw e;
   }
@@ -53,7 +57,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType, underlayIp: underlay?.ip }, 'bridge ready');
   const checks: ReadinessCheck[] = [
     { name: 'ovsdb', check: () => vs.echo() },
-    { name: 'netlink', check: async () => { if (!(await host.linkGet('lo'))) throw new Error('lo not found'); } },
+    { name: 'netlink', check: async () => { if (!(await probe.linkGet('lo'))) throw new Error('lo not found'); } },
   ];
   if (underlay) checks.push({ name: 'underlay', check: () => underlay.check() });
   return {
@@ -72,6 +76,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     setTunnels: (c) => overlay.setTunnels(c),
     async close() {
       host.close();
+      probe.close();
       vs.close();
     },
   };
