@@ -18,6 +18,20 @@ import { AgentClient, startAgentProcess, startOvsInstance } from '@merak/coordin
 
 const run = promisify(execFile);
 
+// SIGINT/SIGTERM stop the run between steps, so the `finally` blocks remove what it made (namespaces
+// by prefix, OVS, the work directory); a second signal exits at once.
+let stopSignal: NodeJS.Signals | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopSignal !== undefined) process.exit(130);
+    stopSignal = sig;
+    console.error(`bench: ${sig}, stopping and cleaning up…`);
+  });
+}
+function throwIfStopped(): void {
+  if (stopSignal !== undefined) throw new Error(`stopped by ${stopSignal}`);
+}
+
 interface Figures {
   createPerSec: number;
   deletePerSec: number;
@@ -87,7 +101,10 @@ function stepSummary(what: string, results: agentV1.VmResult[]): string {
  * are added by one bulk ovs-vsctl per host (its BulkPortAdd).
  */
 async function benchBaseline(vhostNs: string, db: string, prefix: string, n: number): Promise<Figures> {
-  const bash = (cmd: string): Promise<unknown> => run('bash', ['-c', cmd]);
+  const bash = (cmd: string): Promise<unknown> => {
+    throwIfStopped();
+    return run('bash', ['-c', cmd]);
+  };
   const inVhost = (cmd: string): string => `nsenter --net=/run/netns/${vhostNs} -- ${cmd}`;
   const vsctl = `ovs-vsctl --db=unix:${db}`;
   const vms = Array.from({ length: n }, (_, i) => vmAt(`${prefix}b`, i));
@@ -130,6 +147,7 @@ async function main(): Promise<void> {
     await run('ovs-vsctl', [`--db=unix:${ovs.dbSocket}`, '--may-exist', 'add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev']);
     console.log(`agent: creating and deleting ${n} VMs (concurrency ${concurrency})…`);
     const agent = await benchAgent(vhostNs, ovs.dbSocket, dir, prefix, n, concurrency);
+    throwIfStopped();
     console.log(`agent:    create ${agent.createPerSec.toFixed(1)} VMs/s, delete ${agent.deletePerSec.toFixed(1)} VMs/s`);
     let baseline: Figures = { createPerSec: 0, deletePerSec: 0 };
     if (!values['skip-baseline']) {
