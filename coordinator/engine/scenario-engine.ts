@@ -160,18 +160,21 @@ class Run {
 const totalOf = (s: Scenario): number => s.vpcs.reduce((n, v) => n + v.subnets.reduce((m, x) => m + x.vms, 0), 0);
 const emptyCounts = (requested: number): VmCounts => ({ requested, ready: 0, failed: 0, pending: requested, deleted: 0, waiting: 0 });
 
+/** Adds `d` (1 or -1) to the count of VMs in `state`: the one place the states map to counts. */
+function tally(c: VmCounts, state: number, d: 1 | -1): void {
+  if (state === READY) c.ready += d;
+  else if (state === FAILED) c.failed += d;
+  else if (state === DELETED) c.deleted += d;
+  else {
+    c.pending += d;
+    if (state === WAITING) c.waiting += d;
+  }
+}
+
 function countStates(states: Uint8Array): VmCounts {
   const c = emptyCounts(states.length);
   c.pending = 0;
-  for (const s of states) {
-    if (s === READY) c.ready++;
-    else if (s === FAILED) c.failed++;
-    else if (s === DELETED) c.deleted++;
-    else {
-      c.pending++;
-      if (s === WAITING) c.waiting++;
-    }
-  }
+  for (const s of states) tally(c, s, 1);
   return c;
 }
 
@@ -491,20 +494,8 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const c = run.counts;
     const from = states[i]!;
     if (from === to) return;
-    if (from === READY) c.ready--;
-    else if (from === FAILED) c.failed--;
-    else if (from === DELETED) c.deleted--;
-    else {
-      c.pending--;
-      if (from === WAITING) c.waiting--;
-    }
-    if (to === READY) c.ready++;
-    else if (to === FAILED) c.failed++;
-    else if (to === DELETED) c.deleted++;
-    else {
-      c.pending++;
-      if (to === WAITING) c.waiting++;
-    }
+    tally(c, from, -1);
+    tally(c, to, 1);
     states[i] = to;
   }
 
