@@ -39,6 +39,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   const initial = await backend.executor.list();
   const runner = new VmRunner({ executor: backend.executor, clock: systemClock, capacity: config.capacity, initialCount: initial.length });
   const underlayIp = backend.underlayIp ?? config.underlayIp;
+  const underlayMac = backend.underlayMac ?? '';
   const metrics = new AgentMetrics(config.vhost, () => runner.vmCount);
   const handlers = createAgentHandlers({
     runner,
@@ -47,9 +48,10 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     metrics,
     logger,
     pingRate: config.pingRate,
-    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, ...(await backend.hostInfo()) }),
+    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, underlayMac, ...(await backend.hostInfo()) }),
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),
+    updateNeighbors: (c) => backend.updateNeighbors(c),
   });
   const service = createAgentService(handlers);
   const server = new Server({ 'grpc.max_receive_message_length': 512 * 1024 * 1024, 'grpc.max_send_message_length': 512 * 1024 * 1024 });
@@ -80,7 +82,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     ? new CoordinatorLink({
         coordinator: config.coordinator,
         token: config.token,
-        hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
+        hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp, underlayMac, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
         vmCount: () => runner.vmCount,
         handlers,
         logger,

@@ -1,4 +1,5 @@
 // What main.ts wires into the service: the kernel backend (netlink + OVSDB) or the hollow one.
+import type { NeighborChange, NeighborOutcome } from './overlay/index.js';
 import type { AgentInfo, TunnelConfig, TunnelOutcome } from './server/agent-handlers.js';
 import type { ReadinessCheck } from './server/http.js';
 import type { PingOptions, PingTargetResult } from './probe/pinger.js';
@@ -9,9 +10,12 @@ export interface Backend {
   readonly checks: readonly ReadinessCheck[];
   /** The tunnel endpoint the backend found (e.g. on its underlay interface); undefined = take --underlay-ip. */
   readonly underlayIp: string | undefined;
+  /** The MAC that answers for underlayIp (peers set it as a static tunnel neighbor); undefined = unknown. */
+  readonly underlayMac: string | undefined;
   /** The OVS and interface part of Info. */
   hostInfo(): Promise<Pick<AgentInfo, 'addresses' | 'ovsVersion' | 'datapathType' | 'bridge'>>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
+  updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // The agent's configuration: flags (and a few env vars) parsed and validated once at start.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from './errors.js';
 import { splitCommand } from './supervisor/host-agent-supervisor.js';
@@ -11,6 +12,8 @@ export interface AgentConfig {
   readonly grpcListen: string;
   readonly httpListen: string;
   readonly ovsdbSocket: string;
+  /** OVS's run directory: bridges' OpenFlow management sockets and vswitchd's control socket. */
+  readonly ovsRundir: string;
   readonly bridge: string;
   readonly datapathType: 'system' | 'netdev';
   /** undefined only with --insecure */
@@ -39,6 +42,8 @@ Usage: merak-agent [options]
   --listen ADDR           gRPC address, HOST:PORT or unix:PATH (default 0.0.0.0:40054)
   --http ADDR             /healthz, /readyz, /metrics; HOST:PORT or unix:PATH (default 0.0.0.0:9001)
   --ovsdb PATH            OVSDB unix socket (default /var/run/openvswitch/db.sock)
+  --ovs-rundir DIR        OVS's run directory, where ovs-vswitchd keeps each bridge's OpenFlow
+                          socket (br-tun.mgmt) and its control socket (default: --ovsdb's folder)
   --bridge NAME           integration bridge (default br-int)
   --datapath-type TYPE    system (kernel module) or netdev (userspace) (default system)
   --token-file PATH       bearer token required on every call (or env MERAK_TOKEN)
@@ -60,8 +65,8 @@ Usage: merak-agent [options]
   --underlay-ip IP        this vhost's tunnel endpoint, told to the coordinator (with
                           --underlay-interface: must be that interface's address)
   --ping-rate N           echoes per second this agent sends at most in a ping test, over all its
-                          VMs (default 1000): each first echo costs an ARP broadcast flooded
-                          to every VM of the VPC, and bursts overrun a userspace datapath
+                          VMs (default 1000): bursts overrun a userspace datapath (and, with the
+                          flood baseline, each first echo's ARP is flooded to every VM of the VPC)
   --host-agent "CMD ARGS" a host agent to run beside this one and supervise (e.g. Alcor's ACA:
                           "/opt/aca/AlcorControlAgent -a 10.0.0.5 -p 30014"): restarted with
                           backoff when it exits, its state in /readyz and /metrics; no shell
@@ -89,7 +94,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     strict: true,
     options: {
       vhost: { type: 'string' }, listen: { type: 'string' }, http: { type: 'string' }, ovsdb: { type: 'string' },
-      bridge: { type: 'string' }, 'datapath-type': { type: 'string' }, 'token-file': { type: 'string' },
+      bridge: { type: 'string' }, 'ovs-rundir': { type: 'string' }, 'datapath-type': { type: 'string' }, 'token-file': { type: 'string' },
       insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
       advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'underlay-interface': { type: 'string' },
@@ -128,6 +133,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     grpcListen,
     httpListen: hostPort('--http', values.http ?? '0.0.0.0:9001'),
     ovsdbSocket: values.ovsdb ?? '/var/run/openvswitch/db.sock',
+    ovsRundir: values['ovs-rundir'] ?? dirname(values.ovsdb ?? '/var/run/openvswitch/db.sock'),
     bridge,
     datapathType,
     token: values.insecure ? undefined : token,

@@ -7,7 +7,8 @@ import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
 import { MerakError, errorMessage } from './errors.js';
 import { NetnsHandle } from './netns/index.js';
-import { Overlay, type Underlay, ensureUnderlay } from './overlay/index.js';
+import { join } from 'node:path';
+import { FlowSync, Overlay, PATCH, TUNNEL_BRIDGE, TunnelProgram, type Underlay, ensureUnderlay } from './overlay/index.js';
 import { pingFromNamespace } from './probe/pinger.js';
 import type { ReadinessCheck } from './server/http.js';
 import { KernelExecutor } from './vm/kernel-executor.js';
@@ -33,6 +34,8 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   const vs = vswitch;
   let underlay: Underlay | undefined;
   let overlay: Overlay;
+  let flows: FlowSync | undefined;
+  let program: TunnelProgram | undefined;
   try {
     if (config.underlayInterface !== undefined) {
       underlay = await ensureUnderlay(host, vs, { interface: config.underlayInterface, datapathType: config.datapathType, expectedIp: config.underlayIp || undefined }, logger);
@@ -46,8 +49,31 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
       tunnelsUnavailable: config.datapathType === 'netdev' && !underlay
         ? 'tunnels on the userspace datapath need an underlay: start the agent with --underlay-interface'
         : undefined,
+      tunnelBridge: TUNNEL_BRIDGE,
     });
+    if (underlayIp !== undefined && (underlay || config.datapathType === 'system')) {
+      // br-tun: tunnel ports and the flows of the neighbor table (docs/data-plane.md).
+      await vs.ensureFlowBridge(TUNNEL_BRIDGE, config.datapathType, PATCH);
+      const ov = overlay;
+      flows = new FlowSync({
+        mgmtPath: join(config.ovsRundir, `${TUNNEL_BRIDGE}.mgmt`),
+        logger,
+        // A (re)connection: vswitchd may have restarted, forgetting flows and tunnel neighbors alike.
+        onConnected: async () => {
+          program?.forgetPeers();
+          await program?.refresh();
+        },
+      });
+      program = new TunnelProgram({
+        flows, logger, localIp: underlayIp, ovsRundir: config.ovsRundir, patchPort: PATCH.onTun,
+        acquireVlan: (vni) => ov.acquireVlan(vni),
+        ofports: () => vs.interfaceOfports(),
+      });
+      overlay.attachProgram(program);
+    }
   } catch (e) {
+    flows?.close();
+    program?.close();
     host.close();
     probe.close();
     vs.close();
@@ -63,6 +89,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   return {
     executor,
     underlayIp: underlay?.ip,
+    underlayMac: underlay?.mac,
     checks,
     async hostInfo() {
       const [links, addrs, ovsVersion] = await Promise.all([host.linkList(), host.addrList(), vs.version()]);
@@ -74,7 +101,10 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     },
     ping: (vm, targets, opts) => pingFromNamespace(vm, targets, opts),
     setTunnels: (c) => overlay.setTunnels(c),
+    updateNeighbors: (c) => overlay.updateNeighbors(c),
     async close() {
+      flows?.close();
+      program?.close();
       host.close();
       probe.close();
       vs.close();

@@ -3,3 +3,7 @@ export { Overlay, type OverlayOptions, type OverlayStore, VlanExhaustedError } f
 export { MARK, type Tunnel, type TunnelPlan, type TunnelType, planTunnels, tunnelPort, tunnelPortName } from './tunnels.js';
 export { UPLINK_BRIDGE, type Underlay, type UnderlayConfig, ensureUnderlay } from './underlay.js';
 export { VLAN_MAX, VLAN_MIN, VlanMap } from './vlan-map.js';
+export { type NeighborChange, type NeighborEntry, type NeighborKey, NeighborTable } from './neighbor-table.js';
+export { FlowSync } from './flow-sync.js';
+export { type NeighborOutcome, TunnelProgram } from './tunnel-program.js';
+export { PATCH, TUNNEL_BRIDGE } from './tunnel-flows.js';

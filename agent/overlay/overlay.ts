@@ -1,13 +1,16 @@
-// The standalone data plane on br-int: every VPC (VNI) gets a local VLAN; VM ports of a VNI are
+// The standalone data plane: every VPC (VNI) gets a local VLAN on br-int; VM ports of a VNI are
 // access ports on it (the tag set in the same transaction that inserts the port, so a port is
-// never a trunk for a moment); tunnel ports to the peers that share the VNI are protected access
-// ports on the same VLAN. Lower: the OVSDB schema layer. Upper: the port committer and SetTunnels.
+// never a trunk for a moment). Tunnel ports to the peers that share the VNI are on br-tun, whose
+// flows come from the neighbor table (tunnel-program.ts). Lower: the OVSDB schema layer. Upper:
+// the port committer, SetTunnels and UpdateNeighbors.
 import type { Logger } from 'pino';
 import { InvalidArgumentError, MerakError } from '../errors.js';
 import type { TunnelConfig, TunnelOutcome } from '../server/agent-handlers.js';
 import type { PortChange } from '../vm/port-committer.js';
 import { DelPort } from '../vswitch/commands.js';
 import { OWNER_KEY, type PortChangeRequest, type PortRow, type Vswitch } from '../vswitch/vswitch.js';
+import type { NeighborChange } from './neighbor-table.js';
+import type { NeighborOutcome, TunnelProgram } from './tunnel-program.js';
 import { MARK, planTunnels } from './tunnels.js';
 import { VLAN_MAX, VLAN_MIN, VlanMap } from './vlan-map.js';
 
@@ -30,6 +33,8 @@ export interface OverlayOptions {
   readonly tunnelsUnavailable?: string;
   /** The VLAN range (tests of exhaustion use the full one; this is for nothing else). */
   readonly vlanRange?: { min: number; max: number };
+  /** The bridge that holds the tunnel ports (br-tun); default: the store's bridge. */
+  readonly tunnelBridge?: string;
 }
 
 function vniOf(row: PortRow): number | undefined {
@@ -53,8 +58,33 @@ function readMap(rows: readonly PortRow[], vhost: string): { entries: Array<[num
 
 export class Overlay {
   private tunnelQueue: Promise<unknown> = Promise.resolve();
+  private program: TunnelProgram | undefined;
 
   private constructor(private readonly store: OverlayStore, private readonly vlans: VlanMap, private readonly opts: OverlayOptions) {}
+
+  /** The flows of br-tun, from the neighbor table (without it, tunnels and neighbors are refused). */
+  attachProgram(program: TunnelProgram): void {
+    this.program = program;
+  }
+
+  /** The VNI's VLAN, assigned if it has none (the tunnel program's flows need it before any VM). */
+  acquireVlan(vni: number): number | undefined {
+    return this.vlans.acquire(vni);
+  }
+
+  /** Applies a change of the neighbor table (one change at a time, tunnels included). */
+  updateNeighbors(change: NeighborChange): Promise<NeighborOutcome> {
+    return this.serial(() => {
+      if (!this.program) throw new MerakError('FAILED_PRECONDITION', this.opts.tunnelsUnavailable ?? 'this vhost has no tunnel endpoint (start the agent with --underlay-interface or --underlay-ip)');
+      return this.program.update(change);
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tunnelQueue.then(fn);
+    this.tunnelQueue = run.catch(() => undefined);
+    return run;
+  }
 
   /** Recovers the VNI -> VLAN map from the ports OVSDB has. */
   static async open(store: OverlayStore, opts: OverlayOptions): Promise<Overlay> {
@@ -78,7 +108,8 @@ export class Overlay {
    */
   private async collect(replacedTunnels?: ReadonlySet<number>): Promise<void> {
     const rows = await this.store.listPorts('all');
-    const inUse = new Set<number>(replacedTunnels ?? []);
+    // VNIs the neighbor table holds keep their VLANs: br-tun's flows name them.
+    const inUse = new Set<number>([...(replacedTunnels ?? []), ...(this.program?.vnis() ?? [])]);
     const reserved: number[] = [];
     for (const row of rows) {
       const vni = row.externalIds[OWNER_KEY] === this.opts.vhost ? vniOf(row) : undefined;
@@ -134,16 +165,19 @@ export class Overlay {
     }
   }
 
-  /** Makes br-int's tunnel ports exactly `config` (one SetTunnels at a time). */
+  /** Makes the tunnel ports exactly `config`, then br-tun's flows (one SetTunnels at a time). */
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome> {
-    const run = this.tunnelQueue.then(() => this.reconcile(config));
-    this.tunnelQueue = run.catch(() => undefined);
-    return run;
+    return this.serial(async () => {
+      const out = await this.reconcile(config);
+      await this.program?.tunnelsChanged(config.type, config.tunnels, config.flood);
+      return out;
+    });
   }
 
   private async reconcile(config: TunnelConfig): Promise<TunnelOutcome> {
     const { underlayIp } = this.opts;
     if (config.tunnels.length > 0 && this.opts.tunnelsUnavailable) throw new MerakError('FAILED_PRECONDITION', this.opts.tunnelsUnavailable);
+    const bridge = this.opts.tunnelBridge ?? this.store.bridge;
     config.tunnels.forEach((t, i) => {
       if (t.remoteIp === underlayIp) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `${t.remoteIp} is this vhost's own underlay address`);
     });
@@ -158,7 +192,7 @@ export class Overlay {
       for (const v of missing) this.vlans.acquire(v);
       const existing = await this.store.listPorts({ [MARK.role]: 'tunnel' });
       const plan = planTunnels({
-        bridge: this.store.bridge, vhost: this.opts.vhost, type: config.type, tunnels: config.tunnels, existing,
+        bridge, vhost: this.opts.vhost, type: config.type, tunnels: config.tunnels, existing,
         vlanOf: (vni) => this.vlans.get(vni)!,
       });
       const t0 = process.hrtime.bigint();
@@ -171,7 +205,7 @@ export class Overlay {
       if (failed.length > 0) {
         // Ports vswitchd could not make are taken out again; the next SetTunnels retries them.
         const rows = new Map((await this.store.listPorts({ [MARK.role]: 'tunnel' })).map((p) => [p.name, p]));
-        const undo = failed.map(([name]) => rows.get(name)).filter((p): p is PortRow => p !== undefined).map((p) => new DelPort(this.store.bridge, p.name, p.uuid));
+        const undo = failed.map(([name]) => rows.get(name)).filter((p): p is PortRow => p !== undefined).map((p) => new DelPort(bridge, p.name, p.uuid));
         await this.store.commit(undo, { wait: false });
         const [name, o] = failed[0]!;
         throw new MerakError('OVSDB', `${failed.length} of ${plan.added.length} tunnel ports could not be added (removed again), first ${name}: ${'error' in o ? o.error.message : ''}`);

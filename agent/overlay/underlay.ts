@@ -24,6 +24,8 @@ export interface Underlay {
   /** The tunnel endpoint. */
   readonly ip: string;
   readonly prefixLength: number;
+  /** The MAC of the device holding it: what answers ARP for `ip` (peers' static tunnel neighbor). */
+  readonly mac: string;
   /** The device holding it: br-phy (netdev) or the interface itself (system). */
   readonly device: string;
   /** Readiness: the device is up, has carrier (vswitchd holds br-phy) and still has the address. */
@@ -62,7 +64,7 @@ export async function ensureUnderlay(host: NetnsHandle, vswitch: UplinkStore, cf
   if (cfg.datapathType === 'system') {
     const ep = endpoint(await v4(iface.index), cfg.interface, cfg);
     logger.info({ interface: cfg.interface, underlayIp: ep.ip }, 'underlay ready (kernel datapath)');
-    return { ...ep, device: cfg.interface, check: () => checkDevice(host, cfg.interface, ep.ip) };
+    return { ...ep, mac: iface.mac ?? '', device: cfg.interface, check: () => checkDevice(host, cfg.interface, ep.ip) };
   }
 
   // The endpoint is decided before anything changes: a wrong --underlay-ip touches nothing.
@@ -105,7 +107,9 @@ export async function ensureUnderlay(host: NetnsHandle, vswitch: UplinkStore, cf
   const ep = (await v4(phy.index)).find((a) => a.ip === chosen.ip);
   if (!ep) throw new MerakError('NETLINK', `${chosen.ip} is not on ${UPLINK_BRIDGE} after moving it there`);
   logger.info({ interface: cfg.interface, bridge: UPLINK_BRIDGE, underlayIp: ep.ip, changes }, changes.length > 0 ? 'underlay set up' : 'underlay already in place');
-  return { ...ep, device: UPLINK_BRIDGE, check: () => checkDevice(host, UPLINK_BRIDGE, ep.ip) };
+  // br-phy's MAC, read after vswitchd made it (it is the tap's own address).
+  const mac = (await host.linkGet(UPLINK_BRIDGE))?.mac ?? phy.mac ?? '';
+  return { ...ep, mac, device: UPLINK_BRIDGE, check: () => checkDevice(host, UPLINK_BRIDGE, ep.ip) };
 }
 
 async function checkDevice(host: NetnsHandle, device: string, ip: string): Promise<void> {

@@ -22,6 +22,8 @@ export interface PingTargetResult {
   readonly rttAvgMs: number;
   readonly rttMaxMs: number;
   readonly error: string;
+  /** From the first echo sent to the first reply (0 = no reply). */
+  readonly firstReplyMs: number;
 }
 
 /** Pings every target from inside the VM namespace `vm`, all targets in parallel. */
@@ -38,6 +40,8 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
   const rtts: number[][] = targets.map(() => []);
   const sent = targets.map(() => 0);
   const errors = targets.map(() => '');
+  const firstSent: Array<bigint | undefined> = targets.map(() => undefined);
+  const firstReply = targets.map(() => 0);
   const socket = openSocket(
     fd,
     (messages) => {
@@ -49,6 +53,7 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
         if (!p || targets[p.target] !== reply.source) continue;
         pending.delete(reply.sequence);
         rtts[p.target]!.push(Number(now - p.sentAt) / 1e6);
+        if (firstReply[p.target] === 0) firstReply[p.target] = Number(now - firstSent[p.target]!) / 1e6;
       }
     },
     () => undefined,
@@ -63,7 +68,9 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
         if (errors[t]) continue;
         await opts.pace?.();
         seq = (seq + 1) & 0xffff;
-        pending.set(seq, { target: t, sentAt: process.hrtime.bigint() });
+        const sentAt = process.hrtime.bigint();
+        pending.set(seq, { target: t, sentAt });
+        firstSent[t] ??= sentAt;
         try {
           socket.sendTo(encodeEchoRequest(identifier, seq, payload), target);
           sent[t]!++;
@@ -85,13 +92,13 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
     return {
       vm, target, sent: sent[t]!, received: r.length,
       rttMinMs: Math.min(...r), rttAvgMs: r.reduce((a, b) => a + b, 0) / r.length, rttMaxMs: Math.max(...r),
-      error: errors[t]!,
+      error: errors[t]!, firstReplyMs: firstReply[t]!,
     };
   });
 }
 
 function emptyResult(vm: string, target: string, error: string): PingTargetResult {
-  return { vm, target, sent: 0, received: 0, rttMinMs: 0, rttAvgMs: 0, rttMaxMs: 0, error };
+  return { vm, target, sent: 0, received: 0, rttMinMs: 0, rttAvgMs: 0, rttMaxMs: 0, error, firstReplyMs: 0 };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -104,6 +104,9 @@ export class CoordinatorLink {
       case 'setTunnels':
         h.setTunnels(r.value).then((v) => reply({ $case: 'setTunnels', value: v }, true), fail);
         return;
+      case 'updateNeighbors':
+        h.updateNeighbors(r.value).then((v) => reply({ $case: 'updateNeighbors', value: v }, true), fail);
+        return;
       case 'info':
         h.info().then((v) => reply({ $case: 'info', value: v }, true), fail);
         return;

@@ -11,6 +11,8 @@ import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
 import type { VmExecutor } from '../vm/executor.js';
 import { parseIpv4 } from '../vm/ipv4.js';
 import type { VmResult, VmRunner } from '../vm/runner.js';
+import type { NeighborChange, NeighborOutcome } from '../overlay/index.js';
+import { macBytes, parseMac } from '../vm/ipv4.js';
 import { type BatchLimits, MAX_VNI, validateApply } from '../vm/spec.js';
 
 export interface AgentInfo {
@@ -23,12 +25,15 @@ export interface AgentInfo {
   readonly agentVersion: string;
   readonly hollow: boolean;
   readonly underlayIp: string;
+  readonly underlayMac: string;
 }
 
 /** The whole set of overlay tunnels a vhost should have (SetTunnels replaces what it had). */
 export interface TunnelConfig {
   readonly type: 'vxlan' | 'geneve';
-  readonly tunnels: readonly { remoteIp: string; vni: number }[];
+  /** Flood and learn instead of the neighbor table's flows (a baseline). */
+  readonly flood: boolean;
+  readonly tunnels: readonly { remoteIp: string; vni: number; remoteMac: string }[];
 }
 
 export interface TunnelOutcome {
@@ -48,6 +53,7 @@ export interface AgentHandlerDeps {
   info(): Promise<AgentInfo>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
+  updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
 }
 
 const STATUS: Record<VmResult['status'], agentV1.VmStatus> = {
@@ -102,7 +108,11 @@ function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
     const before = seen.get(key);
     if (before !== undefined) throw new InvalidArgumentError(`tunnels[${i}]`, `${t.remoteIp} VNI ${t.vni} is also tunnels[${before}]`);
     seen.set(key, i);
-    return { remoteIp: t.remoteIp, vni: t.vni };
+    const remoteMac = t.remoteMac === '' ? '' : parseMac(t.remoteMac);
+    if (remoteMac === undefined || (remoteMac !== '' && ((macBytes(remoteMac)[0] ?? 0) & 1) === 1)) {
+      throw new InvalidArgumentError(`tunnels[${i}].remote_mac`, `'${t.remoteMac}' is not a unicast MAC address`);
+    }
+    return { remoteIp: t.remoteIp, vni: t.vni, remoteMac };
   });
   let type: TunnelConfig['type'];
   switch (req.type) {
@@ -110,7 +120,46 @@ function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
     case agentV1.TunnelType.TUNNEL_TYPE_GENEVE: type = 'geneve'; break;
     default: throw new InvalidArgumentError('type', `unknown tunnel type ${String(req.type)}`);
   }
-  return { type, tunnels };
+  return { type, tunnels, flood: req.flood };
+}
+
+const MAX_NEIGHBORS = 1_000_000;
+
+function unicastIpv4(field: string, text: string): void {
+  const ip = parseIpv4(text);
+  if (ip === undefined) throw new InvalidArgumentError(field, `'${text}' is not an IPv4 address`);
+  const first = ip >>> 24;
+  if (first === 0 || first === 127 || first >= 224) throw new InvalidArgumentError(field, `${text} is not a unicast address`);
+}
+
+function validateVni(field: string, vni: number): void {
+  if (!Number.isInteger(vni) || vni < 1 || vni > MAX_VNI) throw new InvalidArgumentError(field, `${vni} is outside 1..${MAX_VNI}`);
+}
+
+/** The whole request is checked before anything changes; errors name the field. */
+export function validateNeighbors(req: agentV1.UpdateNeighborsRequest): NeighborChange {
+  const n = req.upsert.length + req.remove.length;
+  if (n > MAX_NEIGHBORS) throw new InvalidArgumentError('upsert', `${n} entries exceed the limit of ${MAX_NEIGHBORS} per call`);
+  if (req.replace && req.remove.length > 0) throw new InvalidArgumentError('remove', 'must be empty with replace (the table becomes exactly upsert)');
+  const seen = new Map<string, number>();
+  const upsert = req.upsert.map((e, i) => {
+    validateVni(`upsert[${i}].vni`, e.vni);
+    unicastIpv4(`upsert[${i}].ip`, e.ip);
+    const mac = parseMac(e.mac);
+    if (mac === undefined || ((macBytes(mac)[0] ?? 0) & 1) === 1) throw new InvalidArgumentError(`upsert[${i}].mac`, `'${e.mac}' is not a unicast MAC address`);
+    unicastIpv4(`upsert[${i}].host_ip`, e.hostIp);
+    const key = `${e.vni}/${e.ip}`;
+    const before = seen.get(key);
+    if (before !== undefined) throw new InvalidArgumentError(`upsert[${i}]`, `VNI ${e.vni} ${e.ip} is also upsert[${before}]`);
+    seen.set(key, i);
+    return { vni: e.vni, ip: e.ip, mac, hostIp: e.hostIp };
+  });
+  const remove = req.remove.map((k, i) => {
+    validateVni(`remove[${i}].vni`, k.vni);
+    if (parseIpv4(k.ip) === undefined) throw new InvalidArgumentError(`remove[${i}].ip`, `'${k.ip}' is not an IPv4 address`);
+    return { vni: k.vni, ip: k.ip };
+  });
+  return { upsert, remove, replace: req.replace };
 }
 
 // Results that finish in the same turn of the event loop go out as one message, up to this many.
@@ -123,6 +172,7 @@ export interface AgentHandlers {
   ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse>;
   info(): Promise<agentV1.InfoResponse>;
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
+  updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse>;
 }
 
 export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
@@ -196,6 +246,10 @@ export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
         if (e instanceof Error && e.message === 'unimplemented') throw new MerakError('UNIMPLEMENTED', 'tunnels are not supported by this agent');
         throw e;
       }
+    },
+
+    async updateNeighbors(req) {
+      return deps.updateNeighbors(validateNeighbors(req));
     },
   };
 }

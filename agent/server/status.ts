@@ -9,6 +9,9 @@ const BY_CODE: Record<MerakErrorCode, status> = {
   NETLINK: status.INTERNAL,
   NETNS: status.INTERNAL,
   OVSDB: status.UNAVAILABLE,
+  // A flow the switch refused or a protocol fault: our bug, not worth a retry. A lost connection
+  // is UNAVAILABLE, a timeout TIMEOUT (their own codes).
+  OPENFLOW: status.INTERNAL,
   TIMEOUT: status.DEADLINE_EXCEEDED,
   UNAVAILABLE: status.UNAVAILABLE,
   CAPACITY: status.RESOURCE_EXHAUSTED,

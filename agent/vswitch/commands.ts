@@ -119,9 +119,15 @@ export class SetPortTag implements Command {
   }
 }
 
-/** Equivalent to: ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=TYPE [external_ids:…] */
+/** Equivalent to: ovs-vsctl add-br NAME -- set Bridge NAME datapath_type=TYPE [fail_mode=…] [external_ids:…] */
 export class AddBridge implements Command {
-  constructor(readonly name: string, readonly datapathType: string, readonly externalIds: Readonly<Record<string, string>> = {}) {}
+  constructor(
+    readonly name: string,
+    readonly datapathType: string,
+    readonly externalIds: Readonly<Record<string, string>> = {},
+    /** 'secure': no NORMAL flow of vswitchd's own, ever (the agent's flows are the whole program). */
+    readonly failMode?: 'secure' | 'standalone',
+  ) {}
 
   build(b: OpsBuilder): void {
     const iface = b.uuidName('i');
@@ -129,6 +135,7 @@ export class AddBridge implements Command {
     const br = b.uuidName('b');
     const row: Record<string, Json> = { name: this.name, ports: named(port), datapath_type: this.datapathType };
     if (Object.keys(this.externalIds).length > 0) row.external_ids = ovsMap(this.externalIds);
+    if (this.failMode) row.fail_mode = this.failMode;
     b.push(
       { op: 'insert', table: 'Interface', row: { name: this.name, type: 'internal' }, 'uuid-name': iface },
       { op: 'insert', table: 'Port', row: { name: this.name, interfaces: named(iface) }, 'uuid-name': port },
@@ -138,7 +145,7 @@ export class AddBridge implements Command {
   }
 
   toString(): string {
-    return `AddBridge(${this.name}, datapath_type=${this.datapathType})`;
+    return `AddBridge(${this.name}, datapath_type=${this.datapathType}${this.failMode ? `, fail_mode=${this.failMode}` : ''})`;
   }
 }
 
@@ -152,6 +159,19 @@ export class SetBridgeDatapath implements Command {
 
   toString(): string {
     return `SetBridgeDatapath(${this.name}, ${this.datapathType})`;
+  }
+}
+
+/** Equivalent to: ovs-vsctl set Bridge NAME fail_mode=MODE */
+export class SetBridgeFailMode implements Command {
+  constructor(readonly name: string, readonly failMode: 'secure' | 'standalone') {}
+
+  build(b: OpsBuilder): void {
+    b.push({ op: 'update', table: 'Bridge', where: [['name', '==', this.name]], row: { fail_mode: this.failMode } });
+  }
+
+  toString(): string {
+    return `SetBridgeFailMode(${this.name}, ${this.failMode})`;
   }
 }
 

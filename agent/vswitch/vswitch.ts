@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { MerakError } from '../errors.js';
 import type { VmInterfaceRow, VmInterfaceStore } from '../vm/kernel-executor.js';
-import { AddBridge, AddPort, type Command, DelPort, SetBridgeDatapath, transactionOps } from './commands.js';
+import { AddBridge, AddPort, type Command, DelPort, SetBridgeDatapath, SetBridgeFailMode, transactionOps } from './commands.js';
 import { type Json, OvsdbClient, fromOvsMap, ovsMap, setMembers } from './ovsdb-client.js';
 
 /** external_ids key on every Port the agent makes: the vhost that owns it. */
@@ -167,6 +167,51 @@ export class Vswitch implements VmInterfaceStore {
     const o = outcomes.get(iface);
     if (o && 'error' in o) throw o.error;
     return true;
+  }
+
+  /**
+   * A bridge for flows only, linked to this one by a patch pair: equivalent to ovs-vsctl
+   * --may-exist add-br TUN -- set Bridge TUN datapath_type=TYPE fail_mode=secure --
+   * --may-exist add-port BRIDGE ON_INT -- set Interface ON_INT type=patch options:peer=ON_TUN --
+   * --may-exist add-port TUN ON_TUN -- set Interface ON_TUN type=patch options:peer=ON_INT.
+   * Resolves to the ofport of ON_TUN (the patch port on TUN).
+   */
+  async ensureFlowBridge(tun: string, datapathType: string, patch: { onInt: string; onTun: string }): Promise<number> {
+    const [bridges, ports] = await this.client.transact([
+      { op: 'select', table: 'Bridge', where: [['name', '==', tun]], columns: ['datapath_type', 'fail_mode'] },
+      { op: 'select', table: 'Port', where: [], columns: ['name'] },
+    ]);
+    const row = (bridges as { rows: Array<{ datapath_type: string; fail_mode: Json }> }).rows[0];
+    const have = new Set((ports as { rows: Array<{ name: string }> }).rows.map((r) => r.name));
+    const commands: Command[] = [];
+    if (!row) commands.push(new AddBridge(tun, datapathType, { [OWNER_KEY]: this.vhost }, 'secure'));
+    else {
+      if (row.datapath_type !== datapathType) commands.push(new SetBridgeDatapath(tun, datapathType));
+      if (setMembers(row.fail_mode)[0] !== 'secure') commands.push(new SetBridgeFailMode(tun, 'secure'));
+    }
+    const added: string[] = [];
+    const pair: Array<[string, string, string]> = [[this.bridge, patch.onInt, patch.onTun], [tun, patch.onTun, patch.onInt]];
+    for (const [bridge, name, peer] of pair) {
+      if (have.has(name)) continue;
+      commands.push(new AddPort({ bridge, name, type: 'patch', options: { peer }, portExternalIds: { [OWNER_KEY]: this.vhost } }));
+      added.push(name);
+    }
+    const outcomes = await this.commit(commands, { wait: commands.length > 0, newInterfaces: added });
+    for (const o of outcomes.values()) if ('error' in o) throw o.error;
+    const ofport = (await this.interfaceOfports()).get(patch.onTun);
+    if (ofport === undefined || ofport <= 0) throw new MerakError('OVSDB', `${patch.onTun} on ${tun} has no ofport`);
+    return ofport;
+  }
+
+  /** Every Interface's ofport by name (those vswitchd has not given one are left out). */
+  async interfaceOfports(): Promise<Map<string, number>> {
+    const [r] = await this.client.transact([{ op: 'select', table: 'Interface', where: [], columns: ['name', 'ofport'] }]);
+    const out = new Map<string, number>();
+    for (const row of (r as { rows: Array<{ name: string; ofport: Json }> }).rows) {
+      const ofport = setMembers(row.ofport)[0];
+      if (typeof ofport === 'number' && ofport > 0) out.set(row.name, ofport);
+    }
+    return out;
   }
 
   /** Adds and removes VM ports in one transaction; per change, the new ofport or why it failed. */
