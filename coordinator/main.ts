@@ -28,6 +28,10 @@ Usage: merak-coordinator [options]
   --token-file PATH        bearer token for agents' and users' calls (or env MERAK_TOKEN)
   --insecure               no token (local use only)
   --tunnel-type TYPE       standalone overlay encapsulation: vxlan or geneve (default vxlan)
+  --dataplane MODE         standalone data plane: neighbors (each vhost answers ARP and sends
+                           frames straight to the right tunnel from its neighbor table) or flood
+                           (flood and learn across every tunnel: the old way, a benchmark's
+                           baseline) (default neighbors)
   --alcor-url URL          Alcor for scenarios that give none (provider: alcor); each service on its
                            NodePort (30001 ... 30008) of this URL's host (or env MERAK_ALCOR_URL)
   --lost-agent-timeout S   how long VMs wait for a lost agent to come back before they fail (default 600)
@@ -46,7 +50,7 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       options: {
         listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
-        'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tunnel-type': { type: 'string', default: 'vxlan' },
+        'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tunnel-type': { type: 'string', default: 'vxlan' }, dataplane: { type: 'string', default: 'neighbors' },
         'lost-agent-timeout': { type: 'string', default: '600' }, 'alcor-url': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -61,6 +65,8 @@ async function main(): Promise<number> {
   if (!token && !values.insecure) return fail('--token-file: no token (give --token-file or MERAK_TOKEN, or --insecure)');
   const tunnelType = values['tunnel-type'];
   if (tunnelType !== 'vxlan' && tunnelType !== 'geneve') return fail(`--tunnel-type: '${tunnelType}' is neither vxlan nor geneve`);
+  const dataplane = values.dataplane;
+  if (dataplane !== 'neighbors' && dataplane !== 'flood') return fail(`--dataplane: '${dataplane}' is neither neighbors nor flood`);
   const lostAgentTimeoutS = Number(values['lost-agent-timeout']);
   if (!Number.isInteger(lostAgentTimeoutS) || lostAgentTimeoutS < 1) return fail(`--lost-agent-timeout: '${values['lost-agent-timeout']}' is not a whole number of seconds >= 1`);
 
@@ -75,7 +81,7 @@ async function main(): Promise<number> {
     metrics.agentsLost.inc();
     logger.warn({ agent: a.name }, 'agent lost');
   });
-  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: tunnelType, logger });
+  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, underlayMac: (h) => registry.get(h)?.underlayMac, type: tunnelType, flood: dataplane === 'flood', logger });
   const engine = new ScenarioEngine({
     store, registry, agents: registry, logger, metrics,
     controlPlanes: {

@@ -82,6 +82,10 @@ export class AgentClient {
     return this.unary((cb) => this.client.setTunnels(req, this.metadata(), this.deadline(), cb));
   }
 
+  updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse> {
+    return this.unary((cb) => this.client.updateNeighbors(req, this.metadata(), this.deadline(), cb));
+  }
+
   /** A unary call as a promise that rejects with the gRPC status. */
   private unary<T>(start: (cb: (e: ServiceError | null, r?: T) => void) => unknown): Promise<T> {
     return new Promise((resolve, reject) => start((e, r) => (e ? reject(e) : resolve(r!))));

@@ -27,6 +27,8 @@ export interface LocalUpOptions {
   readonly underlayCidr?: string;
   /** Give this machine an address on the underlay, so vhosts reach services here (Alcor). */
   readonly hostAccess?: boolean;
+  /** The coordinator's --dataplane (default neighbors). */
+  readonly dataplane?: 'neighbors' | 'flood';
   readonly log: (line: string) => void;
 }
 
@@ -67,6 +69,7 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
   o.log(`coordinator: ${coordinator} (log ${join(o.dir, 'coordinator.log')})`);
   const proc = await startCoordinatorProcess({
     listen: coordinator, http: `unix:${join(o.dir, 'coordinator-http.sock')}`, state: join(o.dir, 'state.db'), tokenFile, logFile: join(o.dir, 'coordinator.log'),
+    ...(o.dataplane ? { extraArgs: ['--dataplane', o.dataplane] } : {}),
   });
   const record: LocalRecord = {
     coordinator, tokenFile, prefix: o.prefix, hosts: o.hosts, coordinatorProcess: recordOf(proc.pid) ?? { pid: proc.pid, startTime: 0 }, startedAt: new Date().toISOString(),

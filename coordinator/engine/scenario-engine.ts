@@ -9,7 +9,7 @@ import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AgentPort, DEFAULT_FANOUT, type FanoutConfig, fanOut } from '../fanout/fanout.js';
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
-import type { TunnelPort } from '../overlay/overlay.js';
+import type { NeighborVm, TunnelPort } from '../overlay/overlay.js';
 import { Plan, type PlannedVm, selectPingPairs } from '../plan/index.js';
 import type { ControlPlane, ControlPlaneFactory, LiveScenarios, ScenarioContext } from '../providers/provider.js';
 import type { AgentRegistry } from '../registry/agent-registry.js';
@@ -148,6 +148,16 @@ class Run {
       if (!wasLoaded) this.loaded = undefined;
     }
     return this.vnis;
+  }
+
+  /** `fn` with the plan, loaded for the call only if it was not (a settled run keeps none). */
+  withPlan<T>(fn: (plan: Plan) => T): T {
+    const wasLoaded = this.loaded !== undefined;
+    try {
+      return fn(this.plan);
+    } finally {
+      if (!wasLoaded) this.loaded = undefined;
+    }
   }
 
   /** Frees the plan and states of a settled run (a million VMs are ~25 MB). */
@@ -315,6 +325,39 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
         const set = out.get(host) ?? out.set(host, new Set()).get(host)!;
         for (const v of vnis) set.add(v);
       }
+    }
+    return out;
+  }
+
+  liveNeighbors(hosts: ReadonlySet<string>, opts: { only?: string; except?: string }): Map<string, NeighborVm[]> {
+    const out = new Map<string, NeighborVm[]>();
+    for (const run of this.runs.values()) {
+      if (opts.only !== undefined && run.id !== opts.only) continue;
+      if (run.id === opts.except || run.phase === 'deleted' || run.spec.scenario.provider !== 'standalone') continue;
+      if (!run.spec.hosts.some((h) => hosts.has(h))) continue;
+      run.withPlan((plan) => {
+        const byVni = new Map<number, number[]>();
+        for (let i = 0; i < plan.total; i++) {
+          const vni = plan.vm(i).vni;
+          (byVni.get(vni) ?? byVni.set(vni, []).get(vni)!).push(i);
+        }
+        const vms = new Map<number, NeighborVm>();
+        const vmOf = (i: number): NeighborVm => {
+          let v = vms.get(i);
+          if (!v) {
+            const p = plan.vm(i);
+            v = { vni: p.vni, ip: p.ip, mac: p.mac, host: p.host };
+            vms.set(i, v);
+          }
+          return v;
+        };
+        for (const [h, vnis] of plan.vnisByHost()) {
+          const host = plan.hosts[h]!;
+          if (!hosts.has(host)) continue;
+          const list = out.get(host) ?? out.set(host, []).get(host)!;
+          for (const vni of vnis) for (const i of byVni.get(vni) ?? []) list.push(vmOf(i));
+        }
+      });
     }
     return out;
   }
@@ -543,7 +586,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
             const r = res instanceof Error ? undefined : res.results.find((x) => x.vm === name && x.target === p.dstIp);
             outcomes.push({
               src: plan.vm(src).id, dst: plan.vm(p.dst).id, srcHost: host, dstHost: hostOf(p.dst), dstIp: p.dstIp, expect: p.expect,
-              sent: r?.sent ?? 0, received: r?.received ?? 0, rttAvgMs: r?.rttAvgMs ?? 0, error: res instanceof Error ? res.message : (r?.error ?? 'no result'),
+              sent: r?.sent ?? 0, received: r?.received ?? 0, rttAvgMs: r?.rttAvgMs ?? 0, firstReplyMs: r?.firstReplyMs ?? 0, error: res instanceof Error ? res.message : (r?.error ?? 'no result'),
             });
           }
         });

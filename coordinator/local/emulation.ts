@@ -63,6 +63,10 @@ export interface EmulatedVhost {
   killAgent(): Promise<void>;
   /** Starts the agent again (SIGTERM first if it runs) and reconnects `client`. */
   restartAgent(): Promise<void>;
+  /** ovs-vswitchd's PID. */
+  readonly vswitchdPid: number;
+  /** SIGKILL to ovs-vswitchd (a crash) and the same command line again, in the vhost's namespace; the record follows. */
+  restartVswitchd(): Promise<void>;
 }
 
 export interface TeardownReport {
@@ -214,6 +218,11 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
       async restartAgent() {
         await lv.restartAgent();
         record(rec, 'agent', lv.agent.pid);
+      },
+      get vswitchdPid() { return lv.ovsPids.vswitchd; },
+      async restartVswitchd() {
+        // Recorded right away, so a teardown from another process stops the new one.
+        record(rec, 'vswitchd', await lv.restartVswitchd());
       },
     };
   });

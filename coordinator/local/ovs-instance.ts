@@ -1,7 +1,7 @@
 // A private Open vSwitch for one emulated host: ovsdb-server + ovs-vswitchd (userspace datapath)
 // as child processes we own, with every file in `dir`, optionally inside a network namespace.
 import { type ChildProcess, spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 
@@ -10,7 +10,14 @@ export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 export interface OvsInstance {
   readonly dir: string;
   readonly dbSocket: string;
+  /** The current PIDs (vswitchd's changes with restartVswitchd). */
   readonly pids: { readonly ovsdbServer: number; readonly vswitchd: number };
+  /**
+   * SIGKILL to ovs-vswitchd (a crash) and the same command line again; resolves to the new PID
+   * once its control socket is back. OVSDB is untouched, so vswitchd rebuilds its bridges from it,
+   * without any OpenFlow flow or tunnel neighbour.
+   */
+  restartVswitchd(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -108,19 +115,40 @@ export async function startOvsInstance(opts: { dir: string; netnsName?: string; 
   // The Open_vSwitch root row and its version, as ovs-ctl writes them at start.
   const version = /\(Open vSwitch\) (\S+)/.exec(execFileSync('ovs-vswitchd', ['--version'], { encoding: 'utf8' }))?.[1] ?? '';
   execFileSync('ovs-vsctl', [`--db=unix:${dbSocket}`, '--no-wait', 'init', '--', 'set', 'Open_vSwitch', '.', `ovs_version=${JSON.stringify(version)}`]);
-  const vswitchd = launch(['ovs-vswitchd', `unix:${dbSocket}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
-    `--unixctl=${join(dir, 'ovs-vswitchd.ctl')}`, `--log-file=${join(dir, 'ovs-vswitchd.log')}`]);
+  const ctl = join(dir, 'ovs-vswitchd.ctl');
+  const startVswitchd = async (): Promise<ChildProcess> => {
+    const child = launch(['ovs-vswitchd', `unix:${dbSocket}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
+      `--unixctl=${ctl}`, `--log-file=${join(dir, 'ovs-vswitchd.log')}`]);
+    try {
+      // vswitchd is up once it has written its pid file and control socket.
+      await until(async () => existsSync(ctl), child, timeoutMs, 'ovs-vswitchd');
+    } catch (e) {
+      await terminate(child, 2000);
+      throw new OvsStartError((e as Error).message, tail(join(dir, 'ovs-vswitchd.log')));
+    }
+    return child;
+  };
+  let vswitchd: ChildProcess;
   try {
-    // vswitchd is up once it has written its pid file and control socket.
-    await until(async () => existsSync(join(dir, 'ovs-vswitchd.ctl')), vswitchd, timeoutMs, 'ovs-vswitchd');
+    vswitchd = await startVswitchd();
   } catch (e) {
-    await Promise.all([terminate(vswitchd, 2000), terminate(server, 2000)]);
-    throw new OvsStartError((e as Error).message, tail(join(dir, 'ovs-vswitchd.log')));
+    await terminate(server, 2000);
+    throw e;
   }
   return {
     dir,
     dbSocket,
-    pids: { ovsdbServer: server.pid!, vswitchd: vswitchd.pid! },
+    get pids() {
+      return { ovsdbServer: server.pid!, vswitchd: vswitchd.pid! };
+    },
+    async restartVswitchd() {
+      vswitchd.kill('SIGKILL');
+      await exited(vswitchd);
+      // A killed vswitchd leaves its control socket behind: readiness is the new one appearing.
+      rmSync(ctl, { force: true });
+      vswitchd = await startVswitchd();
+      return vswitchd.pid!;
+    },
     async stop() {
       await terminate(vswitchd, 5000);
       await terminate(server, 5000);

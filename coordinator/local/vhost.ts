@@ -31,12 +31,14 @@ export interface LocalVhost {
   readonly grpcAddress: string;
   readonly httpSocket: string;
   readonly token: string;
-  /** ovsdb-server's and ovs-vswitchd's PIDs. */
+  /** ovsdb-server's and ovs-vswitchd's PIDs (vswitchd's changes with restartVswitchd). */
   readonly ovsPids: { readonly ovsdbServer: number; readonly vswitchd: number };
   client: AgentClient;
   agent: AgentProcess;
   /** Starts the agent again (after kill or stop) and reconnects the client. */
   restartAgent(): Promise<void>;
+  /** SIGKILL to ovs-vswitchd and the same command line again; resolves to its new PID. */
+  restartVswitchd(): Promise<number>;
   /** Deletes every VM (through the agent, if it runs), stops the agent and OVS, removes the namespace. */
   stop(): Promise<void>;
 }
@@ -84,7 +86,9 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
     grpcAddress: `unix:${grpcSocket}`,
     httpSocket,
     token,
-    ovsPids: ovs.pids,
+    get ovsPids() {
+      return ovs!.pids;
+    },
     client: new AgentClient(`unix:${grpcSocket}`, { token }),
     agent,
     async restartAgent() {
@@ -93,6 +97,7 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
       vhost.agent = await launch();
       vhost.client = new AgentClient(`unix:${grpcSocket}`, { token });
     },
+    restartVswitchd: () => ovs!.restartVswitchd(),
     async stop() {
       try {
         if (vhost.agent.alive()) {

@@ -1,19 +1,25 @@
 // Applies the standalone data plane: tells each vhost its whole tunnel set (SetTunnels), only when
-// it changed since that vhost was last told. A vhost that comes back (restarted, or with another
-// underlay address) is told again; so are its peers, whose sets name its address.
+// it changed since that vhost was last told, and changes of its neighbor table (UpdateNeighbors:
+// only the entries that changed). A vhost that comes back (restarted, or with another underlay
+// address) is told again; so are its peers, whose sets name its address.
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type TunnelSpec, sameTunnels, tunnelSets } from './tunnels.js';
 
 export interface TunnelPort {
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
+  updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse>;
 }
 
 export interface OverlayDeps {
   clientFor(host: string): TunnelPort | undefined;
   /** The vhost's tunnel endpoint ('' / undefined: none). */
   underlayIp(host: string): string | undefined;
+  /** The MAC that answers for it ('' / undefined: unknown, vswitchd then resolves it by ARP). */
+  underlayMac?(host: string): string | undefined;
   readonly type: 'vxlan' | 'geneve';
+  /** Flood and learn across the tunnels instead of neighbor tables (the baseline data plane). */
+  readonly flood?: boolean;
   readonly logger: Logger;
   /** vhosts told at once */
   readonly parallelism?: number;
@@ -24,6 +30,33 @@ export interface OverlayOutcome {
   readonly told: number;
   readonly tunnels: number;
   /** "host: reason" for each vhost that could not be told */
+  readonly failures: readonly string[];
+}
+
+/** A VM as a neighbor table entry names it (the vhost by name; its underlay address is looked up when sent). */
+export interface NeighborVm {
+  readonly vni: number;
+  readonly ip: string;
+  readonly mac: string;
+  readonly host: string;
+}
+
+/** One vhost's change of its neighbor table. */
+export interface NeighborChange {
+  readonly upsert: readonly NeighborVm[];
+  readonly remove: ReadonlyArray<{ readonly vni: number; readonly ip: string }>;
+  /** The table becomes exactly `upsert`. */
+  readonly replace: boolean;
+}
+
+export interface NeighborOutcome {
+  readonly told: number;
+  /** Entries sent (upserted and removed) over all vhosts. */
+  readonly entries: number;
+  /** flow_mods the agents sent to their bridges for it. */
+  readonly flowMods: number;
+  /** The longest an agent took to program its table (µs). */
+  readonly slowestMicros: number;
   readonly failures: readonly string[];
 }
 
@@ -38,34 +71,75 @@ export class Overlay {
   }
 
   async apply(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>): Promise<OverlayOutcome> {
-    const sets = tunnelSets(vnisByHost, (h) => this.deps.underlayIp(h));
+    const sets = tunnelSets(vnisByHost, (h) => this.deps.underlayIp(h), (h) => this.deps.underlayMac?.(h));
     // Vhosts that had tunnels but now host nothing get an empty set.
     for (const host of this.told.keys()) if (!sets.has(host) && this.told.get(host)!.length > 0) sets.set(host, []);
     const work = [...sets].filter(([host, set]) => !sameTunnels(this.told.get(host), set));
     const failures: string[] = [];
     let tunnels = 0;
-    let next = 0;
     const type = this.deps.type === 'geneve' ? agentV1.TunnelType.TUNNEL_TYPE_GENEVE : agentV1.TunnelType.TUNNEL_TYPE_VXLAN;
+    await this.each(work, failures, async (client, host, set) => {
+      try {
+        const res = await client.setTunnels({ tunnels: set, type, flood: this.deps.flood ?? false });
+        this.told.set(host, set);
+        tunnels += res.tunnels;
+        this.deps.logger.debug({ host, tunnels: res.tunnels, added: res.added, removed: res.removed }, 'tunnels set');
+      } catch (e) {
+        this.told.delete(host);
+        throw e;
+      }
+    });
+    return { told: work.length - failures.length, tunnels, failures };
+  }
+
+  /**
+   * Sends each vhost its neighbor change. Entries whose VM's vhost has no tunnel endpoint are left
+   * out (nothing can reach them), and so are vhosts without one.
+   */
+  async updateNeighbors(changes: ReadonlyMap<string, NeighborChange>): Promise<NeighborOutcome> {
+    if (this.deps.flood) return { told: 0, entries: 0, flowMods: 0, slowestMicros: 0, failures: [] };
+    const work: Array<[string, agentV1.UpdateNeighborsRequest]> = [];
+    for (const [host, c] of changes) {
+      if (!this.deps.underlayIp(host)) continue;
+      const upsert: agentV1.Neighbor[] = [];
+      for (const vm of c.upsert) {
+        const hostIp = this.deps.underlayIp(vm.host);
+        if (hostIp) upsert.push({ vni: vm.vni, ip: vm.ip, mac: vm.mac, hostIp });
+      }
+      work.push([host, { upsert, remove: c.remove.map((k) => ({ vni: k.vni, ip: k.ip })), replace: c.replace }]);
+    }
+    const failures: string[] = [];
+    let entries = 0;
+    let flows = 0;
+    let maxMicros = 0;
+    await this.each(work, failures, async (client, host, req) => {
+      const res = await client.updateNeighbors(req);
+      entries += req.upsert.length + req.remove.length;
+      flows += res.flowsAdded + res.flowsRemoved;
+      maxMicros = Math.max(maxMicros, res.micros);
+      this.deps.logger.debug({ host, neighbors: res.neighbors, flows: res.flows, added: res.flowsAdded, removed: res.flowsRemoved, micros: res.micros }, 'neighbors updated');
+    });
+    return { told: work.length - failures.length, entries, flowMods: flows, slowestMicros: maxMicros, failures };
+  }
+
+  /** Runs `fn` for each vhost of `work`, a bounded number at once; failures become "host: reason". */
+  private async each<T>(work: ReadonlyArray<readonly [string, T]>, failures: string[], fn: (client: TunnelPort, host: string, item: T) => Promise<void>): Promise<void> {
+    let next = 0;
     const worker = async (): Promise<void> => {
       while (next < work.length) {
-        const [host, set] = work[next++]!;
+        const [host, item] = work[next++]!;
         const client = this.deps.clientFor(host);
         if (!client) {
           failures.push(`${host}: not connected`);
           continue;
         }
         try {
-          const res = await client.setTunnels({ tunnels: set, type });
-          this.told.set(host, set);
-          tunnels += res.tunnels;
-          this.deps.logger.debug({ host, tunnels: res.tunnels, added: res.added, removed: res.removed }, 'tunnels set');
+          await fn(client, host, item);
         } catch (e) {
-          this.told.delete(host);
           failures.push(`${host}: ${e instanceof Error ? e.message : String(e)}`);
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.deps.parallelism ?? 64, work.length) }, worker));
-    return { told: work.length - failures.length, tunnels, failures };
   }
 }

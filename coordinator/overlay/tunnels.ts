@@ -5,6 +5,8 @@
 export interface TunnelSpec {
   readonly remoteIp: string;
   readonly vni: number;
+  /** The peer's underlay MAC ('' = unknown): the agent makes it a static tunnel neighbor. */
+  readonly remoteMac: string;
 }
 
 /**
@@ -12,7 +14,11 @@ export interface TunnelSpec {
  * vhost's tunnel endpoint ('' or missing = none: it is left out, and its VMs reach only VMs on
  * the same vhost). Returns, for every vhost with an endpoint, its whole tunnel set, sorted.
  */
-export function tunnelSets(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>, underlayIp: (host: string) => string | undefined): Map<string, TunnelSpec[]> {
+export function tunnelSets(
+  vnisByHost: ReadonlyMap<string, ReadonlySet<number>>,
+  underlayIp: (host: string) => string | undefined,
+  underlayMac: (host: string) => string | undefined = () => undefined,
+): Map<string, TunnelSpec[]> {
   const hostsOfVni = new Map<number, string[]>();
   for (const [host, vnis] of vnisByHost) {
     if (!underlayIp(host)) continue;
@@ -24,7 +30,7 @@ export function tunnelSets(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>,
     const set: TunnelSpec[] = [];
     for (const vni of vnis) {
       for (const peer of hostsOfVni.get(vni) ?? []) {
-        if (peer !== host) set.push({ remoteIp: underlayIp(peer)!, vni });
+        if (peer !== host) set.push({ remoteIp: underlayIp(peer)!, vni, remoteMac: underlayMac(peer) ?? '' });
       }
     }
     set.sort((a, b) => a.vni - b.vni || (a.remoteIp < b.remoteIp ? -1 : a.remoteIp > b.remoteIp ? 1 : 0));
@@ -35,5 +41,5 @@ export function tunnelSets(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>,
 
 /** Two tunnel sets are the same (so a vhost need not be told again). */
 export function sameTunnels(a: readonly TunnelSpec[] | undefined, b: readonly TunnelSpec[]): boolean {
-  return a !== undefined && a.length === b.length && a.every((t, i) => t.remoteIp === b[i]!.remoteIp && t.vni === b[i]!.vni);
+  return a !== undefined && a.length === b.length && a.every((t, i) => t.remoteIp === b[i]!.remoteIp && t.vni === b[i]!.vni && t.remoteMac === b[i]!.remoteMac);
 }

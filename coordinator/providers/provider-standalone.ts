@@ -1,10 +1,12 @@
 // Standalone mode: the coordinator is the control plane. Addresses come from the plan; the data
-// plane is an overlay of tunnels between vhosts, one VNI per VPC (see overlay/). A VM is put on its
+// plane is an overlay of tunnels between vhosts, one VNI per VPC, and on each vhost a neighbor
+// table of the VMs of its VNIs (see overlay/): ARP is answered on the asking VM's own vhost and
+// frames go straight to the right tunnel, nothing is flooded between vhosts. A VM is put on its
 // VPC's segment, with an on-link route to the VPC's CIDR when the VPC has several subnets (one
 // broadcast domain per VPC: there is no router, and none is needed).
 import type { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import type { Overlay } from '../overlay/overlay.js';
+import type { NeighborChange, Overlay } from '../overlay/overlay.js';
 import type { PlannedVm } from '../plan/index.js';
 import { type ControlPlane, ControlPlaneError, type ControlPlaneFactory, type LiveScenarios, type ScenarioContext } from './provider.js';
 
@@ -21,26 +23,55 @@ export function standaloneControlPlane(deps: StandaloneDeps): ControlPlaneFactor
 }
 
 function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
-  const apply = async (except?: string): Promise<void> => {
+  const applyTunnels = async (except?: string): Promise<void> => {
     const out = await deps.overlay.apply(live.liveVnis(except));
     if (out.failures.length > 0) throw new ControlPlaneError('could not set the overlay tunnels on every vhost', out.failures);
     if (out.told > 0) deps.logger.info({ vhostsTold: out.told, tunnels: out.tunnels }, 'overlay set');
   };
+  const sendNeighbors = async (changes: Map<string, NeighborChange>, what: string): Promise<void> => {
+    if (changes.size === 0) return;
+    const out = await deps.overlay.updateNeighbors(changes);
+    if (out.failures.length > 0) throw new ControlPlaneError(`could not ${what} on every vhost`, out.failures);
+    deps.logger.info({ vhostsTold: out.told, entries: out.entries, flowMods: out.flowMods, slowestMs: out.slowestMicros / 1000 }, `neighbor tables: ${what}`);
+  };
+  /** The scenario's VMs, as each of its vhosts' neighbor table change (its VNIs are its own). */
+  const changesOf = (ctx: ScenarioContext, kind: 'upsert' | 'remove'): Map<string, NeighborChange> => {
+    const byHost = live.liveNeighbors(new Set(ctx.plan.hosts), { only: ctx.id });
+    return new Map([...byHost].map(([host, vms]) => [host, kind === 'upsert'
+      ? { upsert: vms, remove: [], replace: false }
+      : { upsert: [], remove: vms.map((v) => ({ vni: v.vni, ip: v.ip })), replace: false }]));
+  };
+  const reconnected = new Set<string>();
   let refresh: NodeJS.Timeout | undefined;
   return {
-    setUp: () => apply(),
+    async setUp(ctx) {
+      await applyTunnels();
+      await sendNeighbors(changesOf(ctx, 'upsert'), 'add the scenario\'s VMs');
+    },
     decorate(_ctx: ScenarioContext, vm: PlannedVm, spec: agentV1.VmSpec): void {
       spec.vni = vm.vni;
       if (vm.vpcRoute) spec.routes = [{ destination: `${vm.vpcRoute.destination}/${vm.vpcRoute.prefixLength}`, via: '' }];
     },
-    tearDown: (ctx) => apply(ctx.id),
-    // A vhost registered again (restarted, or moved): tell it and its peers the overlay again, soon.
+    async tearDown(ctx) {
+      await sendNeighbors(changesOf(ctx, 'remove'), 'remove the scenario\'s VMs');
+      await applyTunnels(ctx.id);
+    },
+    // A vhost registered again (restarted, or moved): tell it and its peers the overlay again, and
+    // give it its whole neighbor table (it may have lost it, or hold a stale one), soon.
     agentConnected(host: string): void {
       deps.overlay.forget(host);
+      reconnected.add(host);
       if (refresh) return;
       refresh = setTimeout(() => {
         refresh = undefined;
-        apply().catch((e: unknown) => deps.logger.warn({ err: e }, 'could not refresh the overlay after agents came back'));
+        const hosts = new Set(reconnected);
+        reconnected.clear();
+        const tables = live.liveNeighbors(hosts, {});
+        // Hosts no live scenario uses get an empty table: whatever they hold is stale.
+        const changes = new Map([...hosts].map((h): [string, NeighborChange] => [h, { upsert: tables.get(h) ?? [], remove: [], replace: true }]));
+        applyTunnels()
+          .then(() => sendNeighbors(changes, 'restore the tables of vhosts that came back'))
+          .catch((e: unknown) => deps.logger.warn({ err: e }, 'could not refresh the overlay after agents came back'));
       }, REFRESH_DEBOUNCE_MS);
       refresh.unref();
     },

@@ -4,6 +4,7 @@
 import type { agentV1 } from '@merak/proto';
 import type { EndpointLatency } from '../report/report.js';
 import type { Logger } from 'pino';
+import type { NeighborVm } from '../overlay/overlay.js';
 import type { Plan, PlannedVm } from '../plan/index.js';
 import type { Scenario } from '../scenario/index.js';
 
@@ -35,6 +36,12 @@ export interface ControlPlane {
 export interface LiveScenarios {
   /** The VNIs each vhost has VMs in, over every standalone scenario whose VMs may exist (but `except`). */
   liveVnis(except?: string): Map<string, Set<number>>;
+  /**
+   * For each host of `hosts`, every VM of the VNIs it has VMs in (its own included): its neighbor
+   * table. Over the standalone scenario `only` when given, else over every standalone scenario
+   * whose VMs may exist (but `except`). Work grows with the VMs of the hosts asked for.
+   */
+  liveNeighbors(hosts: ReadonlySet<string>, opts: { only?: string; except?: string }): Map<string, NeighborVm[]>;
   /** The hosts of every scenario of `provider` whose VMs may exist (but `except`). */
   liveHosts(provider: Scenario['provider'], except?: string): Set<string>;
 }

@@ -77,7 +77,7 @@ export class AgentChannel {
     });
   }
 
-  private unary<K extends 'ping' | 'setTunnels' | 'info' | 'listVms', Res>(
+  private unary<K extends 'ping' | 'setTunnels' | 'updateNeighbors' | 'info' | 'listVms', Res>(
     request: NonNullable<coordinatorV1.AgentCall['request']> & { $case: K },
     take: (r: Reply) => Res | undefined,
   ): Promise<Res> {
@@ -114,6 +114,10 @@ export class AgentChannel {
 
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse> {
     return this.unary({ $case: 'setTunnels', value: req }, (r) => (r.response?.$case === 'setTunnels' ? r.response.value : undefined));
+  }
+
+  updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse> {
+    return this.unary({ $case: 'updateNeighbors', value: req }, (r) => (r.response?.$case === 'updateNeighbors' ? r.response.value : undefined));
   }
 
   info(): Promise<agentV1.InfoResponse> {

@@ -12,6 +12,7 @@ export interface RegisteredAgent {
   readonly name: string;
   readonly address: string;
   readonly underlayIp: string;
+  readonly underlayMac: string;
   readonly version: string;
   readonly capacity: number;
   readonly hollow: boolean;
@@ -117,7 +118,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
       const now = Date.now();
       if (m.body?.$case === 'hello') {
         const h = m.body.value;
-        agent = { name: h.name, address: h.address, underlayIp: h.underlayIp, version: h.version, capacity: h.capacity, hollow: h.hollow, connected: true, lastSeen: now };
+        agent = { name: h.name, address: h.address, underlayIp: h.underlayIp, underlayMac: h.underlayMac, version: h.version, capacity: h.capacity, hollow: h.hollow, connected: true, lastSeen: now };
         this.agents.set(h.name, agent);
         this.streams.set(h.name, call);
         this.channels.get(h.name)?.close('it registered again on another stream');

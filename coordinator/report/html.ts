@@ -42,7 +42,7 @@ export function renderHtml(r: Report): string {
   if (r.ping) {
     const p = r.ping;
     ping = `<h2>Connectivity</h2><p>${p.pairsPassed} pairs reached, ${p.pairsFailed} did not (${p.crossHostPairs} pairs across vhosts); isolation held for ${p.isolationPassed}, broken for ${p.isolationFailed}.</p>
-<table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('rtt (ms)', p.rttMs)}</table>`;
+<table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('rtt (ms)', p.rttMs)}${p.firstReplyMs ? qRow('first reply (ms)', p.firstReplyMs) : ''}</table>`;
     if (p.matrix) {
       const srcs = Object.keys(p.matrix).sort();
       const dsts = [...new Set(srcs.flatMap((s) => Object.keys(p.matrix![s]!)))].sort();

@@ -20,9 +20,9 @@ describe('report', () => {
     scenario: { id: 's', name: 'demo', hosts: 2, provider: 'standalone', acceptedAtMs: 0 },
     total: 4, rows, idOf: (i) => ids[i]!, hostOf: (i) => hosts[i]!, offsetOf: (i) => i * 50,
     ping: [
-      { src: 'a', dst: 'b', srcHost: 'h0', dstHost: 'h1', dstIp: '10.0.0.3', expect: 'reach', sent: 3, received: 3, rttAvgMs: 0.2, error: '' },
-      { src: 'b', dst: 'a', srcHost: 'h1', dstHost: 'h0', dstIp: '10.0.0.2', expect: 'reach', sent: 3, received: 0, rttAvgMs: 0, error: '' },
-      { src: 'a', dst: 'x', srcHost: 'h0', dstHost: 'h0', dstIp: '10.9.0.2', expect: 'isolated', sent: 3, received: 0, rttAvgMs: 0, error: '' },
+      { src: 'a', dst: 'b', srcHost: 'h0', dstHost: 'h1', dstIp: '10.0.0.3', expect: 'reach', sent: 3, received: 3, rttAvgMs: 0.2, firstReplyMs: 1.5, error: '' },
+      { src: 'b', dst: 'a', srcHost: 'h1', dstHost: 'h0', dstIp: '10.0.0.2', expect: 'reach', sent: 3, received: 0, rttAvgMs: 0, firstReplyMs: 0, error: '' },
+      { src: 'a', dst: 'x', srcHost: 'h0', dstHost: 'h0', dstIp: '10.9.0.2', expect: 'isolated', sent: 3, received: 0, rttAvgMs: 0, firstReplyMs: 0, error: '' },
     ],
     controlPlane: [{ endpoint: 'POST /project/{p}/ports', count: 3, errors: 1, p50: 2, p90: 3, p99: 3, max: 3 }],
     now: new Date(0),
@@ -50,6 +50,8 @@ describe('report', () => {
     expect(r.creationTimeline.counts[30]).toBe(1);
     expect(r.ping).toMatchObject({ pairsPassed: 1, pairsFailed: 1, isolationPassed: 1, isolationFailed: 0, crossHostPairs: 2 });
     expect(r.ping?.matrix?.a?.b).toBe('3/3');
+    // Time to the first reply counts the pairs that got one.
+    expect(r.ping?.firstReplyMs).toMatchObject({ count: 1, p50: 1.5, max: 1.5 });
   });
 
   it('renders a table and a self-contained, escaped HTML page', () => {

@@ -18,6 +18,8 @@ export interface PingOutcome {
   readonly sent: number;
   readonly received: number;
   readonly rttAvgMs: number;
+  /** From the first echo sent to the first reply (a cold path: ARP and any lost echo included); 0 = none. */
+  readonly firstReplyMs: number;
   readonly error: string;
 }
 
@@ -70,6 +72,8 @@ export interface Report {
     /** pairs whose two VMs are on different vhosts (through the overlay) */
     readonly crossHostPairs: number;
     readonly rttMs: Quantiles;
+    /** Time to the first reply, per pair that got one. */
+    readonly firstReplyMs: Quantiles;
     readonly failedPairs: readonly PingOutcome[];
     /** src -> dst -> received/sent, for small scenarios only. */
     readonly matrix?: Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -231,6 +235,7 @@ function pingSummary(outcomes: readonly PingOutcome[]): NonNullable<Report['ping
     isolationFailed: isolated.filter((p) => !passed(p)).length,
     crossHostPairs: reach.filter((p) => p.srcHost !== p.dstHost).length,
     rttMs: quantiles(reach.filter((p) => p.received > 0).map((p) => p.rttAvgMs)),
+    firstReplyMs: quantiles(reach.filter((p) => p.received > 0).map((p) => p.firstReplyMs)),
     failedPairs: outcomes.filter((p) => !passed(p)).slice(0, MAX_LISTED_FAILURES),
     ...(matrix ? { matrix } : {}),
   };

@@ -37,6 +37,7 @@ export function renderTable(r: Report): string {
     const p = r.ping;
     lines.push('', `ping: ${p.pairsPassed} pairs passed, ${p.pairsFailed} failed (${p.crossHostPairs} pairs across vhosts); isolation: ${p.isolationPassed} passed, ${p.isolationFailed} failed`);
     lines.push(`ping rtt (ms): p50 ${p.rttMs.p50.toFixed(3)}, p90 ${p.rttMs.p90.toFixed(3)}, p99 ${p.rttMs.p99.toFixed(3)}, max ${p.rttMs.max.toFixed(3)}`);
+    if (p.firstReplyMs) lines.push(`first reply (ms): p50 ${p.firstReplyMs.p50.toFixed(3)}, p90 ${p.firstReplyMs.p90.toFixed(3)}, p99 ${p.firstReplyMs.p99.toFixed(3)}, max ${p.firstReplyMs.max.toFixed(3)}`);
     for (const f of p.failedPairs.slice(0, 10)) {
       lines.push(`  ${f.expect === 'reach' ? 'unreachable' : 'NOT ISOLATED'}: ${f.src} (${f.srcHost}) -> ${f.dst} ${f.dstIp} (${f.dstHost}): ${f.received}/${f.sent}${f.error ? ` ${f.error}` : ''}`);
     }

@@ -1,8 +1,9 @@
 // The standalone data plane end to end: 3 vhosts (each its own namespace, OVS on the userspace
 // datapath and agent process) on an underlay bridge, registered with a coordinator over a unix
-// socket; two VPCs (VNI 1001, 1002) with overlapping IPs; tunnels set through each agent's
-// SetTunnels as a minimal control plane would. Every effect is checked from the VMs themselves
-// (ping, neighbour tables, TCP) and with ip and ovs-vsctl.
+// socket; two VPCs (VNI 1001, 1002) with overlapping IPs; tunnels (SetTunnels) and neighbor tables
+// (UpdateNeighbors) sent through each agent's client as a minimal control plane would. Every
+// effect is checked from the VMs themselves (ping, neighbour tables, TCP) and with independent
+// witnesses: ip, ovs-vsctl, ovs-ofctl on br-tun's management socket, ovs-appctl tnl/neigh/show.
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { requireToken } from '@merak/agent';
 import { agentV1, coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmulatedVhost, type LocalEmulation, startLocalEmulation } from '../../coordinator/index.js';
+import { type EmulatedVhost, type LocalEmulation, readState, startLocalEmulation } from '../../coordinator/index.js';
 import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
 import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
@@ -23,6 +24,8 @@ import { httpGet, ipJson, requireRoot, sweepEmulation, uniquePrefix, vsctl, vsct
 const TOKEN = 'dataplane-test-token';
 const A = 1001;
 const B = 1002;
+const VXLAN = agentV1.TunnelType.TUNNEL_TYPE_VXLAN;
+const GENEVE = agentV1.TunnelType.TUNNEL_TYPE_GENEVE;
 
 interface Vm {
   readonly key: string;
@@ -39,7 +42,10 @@ let em: LocalEmulation;
 let registry: AgentRegistry;
 let store: Store;
 let server: Server;
-
+/** Each vhost's underlay MAC (its br-phy's), as its agent reports it in Info. */
+let underlayMacs: string[] = [];
+/** Each VM's port on br-int, by key. */
+const portOf = new Map<string, string>();
 
 // Two VPCs over 10.1.0.0/16. The same IP in both: 10.1.0.1 on vhost 0 (same host), 10.1.0.2 and
 // 10.1.0.3 across hosts. Some IPs exist in one VPC only, for the isolation probes. b1 is on an
@@ -64,26 +70,61 @@ const create = (s: agentV1.VmSpec): agentV1.VmOperation => ({ op: { $case: 'crea
 const del = (s: { id: string; name: string }): agentV1.VmOperation => ({ op: { $case: 'delete', value: { id: s.id, name: s.name } }, startOffsetMs: 0 });
 const host = (i: number): EmulatedVhost => em.vhosts[i]!;
 const apply = (i: number, ops: agentV1.VmOperation[]): Promise<agentV1.VmResult[]> => host(i).client.applyAll({ operations: ops, concurrency: 8, startAtUnixMs: 0 });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** What a minimal control plane sends vhost `i`: every (other vhost, VNI) both have VMs in. */
+/** The local VLAN of a VNI on vhost i: on vhost 1 VPC B's VMs were made first (see the VM test). */
+const vlanOf = (i: number, vni: number): number => (i === 1 ? (vni === B ? 1 : 2) : vni === A ? 1 : 2);
+
+/** What a minimal control plane sends vhost `i`: every (other vhost, VNI) both have VMs in, with the peer's MAC. */
 function tunnelsFor(i: number, all: readonly Vm[] = vms): agentV1.Tunnel[] {
   const out: agentV1.Tunnel[] = [];
   for (const vni of [...new Set(all.filter((v) => v.host === i).map((v) => v.vni))].sort()) {
-    for (const peer of [...new Set(all.filter((v) => v.vni === vni && v.host !== i).map((v) => v.host))].sort()) out.push({ remoteIp: host(peer).underlayIp, vni });
+    for (const peer of [...new Set(all.filter((v) => v.vni === vni && v.host !== i).map((v) => v.host))].sort()) {
+      out.push({ remoteIp: host(peer).underlayIp, vni, remoteMac: underlayMacs[peer]! });
+    }
   }
   return out;
 }
 
-const setTunnels = (i: number, tunnels: agentV1.Tunnel[], type = agentV1.TunnelType.TUNNEL_TYPE_VXLAN): Promise<agentV1.SetTunnelsResponse> =>
-  host(i).client.setTunnels({ tunnels, type });
+/** Vhost i's neighbor table: every VM of the VNIs it hosts, with the underlay address of the VM's vhost. */
+function neighborsFor(i: number, all: readonly Vm[] = vms): agentV1.Neighbor[] {
+  const vnis = new Set(all.filter((v) => v.host === i).map((v) => v.vni));
+  return all.filter((v) => vnis.has(v.vni)).map((v) => neighbor(v));
+}
 
-/** The tunnel ports on a vhost's br-int, as ovs-vsctl shows them. */
-function tunnelPorts(i: number): Array<{ uuid: string; name: string; tag: unknown; protected: unknown; ids: Record<string, string>; type: string; options: Record<string, string> }> {
-  const ifaces = new Map(vsctlList(host(i).dbSocket, 'Interface', ['name', 'type', 'options']).map((r) => [r.name as string, r]));
-  return vsctlList(host(i).dbSocket, 'Port', ['_uuid', 'name', 'tag', 'protected', 'external_ids'])
+const neighbor = (v: Vm): agentV1.Neighbor => ({ vni: v.vni, ip: v.ip, mac: v.spec.mac, hostIp: host(v.host).underlayIp });
+
+const setTunnels = (i: number, tunnels: agentV1.Tunnel[], type = VXLAN): Promise<agentV1.SetTunnelsResponse> =>
+  host(i).client.setTunnels({ tunnels, type, flood: false });
+
+const updateNeighbors = (i: number, req: Partial<agentV1.UpdateNeighborsRequest>): Promise<agentV1.UpdateNeighborsResponse> =>
+  host(i).client.updateNeighbors({ upsert: [], remove: [], replace: false, ...req });
+
+interface TunnelPortRow {
+  uuid: string;
+  name: string;
+  bridge: string | undefined;
+  tag: unknown;
+  protected: unknown;
+  ids: Record<string, string>;
+  type: string;
+  options: Record<string, string>;
+}
+
+/** The tunnel ports of a vhost (ports marked merak-role=tunnel) and the bridge each is on, as ovs-vsctl shows them. */
+function tunnelPorts(i: number): TunnelPortRow[] {
+  const db = host(i).dbSocket;
+  const bridgeOf = new Map<string, string>();
+  for (const b of vsctlList(db, 'Bridge', ['name', 'ports'])) {
+    // A set of one is shown as the bare UUID.
+    for (const p of Array.isArray(b.ports) ? (b.ports as string[]) : [b.ports as string]) bridgeOf.set(p, b.name as string);
+  }
+  const ifaces = new Map(vsctlList(db, 'Interface', ['name', 'type', 'options']).map((r) => [r.name as string, r]));
+  return vsctlList(db, 'Port', ['_uuid', 'name', 'tag', 'protected', 'external_ids'])
     .filter((p) => (p.external_ids as Record<string, string>)['merak-role'] === 'tunnel')
     .map((p) => ({
-      uuid: p._uuid as string, name: p.name as string, tag: p.tag, protected: p.protected, ids: p.external_ids as Record<string, string>,
+      uuid: p._uuid as string, name: p.name as string, bridge: bridgeOf.get(p._uuid as string), tag: p.tag, protected: p.protected,
+      ids: p.external_ids as Record<string, string>,
       type: ifaces.get(p.name as string)!.type as string, options: ifaces.get(p.name as string)!.options as Record<string, string>,
     }))
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -91,6 +132,78 @@ function tunnelPorts(i: number): Array<{ uuid: string; name: string; tag: unknow
 
 /** Port.tag of a VM's port, as ovs-vsctl shows it. */
 const tagOf = (v: Vm, portName: string): number => Number(vsctl(host(v.host).dbSocket, 'get', 'Port', portName, 'tag').trim());
+
+const brTun = (i: number): string => `unix:${join(host(i).dir, 'ovs', 'br-tun.mgmt')}`;
+const ofctl = (...args: string[]): string => execFileSync('ovs-ofctl', ['-O', 'OpenFlow13', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** br-tun's flows as ovs-ofctl dumps them (statistics left out, ports by name), sorted. */
+function flows(i: number): string[] {
+  return ofctl('--names', '--no-stats', 'dump-flows', brTun(i)).split('\n').map((l) => l.trim()).filter((l) => l.startsWith('cookie=')).sort();
+}
+
+/** The same, or [] while br-tun's management socket does not answer (vswitchd restarting). */
+function flowsIfUp(i: number): string[] {
+  try {
+    return flows(i);
+  } catch {
+    return [];
+  }
+}
+
+/** n_packets of br-tun's table 1 drop flow (what nothing else matched coming from br-int). */
+const table1Drops = (i: number): number => Number(/n_packets=(\d+)/.exec(ofctl('--strict', 'dump-flows', brTun(i), 'table=1,priority=0'))![1]);
+
+const COOKIE = { fixed: '0x4d524b0000000001', ingress: '0x4d524b0000000002', neighbor: '0x4d524b0000000003' } as const;
+
+/**
+ * The flows br-tun must hold, in ovs-ofctl's words, from the test's own lists: the fixed ones; per
+ * VNI in use (in the table or the tunnels) the ingress flow that tags it with its VLAN; per remote
+ * neighbor whose tunnel exists the ARP responder and the unicast flow to that tunnel (named by
+ * OVSDB's row with that remote_ip and key); nothing for a neighbor on vhost i itself.
+ */
+function expectedFlows(i: number, tunnels: readonly agentV1.Tunnel[] = tunnelsFor(i), table: readonly agentV1.Neighbor[] = neighborsFor(i)): string[] {
+  const portTo = new Map(tunnelPorts(i).map((p) => [`${p.options.remote_ip}/${p.options.key}`, p.name]));
+  const out = [
+    `cookie=${COOKIE.fixed}, priority=100,in_port="patch-int" actions=goto_table:1`,
+    `cookie=${COOKIE.fixed}, priority=0 actions=drop`,
+    `cookie=${COOKIE.fixed}, table=1, priority=0 actions=drop`,
+  ];
+  for (const vni of new Set([...table.map((n) => n.vni), ...tunnels.map((t) => t.vni)])) {
+    // vlan_vid 4096 + VID: the "VLAN present" bit of OpenFlow 1.3.
+    out.push(`cookie=${COOKIE.ingress}, priority=50,tun_id=0x${vni.toString(16)} actions=push_vlan:0x8100,set_field:${4096 + vlanOf(i, vni)}->vlan_vid,output:"patch-int"`);
+  }
+  for (const n of table) {
+    if (n.hostIp === host(i).underlayIp || !tunnels.some((t) => t.remoteIp === n.hostIp && t.vni === n.vni)) continue;
+    const vlan = vlanOf(i, n.vni);
+    const port = portTo.get(`${n.hostIp}/${n.vni}`);
+    expect(port, `vhost ${i} has a tunnel port to ${n.hostIp} for VNI ${n.vni}`).toBeDefined();
+    out.push(
+      `cookie=${COOKIE.neighbor}, table=1, priority=100,arp,dl_vlan=${vlan},arp_tpa=${n.ip},arp_op=1 actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],` +
+        `set_field:${n.mac}->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],` +
+        `set_field:${n.mac}->arp_sha,set_field:${n.ip}->arp_spa,IN_PORT`,
+      `cookie=${COOKIE.neighbor}, table=1, priority=50,dl_vlan=${vlan},dl_dst=${n.mac} actions=pop_vlan,output:${port}`,
+    );
+  }
+  return out.sort();
+}
+
+/** How many of vhost i's neighbors are remote (each costs 2 flows). */
+const remoteCount = (i: number, table: readonly agentV1.Neighbor[] = neighborsFor(i)): number => table.filter((n) => n.hostIp !== host(i).underlayIp).length;
+
+/** vswitchd's tunnel neighbours on vhost i (`ovs-appctl tnl/neigh/show`), by IP. */
+function tunnelNeighbours(i: number): Array<{ ip: string; mac: string; bridge: string }> {
+  const text = execFileSync('ovs-appctl', ['-t', join(host(i).dir, 'ovs', 'ovs-vswitchd.ctl'), 'tnl/neigh/show'], { encoding: 'utf8' });
+  return text.split('\n').slice(2).filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [ip, mac, bridge] = l.trim().split(/\s+/);
+      return { ip: ip!, mac: mac!, bridge: bridge! };
+    })
+    .sort((a, b) => a.ip.localeCompare(b.ip));
+}
+
+/** The static tunnel neighbours vhost i must have: one per peer it has a tunnel to, with the peer's br-phy MAC. */
+const peersOf = (tunnels: readonly agentV1.Tunnel[]): Array<{ ip: string; mac: string; bridge: string }> =>
+  [...new Map(tunnels.map((t) => [t.remoteIp, t.remoteMac]))].map(([ip, mac]) => ({ ip, mac, bridge: 'br-phy' })).sort((a, b) => a.ip.localeCompare(b.ip));
 
 /** Pings from each source to its targets, from inside the VMs; one result per (source, target). */
 async function ping(pairs: Array<[Vm, string]>, count: number, timeoutMs: number): Promise<Map<string, agentV1.PingResult>> {
@@ -106,19 +219,33 @@ async function ping(pairs: Array<[Vm, string]>, count: number, timeoutMs: number
 }
 
 /**
- * Same-VPC pairs must answer every echo. The first packet towards a new VTEP is lost while OVS
- * resolves the underlay neighbour (docs/data-plane.md §2), so one unchecked echo goes first.
+ * Same-VPC pairs answer every echo, the first one included: ARP is answered on the asking VM's
+ * vhost and vswitchd knows every peer's underlay MAC, so nothing is lost on a cold path.
  */
 async function expectReachable(pairs: Array<[Vm, Vm]>): Promise<void> {
-  const targets = pairs.map(([s, t]): [Vm, string] => [s, t.ip]);
-  await ping(targets, 1, 1500);
-  const res = await ping(targets, 3, 2000);
+  const res = await ping(pairs.map(([s, t]): [Vm, string] => [s, t.ip]), 3, 2000);
   for (const [s, t] of pairs) {
     expect(res.get(`${s.spec.name}>${t.ip}`), `${s.key} -> ${t.key} (${t.ip})`).toMatchObject({ sent: 3, received: 3, error: '' });
   }
 }
 
-const neighbours = (v: Vm): Array<{ dst: string; lladdr?: string }> => ipJson(v.spec.name, 'neigh', 'show', 'dev', 'eth0');
+async function expectUnreachable(pairs: Array<[Vm, string]>): Promise<void> {
+  const res = await ping(pairs, 2, 1000);
+  for (const [s, ip] of pairs) expect(res.get(`${s.spec.name}>${ip}`), `${s.key} -> ${ip}`).toMatchObject({ sent: 2, received: 0 });
+}
+
+const neighbours = (v: Vm): Array<{ dst: string; lladdr?: string; state?: string[] }> => ipJson(v.spec.name, 'neigh', 'show', 'dev', 'eth0');
+
+/** Polls `read` until it equals `want` (bounded), then asserts it (the failure shows the last value). */
+async function eventually<T>(read: () => T, want: T, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let got = read();
+  while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
+    await sleep(200);
+    got = read();
+  }
+  expect(got, what).toEqual(want);
+}
 
 /** A TCP exchange from inside `client` to `server` (a node process in each VM's namespace). */
 async function tcpExchange(client: Vm, server: Vm, bytes: number): Promise<string> {
@@ -164,8 +291,9 @@ beforeAll(async () => {
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
   em = await startLocalEmulation({ prefix, hosts: 3, stateDir, coordinator: `unix:${sock}`, tokenFile: join(work, 'token') });
   const deadline = Date.now() + 10_000;
-  while (registry.connected().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (registry.connected().length < 3 && Date.now() < deadline) await sleep(50);
   vms = layout.map(([key, h, vni, ip], n) => makeVm(key, h, vni, ip, n));
+  underlayMacs = await Promise.all(em.vhosts.map(async (v) => (await v.client.info()).underlayMac));
 }, 120_000);
 
 afterAll(async () => {
@@ -188,11 +316,13 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     expect(em.vhosts.map((v) => v.name)).toEqual([0, 1, 2].map((i) => `${prefix}-vhost-${i}`));
     expect(em.vhosts.map((v) => v.underlayIp)).toEqual(['198.51.100.1', '198.51.100.2', '198.51.100.3']);
     expect(registry.connected().map((a) => [a.name, a.underlayIp, a.address])).toEqual(em.vhosts.map((v) => [v.name, v.underlayIp, v.grpcAddress]));
-    for (const v of em.vhosts) {
+    for (const [i, v] of em.vhosts.entries()) {
       expect((await v.client.info()).underlayIp).toBe(v.underlayIp);
       // The address moved from eth0 to br-phy, and eth0 is br-phy's port.
-      expect(ipJson<Array<{ addr_info: Array<{ local: string; prefixlen: number; family: string }> }>>(v.name, 'addr', 'show', 'dev', 'br-phy')[0]!.addr_info)
-        .toEqual([expect.objectContaining({ family: 'inet', local: v.underlayIp, prefixlen: 24 })]);
+      const phy = ipJson<Array<{ address: string; addr_info: Array<{ local: string; prefixlen: number; family: string }> }>>(v.name, 'addr', 'show', 'dev', 'br-phy')[0]!;
+      expect(phy.addr_info).toEqual([expect.objectContaining({ family: 'inet', local: v.underlayIp, prefixlen: 24 })]);
+      // The MAC peers are given as this vhost's tunnel neighbour is br-phy's own.
+      expect(underlayMacs[i]).toBe(phy.address);
       expect(ipJson<Array<{ addr_info: unknown[] }>>(v.name, 'addr', 'show', 'dev', 'eth0')[0]!.addr_info).toEqual([]);
       expect(vsctl(v.dbSocket, 'port-to-br', 'eth0').trim()).toBe('br-phy');
       expect(vsctl(v.dbSocket, 'get', 'Bridge', 'br-phy', 'datapath_type').trim()).toBe('netdev');
@@ -208,19 +338,37 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     expect(ours).toEqual([]);
   });
 
+  it('links br-int to a secure br-tun by a patch pair, and leaves br-tun without flows until told', () => {
+    for (const v of em.vhosts) {
+      expect(vsctl(v.dbSocket, 'get', 'Bridge', 'br-tun', 'datapath_type').trim()).toBe('netdev');
+      expect(vsctl(v.dbSocket, 'get', 'Bridge', 'br-tun', 'fail_mode').trim()).toBe('secure');
+      expect(vsctl(v.dbSocket, 'list-ports', 'br-tun').trim().split('\n')).toEqual(['patch-int']);
+      expect(vsctl(v.dbSocket, 'port-to-br', 'patch-tun').trim()).toBe('br-int');
+      const patch = new Map(vsctlList(v.dbSocket, 'Interface', ['name', 'type', 'options']).map((r) => [r.name as string, r]));
+      expect(patch.get('patch-tun')).toMatchObject({ type: 'patch', options: { peer: 'patch-int' } });
+      expect(patch.get('patch-int')).toMatchObject({ type: 'patch', options: { peer: 'patch-tun' } });
+      // patch-tun is a trunk: every VNI's VLAN crosses it.
+      expect(vsctl(v.dbSocket, 'get', 'Port', 'patch-tun', 'tag').trim()).toBe('[]');
+      expect(vsctl(v.dbSocket, 'get', 'Port', 'patch-tun', 'trunks').trim()).toBe('[]');
+    }
+    // Secure and empty: nothing crosses br-tun before the control plane has said what may.
+    for (const i of [0, 1, 2]) expect(flows(i)).toEqual([]);
+  });
+
   it('creates VMs of two VPCs with overlapping IPs, each VPC on its own local VLAN per vhost', async () => {
     // On vhost 1 VPC B comes first, so there B has VLAN 1 and A VLAN 2 (elsewhere A has 1).
     const order = [...vms.filter((v) => v.host !== 1 || v.vni === B), ...vms.filter((v) => v.host === 1 && v.vni === A)];
-    const ports = new Map<string, string>();
     for (const v of order) {
       const [r] = await apply(v.host, [create(v.spec)]);
       expect(r!.error?.message ?? '', v.key).toBe('');
       expect(r!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
-      ports.set(v.key, r!.portName);
+      portOf.set(v.key, r!.portName);
     }
-    const expected = (v: Vm): number => (v.host === 1 ? (v.vni === B ? 1 : 2) : v.vni === A ? 1 : 2);
-    for (const v of vms) expect(tagOf(v, ports.get(v.key)!), v.key).toBe(expected(v));
-    expect(vsctl(host(0).dbSocket, 'get', 'Interface', ports.get('b1')!, 'type').trim()).toBe('internal');
+    for (const v of vms) {
+      expect(tagOf(v, portOf.get(v.key)!), v.key).toBe(vlanOf(v.host, v.vni));
+      expect(vsctl(host(v.host).dbSocket, 'port-to-br', portOf.get(v.key)!).trim(), v.key).toBe('br-int');
+    }
+    expect(vsctl(host(0).dbSocket, 'get', 'Interface', portOf.get('b1')!, 'type').trim()).toBe('internal');
     for (const i of [0, 1, 2]) {
       const listed = (await host(i).client.listVms()).vms.map((s) => [s.name, s.vni, s.complete]).sort();
       expect(listed).toEqual(vms.filter((v) => v.host === i).map((v) => [v.spec.name, v.vni, true]).sort());
@@ -228,24 +376,45 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     expect(ipJson<Array<{ mtu: number }>>(vm('a0').spec.name, 'link', 'show', 'dev', 'eth0')[0]!.mtu).toBe(1450);
   });
 
-  it('sets the tunnels a minimal control plane sends: protected access ports, one per (peer, VNI)', async () => {
+  it('sets the tunnels a minimal control plane sends on br-tun: one port per (peer, VNI), and each peer’s MAC as vswitchd’s tunnel neighbour', async () => {
     for (const i of [0, 1, 2]) {
       const want = tunnelsFor(i);
       expect(want).toHaveLength(4);
       expect(await setTunnels(i, want)).toEqual({ tunnels: 4, added: 4, removed: 0 });
       // The same set again changes nothing.
       expect(await setTunnels(i, want)).toEqual({ tunnels: 4, added: 0, removed: 0 });
-      const vlan = (vni: number): number => (i === 1 ? (vni === B ? 1 : 2) : vni === A ? 1 : 2);
       expect(tunnelPorts(i).map((p) => ({ ...p, uuid: undefined, name: undefined }))).toEqual(
         want.map((t) => ({
-          uuid: undefined, name: undefined, tag: vlan(t.vni), protected: true, type: 'vxlan', options: { key: String(t.vni), remote_ip: t.remoteIp },
+          uuid: undefined, name: undefined, bridge: 'br-tun', tag: vlanOf(i, t.vni), protected: true, type: 'vxlan', options: { key: String(t.vni), remote_ip: t.remoteIp },
           ids: { 'merak-vhost': host(i).name, 'merak-role': 'tunnel', 'merak-vni': String(t.vni), 'merak-remote-ip': t.remoteIp, 'merak-tunnel-type': 'vxlan' },
         })).sort((a, b) => `${a.options.remote_ip}/${a.options.key}`.localeCompare(`${b.options.remote_ip}/${b.options.key}`)),
       );
+      expect(vsctl(host(i).dbSocket, 'list-ports', 'br-int')).not.toMatch(/^[vg][0-9a-f]{14}$/m);
+      expect(tunnelNeighbours(i)).toEqual(peersOf(want));
+      // No neighbor yet: the fixed flows and one ingress flow per VNI of the tunnels, nothing else.
+      expect(flows(i)).toEqual(expectedFlows(i, want, []));
     }
   });
 
-  it('lets every same-VPC pair ping, across and within vhosts, and answers with the right MAC', async () => {
+  it('programs br-tun exactly from the neighbor tables: 2 flows per remote VM, none per local one', async () => {
+    for (const i of [0, 1, 2]) {
+      const table = neighborsFor(i);
+      // Every VM of both VPCs: each vhost hosts both.
+      expect(table).toHaveLength(9);
+      const res = await updateNeighbors(i, { upsert: table });
+      const want = expectedFlows(i);
+      expect(want).toHaveLength(3 + 2 + 2 * remoteCount(i));
+      expect(flows(i)).toEqual(want);
+      // The ingress flows came with the tunnels: this call added the neighbors' flows only.
+      expect(res).toMatchObject({ neighbors: 9, flows: want.length, flowsAdded: 2 * remoteCount(i), flowsRemoved: 0 });
+      // The same table again sends nothing.
+      expect(await updateNeighbors(i, { upsert: table })).toMatchObject({ neighbors: 9, flows: want.length, flowsAdded: 0, flowsRemoved: 0 });
+      expect(flows(i)).toEqual(want);
+    }
+    expect([0, 1, 2].map((i) => remoteCount(i))).toEqual([5, 7, 6]);
+  });
+
+  it('lets every same-VPC pair ping from the first echo, across and within vhosts, and answers with the right MAC', async () => {
     const pairs: Array<[Vm, Vm]> = [];
     for (const s of vms) for (const t of vms) if (s !== t && s.vni === t.vni) pairs.push([s, t]);
     expect(pairs).toHaveLength(4 * 3 + 5 * 4);
@@ -258,11 +427,16 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
   it('keeps the VPCs apart: no cross-VPC ping answers, no VM learns the other VPC’s MACs', async () => {
     const probes: Array<[Vm, string]> = [];
     for (const s of vms) for (const ip of s.vni === A ? ['10.1.0.5', '10.1.0.6'] : ['10.1.0.4']) probes.push([s, ip]);
-    const res = await ping(probes, 2, 1000);
-    for (const [s, ip] of probes) expect(res.get(`${s.spec.name}>${ip}`), `${s.key} -> ${ip}`).toMatchObject({ sent: 2, received: 0 });
+    await expectUnreachable(probes);
     for (const s of vms) {
       const others = new Set(vms.filter((v) => v.vni !== s.vni).map((v) => v.spec.mac));
       expect(neighbours(s).filter((n) => n.lladdr !== undefined && others.has(n.lladdr)), s.key).toEqual([]);
+    }
+    // The same address answers with its own VPC's MAC on every vhost's br-tun (10.1.0.2 is a2 in A, b3 in B).
+    for (const i of [0, 1]) {
+      const responders = flows(i).filter((f) => f.includes('arp_tpa=10.1.0.2,'));
+      expect(responders.map((f) => [/dl_vlan=(\d+)/.exec(f)![1], /set_field:(\S+)->arp_sha/.exec(f)![1]]).sort())
+        .toEqual([[String(vlanOf(i, A)), vm('a2').spec.mac], [String(vlanOf(i, B)), vm('b3').spec.mac]].filter(([, mac]) => i !== 1 || mac !== vm('a2').spec.mac).sort());
     }
   });
 
@@ -274,57 +448,210 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     expect(await tcpExchange(vm('b0'), vm('b3'), payload)).toBe(`b3 ${payload} ${digest}`);
   }, 60_000);
 
-  it('removes exactly the tunnels a smaller set leaves out, and adds them back', async () => {
+  it('neither answers nor floods across tunnels an ARP for an address nobody has', async () => {
+    const prober = vm('a0');
+    const unused = '10.1.0.99';
+    const txOf = (i: number): Record<string, number> => Object.fromEntries(tunnelPorts(i).map((p) => [p.name, Number(vsctl(host(i).dbSocket, 'get', 'Interface', p.name, 'statistics:tx_packets').trim())]));
+    const allTx = (): Array<Record<string, number>> => [0, 1, 2].map(txOf);
+    const proberTx = (): number => ipJson<Array<{ stats64: { tx: { packets: number } } }>>(prober.spec.name, '-s', 'link', 'show', 'dev', 'eth0')[0]!.stats64.tx.packets;
+    const proberPortRx = (): number => Number(vsctl(host(0).dbSocket, 'get', 'Interface', portOf.get(prober.key)!, 'statistics:rx_packets').trim());
+
+    // The counters count: an echo to a2 raises the tx of vhost 0's tunnel to vhost 1 for VPC A
+    // (OVSDB's statistics are refreshed every few seconds, hence the wait).
+    const toA2 = tunnelPorts(0).find((p) => p.options.remote_ip === host(1).underlayIp && p.options.key === String(A))!.name;
+    const control = txOf(0)[toA2]!;
+    await expectReachable([[prober, vm('a2')]]);
+    const deadline = Date.now() + 20_000;
+    while (txOf(0)[toA2]! < control + 3 && Date.now() < deadline) await sleep(250);
+    expect(txOf(0)[toA2]).toBeGreaterThanOrEqual(control + 3);
+    // Let every vhost's statistics settle (the echo replies crossed back) before the baseline.
+    let tx = allTx();
+    for (let settled = Date.now() + 12_000, again = allTx(); Date.now() < settled; again = allTx()) {
+      if (JSON.stringify(again) !== JSON.stringify(tx)) tx = again;
+      await sleep(500);
+    }
+    const drops = table1Drops(0);
+    const sentBefore = proberTx();
+    const rxBefore = proberPortRx();
+
+    const res = await ping([[prober, unused]], 3, 3000);
+    expect(res.get(`${prober.spec.name}>${unused}`)).toMatchObject({ sent: 3, received: 0 });
+    expect(neighbours(prober).find((n) => n.dst === unused)?.state?.[0]).toMatch(/^(FAILED|INCOMPLETE)$/);
+    // Only ARP requests left the VM (the echoes waited for an answer that never came), and br-tun's
+    // table 1 dropped each of them.
+    const arps = proberTx() - sentBefore;
+    expect(arps).toBeGreaterThan(0);
+    expect(table1Drops(0) - drops).toBe(arps);
+    // Once OVSDB's statistics cover the probe (the VM's own port counted the requests), no tunnel
+    // of any vhost has sent a packet more.
+    const until = Date.now() + 20_000;
+    while (proberPortRx() < rxBefore + arps && Date.now() < until) await sleep(250);
+    expect(proberPortRx()).toBeGreaterThanOrEqual(rxBefore + arps);
+    expect(allTx()).toEqual(tx);
+  }, 90_000);
+
+  it('removes exactly the tunnels a smaller set leaves out with their flows, and a peer’s tunnel neighbour with its last tunnel', async () => {
     const before = tunnelPorts(0);
-    const smaller = tunnelsFor(0).filter((t) => !(t.vni === B && t.remoteIp === host(2).underlayIp));
+    const far = host(2).underlayIp;
+    const smaller = tunnelsFor(0).filter((t) => !(t.vni === B && t.remoteIp === far));
     expect(await setTunnels(0, smaller)).toEqual({ tunnels: 3, added: 0, removed: 1 });
     const after = tunnelPorts(0);
     const gone = before.filter((p) => !after.some((q) => q.uuid === p.uuid));
-    expect(gone.map((p) => [p.ids['merak-remote-ip'], p.ids['merak-vni']])).toEqual([[host(2).underlayIp, String(B)]]);
+    expect(gone.map((p) => [p.ids['merak-remote-ip'], p.ids['merak-vni']])).toEqual([[far, String(B)]]);
     // The others are the very same rows.
     expect(after).toEqual(before.filter((p) => p !== gone[0]));
-    const res = await ping([[vm('b0'), vm('b4').ip]], 2, 1000);
-    expect(res.get(`${vm('b0').spec.name}>${vm('b4').ip}`)).toMatchObject({ received: 0 });
-    expect(await setTunnels(0, tunnelsFor(0))).toEqual({ tunnels: 4, added: 1, removed: 0 });
-    await expectReachable([[vm('b0'), vm('b4')]]);
+    // VPC B's VMs on vhost 2 lost their flows on vhost 0; vhost 2 is still a peer (VPC A).
+    expect(flows(0)).toEqual(expectedFlows(0, smaller));
+    expect(tunnelNeighbours(0)).toEqual(peersOf(tunnelsFor(0)));
+    await expectUnreachable([[vm('b0'), vm('b4').ip]]);
+
+    // The last tunnel to vhost 2 goes: so does its tunnel neighbour, and vhost 1's stays.
+    const without2 = tunnelsFor(0).filter((t) => t.remoteIp !== far);
+    expect(await setTunnels(0, without2)).toEqual({ tunnels: 2, added: 0, removed: 1 });
+    expect(tunnelNeighbours(0)).toEqual(peersOf(without2));
+    expect(tunnelNeighbours(0).map((n) => n.ip)).toEqual([host(1).underlayIp]);
+    expect(flows(0)).toEqual(expectedFlows(0, without2));
+    await expectUnreachable([[vm('a0'), vm('a3').ip]]);
+
+    expect(await setTunnels(0, tunnelsFor(0))).toEqual({ tunnels: 4, added: 2, removed: 0 });
+    expect(tunnelNeighbours(0)).toEqual(peersOf(tunnelsFor(0)));
+    expect(flows(0)).toEqual(expectedFlows(0));
+    await expectReachable([[vm('b0'), vm('b4')], [vm('a0'), vm('a3')], [vm('b4'), vm('b1')], [vm('a3'), vm('a1')]]);
   });
 
-  it('keeps the VNI to VLAN map and the underlay after SIGKILL and restart of an agent', async () => {
+  it('forgets a deleted VM on every vhost: no flow names it, and nothing answers for it', async () => {
+    const gone = vm('b4');
+    expect((await apply(gone.host, [del(gone.spec)]))[0]!.status).toBe(agentV1.VmStatus.VM_STATUS_DELETED);
+    const key = { vni: gone.vni, ip: gone.ip };
+    const rest = vms.filter((v) => v !== gone);
+    for (const i of [0, 1, 2]) {
+      const res = await updateNeighbors(i, { remove: [key] });
+      const remote = gone.host !== i;
+      expect(res, `vhost ${i}`).toMatchObject({ neighbors: 8, flows: expectedFlows(i, tunnelsFor(i), neighborsFor(i, rest)).length, flowsAdded: 0, flowsRemoved: remote ? 2 : 0 });
+      // A key the table no longer holds is not an error, and changes nothing.
+      expect(await updateNeighbors(i, { remove: [key] })).toMatchObject({ neighbors: 8, flowsAdded: 0, flowsRemoved: 0 });
+    }
+    vms = rest;
+    for (const i of [0, 1, 2]) {
+      const now = flows(i);
+      expect(now.filter((f) => f.includes(`=${gone.ip},`) || f.includes(`=${gone.ip} `) || f.includes(gone.spec.mac)), `vhost ${i}`).toEqual([]);
+      expect(now).toEqual(expectedFlows(i));
+    }
+    // Whether the asker still has its MAC in its ARP cache (b0, b1) or not (b2), nothing answers.
+    await expectUnreachable([[vm('b0'), gone.ip], [vm('b1'), gone.ip], [vm('b2'), gone.ip], [vm('b3'), gone.ip]]);
+  });
+
+  it('rejects bad UpdateNeighbors input naming the field, and changes nothing', async () => {
+    const before = flows(0);
+    // A valid entry that would add 2 flows, beside each bad one: it must not be applied either.
+    const good: agentV1.Neighbor = { vni: A, ip: '10.1.0.50', mac: '02:0a:00:00:00:50', hostIp: host(1).underlayIp };
+    const second = { ...good, ip: '10.1.0.51' };
+    const bad: Array<[Partial<agentV1.UpdateNeighborsRequest>, string]> = [
+      [{ upsert: [{ ...good, mac: 'not-a-mac' }] }, 'upsert[0].mac'],
+      [{ upsert: [{ ...good, mac: '01:00:5e:00:00:01' }] }, 'upsert[0].mac'],
+      [{ upsert: [good, { ...second, hostIp: '198.51.100.300' }] }, 'upsert[1].host_ip'],
+      [{ upsert: [good, { ...second, hostIp: '224.0.0.1' }] }, 'upsert[1].host_ip'],
+      [{ upsert: [{ ...good, vni: 0 }] }, 'upsert[0].vni'],
+      [{ upsert: [{ ...good, vni: 1 << 24 }] }, 'upsert[0].vni'],
+      [{ upsert: [{ ...good, ip: '10.1.0' }] }, 'upsert[0].ip'],
+      [{ upsert: [good, good] }, 'upsert[1]'],
+      [{ upsert: [good], remove: [{ vni: 0, ip: vm('a2').ip }] }, 'remove[0].vni'],
+      [{ upsert: [good], remove: [{ vni: A, ip: 'nowhere' }] }, 'remove[0].ip'],
+      [{ upsert: [good], remove: [{ vni: A, ip: vm('a2').ip }], replace: true }, 'remove'],
+    ];
+    for (const [req, field] of bad) {
+      const err = (await updateNeighbors(0, req).catch((e: ServiceError) => e)) as ServiceError;
+      expect(err.code, field).toBe(status.INVALID_ARGUMENT);
+      expect(err.details, field).toContain(`${field}:`);
+    }
+    expect(flows(0)).toEqual(before);
+    // The table too: an empty change reports it as it was.
+    expect(await updateNeighbors(0, {})).toMatchObject({ neighbors: neighborsFor(0).length, flows: before.length, flowsAdded: 0, flowsRemoved: 0 });
+  });
+
+  it('keeps the VNI to VLAN map, the underlay and br-tun’s flows through SIGKILL and restart of an agent, and takes the whole table again', async () => {
     const h = host(1);
     const addrBefore = ipJson<unknown[]>(h.name, 'addr', 'show', 'dev', 'br-phy');
+    const flowsBefore = flows(1);
+    expect(flowsBefore).toEqual(expectedFlows(1));
     const oldPid = h.agentPid;
     await h.killAgent();
+    // The bridge keeps its flows while the agent is away, and the restarted agent, whose table is
+    // empty, leaves them until the control plane speaks: traffic goes on meanwhile.
+    expect(flows(1)).toEqual(flowsBefore);
     await h.restartAgent();
     expect(h.agentPid).not.toBe(oldPid);
+    expect(flows(1)).toEqual(flowsBefore);
+    await expectReachable([[vm('a2'), vm('a0')], [vm('b2'), vm('b3')]]);
     expect(ipJson<unknown[]>(h.name, 'addr', 'show', 'dev', 'br-phy')).toEqual(addrBefore);
-    expect((await h.client.info()).underlayIp).toBe(h.underlayIp);
+    expect(await h.client.info()).toMatchObject({ underlayIp: h.underlayIp, underlayMac: underlayMacs[1] });
     const log = readFileSync(join(h.dir, 'agent.log'), 'utf8').trim().split('\n');
     const lastStart = log.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; changes?: string[] }).filter((l) => l.msg.startsWith('underlay')).pop();
     expect(lastStart).toMatchObject({ msg: 'underlay already in place', changes: [] });
-    // A new VM of VPC A on vhost 1 gets A's VLAN there (2; the lowest free would be 3).
+
+    // What the coordinator does when an agent registers again: its tunnels, then its whole table.
+    expect(await setTunnels(1, tunnelsFor(1))).toEqual({ tunnels: 4, added: 0, removed: 0 });
+    expect(await updateNeighbors(1, { upsert: neighborsFor(1), replace: true })).toMatchObject({ neighbors: neighborsFor(1).length, flows: flowsBefore.length });
+    expect(flows(1)).toEqual(flowsBefore);
+    expect(tunnelNeighbours(1)).toEqual(peersOf(tunnelsFor(1)));
+
+    // A new VM of VPC A on vhost 1 gets A's VLAN there (2; the lowest free would be 3), and every
+    // vhost of VPC A is told of it.
     const a4 = makeVm('a4', 1, A, '10.1.0.7', 20);
     const [r] = await apply(1, [create(a4.spec)]);
     expect(r!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     expect(tagOf(a4, r!.portName)).toBe(2);
+    portOf.set(a4.key, r!.portName);
     vms = [...vms, a4];
+    for (const i of [0, 1, 2]) {
+      expect(await updateNeighbors(i, { upsert: [neighbor(a4)] })).toMatchObject({ neighbors: neighborsFor(i).length, flowsAdded: i === 1 ? 0 : 2, flowsRemoved: 0 });
+      expect(flows(i)).toEqual(expectedFlows(i));
+    }
     await expectReachable(vms.filter((v) => v.vni === A && v !== a4).flatMap((t): Array<[Vm, Vm]> => [[a4, t], [t, a4]]));
     const deadline = Date.now() + 10_000;
-    while (!registry.get(h.name)?.connected && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    while (!registry.get(h.name)?.connected && Date.now() < deadline) await sleep(50);
     expect(registry.get(h.name)).toMatchObject({ connected: true, underlayIp: h.underlayIp });
+  });
+
+  it('restores br-tun’s flows and the tunnel neighbours by itself after ovs-vswitchd restarts', async () => {
+    // Vhost 2 has only veth VMs: an OVS internal port moved into a VM's namespace does not come
+    // back with a userspace vswitchd (it makes a new tap in the vhost's namespace instead).
+    const h = host(2);
+    const flowsBefore = flows(2);
+    expect(flowsBefore).toEqual(expectedFlows(2));
+    const neighboursBefore = tunnelNeighbours(2);
+    expect(neighboursBefore).toEqual(peersOf(tunnelsFor(2)));
+    const oldPid = h.vswitchdPid;
+    await h.restartVswitchd();
+    expect(h.vswitchdPid).not.toBe(oldPid);
+    // The record follows, so a teardown from any process stops the new vswitchd.
+    expect(readState(stateDir)!.vhosts[2]!.processes.vswitchd?.pid).toBe(h.vswitchdPid);
+    // No call from the control plane: the agent sees its OpenFlow connection close, reconnects,
+    // and rewrites every flow from its table.
+    await eventually(() => flowsIfUp(2), flowsBefore, 'br-tun flows after the restart');
+    await eventually(() => tunnelNeighbours(2), neighboursBefore, 'tunnel neighbours after the restart');
+    let ready = await httpGet(h.httpSocket, '/readyz');
+    for (const until = Date.now() + 10_000; ready.code !== 200 && Date.now() < until; ready = await httpGet(h.httpSocket, '/readyz')) await sleep(100);
+    expect(ready).toMatchObject({ code: 200, body: expect.stringMatching(/underlay: ok/) });
+    expect(await h.client.info()).toMatchObject({ underlayMac: underlayMacs[2] });
+    await expectReachable([[vm('a3'), vm('a0')], [vm('a2'), vm('a3')], [vm('b3'), vm('b0')], [vm('b2'), vm('b3')], [vm('a3'), vm('a4')]]);
   });
 
   it('rejects bad SetTunnels input naming the field, and changes nothing', async () => {
     const before = tunnelPorts(2);
+    const flowsBefore = flows(2);
     const good = tunnelsFor(2);
     const bad: Array<[agentV1.SetTunnelsRequest, string]> = [
-      [{ tunnels: [...good, { remoteIp: '198.51.100.300', vni: A }], type: 0 }, 'tunnels[4].remote_ip'],
-      [{ tunnels: [{ remoteIp: '127.0.0.1', vni: A }], type: 0 }, 'tunnels[0].remote_ip'],
-      [{ tunnels: [{ remoteIp: host(0).underlayIp, vni: 0 }], type: 0 }, 'tunnels[0].vni'],
-      [{ tunnels: [{ remoteIp: host(0).underlayIp, vni: 1 << 24 }], type: 0 }, 'tunnels[0].vni'],
-      [{ tunnels: [...good, good[1]!], type: 0 }, 'tunnels[4]'],
-      [{ tunnels: good, type: 7 as agentV1.TunnelType }, 'type'],
+      [{ tunnels: [...good, { remoteIp: '198.51.100.300', vni: A, remoteMac: '' }], type: 0, flood: false }, 'tunnels[4].remote_ip'],
+      [{ tunnels: [{ remoteIp: '127.0.0.1', vni: A, remoteMac: '' }], type: 0, flood: false }, 'tunnels[0].remote_ip'],
+      [{ tunnels: [{ remoteIp: host(0).underlayIp, vni: 0, remoteMac: '' }], type: 0, flood: false }, 'tunnels[0].vni'],
+      [{ tunnels: [{ remoteIp: host(0).underlayIp, vni: 1 << 24, remoteMac: '' }], type: 0, flood: false }, 'tunnels[0].vni'],
+      [{ tunnels: [{ remoteIp: host(0).underlayIp, vni: A, remoteMac: 'ff:ff:ff:ff:ff:ff' }], type: 0, flood: false }, 'tunnels[0].remote_mac'],
+      [{ tunnels: [...good.slice(0, 1), { ...good[1]!, remoteMac: '02:00:00:00:00' }], type: 0, flood: false }, 'tunnels[1].remote_mac'],
+      [{ tunnels: [...good, good[1]!], type: 0, flood: false }, 'tunnels[4]'],
+      [{ tunnels: good, type: 7 as agentV1.TunnelType, flood: false }, 'type'],
       // A tunnel to itself: only the agent knows its own address.
-      [{ tunnels: [...good, { remoteIp: host(2).underlayIp, vni: A }], type: 0 }, 'tunnels[4].remote_ip'],
+      [{ tunnels: [...good, { remoteIp: host(2).underlayIp, vni: A, remoteMac: '' }], type: 0, flood: false }, 'tunnels[4].remote_ip'],
     ];
     for (const [req, field] of bad) {
       const err = (await host(2).client.setTunnels(req).catch((e: ServiceError) => e)) as ServiceError;
@@ -332,6 +659,8 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
       expect(err.details).toContain(`${field}:`);
     }
     expect(tunnelPorts(2)).toEqual(before);
+    expect(flows(2)).toEqual(flowsBefore);
+    expect(tunnelNeighbours(2)).toEqual(peersOf(good));
   });
 
   it('fails a VM cleanly when all 4094 VLANs are taken, and a tunnel set that needs one more', async () => {
@@ -339,10 +668,11 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     // VPCs A and B hold VLANs 1 and 2 on vhost 2; tunnels of 4092 more VNIs (to an address no
     // vhost has) take the rest.
     const extra: agentV1.Tunnel[] = [];
-    for (let vni = 1; extra.length < 4092; vni++) if (vni !== A && vni !== B) extra.push({ remoteIp: '198.51.100.250', vni });
+    for (let vni = 1; extra.length < 4092; vni++) if (vni !== A && vni !== B) extra.push({ remoteIp: '198.51.100.250', vni, remoteMac: '' });
     const full = [...tunnelsFor(2), ...extra];
     expect(await setTunnels(2, full)).toEqual({ tunnels: 4096, added: 4092, removed: 0 });
     const portsBefore = vsctl(h.dbSocket, 'list-ports', 'br-int');
+    const tunBefore = vsctl(h.dbSocket, 'list-ports', 'br-tun');
     const linksBefore = ipJson<Array<{ ifname: string }>>(h.name, 'link', 'show').map((l) => l.ifname).sort();
 
     const c5 = makeVm('c5', 2, 5000, '10.5.0.2', 30);
@@ -359,22 +689,28 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     while (links.length !== linksBefore.length && Date.now() < deadline);
     expect(links).toEqual(linksBefore);
 
-    const tooMany = (await setTunnels(2, [...full, { remoteIp: '198.51.100.250', vni: 9000 }]).catch((e: ServiceError) => e)) as ServiceError;
+    const tooMany = (await setTunnels(2, [...full, { remoteIp: '198.51.100.250', vni: 9000, remoteMac: '' }]).catch((e: ServiceError) => e)) as ServiceError;
     expect(tooMany.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(tooMany.details).toMatch(/no local VLAN left for VNI 9000/);
     expect(vsctl(h.dbSocket, 'list-ports', 'br-int')).toBe(portsBefore);
+    expect(vsctl(h.dbSocket, 'list-ports', 'br-tun')).toBe(tunBefore);
 
-    // Back to the real set: the 4092 go, their VLANs are free again, and the VM fits.
+    // Back to the real set: the 4092 go with their ingress flows, their VLANs are free again, and the VM fits.
     expect(await setTunnels(2, tunnelsFor(2))).toEqual({ tunnels: 4, added: 0, removed: 4092 });
+    expect(flows(2)).toEqual(expectedFlows(2));
     const [again] = await apply(2, [create(c5.spec)]);
     expect(again!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     expect(tagOf(c5, again!.portName)).toBe(3);
     expect((await apply(2, [del(c5.spec)]))[0]!.status).toBe(agentV1.VmStatus.VM_STATUS_DELETED);
   }, 180_000);
 
-  it('switches every tunnel to Geneve and still connects both VPCs', async () => {
-    for (const i of [0, 1, 2]) expect(await setTunnels(i, tunnelsFor(i), agentV1.TunnelType.TUNNEL_TYPE_GENEVE)).toEqual({ tunnels: 4, added: 4, removed: 4 });
-    expect(tunnelPorts(0).map((p) => [p.type, p.name[0]])).toEqual(Array.from({ length: 4 }, () => ['geneve', 'g']));
-    await expectReachable([[vm('a0'), vm('a3')], [vm('b0'), vm('b3')], [vm('b2'), vm('b1')]]);
+  it('switches every tunnel to Geneve, moves the flows to the new ports and still connects both VPCs', async () => {
+    for (const i of [0, 1, 2]) expect(await setTunnels(i, tunnelsFor(i), GENEVE)).toEqual({ tunnels: 4, added: 4, removed: 4 });
+    for (const i of [0, 1, 2]) {
+      expect(tunnelPorts(i).map((p) => [p.type, p.name[0], p.bridge])).toEqual(Array.from({ length: 4 }, () => ['geneve', 'g', 'br-tun']));
+      expect(flows(i)).toEqual(expectedFlows(i));
+      expect(tunnelNeighbours(i)).toEqual(peersOf(tunnelsFor(i)));
+    }
+    await expectReachable([[vm('a0'), vm('a3')], [vm('b0'), vm('b3')], [vm('b2'), vm('b1')], [vm('a4'), vm('a1')]]);
   });
 });

@@ -1,6 +1,7 @@
 // Teardown of a local emulation: stop() from the launching process, and teardownLocalEmulation
 // from another process after the launcher was SIGKILLed (with one ovsdb-server dead too, so the
-// VMs are found in its database file). Afterwards nothing of the prefix may exist.
+// VMs are found in its database file). Afterwards nothing of the prefix may exist, and none of a
+// vhost's OVS devices (br-tun, its patch port, the bridges' taps) may have landed in the root namespace.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { agentV1 } from '@merak/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EmulationState, readState, startLocalEmulation, teardownLocalEmulation } from '../../coordinator/index.js';
 import { isRunning } from '../../coordinator/local/process-record.js';
-import { httpGet, ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+import { httpGet, ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix, vsctl } from '../fixtures/local-emulation.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -29,10 +30,15 @@ function fresh(tag: string): { prefix: string; work: string; stateDir: string } 
   return { prefix, work, stateDir };
 }
 
+/** Root-namespace links named as a vhost's OVS devices are: a vhost's bridge taps must die with its namespace, not land here. */
+const OVS_DEVICES = new Set(['br-int', 'br-tun', 'br-phy', 'patch-tun', 'patch-int', 'ovs-netdev']);
+const rootOvsLinks = (): string[] => ipJson<Array<{ ifname: string }>>(undefined, 'link', 'show').map((l) => l.ifname).filter((n) => OVS_DEVICES.has(n)).sort();
+
 /** Nothing of the emulation is left: namespaces, root links, recorded or unrecorded processes, the folder. */
-function expectNothingLeft(prefix: string, stateDir: string, state: EmulationState): void {
+function expectNothingLeft(prefix: string, stateDir: string, state: EmulationState, rootLinksBefore: readonly string[]): void {
   expect(namespacesWithPrefix(prefix)).toEqual([]);
   expect(linksWithPrefix(prefix)).toEqual([]);
+  expect(rootOvsLinks()).toEqual(rootLinksBefore);
   for (const v of state.vhosts) for (const [kind, p] of Object.entries(v.processes)) expect(isRunning(p), `${v.name} ${kind}`).toBe(false);
   expect(processesMentioning(stateDir)).toEqual([]);
   expect(existsSync(stateDir)).toBe(false);
@@ -66,6 +72,7 @@ describe('local emulation teardown', () => {
 
   it('stop() removes every namespace, link, bridge and process, VMs included', async () => {
     const { prefix, stateDir } = fresh('ts');
+    const rootLinks = rootOvsLinks();
     const em = await startLocalEmulation({ prefix, hosts: 2, stateDir, underlayCidr: '203.0.113.0/24' });
     expect(em.vhosts.map((v) => v.underlayIp)).toEqual(['203.0.113.1', '203.0.113.2']);
     // VMs of both port kinds, and tunnels.
@@ -75,7 +82,14 @@ describe('local emulation teardown', () => {
       expect(r!.status).toBe(agentV1.VmStatus.VM_STATUS_READY);
     }
     for (const [i, v] of em.vhosts.entries()) {
-      expect(await v.client.setTunnels({ tunnels: [{ remoteIp: em.vhosts[1 - i]!.underlayIp, vni: 1001 }], type: 0 })).toMatchObject({ added: 1 });
+      expect(await v.client.setTunnels({ tunnels: [{ remoteIp: em.vhosts[1 - i]!.underlayIp, vni: 1001, remoteMac: '' }], type: 0, flood: false })).toMatchObject({ added: 1 });
+      // And a neighbor table, so br-tun holds flows as well as the tunnel port and its patch port.
+      const other = specs[1 - i]!;
+      expect(await v.client.updateNeighbors({ upsert: [{ vni: 1001, ip: other.ip, mac: other.mac, hostIp: em.vhosts[1 - i]!.underlayIp }], remove: [], replace: false }))
+        .toMatchObject({ neighbors: 1, flowsAdded: 2 });
+      expect(vsctl(v.dbSocket, 'list-ports', 'br-tun').trim().split('\n')).toEqual(['patch-int', expect.stringMatching(/^v[0-9a-f]{14}$/)]);
+      expect(vsctl(v.dbSocket, 'port-to-br', 'patch-tun').trim()).toBe('br-int');
+      expect(ipJson<Array<{ ifname: string }>>(v.name, 'link', 'show', 'dev', 'br-tun').map((l) => l.ifname)).toEqual(['br-tun']);
     }
     const state = readState(stateDir)!;
     expect(namespacesWithPrefix(prefix).sort()).toEqual([...specs.map((s) => s.name), ...em.vhosts.map((v) => v.name)].sort());
@@ -88,11 +102,12 @@ describe('local emulation teardown', () => {
       `bridge ${prefix}-br`, `folder ${stateDir}`,
     ]));
     expect(report.removed.filter((r) => /^(agent|ovs-vswitchd|ovsdb-server) of /.test(r))).toHaveLength(6);
-    expectNothingLeft(prefix, stateDir, state);
+    expectNothingLeft(prefix, stateDir, state, rootLinks);
   }, 120_000);
 
   it('teardownLocalEmulation removes everything after the launcher was SIGKILLed', async () => {
     const { prefix, stateDir } = fresh('tk');
+    const rootLinks = rootOvsLinks();
     const coordinatorDist = fileURLToPath(new URL('../../coordinator/dist/index.js', import.meta.url));
     const protoDist = fileURLToPath(new URL('../../proto/dist/index.js', import.meta.url));
     // The launcher in a child process: an emulation of 2 vhosts with a VM on each, then it waits.
@@ -151,7 +166,7 @@ describe('local emulation teardown', () => {
     expect(report.failed).toEqual([]);
     expect(report.removed).toEqual(expect.arrayContaining([`1 VM namespace of ${prefix}-vhost-0`, `1 VM namespace of ${prefix}-vhost-1`, `bridge ${prefix}-br`]));
     expect(report.removed.filter((r) => r.startsWith(`ovsdb-server of ${prefix}-vhost-0`) || r.startsWith(`ovs-vswitchd of ${prefix}-vhost-1`))).toEqual([]);
-    expectNothingLeft(prefix, stateDir, state);
+    expectNothingLeft(prefix, stateDir, state, rootLinks);
     // A second teardown finds nothing to do.
     expect(await teardownLocalEmulation(stateDir)).toEqual({ removed: [], failed: [] });
   }, 120_000);
