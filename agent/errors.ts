@@ -8,6 +8,7 @@ export type MerakErrorCode =
   | 'NETLINK'
   | 'NETNS'
   | 'OVSDB'
+  | 'OPENFLOW'
   | 'TIMEOUT'
   | 'UNAVAILABLE'
   | 'CAPACITY'
