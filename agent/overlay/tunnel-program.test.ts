@@ -17,14 +17,15 @@ function vpc(n = 1000): NeighborEntry[] {
 function setup(): { program: TunnelProgram; batches: LabeledFlowMod[][] } {
   const batches: LabeledFlowMod[][] = [];
   const connect = async (): Promise<FlowConnection> => ({ closed: new Promise<void>(() => undefined), close: () => undefined, apply: async (mods) => void batches.push([...mods]) });
-  let program: TunnelProgram | undefined;
-  const flows = new FlowSync({ mgmtPath: '/nowhere', logger: pino({ level: 'silent' }), connect, onConnected: async () => program?.refresh() });
+  const late: { program?: TunnelProgram } = {};
+  const flows = new FlowSync({ mgmtPath: '/nowhere', logger: pino({ level: 'silent' }), connect, onConnected: async () => late.program?.refresh() });
   // br-tun as vswitchd numbered it: the patch port and a tunnel per peer vhost for VNI 1001.
   const ofports = new Map<string, number>([['patch-int', 1], ...Array.from({ length: 9 }, (_, k): [string, number] => [tunnelPortName('vxlan', hostIp(k + 1), 1001), 10 + k])]);
-  program = new TunnelProgram({
+  const program = new TunnelProgram({
     flows, logger: pino({ level: 'silent' }), localIp: LOCAL, ovsRundir: '/nowhere', patchPort: 'patch-int',
     acquireVlan: (vni) => (vni === 1001 ? 3 : 4), ofports: async () => ofports,
   });
+  late.program = program;
   return { program, batches };
 }
 
