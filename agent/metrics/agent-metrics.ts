@@ -9,6 +9,10 @@ export class AgentMetrics {
   private readonly created: Counter;
   private readonly deleted: Counter;
   private readonly failed: Counter<'code' | 'step'>;
+  private readonly neighborSeconds: Histogram;
+  private readonly neighborEntries: Gauge;
+  private readonly tunnelFlows: Gauge;
+  private readonly flowMods: Counter;
 
   constructor(vhost: string, presentVms: () => number) {
     this.registry.setDefaultLabels({ vhost });
@@ -22,6 +26,17 @@ export class AgentMetrics {
     this.deleted = new Counter({ name: 'merak_agent_vms_deleted_total', help: 'VMs deleted', registers });
     this.failed = new Counter({ name: 'merak_agent_vms_failed_total', help: 'VM operations that failed', labelNames: ['code', 'step'], registers });
     new Gauge({ name: 'merak_agent_vms_present', help: 'VMs present on this vhost', registers, collect() { this.set(presentVms()); } });
+    this.neighborSeconds = new Histogram({ name: 'merak_agent_neighbor_update_duration_seconds', help: 'An UpdateNeighbors call, from arrival to vswitchd\'s barrier reply', buckets, registers });
+    this.neighborEntries = new Gauge({ name: 'merak_agent_neighbors', help: 'Entries in the neighbor table', registers });
+    this.tunnelFlows = new Gauge({ name: 'merak_agent_tunnel_bridge_flows', help: 'Flows the agent keeps on br-tun', registers });
+    this.flowMods = new Counter({ name: 'merak_agent_flow_mods_total', help: 'flow_mods sent to br-tun for neighbor changes', registers });
+  }
+
+  neighborUpdate(o: { neighbors: number; flows: number; flowsAdded: number; flowsRemoved: number; micros: number }): void {
+    this.neighborSeconds.observe(o.micros / 1e6);
+    this.neighborEntries.set(o.neighbors);
+    this.tunnelFlows.set(o.flows);
+    this.flowMods.inc(o.flowsAdded + o.flowsRemoved);
   }
 
   /** Gauges and a counter for a supervised host agent (only when there is one). */

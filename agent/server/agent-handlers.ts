@@ -4,7 +4,7 @@
 // and become gRPC statuses in one place (status.ts).
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, MerakError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { Pacer } from '../probe/pacer.js';
 import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
@@ -239,17 +239,13 @@ export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
     },
 
     async setTunnels(req) {
-      const config = validateTunnels(req);
-      try {
-        return await deps.setTunnels(config);
-      } catch (e) {
-        if (e instanceof Error && e.message === 'unimplemented') throw new MerakError('UNIMPLEMENTED', 'tunnels are not supported by this agent');
-        throw e;
-      }
+      return deps.setTunnels(validateTunnels(req));
     },
 
     async updateNeighbors(req) {
-      return deps.updateNeighbors(validateNeighbors(req));
+      const out = await deps.updateNeighbors(validateNeighbors(req));
+      metrics.neighborUpdate(out);
+      return out;
     },
   };
 }
