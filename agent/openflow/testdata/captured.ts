@@ -91,3 +91,23 @@ export const CAPTURED_HELLO = {
   args: CAPTURED.gotoTable.args,
   hex: '04000010000000010001000800000010',
 } as const satisfies CapturedFlowMod;
+
+// What ovs-vswitchd 3.1.0 (same package, netdev bridge br-tun with fail_mode=secure, default
+// protocols) wrote on <OVS_RUNDIR>/br-tun.mgmt, read with a raw unix socket client that sent our
+// HELLO (1.3 only) and then, in one write, four flow_mods for table 1, priority 9, empty match:
+//   xid 100 actions=set_field:2->arp_op   (no arp match)
+//   xid 101 goto_table:0                  (backwards)
+//   xid 102 actions=pop_vlan              (no VLAN match)
+//   xid 103 actions=output:0              (accepted!)
+// and a BARRIER_REQUEST (xid 104).
+
+/** vswitchd's HELLO: version 6 (1.5) and no bitmap, since it allows every version from 1.0 up. */
+export const VSWITCHD_HELLO = '0600000800000001';
+
+/** Its answer to the four flow_mods and the barrier, as one read: three OFPT_ERRORs, the BARRIER_REPLY. */
+export const VSWITCHD_REPLIES = '0401005c000000640002000a040e005000000064000000000000000000000000000000000100000000000009ffffffff'
+  + 'ffffffffffffffff00000000000100040000000000040018000000000019001080002a0200020000000000000401004c'
+  + '0000006500030002040e004000000065000000000000000000000000000000000100000000000009ffffffffffffffff'
+  + 'ffffffff000000000001000400000000000100080000000004010054000000660002000a040e00480000006600000000'
+  + '0000000000000000000000000100000000000009ffffffffffffffffffffffff00000000000100040000000000040010'
+  + '0000000000120008000000000415000800000068';
