@@ -65,8 +65,8 @@ class FakeSwitch {
     }
   }
 
-  of<T extends ParsedMessage['type']>(type: T): Array<Extract<ParsedMessage, { type: T }>> {
-    return this.received.filter((m): m is Extract<ParsedMessage, { type: T }> => m.type === type);
+  of<T extends ParsedMessage['type']>(type: T): Array<ParsedMessage & { type: T }> {
+    return this.received.filter((m): m is ParsedMessage & { type: T } => m.type === type);
   }
 
   async stop(): Promise<void> {
