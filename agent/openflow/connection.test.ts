@@ -176,6 +176,7 @@ describe('OpenFlowConnection: batches', () => {
       ['arp for 10.1.0.7', 'OFPET_BAD_ACTION', 'OFPBAC_MATCH_INCONSISTENT'],
       ['table=0,priority=4,in_port=4', 'OFPET_BAD_INSTRUCTION', 'OFPBIC_BAD_TABLE_ID'],
     ]);
+    expect(err.failures.map((f) => f.label)).toEqual(['arp for 10.1.0.7', undefined]);
     expect(err.message).toContain('refused 2 of 4');
     expect(err.stack).toContain('connection.test.ts'); // the caller's stack, not the socket's
     expect(sw.of('flow_mod')).toHaveLength(4);

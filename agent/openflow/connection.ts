@@ -81,7 +81,9 @@ export class OpenFlowConnection {
     try {
       await conn.handshake(Math.max(1, deadline - Date.now()), timeoutMs);
     } catch (e) {
-      socket.destroy();
+      // end(), not destroy(): a HELLO_FAILED we wrote to a peer without 1.3 still reaches it.
+      socket.end();
+      setTimeout(() => socket.destroy(), 500).unref();
       throw e;
     }
     return conn;
@@ -222,7 +224,7 @@ export class OpenFlowConnection {
           const { batch, index } = owner;
           const mod = batch.mods[index]!;
           batch.failures.push({
-            xid: m.header.xid, flow: mod.label ?? describeFlow(mod.flow), mod, errorType: m.errorType, errorCode: m.errorCode,
+            xid: m.header.xid, flow: mod.label ?? describeFlow(mod.flow), label: mod.label, mod, errorType: m.errorType, errorCode: m.errorCode,
             typeName: m.typeName, codeName: m.codeName,
           });
           return;

@@ -81,6 +81,7 @@ export interface FlowFailure {
   readonly xid: number;
   /** The flow's label if it had one, else a short text of table, priority and match. */
   readonly flow: string;
+  readonly label: string | undefined;
   readonly mod: FlowMod;
   readonly errorType: number;
   readonly errorCode: number;

@@ -1,5 +1,6 @@
 // The messages as data: the flow model (match, actions, flow, flow mod) and each OpenFlow message
 // this codec speaks. Types only; no VM or neighbor words.
+import type { OpenFlowDecodeError } from './errors.js';
 
 /** Fields a set_field or move action can name (OVS's names for them). */
 export type Field =
@@ -129,4 +130,4 @@ export type ParsedMessage =
   | (BarrierMessage & { readonly header: OfHeader })
   | (FlowModMessage & { readonly header: OfHeader })
   /** Unknown types, and known ones whose body did not decode (`decodeError` then says why). */
-  | (RawMessage & { readonly header: OfHeader; readonly decodeError?: Error });
+  | (RawMessage & { readonly header: OfHeader; readonly decodeError?: OpenFlowDecodeError });
