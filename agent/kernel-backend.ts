@@ -8,7 +8,7 @@ import type { AgentConfig } from './config.js';
 import { MerakError, errorMessage } from './errors.js';
 import { NetnsHandle } from './netns/index.js';
 import { join } from 'node:path';
-import { FlowSync, Overlay, PATCH, TUNNEL_BRIDGE, TunnelProgram, type Underlay, ensureUnderlay } from './overlay/index.js';
+import { FlowSync, MARK, Overlay, PATCH, TUNNEL_BRIDGE, TunnelProgram, type Underlay, ensureUnderlay } from './overlay/index.js';
 import { pingFromNamespace } from './probe/pinger.js';
 import type { ReadinessCheck } from './server/http.js';
 import { KernelExecutor } from './vm/kernel-executor.js';
@@ -70,6 +70,12 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
         ofports: () => vs.interfaceOfports(),
       });
       overlay.attachProgram(program);
+      program.recover((await vs.listPorts({ [MARK.role]: 'tunnel' })).flatMap((p) => {
+        const type = p.externalIds[MARK.tunnelType];
+        const vni = Number(p.externalIds[MARK.vni]);
+        const remoteIp = p.externalIds[MARK.remoteIp] ?? '';
+        return (type === 'vxlan' || type === 'geneve') && Number.isInteger(vni) ? [{ type, vni, remoteIp }] : [];
+      }));
     }
   } catch (e) {
     flows?.close();

@@ -70,6 +70,17 @@ export class TunnelProgram {
     clearInterval(this.renewal);
   }
 
+  /**
+   * What a restarted agent finds of the tunnels in OVSDB (their marks), so the first table it is
+   * given resolves to the tunnels that exist, before the next SetTunnels says them again.
+   */
+  recover(tunnels: ReadonlyArray<{ type: TunnelType; vni: number; remoteIp: string }>): void {
+    if (tunnels.length === 0) return;
+    this.type = tunnels[0]!.type;
+    this.tunnelVnis = new Set(tunnels.map((t) => t.vni));
+    this.deps.logger.info({ tunnels: tunnels.length, type: this.type }, 'tunnels recovered from OVSDB');
+  }
+
   /** VNIs the table or the tunnels use: their VLANs must not be given back. */
   vnis(): Set<number> {
     return new Set([...this.table.vnis(), ...this.tunnelVnis]);

@@ -1,4 +1,4 @@
-// Tunnel ports on br-int, one per (remote vhost, VNI): what they are called, how they are marked,
+// Tunnel ports on br-tun, one per (remote vhost, VNI): what they are called, how they are marked,
 // and the plan that turns the ports there are into the set wanted. Pure: no I/O.
 import { parseIpv4 } from '../vm/ipv4.js';
 import { AddPort, type Command, DelPort, SetPortTag } from '../vswitch/commands.js';

@@ -65,6 +65,11 @@ export class Overlay {
 
   constructor(private readonly deps: OverlayDeps) {}
 
+  /** The vhost's tunnel endpoint as it registered it ('' / undefined: none). */
+  underlayIpOf(host: string): string | undefined {
+    return this.deps.underlayIp(host);
+  }
+
   /** The vhost may have lost or changed what it was told (it registered again): tell it again next time. */
   forget(host: string): void {
     this.told.delete(host);

@@ -41,7 +41,7 @@ describe('standalone control plane: neighbor tables', () => {
     ]);
     const live: LiveScenarios = {
       liveVnis: () => new Map(),
-      liveHosts: () => new Set(),
+      liveHosts: () => new Set([...plans.values()].flatMap((p) => [...p.hosts])),
       liveNeighbors: (hosts, opts) => {
         const out = new Map<string, NeighborVm[]>();
         for (const [id, plan] of plans) {
@@ -76,6 +76,19 @@ describe('standalone control plane: neighbor tables', () => {
     while (!a.calls.has('h3') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(a.calls.get('h3')).toEqual([{ upsert: expect.any(Array) as unknown, remove: [], replace: true }]);
     expect(a.calls.get('h3')![0]!.upsert.map((e) => e.vni)).toEqual([1002, 1002, 1002, 1002]);
+
+    // h2 comes back with another underlay address: its peer h3 names it in its entries, so every
+    // vhost gets its whole table again, with the new address.
+    await cp.setUp(ctx('two'));
+    a.calls.clear();
+    ips.h2 = '198.51.100.22';
+    cp.agentConnected?.('h2');
+    while (!a.calls.has('h3') && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
+    expect([...a.calls.keys()].sort()).toEqual(['h0', 'h1', 'h2', 'h3']);
+    const h3 = a.calls.get('h3')![0]!;
+    expect(h3.replace).toBe(true);
+    expect(new Set(h3.upsert.map((e) => e.hostIp))).toEqual(new Set(['198.51.100.22', '198.51.100.4']));
+    ips.h2 = '198.51.100.3';
   });
 
   it('sends nothing in flood mode', async () => {

@@ -42,9 +42,12 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
       : { upsert: [], remove: vms.map((v) => ({ vni: v.vni, ip: v.ip })), replace: false }]));
   };
   const reconnected = new Set<string>();
+  /** Each vhost's address as the neighbor entries sent name it: a vhost that comes back with another one makes its peers' entries stale. */
+  const addressOf = new Map<string, string>();
   let refresh: NodeJS.Timeout | undefined;
   return {
     async setUp(ctx) {
+      for (const h of ctx.plan.hosts) addressOf.set(h, deps.overlay.underlayIpOf(h) ?? '');
       await applyTunnels();
       await sendNeighbors(changesOf(ctx, 'upsert'), 'add the scenario\'s VMs');
     },
@@ -56,21 +59,26 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
       await sendNeighbors(changesOf(ctx, 'remove'), 'remove the scenario\'s VMs');
       await applyTunnels(ctx.id);
     },
-    // A vhost registered again (restarted, or moved): tell it and its peers the overlay again, and
-    // give it its whole neighbor table (it may have lost it, or hold a stale one), soon.
+    // A vhost registered again (restarted, or moved): give it its whole neighbor table (it may have
+    // lost it, or hold a stale one), then tell it and its peers the tunnels again, soon. The table
+    // goes first: a restarted agent rewrites br-tun at its first call, and with the table in hand
+    // it rewrites the flows it had. A vhost back with another address: its peers' entries name the
+    // old one, so every vhost gets its table again.
     agentConnected(host: string): void {
       deps.overlay.forget(host);
       reconnected.add(host);
       if (refresh) return;
       refresh = setTimeout(() => {
         refresh = undefined;
-        const hosts = new Set(reconnected);
+        const moved = [...reconnected].some((h) => addressOf.has(h) && addressOf.get(h) !== deps.overlay.underlayIpOf(h));
+        const hosts = moved ? new Set([...reconnected, ...live.liveHosts('standalone')]) : new Set(reconnected);
         reconnected.clear();
+        for (const h of hosts) addressOf.set(h, deps.overlay.underlayIpOf(h) ?? '');
         const tables = live.liveNeighbors(hosts, {});
         // Hosts no live scenario uses get an empty table: whatever they hold is stale.
         const changes = new Map([...hosts].map((h): [string, NeighborChange] => [h, { upsert: tables.get(h) ?? [], remove: [], replace: true }]));
-        applyTunnels()
-          .then(() => sendNeighbors(changes, 'restore the tables of vhosts that came back'))
+        sendNeighbors(changes, 'restore the tables of vhosts that came back')
+          .then(() => applyTunnels())
           .catch((e: unknown) => deps.logger.warn({ err: e }, 'could not refresh the overlay after agents came back'));
       }, REFRESH_DEBOUNCE_MS);
       refresh.unref();
