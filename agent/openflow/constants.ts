@@ -123,6 +123,28 @@ export const OFPVID_PRESENT = 0x1000;
 export const NX_VENDOR_ID = 0x00002320;
 export const NXAST_REG_MOVE = 6;
 
+/**
+ * Bundles in OpenFlow 1.3: the ONF extension EXT-230, OFPT_EXPERIMENTER messages under ONF's id.
+ * Open vSwitch speaks it with 1.3 (OpenFlow 1.4 made it OFPT_BUNDLE_CONTROL/ADD_MESSAGE).
+ */
+export const ONF_EXPERIMENTER_ID = 0x4f4e4600;
+export const ONFT = { BUNDLE_CONTROL: 2300, BUNDLE_ADD_MESSAGE: 2301 } as const;
+
+/** Bundle control types: each request's reply is the request + 1. */
+export const OFPBCT = {
+  OPEN_REQUEST: 0,
+  OPEN_REPLY: 1,
+  CLOSE_REQUEST: 2,
+  CLOSE_REPLY: 3,
+  COMMIT_REQUEST: 4,
+  COMMIT_REPLY: 5,
+  DISCARD_REQUEST: 6,
+  DISCARD_REPLY: 7,
+} as const;
+
+/** Bundle flags: all or nothing; in the order added. */
+export const OFPBF = { ATOMIC: 1 << 0, ORDERED: 1 << 1 } as const;
+
 export const OFPET = {
   HELLO_FAILED: 0,
   BAD_REQUEST: 1,
@@ -138,8 +160,19 @@ export const OFPET = {
   ROLE_REQUEST_FAILED: 11,
   METER_MOD_FAILED: 12,
   TABLE_FEATURES_FAILED: 13,
+  /** OpenFlow 1.4+; with 1.3 the same codes come as ONF experimenter errors (ONF_BUNDLE_ERROR_BASE + code). */
+  BUNDLE_FAILED: 17,
   EXPERIMENTER: 0xffff,
 } as const;
+
+/** With 1.3, OVS sends a bundle error as OFPET_EXPERIMENTER, experimenter ONF, exp_type 2300 + OFPBFC code. */
+export const ONF_BUNDLE_ERROR_BASE = 2300;
+
+const BUNDLE_FAILED_NAMES = ['UNKNOWN', 'EPERM', 'BAD_ID', 'BUNDLE_EXIST', 'BUNDLE_CLOSED', 'OUT_OF_BUNDLES', 'BAD_TYPE', 'BAD_FLAGS',
+  'MSG_BAD_LEN', 'MSG_BAD_XID', 'MSG_UNSUP', 'MSG_CONFLICT', 'MSG_TOO_MANY', 'MSG_FAILED', 'TIMEOUT', 'BUNDLE_IN_PROGRESS'] as const;
+
+/** OFPBFC codes by name (OFPBFC.MSG_FAILED = 13). */
+export const OFPBFC = Object.fromEntries(BUNDLE_FAILED_NAMES.map((n, i) => [n, i])) as Record<(typeof BUNDLE_FAILED_NAMES)[number], number>;
 
 export const OFPHFC = { INCOMPATIBLE: 0, EPERM: 1 } as const;
 
@@ -187,16 +220,22 @@ const CODES: Record<number, { prefix: string; names: readonly string[] }> = {
       'BAD_BAND', 'BAD_BAND_VALUE', 'OUT_OF_METERS', 'OUT_OF_BANDS'],
   },
   [OFPET.TABLE_FEATURES_FAILED]: { prefix: 'OFPTFFC', names: ['BAD_TABLE', 'BAD_METADATA', 'BAD_TYPE', 'BAD_LEN', 'BAD_ARGUMENT', 'EPERM'] },
+  [OFPET.BUNDLE_FAILED]: { prefix: 'OFPBFC', names: BUNDLE_FAILED_NAMES },
 };
 
 const TYPE_NAMES = new Map<number, string>(Object.entries(OFPET).map(([k, v]) => [v, `OFPET_${k}`]));
 
 /**
  * Names of an error type and code: (2, 10) -> OFPET_BAD_ACTION / OFPBAC_MATCH_INCONSISTENT. An
- * experimenter error (Open vSwitch's own, under Nicira's id) is named by its id and exp_type.
+ * experimenter error is named by its id and exp_type, except ONF's bundle errors (OpenFlow 1.3's
+ * form of OFPET_BUNDLE_FAILED), named as that type and its OFPBFC code.
  */
 export function errorNames(type: number, code: number, experimenter?: number): { typeName: string; codeName: string } {
   const typeName = TYPE_NAMES.get(type) ?? `OFPET_${type}`;
+  if (type === OFPET.EXPERIMENTER && experimenter === ONF_EXPERIMENTER_ID) {
+    const name = BUNDLE_FAILED_NAMES[code - ONF_BUNDLE_ERROR_BASE];
+    if (name) return { typeName: 'OFPET_BUNDLE_FAILED', codeName: `OFPBFC_${name}` };
+  }
   if (type === OFPET.EXPERIMENTER) {
     const id = experimenter === undefined ? '?' : `0x${experimenter.toString(16).padStart(8, '0')}`;
     return { typeName, codeName: `${id}/${code}` };

@@ -91,13 +91,36 @@ export interface FlowFailure {
   readonly codeName: string;
 }
 
-/** The switch refused some flow mods of a batch; the others of the batch were applied. */
+/**
+ * The switch refused some flow mods of a batch. Without a bundle (`bundleId` undefined) the others
+ * of the batch were applied; in a bundle none was (the bundle was discarded, or its commit failed).
+ */
 export class OpenFlowFlowError extends OpenFlowError {
   readonly failures: readonly FlowFailure[];
-  constructor(failures: readonly FlowFailure[], total: number, callerStack?: string) {
+  readonly bundleId: number | undefined;
+  constructor(failures: readonly FlowFailure[], total: number, callerStack?: string, bundleId?: number) {
     const list = failures.map((f) => `${f.flow}: ${f.typeName}/${f.codeName}`).join('; ');
-    super(`the switch refused ${failures.length} of ${total} flow mods: ${list}`, { context: { refused: failures.length, total }, callerStack });
+    const scope = bundleId === undefined ? 'flow mods' : `flow mods of bundle ${bundleId}, so none was applied`;
+    super(`the switch refused ${failures.length} of ${total} ${scope}: ${list}`, { context: { refused: failures.length, total, bundleId }, callerStack });
     this.failures = failures;
+    this.bundleId = bundleId;
+  }
+}
+
+/** The switch refused a bundle's open or commit itself (no flow to blame); nothing of it was applied. */
+export class OpenFlowBundleError extends OpenFlowError {
+  readonly bundleId: number;
+  /** The refused request: 'open' or 'commit'. */
+  readonly request: 'open' | 'commit';
+  readonly typeName: string;
+  readonly codeName: string;
+  constructor(path: string, bundleId: number, request: 'open' | 'commit', names: { typeName: string; codeName: string }, callerStack?: string) {
+    super(`${path}: the switch refused to ${request} bundle ${bundleId}: ${names.typeName}/${names.codeName}; nothing of it was applied`,
+      { context: { path, bundleId, request }, callerStack });
+    this.bundleId = bundleId;
+    this.request = request;
+    this.typeName = names.typeName;
+    this.codeName = names.codeName;
   }
 }
 

@@ -106,6 +106,31 @@ export interface FlowModMessage {
   readonly mod: FlowMod;
 }
 
+export type BundleControlType =
+  | 'open_request' | 'open_reply' | 'close_request' | 'close_reply' | 'commit_request' | 'commit_reply' | 'discard_request' | 'discard_reply';
+
+/** ONF bundle control (EXT-230 in OpenFlow 1.3). */
+export interface BundleControlMessage {
+  readonly type: 'bundle_control';
+  readonly bundleId: number;
+  readonly controlType: BundleControlType;
+  /** OFPBF_* bits. */
+  readonly flags: number;
+  /** Bundle properties, raw; none by default. */
+  readonly properties?: Buffer;
+}
+
+/**
+ * ONF bundle add: a message (whole, with its header) for a bundle. The serializer gives the inner
+ * message the outer xid, as ovs-ofctl does and as OVS requires (else OFPBFC_MSG_BAD_XID).
+ */
+export interface BundleAddMessage {
+  readonly type: 'bundle_add';
+  readonly bundleId: number;
+  readonly flags: number;
+  readonly message: Message;
+}
+
 /** Any other message: its type and body, untouched. */
 export interface RawMessage {
   readonly type: 'raw';
@@ -113,7 +138,8 @@ export interface RawMessage {
   readonly body: Buffer;
 }
 
-export type Message = HelloMessage | ErrorMessage | EchoMessage | BarrierMessage | FlowModMessage | RawMessage;
+export type Message =
+  | HelloMessage | ErrorMessage | EchoMessage | BarrierMessage | FlowModMessage | BundleControlMessage | BundleAddMessage | RawMessage;
 
 /** What the parser adds to an ERROR: names, and the header of the request it refuses. */
 export interface ErrorDetails {
@@ -129,5 +155,8 @@ export type ParsedMessage =
   | (EchoMessage & { readonly header: OfHeader })
   | (BarrierMessage & { readonly header: OfHeader })
   | (FlowModMessage & { readonly header: OfHeader })
+  | (BundleControlMessage & { readonly header: OfHeader })
+  /** The inner message parsed as any other (raw with decodeError if it does not decode). */
+  | (Omit<BundleAddMessage, 'message'> & { readonly message: ParsedMessage; readonly header: OfHeader })
   /** Unknown types, and known ones whose body did not decode (`decodeError` then says why). */
   | (RawMessage & { readonly header: OfHeader; readonly decodeError?: OpenFlowDecodeError });

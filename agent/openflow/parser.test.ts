@@ -3,12 +3,12 @@
 // refuse. The whole stream is also cut at every byte offset and fed byte by byte: the same messages
 // come out, none early, none lost.
 import { describe, expect, it } from 'vitest';
-import { OFPET, OFPT } from './constants.js';
+import { OFPBFC, OFPET, OFPT, ONF_BUNDLE_ERROR_BASE, ONF_EXPERIMENTER_ID } from './constants.js';
 import { OpenFlowDecodeError } from './errors.js';
 import type { ParsedMessage } from './messages.js';
 import { OpenFlowParser, parseMessage } from './parser.js';
 import { serialize, serializeFlowMod } from './serializer.js';
-import { CAPTURED, VSWITCHD_HELLO, VSWITCHD_REPLIES } from './testdata/captured.js';
+import { CAPTURED, CAPTURED_BUNDLES, VSWITCHD_HELLO, VSWITCHD_REPLIES } from './testdata/captured.js';
 import { FLOW_MODS } from './testdata/flow-mods.js';
 
 const names = Object.keys(CAPTURED) as Array<keyof typeof CAPTURED>;
@@ -47,6 +47,31 @@ describe('parser: what Open vSwitch sends', () => {
       type: 'flow_mod', mod: { flow: { table: 1, priority: 9, actions: [{ type: 'set_field', field: 'arp_op', value: 2 }] } },
     });
     expect(msgs[3]!.header.xid).toBe(104);
+  });
+});
+
+describe('parser: ONF bundle messages', () => {
+  it("ovs-ofctl --bundle add-flows: control and add messages, the inner flow_mods decoded", () => {
+    const msgs = parseAll(hex(CAPTURED_BUNDLES.addFlows.hex.join('')));
+    expect(msgs.map((m) => (m.type === 'bundle_control' ? m.controlType : m.type))).toEqual(['open_request', 'bundle_add', 'bundle_add', 'barrier_request', 'commit_request']);
+    expect(msgs[0]).toMatchObject({ bundleId: 0, flags: 3, header: { xid: 4 } });
+    expect(msgs[1]).toMatchObject({ type: 'bundle_add', bundleId: 0, flags: 3, header: { xid: 2 }, message: { type: 'flow_mod', header: { xid: 2 }, mod: FLOW_MODS.gotoTable } });
+    expect(msgs[2]).toMatchObject({ message: { mod: FLOW_MODS.drop } });
+  });
+
+  it('replies and bundle errors (OpenFlow 1.3: ONF experimenter errors, 2300 + the OFPBFC code)', () => {
+    const reply = serialize({ type: 'bundle_control', bundleId: 7, controlType: 'commit_reply', flags: 0 }, 9);
+    expect(parseMessage(reply)).toEqual({ type: 'bundle_control', header: { version: 4, type: OFPT.EXPERIMENTER, length: 24, xid: 9 }, bundleId: 7, controlType: 'commit_reply', flags: 0 });
+    const err = serialize({ type: 'error', errorType: OFPET.EXPERIMENTER, errorCode: ONF_BUNDLE_ERROR_BASE + OFPBFC.MSG_FAILED, experimenter: ONF_EXPERIMENTER_ID, data: reply }, 9);
+    expect(parseMessage(err)).toMatchObject({ typeName: 'OFPET_BUNDLE_FAILED', codeName: 'OFPBFC_MSG_FAILED', experimenter: ONF_EXPERIMENTER_ID, failedRequest: { xid: 9 } });
+    const nicira = serialize({ type: 'error', errorType: OFPET.EXPERIMENTER, errorCode: 2313, experimenter: 0x2320, data: Buffer.alloc(0) }, 1);
+    expect(parseMessage(nicira)).toMatchObject({ codeName: '0x00002320/2313' });
+  });
+
+  it('a bundle add whose inner message overruns it comes out raw, with the reason', () => {
+    const bad = hex(CAPTURED_BUNDLES.addFlows.hex[1]);
+    bad.writeUInt16BE(0x1000, 26); // the inner length
+    expect(parseMessage(bad)).toMatchObject({ type: 'raw', decodeError: { message: expect.stringContaining('inner message') } });
   });
 });
 

@@ -4,12 +4,13 @@
 // (with the reason); only a header that breaks framing (length < 8) throws.
 import { decodeInstructions } from './actions.js';
 import {
-  OFPET, OFPFC, OFPG_ANY, OFPHET_VERSIONBITMAP, OFPP, OFPT, OFP_HEADER_LEN, OFP_NO_BUFFER, OFP_VERSION, errorNames, messageTypeName,
+  OFPBCT, OFPET, OFPFC, OFPG_ANY, OFPHET_VERSIONBITMAP, OFPP, OFPT, OFP_HEADER_LEN, OFP_NO_BUFFER, OFP_VERSION, ONFT, ONF_EXPERIMENTER_ID, errorNames,
+  messageTypeName,
 } from './constants.js';
 import { OpenFlowDecodeError } from './errors.js';
 import { pad8 } from './fields.js';
 import { decodeMatch } from './match.js';
-import type { Flow, FlowMod, FlowModCommand, OfHeader, ParsedMessage } from './messages.js';
+import type { BundleControlType, Flow, FlowMod, FlowModCommand, OfHeader, ParsedMessage } from './messages.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -94,6 +95,10 @@ export function parseMessage(buf: Buffer): ParsedMessage {
           return { type: 'barrier_reply', header };
         case OFPT.FLOW_MOD:
           return { type: 'flow_mod', header, mod: decodeFlowMod(body) };
+        case OFPT.EXPERIMENTER: {
+          const bundle = parseBundle(header, body);
+          if (bundle) return bundle;
+        }
       }
     }
     return { type: 'raw', header, msgType: header.type, body };
@@ -102,6 +107,33 @@ export function parseMessage(buf: Buffer): ParsedMessage {
     const decodeError = new OpenFlowDecodeError(`${messageTypeName(header.type)} xid ${header.xid}: ${e.message}`, e instanceof OpenFlowDecodeError ? e.offset : undefined);
     return { type: 'raw', header, msgType: header.type, body, decodeError };
   }
+}
+
+const BUNDLE_CONTROL_TYPES = new Map<number, BundleControlType>(
+  Object.entries(OFPBCT).map(([k, v]) => [v, k.toLowerCase() as BundleControlType]),
+);
+
+/** ONF bundle control and add messages; undefined for any other experimenter message. */
+function parseBundle(header: OfHeader, body: Buffer): ParsedMessage | undefined {
+  if (body.length < 8 || body.readUInt32BE(0) !== ONF_EXPERIMENTER_ID) return undefined;
+  const expType = body.readUInt32BE(4);
+  if (expType !== ONFT.BUNDLE_CONTROL && expType !== ONFT.BUNDLE_ADD_MESSAGE) return undefined;
+  if (body.length < 16) throw new OpenFlowDecodeError(`ONF bundle message: body of ${body.length} bytes, need 16`, OFP_HEADER_LEN);
+  const bundleId = body.readUInt32BE(8);
+  const flags = body.readUInt16BE(14);
+  if (expType === ONFT.BUNDLE_CONTROL) {
+    const controlType = BUNDLE_CONTROL_TYPES.get(body.readUInt16BE(12));
+    if (controlType === undefined) throw new OpenFlowDecodeError(`ONF bundle control: unknown type ${body.readUInt16BE(12)}`, OFP_HEADER_LEN + 12);
+    const properties = body.subarray(16);
+    return { type: 'bundle_control', header, bundleId, controlType, flags, ...(properties.length ? { properties } : {}) };
+  }
+  const inner = body.subarray(16);
+  const innerLength = inner.length >= OFP_HEADER_LEN ? inner.readUInt16BE(2) : 0;
+  if (innerLength < OFP_HEADER_LEN || innerLength > inner.length) {
+    throw new OpenFlowDecodeError(`ONF bundle add: inner message of ${innerLength} bytes in ${inner.length}`, OFP_HEADER_LEN + 16);
+  }
+  // Properties may follow the inner message; none are used.
+  return { type: 'bundle_add', header, bundleId, flags, message: parseMessage(inner.subarray(0, innerLength)) };
 }
 
 function parseError(header: OfHeader, body: Buffer): ParsedMessage {

@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { OFPP } from './constants.js';
 import { OpenFlowEncodeError } from './errors.js';
 import type { Action, FlowMod } from './messages.js';
-import { serialize, serializeFlowMod } from './serializer.js';
-import { CAPTURED, CAPTURED_HELLO } from './testdata/captured.js';
+import { parseMessage } from './parser.js';
+import { serialize, serializeBundleAdd, serializeBundleControl, serializeFlowMod } from './serializer.js';
+import { CAPTURED, CAPTURED_BUNDLES, CAPTURED_HELLO } from './testdata/captured.js';
 import { FLOW_MODS } from './testdata/flow-mods.js';
 
 const names = Object.keys(CAPTURED) as Array<keyof typeof CAPTURED>;
@@ -44,6 +45,35 @@ describe('serializer: bytes equal to ovs-ofctl 3.1', () => {
       .toBe('0401001000000003ffff000100002320');
     expect(serialize({ type: 'hello', versions: [] }, 1).toString('hex')).toBe('0400000800000001');
     expect(serialize({ type: 'raw', msgType: 5, body: Buffer.alloc(0) }, 1).toString('hex')).toBe('0405000800000001');
+  });
+});
+
+describe('serializer: ONF bundle messages equal to ovs-ofctl 3.1 --bundle', () => {
+  const xid = (h: string): number => Buffer.from(h, 'hex').readUInt32BE(4);
+
+  it('add-flows: open, an add per flow_mod (its own xid inside and out), barrier, commit', () => {
+    const [open, add1, add2, barrier, commit] = CAPTURED_BUNDLES.addFlows.hex;
+    expect(serializeBundleControl(0, 'open_request', 3, xid(open)).toString('hex')).toBe(open);
+    expect(serializeBundleAdd(0, 3, serializeFlowMod(FLOW_MODS.gotoTable, xid(add1))).toString('hex')).toBe(add1);
+    expect(serialize({ type: 'bundle_add', bundleId: 0, flags: 3, message: { type: 'flow_mod', mod: FLOW_MODS.drop } }, xid(add2)).toString('hex')).toBe(add2);
+    expect(serialize({ type: 'barrier_request' }, xid(barrier)).toString('hex')).toBe(barrier);
+    expect(serialize({ type: 'bundle_control', bundleId: 0, controlType: 'commit_request', flags: 3 }, xid(commit)).toString('hex')).toBe(commit);
+  });
+
+  it('del-flows: the delete of every flow, bundled', () => {
+    const [open, add, , commit] = CAPTURED_BUNDLES.delFlows.hex;
+    const all: FlowMod = { command: 'delete', flow: { table: 255, priority: 0x8000, cookie: 0n, match: {} } };
+    expect(serializeBundleControl(0, 'open_request', 3, xid(open)).toString('hex')).toBe(open);
+    expect(serializeBundleAdd(0, 3, serializeFlowMod(all, xid(add))).toString('hex')).toBe(add);
+    expect(serializeBundleControl(0, 'commit_request', 3, xid(commit)).toString('hex')).toBe(commit);
+    expect(parseMessage(Buffer.from(add, 'hex'))).toMatchObject({ type: 'bundle_add', message: { type: 'flow_mod', mod: all } });
+  });
+
+  it('refuses a bundled flow_mod too long to fit in a bundle add', () => {
+    const many = Array.from({ length: 4091 }, (): Action => ({ type: 'output', port: OFPP.LOCAL }));
+    const inner = serializeFlowMod({ command: 'add', flow: { table: 0, priority: 1, cookie: 0n, match: {}, actions: many } }, 1);
+    expect(inner.length).toBeLessThanOrEqual(65535);
+    expect(() => serializeBundleAdd(1, 3, inner, 'mods[0]')).toThrow(OpenFlowEncodeError);
   });
 });
 

@@ -1,12 +1,12 @@
 // Pure encoders: a message and its xid -> the bytes on the wire. No I/O; the xid is an argument so
 // the output is deterministic and compared byte for byte with what ovs-ofctl sends.
 import {
-  OFPET, OFPFC, OFPG_ANY, OFPHET_VERSIONBITMAP, OFPP, OFPT, OFPTT_ALL, OFP_HEADER_LEN, OFP_MAX_MESSAGE_LEN, OFP_NO_BUFFER, OFP_VERSION,
+  OFPBCT, OFPET, OFPFC, OFPG_ANY, OFPHET_VERSIONBITMAP, OFPP, OFPT, OFPTT_ALL, OFP_HEADER_LEN, OFP_MAX_MESSAGE_LEN, OFP_NO_BUFFER, OFP_VERSION, ONFT, ONF_EXPERIMENTER_ID,
 } from './constants.js';
 import { OpenFlowEncodeError } from './errors.js';
 import { encodeInstructions } from './actions.js';
 import { encodeMatch } from './match.js';
-import type { FlowMod, FlowModCommand, Message } from './messages.js';
+import type { BundleControlType, FlowMod, FlowModCommand, Message } from './messages.js';
 
 const COMMANDS: Record<FlowModCommand, number> = {
   add: OFPFC.ADD,
@@ -69,6 +69,42 @@ export function serializeFlowMod(mod: FlowMod, xid: number, path = 'flowMod'): B
   return Buffer.concat([header(OFP_VERSION, OFPT.FLOW_MOD, body.length, xid, path), body]);
 }
 
+export const BUNDLE_CONTROL_TYPES: Record<BundleControlType, number> = {
+  open_request: OFPBCT.OPEN_REQUEST,
+  open_reply: OFPBCT.OPEN_REPLY,
+  close_request: OFPBCT.CLOSE_REQUEST,
+  close_reply: OFPBCT.CLOSE_REPLY,
+  commit_request: OFPBCT.COMMIT_REQUEST,
+  commit_reply: OFPBCT.COMMIT_REPLY,
+  discard_request: OFPBCT.DISCARD_REQUEST,
+  discard_reply: OFPBCT.DISCARD_REPLY,
+};
+
+/** The ONF experimenter header's tail (experimenter id, exp_type) and the bundle id and flags. */
+function bundleHead(expType: number, bundleId: number, second: number, flags: number, path: string): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt32BE(ONF_EXPERIMENTER_ID, 0);
+  b.writeUInt32BE(expType, 4);
+  b.writeUInt32BE(uint(bundleId, 0, 0xffffffff, `${path}.bundleId`), 8);
+  b.writeUInt16BE(second, 12);
+  b.writeUInt16BE(uint(flags, 0, 0xffff, `${path}.flags`), 14);
+  return b;
+}
+
+/** ONF bundle control (exp_type 2300). */
+export function serializeBundleControl(bundleId: number, controlType: BundleControlType, flags: number, xid: number, properties: Buffer = Buffer.alloc(0)): Buffer {
+  const type = BUNDLE_CONTROL_TYPES[controlType];
+  if (type === undefined) throw new OpenFlowEncodeError('bundle_control.controlType', `unknown type ${String(controlType)}`);
+  const body = Buffer.concat([bundleHead(ONFT.BUNDLE_CONTROL, bundleId, type, flags, 'bundle_control'), properties]);
+  return Buffer.concat([header(OFP_VERSION, OFPT.EXPERIMENTER, body.length, xid, 'bundle_control'), body]);
+}
+
+/** ONF bundle add (exp_type 2301) around `inner`, a whole message; it goes out with the inner message's xid. */
+export function serializeBundleAdd(bundleId: number, flags: number, inner: Buffer, path = 'bundle_add'): Buffer {
+  const body = Buffer.concat([bundleHead(ONFT.BUNDLE_ADD_MESSAGE, bundleId, 0, flags, path), inner]);
+  return Buffer.concat([header(OFP_VERSION, OFPT.EXPERIMENTER, body.length, inner.readUInt32BE(4), path), body]);
+}
+
 /** Any message this codec speaks; HELLO goes out with the highest version it lists. */
 export function serialize(message: Message, xid: number): Buffer {
   switch (message.type) {
@@ -102,6 +138,10 @@ export function serialize(message: Message, xid: number): Buffer {
       return header(OFP_VERSION, OFPT.BARRIER_REPLY, 0, xid, 'barrier_reply');
     case 'flow_mod':
       return serializeFlowMod(message.mod, xid);
+    case 'bundle_control':
+      return serializeBundleControl(message.bundleId, message.controlType, message.flags, xid, message.properties);
+    case 'bundle_add':
+      return serializeBundleAdd(message.bundleId, message.flags, serialize(message.message, xid));
     case 'raw':
       return Buffer.concat([header(OFP_VERSION, uint(message.msgType, 0, 0xff, 'raw.msgType'), message.body.length, xid, 'raw'), message.body]);
   }

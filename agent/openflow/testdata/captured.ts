@@ -111,3 +111,44 @@ export const VSWITCHD_REPLIES = '0401005c000000640002000a040e0050000000640000000
   + 'ffffffff000000000001000400000000000100080000000004010054000000660002000a040e00480000006600000000'
   + '0000000000000000000000000100000000000009ffffffffffffffffffffffff00000000000100040000000000040010'
   + '0000000000120008000000000415000800000068';
+
+export interface CapturedBundle {
+  readonly args: readonly string[];
+  /** ovs-ofctl's stdin, for `add-flows <socket> -`. */
+  readonly input?: string;
+  /** Every message after the HELLO, whole, in order. */
+  readonly hex: readonly string[];
+}
+
+// ovs-ofctl --bundle with OpenFlow 1.3 (ONF EXT-230 messages), against the fake switch, which
+// answers the bundle OPEN and COMMIT requests with their replies. ovs-ofctl encodes the flow_mods
+// first (xids 2..), then opens bundle 0 (ATOMIC | ORDERED), adds each flow_mod whole in a
+// BUNDLE_ADD with the flow_mod's own xid, sends a BARRIER (the adds' errors come before its reply)
+// and commits.
+export const CAPTURED_BUNDLES = {
+  /** The gotoTable and drop flows of CAPTURED. */
+  addFlows: {
+    args: ofctl('--bundle', 'add-flows', SOCKET, '-'),
+    input: 'table=0,priority=1,in_port=1,actions=goto_table:1\ntable=1,priority=0,cookie=0x4d524b0000000001,actions=drop\n',
+    hex: [
+      '04040018000000044f4e4600000008fc0000000000000003',
+      '04040060000000024f4e4600000008fd0000000000000003040e004800000002000000000000000000000000000000000000000000000001ffffffffffff'
+        + 'ffffffffffff000000000001000c8000000400000001000000000001000801000000',
+      '04040050000000034f4e4600000008fd0000000000000003040e0038000000034d524b000000000100000000000000000100000000000000ffffffffffff'
+        + 'ffffffffffff000000000001000400000000',
+      '0414000800000005',
+      '04040018000000064f4e4600000008fc0000000000040003',
+    ],
+  },
+  /** Every flow of every table. */
+  delFlows: {
+    args: ofctl('--bundle', 'del-flows', SOCKET),
+    hex: [
+      '04040018000000034f4e4600000008fc0000000000000003',
+      '04040050000000024f4e4600000008fd0000000000000003040e00380000000200000000000000000000000000000000ff03000000008000ffffffffffff'
+        + 'ffffffffffff000000000001000400000000',
+      '0414000800000004',
+      '04040018000000054f4e4600000008fc0000000000040003',
+    ],
+  },
+} as const satisfies Record<string, CapturedBundle>;
