@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MerakError } from '../errors.js';
 import { OpenFlowConnection } from './connection.js';
-import { OFPET, OFPHFC, OFPP } from './constants.js';
+import { OFPBFC, OFPET, OFPHFC, OFPP, ONF_BUNDLE_ERROR_BASE, ONF_EXPERIMENTER_ID } from './constants.js';
 import {
-  OpenFlowClosedError, OpenFlowConnectError, OpenFlowEncodeError, OpenFlowFlowError, OpenFlowTimeoutError, OpenFlowVersionError,
+  OpenFlowBundleError, OpenFlowClosedError, OpenFlowConnectError, OpenFlowEncodeError, OpenFlowFlowError, OpenFlowTimeoutError, OpenFlowVersionError,
 } from './errors.js';
 import type { FlowMod, LabeledFlowMod, Message, ParsedMessage } from './messages.js';
 import { OpenFlowParser } from './parser.js';
@@ -23,11 +23,20 @@ interface Script {
   refuse?(mod: FlowMod): [number, number] | undefined;
   /** Barrier requests are not answered. */
   silentBarrier?: boolean;
+  /** An error for a bundled flow_mod at commit time (as OVS does for OFPFMFC_OVERLAP). */
+  refuseAtCommit?(mod: FlowMod): [number, number] | undefined;
+  /** Bundle opens are refused (OFPBFC_OUT_OF_BUNDLES). */
+  refuseOpen?: boolean;
 }
+
+const REPLIES = { open_request: 'open_reply', close_request: 'close_reply', commit_request: 'commit_reply', discard_request: 'discard_reply' } as const;
 
 class FakeSwitch {
   readonly received: ParsedMessage[] = [];
   readonly sockets: Socket[] = [];
+  /** Flow mods of committed bundles, in order. */
+  readonly committed: FlowMod[] = [];
+  private readonly bundles = new Map<number, Array<{ mod: FlowMod; xid: number }>>();
   private readonly server: Server;
 
   private constructor(readonly path: string, script: Script) {
@@ -62,6 +71,34 @@ class FakeSwitch {
     } else if (m.type === 'flow_mod') {
       const refusal = script.refuse?.(m.mod);
       if (refusal) send({ type: 'error', errorType: refusal[0], errorCode: refusal[1], data: serializeFlowMod(m.mod, m.header.xid) });
+    } else if (m.type === 'bundle_add' && m.message.type === 'flow_mod') {
+      // Like OVS: a refused add is answered at once and leaves the bundle open.
+      const refusal = script.refuse?.(m.message.mod);
+      if (refusal) send({ type: 'error', errorType: refusal[0], errorCode: refusal[1], data: serialize(m, m.header.xid) });
+      else this.bundles.get(m.bundleId)?.push({ mod: m.message.mod, xid: m.header.xid });
+    } else if (m.type === 'bundle_control' && m.controlType in REPLIES) {
+      const { bundleId, controlType } = m;
+      const bundleError = (code: number): boolean =>
+        send({ type: 'error', errorType: OFPET.EXPERIMENTER, errorCode: ONF_BUNDLE_ERROR_BASE + code, experimenter: ONF_EXPERIMENTER_ID, data: Buffer.alloc(0) });
+      if (controlType === 'open_request' && script.refuseOpen) {
+        bundleError(OFPBFC.OUT_OF_BUNDLES);
+        return;
+      }
+      if (controlType === 'open_request') this.bundles.set(bundleId, []);
+      if (controlType === 'commit_request') {
+        const entries = this.bundles.get(bundleId) ?? [];
+        const bad = entries.find((e) => script.refuseAtCommit?.(e.mod));
+        if (bad) {
+          const [type, code] = script.refuseAtCommit!(bad.mod)!;
+          s.write(serialize({ type: 'error', errorType: type, errorCode: code, data: Buffer.alloc(0) }, bad.xid));
+          bundleError(OFPBFC.MSG_FAILED);
+          this.bundles.delete(bundleId);
+          return;
+        }
+        this.committed.push(...entries.map((e) => e.mod));
+      }
+      if (controlType !== 'open_request') this.bundles.delete(bundleId);
+      send({ type: 'bundle_control', bundleId, controlType: REPLIES[controlType as keyof typeof REPLIES], flags: 0 });
     }
   }
 
@@ -235,6 +272,86 @@ describe('OpenFlowConnection: batches', () => {
     sw.sockets[0]!.write(serialize({ type: 'barrier_reply' }, barrier.header.xid));
     await new Promise((r) => setTimeout(r, 20));
     expect(conn.closeReason).toBeUndefined();
+  });
+});
+
+describe('OpenFlowConnection: bundles', () => {
+  it('opens, adds each mod, asks a barrier, then commits ATOMIC|ORDERED; resolves on the commit reply', async () => {
+    const { sw, conn } = await setup();
+    await conn.apply([flow(1), flow(2)], { bundle: true });
+    await conn.apply([flow(3)], { bundle: true });
+    const after = sw.received.slice(1);
+    expect(after.map((m) => (m.type === 'bundle_control' ? m.controlType : m.type))).toEqual([
+      'open_request', 'bundle_add', 'bundle_add', 'barrier_request', 'commit_request',
+      'open_request', 'bundle_add', 'barrier_request', 'commit_request',
+    ]);
+    const ids = sw.of('bundle_control').map((m) => m.bundleId);
+    expect(ids.slice(0, 2)).toEqual([ids[0], ids[0]]);
+    expect(ids[2]).not.toBe(ids[0]); // unique per connection
+    expect(sw.of('bundle_control').every((m) => m.flags === 3)).toBe(true);
+    for (const add of sw.of('bundle_add')) expect(add.message.header.xid).toBe(add.header.xid); // as OVS requires
+    expect(sw.committed.map((m) => m.flow.priority)).toEqual([1, 2, 3]);
+  });
+
+  it('an add refused at once: discards the bundle, names only that flow, applies nothing', async () => {
+    const { sw, conn } = await setup({ refuse: (mod) => (mod.flow.priority === 2 ? [OFPET.BAD_ACTION, 10] : undefined) });
+    const e = await conn.apply([flow(1), flow(2, 'bad arp'), flow(3)], { bundle: true }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(OpenFlowFlowError);
+    const err = e as OpenFlowFlowError;
+    expect(err.failures.map((f) => [f.label, f.codeName])).toEqual([['bad arp', 'OFPBAC_MATCH_INCONSISTENT']]);
+    expect(err.bundleId).toBeGreaterThan(0);
+    expect(err.message).toContain('none was applied');
+    await until(() => sw.of('bundle_control').some((m) => m.controlType === 'discard_request'));
+    expect(sw.of('bundle_control').map((m) => m.controlType)).toEqual(['open_request', 'discard_request']);
+    expect(sw.committed).toEqual([]);
+    await expect(conn.apply([flow(4)], { bundle: true })).resolves.toBeUndefined();
+    expect(sw.committed.map((m) => m.flow.priority)).toEqual([4]);
+  });
+
+  it('a flow refused at commit is named; the commit error without a flow is OpenFlowBundleError', async () => {
+    const { sw, conn } = await setup({ refuseAtCommit: (mod) => (mod.flow.priority === 6 ? [OFPET.FLOW_MOD_FAILED, 3] : undefined) });
+    const e = await conn.apply([flow(5), flow(6, 'overlap')], { bundle: true }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ name: 'OpenFlowFlowError', failures: [{ label: 'overlap', codeName: 'OFPFMFC_OVERLAP' }] });
+    expect(sw.committed).toEqual([]);
+  });
+
+  it('an open the switch refuses rejects with OpenFlowBundleError', async () => {
+    const { sw, conn } = await setup({ refuseOpen: true });
+    const e = await conn.apply([flow(1)], { bundle: true }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(OpenFlowBundleError);
+    expect(e).toMatchObject({ request: 'open', codeName: 'OFPBFC_OUT_OF_BUNDLES', message: expect.stringContaining('nothing of it was applied') });
+    expect(sw.committed).toEqual([]);
+  });
+
+  it('waits while the switch does not read, and commits 20,000 mods once it does', async () => {
+    const { sw, conn } = await setup();
+    const mods = Array.from({ length: 20_000 }, (_, i) => flow(i % 65536));
+    sw.sockets[0]!.pause();
+    let done = false;
+    const applied = conn.apply(mods, { bundle: true }).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
+    sw.sockets[0]!.resume();
+    await applied;
+    expect(sw.committed).toHaveLength(20_000);
+    expect(sw.committed.every((m, i) => m.flow.priority === i % 65536)).toBe(true);
+  });
+
+  it('rejects a pending bundle when the switch goes away', async () => {
+    const { sw, conn } = await setup({ silentBarrier: true });
+    const pending = conn.apply([flow(1)], { bundle: true }).catch((x: unknown) => x);
+    await until(() => sw.of('barrier_request').length === 1);
+    await sw.stop();
+    expect(await pending).toBeInstanceOf(OpenFlowClosedError);
+  });
+
+  it('times out a bundle whose barrier is not answered, and discards it', async () => {
+    const sw = await FakeSwitch.start(dir, { silentBarrier: true });
+    cleanups.push(() => sw.stop());
+    const conn = await OpenFlowConnection.connect(sw.path, { requestTimeoutMs: 100 });
+    cleanups.unshift(() => conn.close());
+    await expect(conn.apply([flow(1)], { bundle: true })).rejects.toBeInstanceOf(OpenFlowTimeoutError);
+    await until(() => sw.of('bundle_control').some((m) => m.controlType === 'discard_request'));
   });
 });
 

@@ -1,8 +1,10 @@
 // An OpenFlow 1.3 client on a unix socket, such as a bridge's <OVS_RUNDIR>/<bridge>.mgmt. It says
 // HELLO, answers ECHO_REQUEST, and applies batches of flow mods: every mod written back to back,
 // then one BARRIER_REQUEST; the switch answers refused mods with OFPT_ERROR (matched by xid) and
-// the barrier once it has handled everything before it.
+// the barrier once it has handled everything before it. With { bundle: true } the batch goes as
+// one ONF bundle instead (bundle.ts): all or nothing.
 import { type Socket, createConnection } from 'node:net';
+import { type BundleLink, BundleTransaction } from './bundle.js';
 import { OFPET, OFPHFC, OFP_VERSION } from './constants.js';
 import {
   type FlowFailure, OpenFlowClosedError, OpenFlowConnectError, OpenFlowDecodeError, OpenFlowError, OpenFlowFlowError, OpenFlowTimeoutError,
@@ -18,6 +20,15 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
   /** apply() and barrier(), from the call to the barrier reply; 0 = no limit. Default 60000 ms. */
   readonly requestTimeoutMs?: number;
+}
+
+export interface ApplyOptions {
+  /**
+   * Send the batch as one atomic, ordered bundle (ONF EXT-230): the switch applies every mod or
+   * none, with no moment where some are in and others not, and revalidates its tables once rather
+   * than after each mod. Default false: mods one by one, then a barrier.
+   */
+  readonly bundle?: boolean;
 }
 
 /** Bytes per socket write: big enough for few writes, small enough not to hold a huge copy. */
@@ -57,6 +68,8 @@ export class OpenFlowConnection {
   private lastXid = 0;
   private readonly byModXid = new Map<number, { batch: Batch; index: number }>();
   private readonly byBarrierXid = new Map<number, Batch>();
+  private readonly byBundleXid = new Map<number, BundleTransaction>();
+  private lastBundleId = 0;
   private writes: Promise<void> = Promise.resolve();
   private socketError: Error | undefined;
   private handshakeDone: ((e?: Error) => void) | undefined;
@@ -95,10 +108,17 @@ export class OpenFlowConnection {
    * listing each refused mod (by its label, or table/priority/match) with the switch's error
    * names. The mods of the batch the switch accepted stay applied: OpenFlow has no transaction.
    * A mod that cannot be encoded rejects with OpenFlowEncodeError before anything is written.
+   *
+   * With `{ bundle: true }` the mods go in one bundle (ids unique on this connection), committed
+   * ATOMIC | ORDERED; resolves on the commit reply. A bundle that fails commits nothing: refused
+   * mods (at add or commit time) reject with OpenFlowFlowError naming them (its bundleId set)
+   * and the bundle is discarded; a refused open or commit with no mod to blame rejects with
+   * OpenFlowBundleError. An empty batch is just a barrier.
    */
-  apply(mods: readonly LabeledFlowMod[]): Promise<void> {
+  apply(mods: readonly LabeledFlowMod[], options: ApplyOptions = {}): Promise<void> {
     const callerStack = new Error().stack;
     if (this.state !== 'open') return Promise.reject(new OpenFlowClosedError(this.path, false, { callerStack }));
+    if (options.bundle && mods.length > 0) return this.applyBundle(mods, callerStack);
     let buffers: Buffer[];
     const xids: number[] = [];
     try {
@@ -123,12 +143,32 @@ export class OpenFlowConnection {
           reject(new OpenFlowTimeoutError(`${this.path}: barrier after ${mods.length} flow mods`, this.requestTimeoutMs, callerStack));
         }, this.requestTimeoutMs);
       }
-      // Batches are written one after the other, never interleaved.
-      this.writes = this.writes.then(() => this.writeAll(buffers)).catch((e: unknown) => {
-        // A write that throws leaves the stream in an unknown state: close, which rejects the batches.
-        this.socketError ??= e instanceof Error ? e : new Error(String(e));
-        this.socket.destroy();
-      });
+      this.send(buffers);
+    });
+  }
+
+  private applyBundle(mods: readonly LabeledFlowMod[], callerStack: string | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.lastBundleId = (this.lastBundleId + 1) >>> 0 || 1;
+      // Encoding errors throw here, before anything is routed or written.
+      const link: BundleLink = {
+        path: this.path,
+        nextXid: () => this.nextXid(),
+        send: (buffers) => this.send(buffers),
+        route: (xids, txn) => xids.forEach((xid) => this.byBundleXid.set(xid, txn)),
+        unroute: (xids) => xids.forEach((xid) => this.byBundleXid.delete(xid)),
+        isOpen: () => this.state === 'open',
+      };
+      new BundleTransaction(link, this.lastBundleId, mods, callerStack, resolve, reject).start(this.requestTimeoutMs);
+    });
+  }
+
+  /** Queues `buffers` after everything queued before: batches are never interleaved. */
+  private send(buffers: readonly Buffer[]): void {
+    this.writes = this.writes.then(() => this.writeAll(buffers)).catch((e: unknown) => {
+      // A write that throws leaves the stream in an unknown state: close, which rejects the batches.
+      this.socketError ??= e instanceof Error ? e : new Error(String(e));
+      this.socket.destroy();
     });
   }
 
@@ -214,6 +254,11 @@ export class OpenFlowConnection {
   }
 
   private onMessage(m: ParsedMessage): void {
+    const txn = m.type === 'echo_request' ? undefined : this.byBundleXid.get(m.header.xid);
+    if (txn) {
+      txn.onMessage(m);
+      return;
+    }
     switch (m.type) {
       case 'echo_request':
         this.socket.write(serialize({ type: 'echo_reply', data: m.data }, m.header.xid));
@@ -293,6 +338,9 @@ export class OpenFlowConnection {
     for (const batch of batches) {
       this.forget(batch);
       batch.reject(new OpenFlowClosedError(this.path, reason.byPeer, { cause: reason.cause, callerStack: batch.callerStack }));
+    }
+    for (const txn of new Set(this.byBundleXid.values())) {
+      txn.fail(new OpenFlowClosedError(this.path, reason.byPeer, { cause: reason.cause, callerStack: txn.callerStack }));
     }
     this.reason = reason;
     this.resolveClosed();
