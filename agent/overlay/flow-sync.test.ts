@@ -17,7 +17,8 @@ function recorder(): { connect: () => Promise<FlowConnection>; batches: Array<Ar
       return {
         closed,
         close: () => end(),
-        apply: async (mods) => {
+        apply: async (mods, options) => {
+          expect(options).toEqual({ bundle: true });
           r.batches.push(mods.map((m) => [m.command, m.command === 'delete' && m.flow.table === 0xff ? 'all' : `${m.flow.priority}/${m.flow.match.ethDst ?? m.flow.match.arpTpa ?? ''}`]));
         },
       };

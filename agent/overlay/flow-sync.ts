@@ -11,7 +11,7 @@ import { flowKey } from './tunnel-flows.js';
 
 /** What the sync needs of an OpenFlow connection (OpenFlowConnection has it). */
 export interface FlowConnection {
-  apply(mods: ReadonlyArray<FlowMod & { label?: string }>): Promise<void>;
+  apply(mods: ReadonlyArray<FlowMod & { label?: string }>, options?: { bundle?: boolean }): Promise<void>;
   close(): void;
   /** Resolves when the peer closed the connection (vswitchd went away). */
   readonly closed: Promise<void>;
@@ -118,7 +118,8 @@ export class FlowSync {
     const dirty = [...this.dirty];
     this.dirty.clear();
     try {
-      if (mods.length > 0) await conn.apply(mods);
+      // One bundle: atomic (a full rewrite leaves no empty-table gap) and one revalidation in vswitchd.
+      if (mods.length > 0) await conn.apply(mods, { bundle: true });
     } catch (e) {
       // What the bridge holds is now uncertain: the next flush rewrites it all.
       this.installed = undefined;
