@@ -38,13 +38,16 @@ export interface FlushOutcome {
 
 const defaultConnect = (path: string): Promise<FlowConnection> => OpenFlowConnection.connect(path, { timeoutMs: 5000 });
 const text = (f: Flow): string => JSON.stringify(f, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/** Whether two flows with the same key do the same (compared as text only when they are not the same object). */
+const same = (a: Flow, b: Flow): boolean => a === b || text(a) === text(b);
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 
 export class FlowSync {
   /** Desired flows by key, with how many callers want each (two neighbors may share a MAC). */
   private readonly desired = new Map<string, { flow: Flow; refs: number }>();
-  private installed: Map<string, { flow: Flow; text: string }> | undefined;
+  /** What the bridge holds, by key (undefined: not known, the next flush rewrites it). */
+  private installed: Map<string, Flow> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly dirty = new Set<string>();
   private conn: FlowConnection | undefined;
@@ -108,9 +111,9 @@ export class FlowSync {
         const have = this.installed!.get(key);
         if (want === undefined) {
           if (have === undefined) continue;
-          mods.push({ command: 'delete_strict', flow: have.flow, label: key });
+          mods.push({ command: 'delete_strict', flow: have, label: key });
           removed++;
-        } else if (have?.text !== text(want)) {
+        } else if (have === undefined || !same(have, want)) {
           mods.push({ command: 'add', flow: want, label: key });
         }
       }
@@ -126,12 +129,12 @@ export class FlowSync {
       throw e;
     }
     if (full) {
-      this.installed = new Map([...this.desired].map(([k, d]) => [k, { flow: d.flow, text: text(d.flow) }]));
+      this.installed = new Map([...this.desired].map(([k, d]) => [k, d.flow]));
     } else {
       for (const key of dirty) {
         const want = this.desired.get(key)?.flow;
         if (want === undefined) this.installed!.delete(key);
-        else this.installed!.set(key, { flow: want, text: text(want) });
+        else this.installed!.set(key, want);
       }
     }
     return { added: mods.filter((m) => m.command === 'add').length, removed: full ? 0 : removed, full };
