@@ -50,6 +50,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
   /** After the interval shrinks, agents still on the old one are judged by it until this time. */
   private previousMs = 0;
   private previousUntil = 0;
+  private lastSweep = Date.now();
 
   constructor(opts: RegistryOptions = {}) {
     super();
@@ -172,6 +173,12 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
     // An agent told another interval a moment ago may still beat at the old one: judge by the longer.
     const now = Date.now();
     const judgeMs = now < this.previousUntil ? Math.max(this.previousMs, this.intervalMs) : this.intervalMs;
+    // This sweep comes a whole interval late: the coordinator itself was stalled (a starved CPU), and
+    // timers run before the heartbeats waiting in its sockets are read. Judging now would lose every
+    // agent at once; the next sweep judges them with those beats counted.
+    const late = now - this.lastSweep > this.minMs + judgeMs;
+    this.lastSweep = now;
+    if (late) return;
     const deadline = now - judgeMs * this.missedBeforeLost;
     for (const a of this.agents.values()) {
       if (a.connected && a.lastSeen < deadline) {
