@@ -26,36 +26,61 @@ export interface BundleLink {
 
 type Phase = 'adding' | 'committing' | 'done';
 
+/** A bundle's bytes, encoded before anything is sent. */
+export interface EncodedBundle {
+  readonly openXid: number;
+  readonly barrierXid: number;
+  /** add xid -> index of its mod */
+  readonly byXid: Map<number, number>;
+  readonly buffers: Buffer[];
+}
+
+// Mods encoded between two turns of the event loop: thousands of flow_mods are ~100 ms of CPU,
+// seconds on a starved machine, and the agent's heartbeats must still go out meanwhile.
+const ENCODE_SLICE = 256;
+
+/** Encodes the whole bundle, yielding to the event loop now and then (throws OpenFlowEncodeError before anything is sent). */
+export async function encodeBundle(link: Pick<BundleLink, 'nextXid'>, bundleId: number, mods: readonly LabeledFlowMod[]): Promise<EncodedBundle> {
+  const openXid = link.nextXid();
+  const buffers = [serializeBundleControl(bundleId, 'open_request', BUNDLE_FLAGS, openXid)];
+  const byXid = new Map<number, number>();
+  for (let i = 0; i < mods.length; i++) {
+    if (i > 0 && i % ENCODE_SLICE === 0) await new Promise((r) => setImmediate(r));
+    const mod = mods[i]!;
+    const xid = link.nextXid();
+    byXid.set(xid, i);
+    const path = mod.label === undefined ? `mods[${i}]` : `mods[${i}](${mod.label})`;
+    buffers.push(serializeBundleAdd(bundleId, BUNDLE_FLAGS, serializeFlowMod(mod, xid, path), path));
+  }
+  const barrierXid = link.nextXid();
+  buffers.push(serialize({ type: 'barrier_request' }, barrierXid));
+  return { openXid, barrierXid, byXid, buffers };
+}
+
 export class BundleTransaction {
   private phase: Phase = 'adding';
   private readonly failures: FlowFailure[] = [];
   private openError: { typeName: string; codeName: string } | undefined;
-  private readonly byXid = new Map<number, number>(); // add xid -> index of its mod
+  private readonly byXid: Map<number, number>; // add xid -> index of its mod
   private readonly openXid: number;
   private readonly barrierXid: number;
   private commitXid = 0;
   private readonly buffers: Buffer[]; // handed to the connection's write queue as is
   private timer: NodeJS.Timeout | undefined;
 
-  /** Encodes everything (throwing OpenFlowEncodeError before anything is sent). */
   constructor(
     private readonly link: BundleLink,
     private readonly bundleId: number,
     private readonly mods: readonly LabeledFlowMod[],
+    encoded: EncodedBundle,
     readonly callerStack: string | undefined,
     private readonly resolve: () => void,
     private readonly reject: (e: Error) => void,
   ) {
-    this.openXid = link.nextXid();
-    this.buffers = [serializeBundleControl(bundleId, 'open_request', BUNDLE_FLAGS, this.openXid)];
-    mods.forEach((mod, i) => {
-      const xid = link.nextXid();
-      this.byXid.set(xid, i);
-      const path = mod.label === undefined ? `mods[${i}]` : `mods[${i}](${mod.label})`;
-      this.buffers.push(serializeBundleAdd(bundleId, BUNDLE_FLAGS, serializeFlowMod(mod, xid, path), path));
-    });
-    this.barrierXid = link.nextXid();
-    this.buffers.push(serialize({ type: 'barrier_request' }, this.barrierXid));
+    this.openXid = encoded.openXid;
+    this.barrierXid = encoded.barrierXid;
+    this.byXid = encoded.byXid;
+    this.buffers = encoded.buffers;
   }
 
   start(timeoutMs: number): void {

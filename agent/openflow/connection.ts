@@ -4,7 +4,7 @@
 // the barrier once it has handled everything before it. With { bundle: true } the batch goes as
 // one ONF bundle instead (bundle.ts): all or nothing.
 import { type Socket, createConnection } from 'node:net';
-import { type BundleLink, BundleTransaction } from './bundle.js';
+import { type BundleLink, BundleTransaction, encodeBundle } from './bundle.js';
 import { OFPET, OFPHFC, OFP_VERSION } from './constants.js';
 import {
   type FlowFailure, OpenFlowClosedError, OpenFlowConnectError, OpenFlowDecodeError, OpenFlowError, OpenFlowFlowError, OpenFlowTimeoutError,
@@ -147,19 +147,22 @@ export class OpenFlowConnection {
     });
   }
 
-  private applyBundle(mods: readonly LabeledFlowMod[], callerStack: string | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.lastBundleId = (this.lastBundleId + 1) >>> 0 || 1;
-      // Encoding errors throw here, before anything is routed or written.
-      const link: BundleLink = {
+  private async applyBundle(mods: readonly LabeledFlowMod[], callerStack: string | undefined): Promise<void> {
+    this.lastBundleId = (this.lastBundleId + 1) >>> 0 || 1;
+    const bundleId = this.lastBundleId;
+    const link: BundleLink = {
         path: this.path,
         nextXid: () => this.nextXid(),
         send: (buffers) => this.send(buffers),
         route: (xids, txn) => xids.forEach((xid) => this.byBundleXid.set(xid, txn)),
         unroute: (xids) => xids.forEach((xid) => this.byBundleXid.delete(xid)),
-        isOpen: () => this.state === 'open',
-      };
-      new BundleTransaction(link, this.lastBundleId, mods, callerStack, resolve, reject).start(this.requestTimeoutMs);
+      isOpen: () => this.state === 'open',
+    };
+    // Encoding errors throw here, before anything is routed or written.
+    const encoded = await encodeBundle(link, bundleId, mods);
+    if (this.state !== 'open') throw this.closeReason ?? new OpenFlowClosedError(this.path, false);
+    return new Promise<void>((resolve, reject) => {
+      new BundleTransaction(link, bundleId, mods, encoded, callerStack, resolve, reject).start(this.requestTimeoutMs);
     });
   }
 
