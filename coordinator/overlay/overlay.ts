@@ -23,6 +23,8 @@ export interface OverlayDeps {
   readonly logger: Logger;
   /** vhosts told at once */
   readonly parallelism?: number;
+  /** vhosts programming their neighbor tables at once (each is CPU-heavy for the agent and vswitchd). */
+  readonly neighborParallelism?: number;
 }
 
 export interface OverlayOutcome {
@@ -83,7 +85,7 @@ export class Overlay {
     const failures: string[] = [];
     let tunnels = 0;
     const type = this.deps.type === 'geneve' ? agentV1.TunnelType.TUNNEL_TYPE_GENEVE : agentV1.TunnelType.TUNNEL_TYPE_VXLAN;
-    await this.each(work, failures, async (client, host, set) => {
+    await this.each(work, failures, this.deps.parallelism ?? 64, async (client, host, set) => {
       try {
         const res = await client.setTunnels({ tunnels: set, type, flood: this.deps.flood ?? false });
         this.told.set(host, set);
@@ -117,7 +119,7 @@ export class Overlay {
     let entries = 0;
     let flows = 0;
     let maxMicros = 0;
-    await this.each(work, failures, async (client, host, req) => {
+    await this.each(work, failures, this.deps.neighborParallelism ?? 8, async (client, host, req) => {
       const res = await client.updateNeighbors(req);
       entries += req.upsert.length + req.remove.length;
       flows += res.flowsAdded + res.flowsRemoved;
@@ -128,7 +130,7 @@ export class Overlay {
   }
 
   /** Runs `fn` for each vhost of `work`, a bounded number at once; failures become "host: reason". */
-  private async each<T>(work: ReadonlyArray<readonly [string, T]>, failures: string[], fn: (client: TunnelPort, host: string, item: T) => Promise<void>): Promise<void> {
+  private async each<T>(work: ReadonlyArray<readonly [string, T]>, failures: string[], parallelism: number, fn: (client: TunnelPort, host: string, item: T) => Promise<void>): Promise<void> {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < work.length) {
@@ -145,6 +147,6 @@ export class Overlay {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.deps.parallelism ?? 64, work.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(parallelism, work.length) }, worker));
   }
 }
