@@ -1,5 +1,5 @@
 // The agent's part of Alcor: a VM's port, allocated, bound to this host and released through
-// Alcor's port manager, exactly as reference/alcor-api.md §3 and §4.6 describe (Merak's calls,
+// Alcor's port manager, exactly as Alcor's port API defines them (Merak's calls,
 // without its bugs). The port's id is chosen by the coordinator, so a create that is tried again,
 // or sent again after a restart, finds the port it made instead of making a second one.
 import { MerakError } from '../errors.js';

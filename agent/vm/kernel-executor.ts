@@ -373,7 +373,7 @@ export class KernelExecutor implements VmExecutor {
   ];
 
   /**
-   * Alcor mode, in Merak's order (reference/merak-original.md §9): Alcor allocates the port, the
+   * Alcor mode, in Merak's order: Alcor allocates the port, the
    * internal port tap<id11> goes on br-int, then the namespace, the binding to this host, the move
    * into the VM with Alcor's MAC, and the address.
    */

@@ -2,7 +2,7 @@
 // groups, routers and their interfaces) and the hosts, each create with an id chosen from the
 // scenario so that a resumed scenario finds what it made (a look-up first, never a second copy),
 // and each delete tolerant of what is already gone. Paths, bodies and codes follow
-// reference/alcor-api.md §4, in the order Merak used (§3), without its bugs (§6.3).
+// Alcor's REST API, in the order Merak used, without its bugs.
 import { AlcorHttp, type AlcorCall, type AlcorResponse } from '@merak/agent';
 import type { AlcorServiceName } from '../scenario/index.js';
 

@@ -97,7 +97,7 @@ describe('Alcor mode with hollow agents', () => {
     expect(s.error).toBe('');
     expect(s.counts).toMatchObject({ requested: 50, ready: 50, failed: 0 });
 
-    // The coordinator's calls, in order (reference/alcor-api.md §3), with the scenario's project.
+    // The coordinator's calls, in order (as Merak made them), with the scenario's project.
     const mine = alcor.calls.all().filter((c) => c.service !== 'port').map((c) => (c.route ?? '').replace(/\{[^}]+\}/g, '{}'));
     expect(mine.filter((c) => !c.startsWith('GET'))).toEqual([
       'POST /nodes/bulk', 'POST /project/{}/vpcs', 'POST /project/{}/subnets', 'POST /project/{}/security-groups',
