@@ -1,5 +1,5 @@
 // The JSON shapes the Alcor services answer with, named and keyed exactly as on the wire
-// (reference/alcor-api.md §4). Keys are written in the order Jackson emits them, so a response
+// (Alcor's API §4). Keys are written in the order Jackson emits them, so a response
 // body reads like a real one. `null` is a real JSON null: every entity but PortEntity includes
 // null fields (§2); PortEntity omits them (@JsonInclude(NON_ABSENT)), hence its optional keys.
 

@@ -1,5 +1,5 @@
 // Alcor's errors as a client sees them: a status and Spring Boot's default error JSON
-// (reference/alcor-api.md §2 "Errors"). Handlers throw AlcorHttpError; the server turns it into
+// (Alcor's API §2 "Errors"). Handlers throw AlcorHttpError; the server turns it into
 // the body below, in the flavour of the Spring Boot version the answering service runs.
 import { STATUS_CODES } from 'node:http';
 import type { AlcorService } from './entities.js';

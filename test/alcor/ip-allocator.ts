@@ -1,4 +1,4 @@
-// One IPM address range per subnet (reference/alcor-api.md §5): [network+1, broadcast-1], the
+// One IPM address range per subnet (Alcor's API §5): [network+1, broadcast-1], the
 // lowest free address first (`BitSet.nextClearBit(0)` in IPM/allocator/Ipv4AddrAllocator.java),
 // so a released address is the next one handed out again.
 import { formatIpv4, parseIpv4 } from '@merak/agent';

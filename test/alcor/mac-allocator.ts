@@ -1,4 +1,4 @@
-// The MAC manager (reference/alcor-api.md §5): OUI aa:bb:cc plus 24 random bits from range0
+// The MAC manager (Alcor's API §5): OUI aa:bb:cc plus 24 random bits from range0
 // (aa:bb:cc:00:00:00–aa:bb:cc:ff:ff:ff), lower-case and colon-separated; a collision is retried.
 // Client-supplied MACs must be unique too.
 

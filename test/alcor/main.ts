@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { startAlcorServer } from './server.js';
 
 const HELP = `merak-alcor-server: an Alcor-compatible test server (the endpoints, JSON and status codes of
-reference/alcor-api.md §9), with state kept in memory and fault injection. It does not push
+Alcor's API §9), with state kept in memory and fault injection. It does not push
 GoalState to host agents: a port becomes ACTIVE when bound to a registered node.
 
 Usage: node test/dist/alcor/main.js [options]      (or: npm run alcor:server -- [options])

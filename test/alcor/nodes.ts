@@ -1,4 +1,4 @@
-// Node manager (NodePort 30007), reference/alcor-api.md §4.5. Nodes are the emulated hosts; a
+// Node manager (NodePort 30007), Alcor's API §4.5. Nodes are the emulated hosts; a
 // port's `binding:host_id` must equal one node's `node_name` (quirk 9).
 import type { JsonObject, NodeInfo } from './entities.js';
 import { AlcorHttpError, NO_MESSAGE } from './errors.js';

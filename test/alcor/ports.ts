@@ -1,4 +1,4 @@
-// Port manager (NodePort 30006), reference/alcor-api.md §4.6 and §5–§6. A create checks every
+// Port manager (NodePort 30006), Alcor's API §4.6 and §5–§6. A create checks every
 // reference first (VPC, subnets, SGs, node), then allocates IPs and a MAC, then stores — so a
 // failure at any point changes nothing (PM rolls its allocations back too). A bound port is
 // "pushed" through the bind hook before the answer, and its status is written only afterwards.

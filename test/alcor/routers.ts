@@ -1,4 +1,4 @@
-// Route manager, Neutron routers (NodePort 30003), reference/alcor-api.md §4.4. Attaching a
+// Route manager, Neutron routers (NodePort 30003), Alcor's API §4.4. Attaching a
 // subnet marks it (`attached_router_id`) and its gateway port (device_id/device_owner), which is
 // why subnet and router deletes answer 409 until the interface is removed again.
 import { randomUUID } from 'node:crypto';

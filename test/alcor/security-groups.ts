@@ -1,4 +1,4 @@
-// Security group manager (NodePort 30008), reference/alcor-api.md §4.3. It runs Spring Boot 2.3,
+// Security group manager (NodePort 30008), Alcor's API §4.3. It runs Spring Boot 2.3,
 // so its error bodies carry `"message":""` (errors.ts); the reasons below are still what Alcor
 // throws, and they show in this server's logs.
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// VPC manager (NodePort 30001), reference/alcor-api.md §4.1.
+// VPC manager (NodePort 30001), Alcor's API §4.1.
 import { randomUUID } from 'node:crypto';
 import { utcStamp } from './clock.js';
 import type { JsonObject, JsonValue, RouteEntity, SegmentInfo, VpcEntity } from './entities.js';
