@@ -336,26 +336,17 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
       if (run.id === opts.except || run.phase === 'deleted' || run.spec.scenario.provider !== 'standalone') continue;
       if (!run.spec.hosts.some((h) => hosts.has(h))) continue;
       run.withPlan((plan) => {
-        const byVni = new Map<number, number[]>();
+        // Each VM described once (plan.vm formats its addresses), grouped by VNI.
+        const byVni = new Map<number, NeighborVm[]>();
         for (let i = 0; i < plan.total; i++) {
-          const vni = plan.vm(i).vni;
-          (byVni.get(vni) ?? byVni.set(vni, []).get(vni)!).push(i);
+          const p = plan.vm(i);
+          (byVni.get(p.vni) ?? byVni.set(p.vni, []).get(p.vni)!).push({ vni: p.vni, ip: p.ip, mac: p.mac, host: p.host });
         }
-        const vms = new Map<number, NeighborVm>();
-        const vmOf = (i: number): NeighborVm => {
-          let v = vms.get(i);
-          if (!v) {
-            const p = plan.vm(i);
-            v = { vni: p.vni, ip: p.ip, mac: p.mac, host: p.host };
-            vms.set(i, v);
-          }
-          return v;
-        };
         for (const [h, vnis] of plan.vnisByHost()) {
           const host = plan.hosts[h]!;
           if (!hosts.has(host)) continue;
           const list = out.get(host) ?? out.set(host, []).get(host)!;
-          for (const vni of vnis) for (const i of byVni.get(vni) ?? []) list.push(vmOf(i));
+          for (const vni of vnis) list.push(...(byVni.get(vni) ?? []));
         }
       });
     }
