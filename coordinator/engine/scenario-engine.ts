@@ -346,7 +346,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
           const host = plan.hosts[h]!;
           if (!hosts.has(host)) continue;
           const list = out.get(host) ?? out.set(host, []).get(host)!;
-          for (const vni of vnis) list.push(...(byVni.get(vni) ?? []));
+          for (const vni of vnis) for (const v of byVni.get(vni) ?? []) list.push(v);
         }
       });
     }
