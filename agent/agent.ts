@@ -48,7 +48,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     metrics,
     logger,
     pingRate: config.pingRate,
-    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, underlayMac, ...(await backend.hostInfo()) }),
+    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, underlayMac, goalstateAddress: '', ...(await backend.hostInfo()) }),
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),
     updateNeighbors: (c) => backend.updateNeighbors(c),

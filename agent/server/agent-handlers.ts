@@ -26,6 +26,8 @@ export interface AgentInfo {
   readonly hollow: boolean;
   readonly underlayIp: string;
   readonly underlayMac: string;
+  /** Where Alcor's GoalStateProvisioner is served (HOST:PORT); '' = not served. */
+  readonly goalstateAddress: string;
 }
 
 /** The whole set of overlay tunnels a vhost should have (SetTunnels replaces what it had). */

@@ -2,6 +2,7 @@
 // control-plane tests beyond what one machine's kernel can hold. VMs exist only in memory. With
 // Alcor as the control plane the Alcor calls are real (allocate, bind, release): that is the load
 // such a test puts on Alcor.
+import type { PortProgramming } from '../goalstate/contracts.js';
 import { allocateStage, bindStage, releasePort, type AlcorCtx } from './alcor-stages.js';
 import type { CreateOptions, CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
 import type { StepTimer } from './stages.js';
@@ -9,6 +10,9 @@ import type { VmRef, VmSpec } from './spec.js';
 import { VmFailure, runStages } from './stages.js';
 
 export class HollowExecutor implements VmExecutor {
+  /** `goalState`: Alcor mode with --goalstate, a VM is ready once its port's GoalState is applied here. */
+  constructor(readonly opts: { goalState?: PortProgramming } = {}) {}
+
   private readonly vms = new Map<string, VmSpec>();
   private nextOfport = 1;
   private readonly ofports = new Map<string, number>();

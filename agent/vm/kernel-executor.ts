@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { type KernelLane, NETNS_RUN_DIR } from '@merak/native';
 import { MerakError, errorMessage } from '../errors.js';
 import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
+import type { PortProgramming } from '../goalstate/contracts.js';
 import { type AlcorCtx, allocateStage, bindStage, releasePort } from './alcor-stages.js';
 import type { CreateOptions, CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
 import { sameSpec } from './hollow-executor.js';
@@ -59,6 +60,8 @@ export interface KernelExecutorDeps {
   readonly interfaces: VmInterfaceStore;
   /** Where the VMs' kernel work runs in order, off the JS thread (the host handle should use it too). */
   readonly lane?: KernelLane;
+  /** Alcor mode with --goalstate: a VM is ready once its port's GoalState is applied here. */
+  readonly goalState?: PortProgramming;
 }
 
 // Inside each VM: no IPv6 (its RS/DAD/MLD floods the bridge), and MTU probing as Merak did.
