@@ -9,6 +9,9 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
+import { GoalStateHostAgent } from './goalstate/host-agent.js';
+import { requestRestartState } from './goalstate/ncm-client.js';
+import { type GoalStateServer, startGoalStateServer } from './goalstate/server.js';
 import { CoordinatorLink } from './registration/coordinator-link.js';
 import { requireToken } from './server/auth.js';
 import { createAgentHandlers } from './server/agent-handlers.js';
@@ -26,6 +29,8 @@ export interface RunningAgent {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly runner: VmRunner;
+  /** The GoalState host agent (with --goalstate). */
+  readonly goalState: { readonly address: string; readonly hostAgent: GoalStateHostAgent } | undefined;
   /** Stops accepting calls, lets running ones finish (up to `graceMs`), closes the backend. VMs stay. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -41,6 +46,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   const underlayIp = backend.underlayIp ?? config.underlayIp;
   const underlayMac = backend.underlayMac ?? '';
   const metrics = new AgentMetrics(config.vhost, () => runner.vmCount);
+  const goalState = config.goalstate ? await startGoalState(config, backend, metrics, logger) : undefined;
   const handlers = createAgentHandlers({
     runner,
     executor: backend.executor,
@@ -48,7 +54,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     metrics,
     logger,
     pingRate: config.pingRate,
-    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, underlayMac, goalstateAddress: '', ...(await backend.hostInfo()) }),
+    info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, underlayMac, goalstateAddress: goalState?.server.address ?? '', ...(await backend.hostInfo()) }),
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),
     updateNeighbors: (c) => backend.updateNeighbors(c),
@@ -65,6 +71,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   );
   // Read at each /readyz: the host agent's check joins once it is started (last, below).
   const checks = [...backend.checks];
+  if (goalState) checks.push({ name: 'goalstate', check: async () => { if (goalState.closed) throw new Error('the GoalState server is closed'); } });
   const http: HttpServer = createHttpServer(metrics.registry, checks);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -94,14 +101,17 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     metrics.hostAgent(() => supervisor.status());
     checks.push({ name: 'host-agent', check: async () => supervisor.check() });
   }
-  logger.info({ vhost: config.vhost, grpcPort, httpPort, vms: initial.length, hollow: config.hollow, auth: config.token ? 'token' : 'insecure' }, 'agent ready');
+  logger.info({ vhost: config.vhost, grpcPort, httpPort, vms: initial.length, hollow: config.hollow, auth: config.token ? 'token' : 'insecure', goalstate: goalState?.server.address }, 'agent ready');
+  if (goalState && config.alcorNcm) goalState.resyncWithNcm(config.alcorNcm, config.vhost);
 
   return {
     grpcPort,
     httpPort,
     runner,
+    goalState: goalState ? { address: goalState.server.address, hostAgent: goalState.hostAgent } : undefined,
     async stop(graceMs = 10_000): Promise<void> {
       link?.close();
+      await goalState?.stop();
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(SERVICE_NAME, 'NOT_SERVING');
       await new Promise<void>((resolve) => {
@@ -112,6 +122,52 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
       http.closeAllConnections();
       await supervisor?.stop();
       await backend.close();
+    },
+  };
+}
+
+interface RunningGoalState {
+  readonly server: GoalStateServer;
+  readonly hostAgent: GoalStateHostAgent;
+  readonly closed: boolean;
+  /** In the background: asks the NCM for this host's goal states, then drops what it did not re-send. */
+  resyncWithNcm(ncm: string, nodeName: string): void;
+  stop(): Promise<void>;
+}
+
+/** The GoalState host agent: what the data plane kept (from OVS), then the server; executors wait on it. */
+async function startGoalState(config: AgentConfig, backend: Backend, metrics: AgentMetrics, logger: Logger): Promise<RunningGoalState> {
+  const info = await backend.hostInfo();
+  const own = new Set([...info.addresses.map((a) => a.address.split('/')[0]!), backend.underlayIp ?? '', config.underlayIp].filter((ip) => ip !== ''));
+  const hostAgent = new GoalStateHostAgent({ dataPlane: backend.goalStateDataPlane(own), logger, metrics });
+  let server: GoalStateServer;
+  try {
+    await hostAgent.recover();
+    server = await startGoalStateServer(config.goalstate!, hostAgent, logger);
+  } catch (e) {
+    await hostAgent.close();
+    throw e;
+  }
+  backend.goalState.attach(hostAgent);
+  const abort = new AbortController();
+  let closed = false;
+  let resync: Promise<unknown> = Promise.resolve();
+  return {
+    server,
+    hostAgent,
+    get closed() { return closed; },
+    resyncWithNcm(ncm, nodeName) {
+      const finish = hostAgent.beginResync();
+      resync = requestRestartState({ ncm, nodeName, logger, signal: abort.signal })
+        .then((ok) => finish(ok))
+        .catch((e: unknown) => logger.warn({ err: e }, 'GoalState resync with the NCM failed'));
+    },
+    async stop() {
+      closed = true;
+      abort.abort();
+      await server.close();
+      await resync;
+      await hostAgent.close();
     },
   };
 }

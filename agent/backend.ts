@@ -1,4 +1,6 @@
 // What main.ts wires into the service: the kernel backend (netlink + OVSDB) or the hollow one.
+import type { GoalStateDataPlane } from './goalstate/contracts.js';
+import type { GoalStateSlot } from './goalstate/slot.js';
 import type { NeighborChange, NeighborOutcome } from './overlay/index.js';
 import type { AgentInfo, TunnelConfig, TunnelOutcome } from './server/agent-handlers.js';
 import type { ReadinessCheck } from './server/http.js';
@@ -17,5 +19,9 @@ export interface Backend {
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
+  /** What the executor asks when a VM waits for its port's GoalState; filled in by the agent with --goalstate. */
+  readonly goalState: GoalStateSlot;
+  /** The data plane GoalState programs; `ownIps`: this host's addresses (a neighbor there is local). */
+  goalStateDataPlane(ownIps: ReadonlySet<string>): GoalStateDataPlane;
   close(): Promise<void>;
 }

@@ -16,3 +16,20 @@ describe('agent configuration: the underlay', () => {
     expect(() => parse('--underlay-ip', '198.51.100.300')).toThrow(/--underlay-ip: '198.51.100.300' is not an IPv4 address/);
   });
 });
+
+describe('agent configuration: the GoalState server', () => {
+  it('serves on port 50001 unless told, on the address given', () => {
+    expect(parse('--goalstate', '0.0.0.0')).toMatchObject({ goalstate: '0.0.0.0:50001', alcorNcm: undefined });
+    expect(parse('--goalstate', ':7000')).toMatchObject({ goalstate: '0.0.0.0:7000' });
+    expect(parse('--goalstate', '198.51.100.1:0', '--alcor-ncm', '198.51.100.254:9016')).toMatchObject({ goalstate: '198.51.100.1:0', alcorNcm: '198.51.100.254:9016' });
+    expect(parse()).toMatchObject({ goalstate: undefined });
+  });
+
+  it('refuses a bad address, an NCM without a server, and a host agent on the same port', () => {
+    expect(() => parse('--goalstate', 'example:1')).toThrow(/--goalstate: 'example:1' is not HOST:PORT/);
+    expect(() => parse('--goalstate', '0.0.0.0:70000')).toThrow(/--goalstate: '0.0.0.0:70000'/);
+    expect(() => parse('--alcor-ncm', '198.51.100.254:9016')).toThrow(/--alcor-ncm: .*give --goalstate too/);
+    expect(() => parse('--goalstate', '0.0.0.0', '--host-agent', '/opt/aca/AlcorControlAgent -a 10.0.0.5 -p 30014')).toThrow(/--goalstate: port 50001 is the one the --host-agent listens on/);
+    expect(parse('--goalstate', '0.0.0.0', '--host-agent', '/opt/aca/AlcorControlAgent -s 50002')).toMatchObject({ goalstate: '0.0.0.0:50001' });
+  });
+});

@@ -32,6 +32,10 @@ export interface AgentConfig {
   readonly hostAgent: readonly string[] | undefined;
   /** --underlay-interface: the interface that carries the overlay; undefined = no underlay here. */
   readonly underlayInterface: string | undefined;
+  /** --goalstate: where to serve Alcor's GoalStateProvisioner (HOST:PORT); undefined = not served. */
+  readonly goalstate: string | undefined;
+  /** --alcor-ncm: the NCM to ask for this host's goal states after a restart; undefined = none. */
+  readonly alcorNcm: string | undefined;
 }
 
 export const AGENT_HELP = `merak-agent: owns one emulated host's VMs (network namespaces with ports on Open vSwitch).
@@ -70,6 +74,13 @@ Usage: merak-agent [options]
   --host-agent "CMD ARGS" a host agent to run beside this one and supervise (e.g. Alcor's ACA:
                           "/opt/aca/AlcorControlAgent -a 10.0.0.5 -p 30014"): restarted with
                           backoff when it exits, its state in /readyz and /metrics; no shell
+  --goalstate ADDR        serve Alcor's GoalStateProvisioner here, standing in for Alcor's host agent
+                          (ACA): HOST:PORT, HOST or :PORT; the port defaults to 50001, the one
+                          Alcor's NCM dials at the node's local_ip. Plaintext, as Alcor's own
+                          ends; the coordinator registers the node with the address it binds
+  --alcor-ncm HOST:PORT   with --goalstate: at start, ask this NCM for this host's goal states
+                          (RequestGoalStates, AGENT_RESTARTED) and drop neighbors it no longer
+                          has; without it the agent keeps what it applied in OVS
   --log-level LEVEL       pino level (default info; env MERAK_LOG_LEVEL)
   -h, --help              this text
 `;
@@ -88,6 +99,20 @@ function hostPort(field: string, text: string): string {
   return text;
 }
 
+/** Alcor's NCM dials its host agents on this port. */
+export const GOALSTATE_PORT = 50001;
+
+/** --goalstate: HOST:PORT, HOST (port 50001) or :PORT (all addresses). */
+function goalstateAddress(text: string): string {
+  const m = /^(.*?)(?::(\d{1,5}))?$/.exec(text);
+  const host = m?.[1] === '' ? '0.0.0.0' : m?.[1] ?? '';
+  const port = m?.[2] === undefined ? GOALSTATE_PORT : Number(m[2]);
+  if (!m || port > 65535 || (host !== '0.0.0.0' && parseIpv4(host) === undefined && host !== 'localhost')) {
+    throw new InvalidArgumentError('--goalstate', `'${text}' is not HOST:PORT, HOST or :PORT (HOST an IPv4 address)`);
+  }
+  return `${host}:${port}`;
+}
+
 export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
   const { values } = parseArgs({
     args: [...argv],
@@ -98,7 +123,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
       advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'underlay-interface': { type: 'string' },
-      'ping-rate': { type: 'string' }, 'host-agent': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'ping-rate': { type: 'string' }, 'host-agent': { type: 'string' }, goalstate: { type: 'string' }, 'alcor-ncm': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return 'help';
@@ -128,6 +153,16 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     if (values.hollow) throw new InvalidArgumentError('--underlay-interface', 'a hollow agent has no data plane');
     if (underlayInterface === bridge) throw new InvalidArgumentError('--underlay-interface', `'${underlayInterface}' is the integration bridge`);
   }
+  const hostAgent = values['host-agent'] === undefined ? undefined : splitCommand('--host-agent', values['host-agent']);
+  const goalstate = values.goalstate === undefined ? undefined : goalstateAddress(values.goalstate);
+  if (goalstate !== undefined && hostAgent !== undefined) {
+    // Alcor's host agent listens on 50001 unless given -s PORT.
+    const s = hostAgent.indexOf('-s');
+    const acaPort = s >= 0 && hostAgent[s + 1] !== undefined ? Number(hostAgent[s + 1]) : 50001;
+    const port = Number(goalstate.slice(goalstate.lastIndexOf(':') + 1));
+    if (port === acaPort) throw new InvalidArgumentError('--goalstate', `port ${port} is the one the --host-agent listens on: one GoalState server per port (give the host agent -s PORT, or --goalstate another port)`);
+  }
+  if (values['alcor-ncm'] !== undefined && goalstate === undefined) throw new InvalidArgumentError('--alcor-ncm', 'asks for goal states that only --goalstate can take: give --goalstate too');
   return {
     vhost,
     grpcListen,
@@ -147,6 +182,8 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     underlayIp,
     underlayInterface,
     pingRate: positiveInt('--ping-rate', values['ping-rate'] ?? '1000', 1_000_000),
-    hostAgent: values['host-agent'] === undefined ? undefined : splitCommand('--host-agent', values['host-agent']),
+    hostAgent,
+    goalstate,
+    alcorNcm: values['alcor-ncm'] === undefined ? undefined : hostPort('--alcor-ncm', values['alcor-ncm']),
   };
 }

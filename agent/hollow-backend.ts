@@ -2,13 +2,18 @@
 import type { Backend } from './backend.js';
 import type { TunnelConfig } from './server/agent-handlers.js';
 import { NeighborTable } from './overlay/index.js';
+import { HollowGoalStateDataPlane } from './goalstate/hollow-data-plane.js';
+import { GoalStateSlot } from './goalstate/slot.js';
 import { HollowExecutor } from './vm/hollow-executor.js';
 
 export function createHollowBackend(): Backend {
   let tunnels: TunnelConfig['tunnels'] = [];
   const table = new NeighborTable();
+  const goalState = new GoalStateSlot();
   return {
-    executor: new HollowExecutor(),
+    executor: new HollowExecutor({ goalState }),
+    goalState,
+    goalStateDataPlane: (ownIps) => new HollowGoalStateDataPlane(ownIps),
     checks: [],
     underlayIp: undefined,
     underlayMac: undefined,

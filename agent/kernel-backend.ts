@@ -8,6 +8,7 @@ import type { AgentConfig } from './config.js';
 import { MerakError, errorMessage } from './errors.js';
 import { NetnsHandle } from './netns/index.js';
 import { join } from 'node:path';
+import { GoalStateSlot } from './goalstate/slot.js';
 import { FlowSync, MARK, Overlay, PATCH, TUNNEL_BRIDGE, TunnelProgram, type Underlay, ensureUnderlay } from './overlay/index.js';
 import { pingFromNamespace } from './probe/pinger.js';
 import type { ReadinessCheck } from './server/http.js';
@@ -85,7 +86,8 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     vs.close();
     throw e;
   }
-  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs });
+  const goalState = new GoalStateSlot();
+  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs, goalState });
   logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType, underlayIp: underlay?.ip }, 'bridge ready');
   const checks: ReadinessCheck[] = [
     { name: 'ovsdb', check: () => vs.echo() },
@@ -108,6 +110,11 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     ping: (vm, targets, opts) => pingFromNamespace(vm, targets, opts),
     setTunnels: (c) => overlay.setTunnels(c),
     updateNeighbors: (c) => overlay.updateNeighbors(c),
+    goalState,
+    goalStateDataPlane() {
+      // Wired to the kernel GoalState data plane (agent/goalstate/kernel-data-plane.ts).
+      throw new MerakError('UNIMPLEMENTED', 'the kernel GoalState data plane is not wired yet');
+    },
     async close() {
       flows?.close();
       program?.close();

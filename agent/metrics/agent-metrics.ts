@@ -1,8 +1,9 @@
 // Prometheus metrics of one agent, on a registry of its own (no global default registry).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { GoalStateMetrics } from '../goalstate/host-agent.js';
 import type { VmResult } from '../vm/runner.js';
 
-export class AgentMetrics {
+export class AgentMetrics implements GoalStateMetrics {
   readonly registry = new Registry();
   private readonly stepSeconds: Histogram<'step'>;
   private readonly vmSeconds: Histogram<'operation'>;
@@ -13,6 +14,9 @@ export class AgentMetrics {
   private readonly neighborEntries: Gauge;
   private readonly tunnelFlows: Gauge;
   private readonly flowMods: Counter;
+  private readonly goalStateMessages: Counter<'version' | 'kind'>;
+  private readonly goalStateResources: Counter<'type' | 'operation' | 'status'>;
+  private readonly goalStateSeconds: Histogram;
 
   constructor(vhost: string, presentVms: () => number) {
     this.registry.setDefaultLabels({ vhost });
@@ -30,6 +34,21 @@ export class AgentMetrics {
     this.neighborEntries = new Gauge({ name: 'merak_agent_neighbors', help: 'Entries in the neighbor table', registers });
     this.tunnelFlows = new Gauge({ name: 'merak_agent_tunnel_bridge_flows', help: 'Flows the agent keeps on br-tun', registers });
     this.flowMods = new Counter({ name: 'merak_agent_flow_mods_total', help: 'flow_mods sent to br-tun for neighbor changes', registers });
+    this.goalStateMessages = new Counter({ name: 'merak_agent_goalstate_messages_total', help: 'GoalState messages applied (version v1/v2; kind warmup = empty)', labelNames: ['version', 'kind'], registers });
+    this.goalStateResources = new Counter({ name: 'merak_agent_goalstate_resources_total', help: 'GoalState resource statuses sent back, by resource type, operation and status', labelNames: ['type', 'operation', 'status'], registers });
+    this.goalStateSeconds = new Histogram({ name: 'merak_agent_goalstate_programming_seconds', help: 'Time to apply one GoalState message (its message_total_operation_time)', buckets, registers });
+  }
+
+  message(version: 'v1' | 'v2', empty: boolean): void {
+    this.goalStateMessages.inc({ version, kind: empty ? 'warmup' : 'state' });
+  }
+
+  resource(type: string, operation: string, status: string): void {
+    this.goalStateResources.inc({ type, operation, status });
+  }
+
+  programmingSeconds(seconds: number): void {
+    this.goalStateSeconds.observe(seconds);
   }
 
   neighborUpdate(o: { neighbors: number; flows: number; flowsAdded: number; flowsRemoved: number; micros: number }): void {
