@@ -25,7 +25,7 @@ export class HollowExecutor implements VmExecutor {
     }
     let made = spec;
     if (spec.alcor) {
-      const ctx: AlcorCtx = { spec, timer, maybeExists: opts.maybeExists };
+      const ctx: AlcorCtx = { spec, timer, maybeExists: opts.maybeExists, ...(this.opts.goalState ? { goalState: this.opts.goalState } : {}) };
       await runStages([allocateStage, bindStage], ctx, timer);
       made = { ...spec, ip: ctx.port!.ip, mac: ctx.port!.mac };
     }

@@ -138,6 +138,7 @@ function specOf(row: VmInterfaceRow): VmSpec {
     alcor: e[EXT.alcorUrl] === undefined ? undefined : {
       portUrl: e[EXT.alcorUrl], projectId: e[EXT.alcorProject] ?? '', tenantId: e[EXT.alcorTenant] ?? '', networkId: e[EXT.alcorNetwork] ?? '',
       subnetId: e[EXT.alcorSubnet] ?? '', securityGroupIds: [], portId: e[EXT.ifaceId] ?? '', hostId: e[EXT.alcorHost] ?? '', timeoutMs: 20_000, retries: 3,
+      awaitGoalState: false,
     },
   };
 }
@@ -183,7 +184,7 @@ export class KernelExecutor implements VmExecutor {
       // An unfinished earlier attempt was cleared: what it made elsewhere (an Alcor port) may exist.
       maybeExists = true;
     }
-    const ctx: CreateCtx = { spec, timer, maybeExists, ofport: -1, eth0Index: ETH0_INDEX };
+    const ctx: CreateCtx = { spec, timer, maybeExists, ofport: -1, eth0Index: ETH0_INDEX, ...(this.deps.goalState ? { goalState: this.deps.goalState } : {}) };
     const stages = spec.alcor ? this.alcorStages : spec.portKind === 'veth' ? this.vethStages : this.internalStages;
     try {
       await runStages(stages, ctx, timer);

@@ -23,7 +23,13 @@ export interface VmSpec {
   readonly vni: number;
   readonly routes: readonly VmRoute[];
   /** Alcor is the control plane: it allocates the port (ip and mac are '' until then). */
-  readonly alcor: AlcorPortSettings | undefined;
+  readonly alcor: VmAlcorSettings | undefined;
+}
+
+/** A VM's Alcor port, and whether it is ready only once its GoalState is applied on this host. */
+export interface VmAlcorSettings extends AlcorPortSettings {
+  /** The coordinator registered this host with the agent's GoalState address: Alcor pushes here. */
+  readonly awaitGoalState: boolean;
 }
 
 /** A route inside the VM besides the default one; `via` undefined = on-link. */
@@ -197,6 +203,7 @@ function checkAlcorSpec(field: string, s: agentV1.VmSpec, a: agentV1.AlcorPort, 
     alcor: {
       portUrl: a.portUrl.replace(/\/+$/, ''), projectId: a.projectId, tenantId: a.tenantId, networkId: a.networkId, subnetId: a.subnetId,
       securityGroupIds: [...a.securityGroupIds], portId: a.portId, hostId: a.hostId, timeoutMs: a.timeoutMs === 0 ? 20_000 : a.timeoutMs, retries: a.retries,
+      awaitGoalState: a.awaitGoalstate,
     },
   };
 }

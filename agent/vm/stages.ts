@@ -33,6 +33,11 @@ export class StepTimer {
     }
   }
 
+  /** A step measured by other means (e.g. between two wall-clock instants), in microseconds. */
+  record(step: string, micros: number): void {
+    this.steps.push({ step, micros: Math.max(0, Math.round(micros)) });
+  }
+
   totalMicros(): number {
     return Number((process.hrtime.bigint() - this.started) / 1000n);
   }
@@ -40,6 +45,8 @@ export class StepTimer {
 
 export interface Stage<C> {
   readonly name: string;
+  /** The stage records its own steps on the timer (its parts are timed apart), not one under its name. */
+  readonly selfTimed?: boolean;
   run(ctx: C): Promise<void>;
   undo?(ctx: C): Promise<void>;
 }
@@ -64,7 +71,8 @@ export async function runStages<C>(stages: readonly Stage<C>[], ctx: C, timer: S
   const done: Stage<C>[] = [];
   for (const stage of stages) {
     try {
-      await timer.time(stage.name, () => stage.run(ctx));
+      if (stage.selfTimed) await stage.run(ctx);
+      else await timer.time(stage.name, () => stage.run(ctx));
       done.push(stage);
     } catch (e) {
       const undoErrors: string[] = [];
