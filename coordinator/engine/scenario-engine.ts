@@ -472,7 +472,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
               let steps = '';
               for (const s of r.steps) steps += `${steps === '' ? '' : ';'}${s.step}=${s.micros}`;
               pending.push({
-                vmIndex: i, phase: ok ? 'ready' : 'failed', atMs: Date.now() - acceptedAt, totalMicros: r.totalMicros, steps,
+                vmIndex: i, phase: ok ? 'ready' : 'failed', ip: ok ? r.ip : '', atMs: Date.now() - acceptedAt, totalMicros: r.totalMicros, steps,
                 errorCode: r.error?.code ?? '', errorStep: r.error?.step ?? '', errorMessage: r.error?.message ?? '',
               });
               if (pending.length >= FLUSH_ROWS) flush();
@@ -549,7 +549,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const { plan, states } = run;
     const test = run.spec.scenario.test;
     if (test.kind !== 'ping') return [];
-    const pairs = selectPingPairs(plan, (i) => states[i] === READY);
+    const pairs = selectPingPairs(plan, (i) => states[i] === READY, this.realAddresses(run));
     const bySource = new Map<number, typeof pairs>();
     for (const p of pairs) (bySource.get(p.src) ?? bySource.set(p.src, []).get(p.src)!).push(p);
     const byHost = new Map<string, number[]>();
@@ -585,6 +585,17 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     };
     await Promise.all(Array.from({ length: Math.min(this.deps.pingParallelism ?? 64, hosts.length) }, worker));
     return outcomes;
+  }
+
+  /**
+   * Where the control plane allocates the VMs' addresses (Alcor), the plan's are not theirs: each
+   * VM's own, from its stored result. undefined = the plan's addresses are the VMs'.
+   */
+  private realAddresses(run: Run): ((i: number) => string | undefined) | undefined {
+    if (run.spec.scenario.provider !== 'alcor') return undefined;
+    const ips = new Array<string | undefined>(run.plan.total);
+    for (const [i, ip] of this.deps.store.readyIps(run.row.seq)) ips[i] = ip;
+    return (i) => ips[i];
   }
 
   private finishReport(run: Run, ping: PingOutcome[] | undefined): void {

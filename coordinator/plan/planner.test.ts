@@ -116,4 +116,29 @@ describe('selectPingPairs', () => {
     const pairs = selectPingPairs(plan, (i) => i % 2 === 0);
     expect(pairs.every((p) => p.src % 2 === 0 && p.dst % 2 === 0)).toBe(true);
   });
+
+  it("targets the VMs' real addresses when the control plane chose them, and isolation never one the source VPC was given", () => {
+    // As Alcor would: each VPC allocates from 10.1.0.10 on in its own order, unlike the plan; the
+    // big VPC's first VM has no address (it failed), so it takes no part.
+    const real = new Map<number, string>();
+    for (const vpc of ['small', 'big']) {
+      const members = Array.from({ length: plan.total }, (_, i) => i).filter((i) => plan.vm(i).vpc === vpc).reverse();
+      members.forEach((i, k) => real.set(i, `10.1.0.${10 + k}`));
+    }
+    const failed = Array.from({ length: plan.total }, (_, i) => i).find((i) => plan.vm(i).vpc === 'big')!;
+    real.delete(failed);
+    const pairs = selectPingPairs(plan, () => true, (i) => real.get(i));
+    expect(pairs.filter((p) => p.expect === 'reach')).toHaveLength(5 * 4 + 25);
+    for (const p of pairs) {
+      expect(p.dstIp).toBe(real.get(p.dst));
+      expect([p.src, p.dst]).not.toContain(failed);
+    }
+    const isolated = pairs.filter((p) => p.expect === 'isolated');
+    expect(isolated).toHaveLength(4);
+    for (const p of isolated) {
+      const srcVpc = plan.vm(p.src).vpc;
+      const givenInSrcVpc = [...real].some(([i, ip]) => plan.vm(i).vpc === srcVpc && ip === p.dstIp);
+      expect(givenInSrcVpc).toBe(false);
+    }
+  });
 });

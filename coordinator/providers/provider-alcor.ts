@@ -1,7 +1,9 @@
 // Alcor mode: Alcor is the control plane under test. Before any VM the coordinator registers the
 // scenario's hosts in Alcor (one bulk call, each with the name its ports will be bound to) and
 // makes the scenario's VPCs, subnets, security groups and routers, with the scenario's project and
-// tenant; each agent then has Alcor allocate and bind its VMs' ports (agent/alcor/). Teardown runs
+// tenant; each agent then has Alcor allocate and bind its VMs' ports (agent/alcor/). A host whose
+// agent serves GoalState is registered with that server's address, and its VMs are ready only once
+// Alcor's push programmed their ports there (so Alcor's data plane is tested too). Teardown runs
 // the other way, tolerant of what is already gone, and says what it could not remove.
 //
 // Every id is derived from the scenario and the object's name, so a coordinator that restarts
@@ -60,7 +62,23 @@ interface Session {
   readonly stats: CallStats;
   /** subnet key "vpc/subnet" -> its security group ids */
   readonly groups: Map<string, string[]>;
+  /** Hosts whose agent serves GoalState (registered with its address): their VMs wait for the push. */
+  readonly pushedTo: Set<string>;
 }
+
+/** Where a host's agent serves GoalState, from its Info (HOST:PORT; IPv6 hosts in brackets). */
+export function goalStateEndpoint(address: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) return undefined;
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+/** A listen address that names no one interface (any), so another address must stand for the host. */
+const isWildcard = (host: string): boolean => host === '' || host === '0.0.0.0' || host === '::';
+
+/** Alcor's default port for a host agent's GoalState server (node server_port). */
+const DEFAULT_GOALSTATE_PORT = 50001;
 
 const HOST_INFO_PARALLELISM = 64;
 const NODES_PER_CALL = 1000;
@@ -84,15 +102,19 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
     const names = namesOf(ctx.id);
     const groups = new Map<string, string[]>();
     for (const v of ctx.scenario.vpcs) for (const s of v.subnets) groups.set(`${v.name}/${s.name}`, s.securityGroups.map((g) => names.sg(g)));
-    const made: Session = { settings, endpoints, net, names, stats, groups };
+    const made: Session = { settings, endpoints, net, names, stats, groups, pushedTo: new Set() };
     sessions.set(ctx.id, made);
     return made;
   };
 
   const record = (ctx: ScenarioContext, kind: string, name: string, id: string): void => deps.store.putControlPlaneObject(ctx.seq, kind, name, id);
 
-  /** Each host's node record, from its agent's Info: its name, its address, its underlay. */
-  async function nodeInfos(hosts: readonly string[]): Promise<NodeInfo[]> {
+  /**
+   * Each host's node record, from its agent's Info: its name, its address, its underlay, and where
+   * Alcor pushes its GoalState (the agent's own GoalState server when it runs one). `pushedTo`
+   * gets the hosts whose agent serves GoalState.
+   */
+  async function nodeInfos(hosts: readonly string[], pushedTo: Set<string>): Promise<NodeInfo[]> {
     const out: NodeInfo[] = [];
     const problems: string[] = [];
     let next = 0;
@@ -116,9 +138,18 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
             continue;
           }
           const ip = nic.address.split('/')[0]!;
+          let goalState: { host: string; port: number } | undefined;
+          if (info.goalstateAddress !== '') {
+            goalState = goalStateEndpoint(info.goalstateAddress);
+            if (!goalState) {
+              problems.push(`${host}: its GoalState address '${info.goalstateAddress}' is not HOST:PORT`);
+              continue;
+            }
+            pushedTo.add(host);
+          } else pushedTo.delete(host);
           out.push({
-            node_id: nodeIdOf(host), node_name: host, local_ip: ip, 'data-path-ip': info.underlayIp || ip,
-            mac_address: nic.mac || derivedMac(host), veth: nic.interface, server_port: 50001,
+            node_id: nodeIdOf(host), node_name: host, local_ip: goalState && !isWildcard(goalState.host) ? goalState.host : ip, 'data-path-ip': info.underlayIp || ip,
+            mac_address: nic.mac || derivedMac(host), veth: nic.interface, server_port: goalState?.port ?? DEFAULT_GOALSTATE_PORT,
           });
         } catch (e) {
           problems.push(`${host}: ${e instanceof Error ? e.message : String(e)}`);
@@ -136,7 +167,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
       const p = s.settings.projectId;
       const t = s.settings.tenantId;
       const sc: Scenario = ctx.scenario;
-      const nodes = await nodeInfos(ctx.plan.hosts);
+      const nodes = await nodeInfos(ctx.plan.hosts, s.pushedTo);
       for (let i = 0; i < nodes.length; i += NODES_PER_CALL) await s.net.registerNodes(nodes.slice(i, i + NODES_PER_CALL));
       for (const n of nodes) record(ctx, 'node', n.node_name, n.node_id);
       for (const v of sc.vpcs) {
@@ -179,7 +210,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
       spec.alcor = {
         portUrl: s.endpoints.port, projectId: s.settings.projectId, tenantId: s.settings.tenantId, networkId: s.names.vpc(vm.vpc),
         subnetId: s.names.subnet(vm.vpc, vm.subnet), securityGroupIds: s.groups.get(`${vm.vpc}/${vm.subnet}`) ?? [], portId, hostId: vm.host,
-        timeoutMs: s.settings.timeoutMs, retries: s.settings.retries,
+        timeoutMs: s.settings.timeoutMs, retries: s.settings.retries, awaitGoalstate: s.pushedTo.has(vm.host),
       };
     },
 

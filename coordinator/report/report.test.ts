@@ -10,9 +10,9 @@ describe('report', () => {
   });
 
   const rows: ResultRow[] = [
-    { vmIndex: 0, phase: 'ready', atMs: 100, totalMicros: 3000, steps: 'namespace=500;port=100', errorCode: '', errorStep: '', errorMessage: '' },
-    { vmIndex: 1, phase: 'ready', atMs: 1500, totalMicros: 9000, steps: 'namespace=700', errorCode: '', errorStep: '', errorMessage: '' },
-    { vmIndex: 2, phase: 'failed', atMs: 1600, totalMicros: 10, steps: '', errorCode: 'NETLINK', errorStep: 'port', errorMessage: 'EEXIST <x>' },
+    { vmIndex: 0, phase: 'ready', atMs: 100, totalMicros: 3000, steps: 'namespace=500;port=100', errorCode: '', errorStep: '', errorMessage: '', ip: '10.0.0.2' },
+    { vmIndex: 1, phase: 'ready', atMs: 1500, totalMicros: 9000, steps: 'namespace=700', errorCode: '', errorStep: '', errorMessage: '', ip: '10.0.0.3' },
+    { vmIndex: 2, phase: 'failed', atMs: 1600, totalMicros: 10, steps: '', errorCode: 'NETLINK', errorStep: 'port', errorMessage: 'EEXIST <x>', ip: '' },
   ];
   const ids = ['a', 'b', 'c', 'd'];
   const hosts = ['h0', 'h1', 'h1', 'h0'];
@@ -65,5 +65,60 @@ describe('report', () => {
     expect(html).toContain('EEXIST &#60;x&#62;');
     expect(html).toContain('Control plane API');
     expect(html).not.toMatch(/<script|https?:\/\//);
+    expect(r.alcor).toBeUndefined();
+    expect(text).not.toMatch(/Alcor/);
+  });
+
+  describe('an Alcor scenario', () => {
+    // Micros, as agents send them: bind is the PUT, goalstate bind sent -> applied, goalstate-apply received -> applied.
+    const alcorRow = (vmIndex: number, bind: number, goalstate: number, apply: number): ResultRow => ({
+      vmIndex, phase: 'ready', atMs: 100 + vmIndex, totalMicros: bind + 1000, steps: `allocate=800;attach=300;bind=${bind};goalstate=${goalstate};goalstate-apply=${apply};move=50`,
+      errorCode: '', errorStep: '', errorMessage: '', ip: `10.1.0.${vmIndex + 2}`,
+    });
+    const alcorRows = [
+      alcorRow(0, 12_000, 10_000, 2_000), alcorRow(1, 20_000, 17_000, 5_000), alcorRow(2, 9_000, 8_500, 500),
+      // Failed waiting: its goalstate step counts among the steps, not in the split.
+      { vmIndex: 3, phase: 'failed', atMs: 400, totalMicros: 21_000_000, steps: 'allocate=800;bind=9000;goalstate=20000000;undo:allocate=700', errorCode: 'ALCOR', errorStep: 'goalstate', errorMessage: 'port p: no GoalState applied on this host within 20000 ms (x)', ip: '' },
+    ] satisfies ResultRow[];
+    const a = buildReport({
+      scenario: { id: 'al', name: 'alcor-e2e', hosts: 2, provider: 'alcor', acceptedAtMs: 0 },
+      total: 4, rows: alcorRows, idOf: (i) => `vm${i}`, hostOf: (i) => `h${i % 2}`, offsetOf: () => 0, now: new Date(0),
+    });
+
+    it("splits each ready VM's bind into Alcor's REST work and push, the programming on its host, and the answer", () => {
+      expect(a.latencyMs.steps.goalstate).toMatchObject({ count: 4, max: 20_000 });
+      expect(a.alcor).toEqual({
+        goalStateVms: 3,
+        bindMs: { count: 3, p50: 12, p90: 20, p99: 20, max: 20 },
+        goalStateMs: { count: 3, p50: 10, p90: 17, p99: 17, max: 17 },
+        restAndPushMs: { count: 3, p50: 8, p90: 12, p99: 12, max: 12 },
+        programmingMs: { count: 3, p50: 2, p90: 5, p99: 5, max: 5 },
+        answerMs: { count: 3, p50: 2, p90: 3, p99: 3, max: 3 },
+      });
+      expect(a.failures.first[0]).toMatchObject({ vm: 'vm3', code: 'ALCOR', step: 'goalstate' });
+      // report.json is the report as data: the split is in it.
+      expect(JSON.parse(JSON.stringify(a)).alcor.restAndPushMs.p50).toBe(8);
+    });
+
+    it('says so in the table and the HTML page', () => {
+      const text = renderTable(a);
+      expect(text).toMatch(/REST work vs GoalState push and programming, per VM \(3 VMs waited/);
+      expect(text).toMatch(/REST work and push \(bind sent -> GoalState on the host\)\s+3\s+8\.00\s+12\.00\s+12\.00\s+12\.00/);
+      expect(text).toMatch(/GoalState programming on the host \(received -> applied\)\s+3\s+2\.00\s+5\.00/);
+      expect(text).toMatch(/step goalstate\s+4\s+/);
+      const html = renderHtml(a);
+      expect(html).toContain('REST work vs GoalState push and programming');
+      expect(html).toMatch(/<td>GoalState programming on the host \(received -&#62; applied\)<\/td><td>3<\/td><td>2\.00<\/td>/);
+    });
+
+    it('says when no VM waited for its GoalState', () => {
+      const none = buildReport({
+        scenario: { id: 'al', name: 'alcor-e2e', hosts: 1, provider: 'alcor', acceptedAtMs: 0 },
+        total: 1, rows: [{ ...alcorRow(0, 9000, 0, 0), steps: 'allocate=800;bind=9000' }], idOf: () => 'vm0', hostOf: () => 'h0', offsetOf: () => 0,
+      });
+      expect(none.alcor?.goalStateVms).toBe(0);
+      expect(renderTable(none)).toMatch(/no VM waited for its GoalState/);
+      expect(renderHtml(none)).toMatch(/No VM waited for its GoalState/);
+    });
   });
 });

@@ -64,6 +64,8 @@ export interface Report {
   readonly creationRate: { readonly mean: number; readonly peak: number };
   readonly failures: { readonly byCode: Readonly<Record<string, number>>; readonly first: readonly { vm: string; host: string; code: string; step: string; message: string }[] };
   readonly controlPlane?: { readonly endpoints: readonly EndpointLatency[] };
+  /** Alcor scenarios: each ready VM's bind split into Alcor's REST work and its GoalState push and programming. */
+  readonly alcor?: AlcorBindSplit;
   readonly ping?: {
     readonly pairsPassed: number;
     readonly pairsFailed: number;
@@ -78,6 +80,56 @@ export interface Report {
     /** src -> dst -> received/sent, for small scenarios only. */
     readonly matrix?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   };
+}
+
+/**
+ * An Alcor bind, per ready VM whose agent waited for its GoalState (ms). Alcor answers the bind PUT
+ * only after pushing the port's GoalState, so the PUT is: REST work and push until the GoalState
+ * reaches the host, its programming there, then the answer.
+ */
+export interface AlcorBindSplit {
+  /** Ready VMs that waited for their port's GoalState (0: the agents serve none, Alcor's data plane went unchecked). */
+  readonly goalStateVms: number;
+  /** The bind PUT, whole (step bind). */
+  readonly bindMs: Quantiles;
+  /** Bind sent -> port programmed on its host (step goalstate). */
+  readonly goalStateMs: Quantiles;
+  /** Bind sent -> GoalState received on the host: Alcor's REST work and its push (goalstate - goalstate-apply). */
+  readonly restAndPushMs: Quantiles;
+  /** GoalState received -> port programmed, on the host (step goalstate-apply). */
+  readonly programmingMs: Quantiles;
+  /** Port programmed -> bind answered (bind - goalstate, at least 0). */
+  readonly answerMs: Quantiles;
+}
+
+/** Steps the Alcor split reads (agent/vm/alcor-stages.ts names them). */
+const BIND = 'bind';
+const GOALSTATE = 'goalstate';
+const GOALSTATE_APPLY = 'goalstate-apply';
+
+/** Accumulates the Alcor split from each ready VM's steps. */
+class AlcorSplitter {
+  private readonly bind = new Samples();
+  private readonly goalState = new Samples();
+  private readonly restAndPush = new Samples();
+  private readonly programming = new Samples();
+  private readonly answer = new Samples();
+
+  add(bindMs: number | undefined, goalStateMs: number | undefined, applyMs: number | undefined): void {
+    if (bindMs === undefined || goalStateMs === undefined || applyMs === undefined) return;
+    this.bind.push(bindMs);
+    this.goalState.push(goalStateMs);
+    this.restAndPush.push(Math.max(0, goalStateMs - applyMs));
+    this.programming.push(applyMs);
+    this.answer.push(Math.max(0, bindMs - goalStateMs));
+  }
+
+  summary(): AlcorBindSplit {
+    return {
+      goalStateVms: this.goalState.n, bindMs: this.bind.quantiles(), goalStateMs: this.goalState.quantiles(),
+      restAndPushMs: this.restAndPush.quantiles(), programmingMs: this.programming.quantiles(), answerMs: this.answer.quantiles(),
+    };
+  }
 }
 
 /** Largest value; unlike Math.max(...v) it does not overflow the stack on large arrays. */
@@ -164,15 +216,24 @@ export function buildReport(input: ReportInput): Report {
   let failed = 0;
   let lastSecond = -1;
   const perSecond: number[] = [];
+  const alcor = input.scenario.provider === 'alcor' ? new AlcorSplitter() : undefined;
   for (const r of input.rows) {
+    let bindMs: number | undefined;
+    let goalStateMs: number | undefined;
+    let applyMs: number | undefined;
     if (r.steps !== '') {
       for (const item of r.steps.split(';')) {
         const eq = item.indexOf('=');
         const name = item.slice(0, eq);
-        (steps.get(name) ?? steps.set(name, new Samples()).get(name)!).push(Number(item.slice(eq + 1)) / 1000);
+        const ms = Number(item.slice(eq + 1)) / 1000;
+        (steps.get(name) ?? steps.set(name, new Samples()).get(name)!).push(ms);
+        if (name === BIND) bindMs = ms;
+        else if (name === GOALSTATE) goalStateMs = ms;
+        else if (name === GOALSTATE_APPLY) applyMs = ms;
       }
     }
     if (r.phase === 'ready') {
+      alcor?.add(bindMs, goalStateMs, applyMs);
       e2e[ready] = r.atMs;
       scheduled[ready] = Math.max(0, r.atMs - input.offsetOf(r.vmIndex));
       agent[ready] = r.totalMicros / 1000;
@@ -215,6 +276,7 @@ export function buildReport(input: ReportInput): Report {
     creationRate: { mean: perSecond.length > 0 ? Math.round((ready / perSecond.length) * 10) / 10 : 0, peak: maxOf(perSecond) },
     failures: { byCode, first },
     ...(input.controlPlane ? { controlPlane: { endpoints: input.controlPlane } } : {}),
+    ...(alcor ? { alcor: alcor.summary() } : {}),
     ...(ping ? { ping } : {}),
   };
 }

@@ -1,5 +1,5 @@
 // The report as plain text for a terminal.
-import type { Quantiles, Report } from './report.js';
+import type { AlcorBindSplit, Quantiles, Report } from './report.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -7,6 +7,25 @@ function table(rows: string[][]): string {
 }
 
 const q = (name: string, x: Quantiles): string[] => [name, String(x.count), x.p50.toFixed(2), x.p90.toFixed(2), x.p99.toFixed(2), x.max.toFixed(2)];
+
+/** The labels of the Alcor split's rows, in order (the HTML page uses them too). */
+export function alcorRows(a: AlcorBindSplit): Array<[string, Quantiles]> {
+  return [
+    ['Alcor bind PUT, whole', a.bindMs],
+    ['  REST work and push (bind sent -> GoalState on the host)', a.restAndPushMs],
+    ['  GoalState programming on the host (received -> applied)', a.programmingMs],
+    ['  answer after programming (applied -> PUT answered)', a.answerMs],
+    ['bind sent -> port programmed (step goalstate)', a.goalStateMs],
+  ];
+}
+
+function alcorLines(a: AlcorBindSplit): string[] {
+  if (a.goalStateVms === 0) return ['Alcor: no VM waited for its GoalState (the agents serve none): Alcor\'s data plane was not part of readiness'];
+  return [
+    `Alcor: REST work vs GoalState push and programming, per VM (${a.goalStateVms} VMs waited for their GoalState)`,
+    table([['Alcor bind (ms)', 'count', 'p50', 'p90', 'p99', 'max'], ...alcorRows(a).map(([name, x]) => q(name, x))]),
+  ];
+}
 
 export function renderTable(r: Report): string {
   const l = r.latencyMs;
@@ -22,6 +41,7 @@ export function renderTable(r: Report): string {
       ...Object.entries(l.steps).map(([s, x]) => q(`  step ${s}`, x)),
     ]),
   ];
+  if (r.alcor) lines.push('', ...alcorLines(r.alcor));
   if (r.creationsPerSecond.length > 0) lines.push('', `creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}`);
   if (r.controlPlane && r.controlPlane.endpoints.length > 0) {
     lines.push('', table([

@@ -16,7 +16,7 @@ const tmp = (): string => {
 
 const scenario = { id: 's1', name: 'demo', specJson: '{}', phase: 'creating', error: '', createdAt: 1, updatedAt: 1 };
 const row = (vmIndex: number, phase: 'ready' | 'failed', extra: object = {}) => ({
-  vmIndex, phase, atMs: 10 + vmIndex, totalMicros: 100, steps: 'namespace=5', errorCode: '', errorStep: '', errorMessage: '', ...extra,
+  vmIndex, phase, atMs: 10 + vmIndex, totalMicros: 100, steps: 'namespace=5', errorCode: '', errorStep: '', errorMessage: '', ip: '', ...extra,
 });
 
 describe('Store', () => {
@@ -49,6 +49,34 @@ describe('Store', () => {
     const back = [...store.results(s.seq)];
     expect(back.map((r) => r.vmIndex)).toEqual(Array.from({ length: 150 }, (_, i) => i));
     expect(back.filter((r) => r.phase === 'failed')).toHaveLength(22);
+    store.close();
+  });
+
+  it("keeps each VM's address as its agent answered it, and lists the ready ones", () => {
+    const store = new Store(':memory:');
+    const s = store.insertScenario(scenario);
+    store.recordResults(s.seq, [row(0, 'ready', { ip: '10.1.0.7' }), row(1, 'failed'), row(2, 'ready', { ip: '10.1.0.3' })]);
+    expect([...store.results(s.seq)].map((r) => r.ip)).toEqual(['10.1.0.7', '', '10.1.0.3']);
+    expect(store.readyIps(s.seq).sort()).toEqual([[0, '10.1.0.7'], [2, '10.1.0.3']]);
+    store.close();
+  });
+
+  it('upgrades the previous schema in place: its results are kept, without addresses', () => {
+    const db = join(tmp(), 'v2.db');
+    const old = new Database(db);
+    old.exec(`CREATE TABLE scenarios (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, spec_json TEXT NOT NULL,
+      phase TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, report_json TEXT NOT NULL DEFAULT '');
+      CREATE TABLE vm_results (scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE, vm_index INTEGER NOT NULL, phase INTEGER NOT NULL,
+      at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL, steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT,
+      PRIMARY KEY (scenario_seq, vm_index)) WITHOUT ROWID;
+      INSERT INTO scenarios (id, name, spec_json, phase, created_at, updated_at) VALUES ('s1', 'demo', '{}', 'ready', 1, 1);
+      INSERT INTO vm_results VALUES (1, 0, 1, 10, 100, 'namespace=5', NULL, NULL, NULL);`);
+    old.pragma('user_version = 2');
+    old.close();
+    const store = new Store(db);
+    expect([...store.results(1)]).toEqual([{ vmIndex: 0, phase: 'ready', atMs: 10, totalMicros: 100, steps: 'namespace=5', errorCode: '', errorStep: '', errorMessage: '', ip: '' }]);
+    store.recordResults(1, [row(1, 'ready', { ip: '10.1.0.9' })]);
+    expect(store.readyIps(1)).toEqual([[1, '10.1.0.9']]);
     store.close();
   });
 

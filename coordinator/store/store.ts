@@ -27,6 +27,8 @@ export interface StoredScenario {
 export interface VmResultRow {
   readonly vmIndex: number;
   readonly phase: VmPhase;
+  /** The VM's address as its agent answered ('' = none): in Alcor mode, the one Alcor allocated. */
+  readonly ip: string;
   /** ms after the scenario was accepted */
   readonly atMs: number;
   readonly totalMicros: number;
@@ -43,7 +45,9 @@ export class StoreError extends Error {
   }
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+/** An older schema this one upgrades in place: ALTERs, in order, from each version. */
+const UPGRADES: Readonly<Record<number, string>> = { 2: "ALTER TABLE vm_results ADD COLUMN ip TEXT NOT NULL DEFAULT ''" };
 const ROWS_PER_INSERT = 64;
 
 const SCHEMA = `
@@ -55,7 +59,7 @@ CREATE TABLE IF NOT EXISTS scenarios (
 CREATE TABLE IF NOT EXISTS vm_results (
   scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
   vm_index INTEGER NOT NULL, phase INTEGER NOT NULL, at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL,
-  steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT,
+  steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT, ip TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (scenario_seq, vm_index)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS control_plane (
@@ -89,17 +93,19 @@ export class Store {
     this.db.pragma('foreign_keys = ON');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     const tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
-    if (version !== SCHEMA_VERSION && tables > 0) {
+    if (tables > 0 && version !== SCHEMA_VERSION && UPGRADES[version] !== undefined) {
+      for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(UPGRADES[v]!);
+    } else if (version !== SCHEMA_VERSION && tables > 0) {
       this.db.close();
       throw new StoreError(`${path} holds state of another Merak-TS version (schema ${version}, this one reads ${SCHEMA_VERSION}); move it away or give another --state`);
     }
     this.db.exec(SCHEMA);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const insert = (rows: number): Database.Statement => this.db.prepare(
-      `INSERT INTO vm_results (scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message)
-       VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+      `INSERT INTO vm_results (scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message, ip)
+       VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
        ON CONFLICT (scenario_seq, vm_index) DO UPDATE SET phase = excluded.phase, at_ms = excluded.at_ms, total_us = excluded.total_us,
-       steps = excluded.steps, error_code = excluded.error_code, error_step = excluded.error_step, error_message = excluded.error_message`,
+       steps = excluded.steps, error_code = excluded.error_code, error_step = excluded.error_step, error_message = excluded.error_message, ip = excluded.ip`,
     );
     this.insertResult = insert(1);
     this.insertResults = insert(ROWS_PER_INSERT);
@@ -156,7 +162,7 @@ export class Store {
    * to a statement: a call into SQLite costs more than a row.
    */
   recordResults(seq: number, rows: readonly VmResultRow[]): void {
-    const params = (r: VmResultRow): unknown[] => [seq, r.vmIndex, VM_PHASE_CODE[r.phase], Math.round(r.atMs), r.totalMicros, r.steps, r.errorCode || null, r.errorStep || null, r.errorMessage || null];
+    const params = (r: VmResultRow): unknown[] => [seq, r.vmIndex, VM_PHASE_CODE[r.phase], Math.round(r.atMs), r.totalMicros, r.steps, r.errorCode || null, r.errorStep || null, r.errorMessage || null, r.ip];
     this.db.transaction(() => {
       let i = 0;
       for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
@@ -170,10 +176,15 @@ export class Store {
 
   /** Every stored result of a scenario, in VM index order, one at a time (a million fit in no array). */
   *results(seq: number): Generator<VmResultRow> {
-    const st = this.db.prepare('SELECT vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message FROM vm_results WHERE scenario_seq = ? ORDER BY vm_index').raw();
-    for (const row of st.iterate(seq) as Iterable<[number, number, number, number, string, string | null, string | null, string | null]>) {
-      yield { vmIndex: row[0], phase: PHASE_OF_CODE[row[1]] ?? 'failed', atMs: row[2], totalMicros: row[3], steps: row[4], errorCode: row[5] ?? '', errorStep: row[6] ?? '', errorMessage: row[7] ?? '' };
+    const st = this.db.prepare('SELECT vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message, ip FROM vm_results WHERE scenario_seq = ? ORDER BY vm_index').raw();
+    for (const row of st.iterate(seq) as Iterable<[number, number, number, number, string, string | null, string | null, string | null, string]>) {
+      yield { vmIndex: row[0], phase: PHASE_OF_CODE[row[1]] ?? 'failed', atMs: row[2], totalMicros: row[3], steps: row[4], errorCode: row[5] ?? '', errorStep: row[6] ?? '', errorMessage: row[7] ?? '', ip: row[8] };
     }
+  }
+
+  /** The address each ready VM's agent answered, as [vmIndex, ip] (for tests that need the real ones). */
+  readyIps(seq: number): Array<[number, string]> {
+    return this.db.prepare("SELECT vm_index, ip FROM vm_results WHERE scenario_seq = ? AND phase = ? AND ip <> ''").raw().all(seq, VM_PHASE_CODE.ready) as Array<[number, string]>;
   }
 
   /** Just the phase codes of stored results, as [vmIndex, code] (cheap: for resuming). */
