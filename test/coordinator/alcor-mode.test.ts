@@ -186,6 +186,53 @@ describe('Alcor mode with hollow agents', () => {
     expect(nonGatewayPorts()).toEqual([]);
   });
 
+  it("registers a host whose agent serves GoalState with that server's address, and makes its VMs wait for their port's GoalState", async () => {
+    // Two more agents serving GoalState: one on a named address, one on all of them (its underlay stands for it).
+    const served: RunningAgent[] = [];
+    try {
+      for (const [i, listen] of ['127.0.0.1:0', '0.0.0.0:0'].entries()) {
+        const config = parseAgentConfig(
+          ['--vhost', `gs-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `gs${i}.sock`)}`, '--http', `unix:${join(dir, `gsh${i}.sock`)}`,
+            '--coordinator', `unix:${join(dir, 'c.sock')}`, '--underlay-ip', `198.51.100.${20 + i}`, '--goalstate', listen],
+          {},
+        );
+        if (config === 'help') throw new Error('unexpected');
+        served.push(await startAgent(config, createHollowBackend(), logger));
+      }
+      const deadline = Date.now() + 10_000;
+      while (!(registry.clientFor('gs-0') && registry.clientFor('gs-1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const ports = await Promise.all(['gs-0', 'gs-1'].map(async (h) => Number((await registry.clientFor(h)!.info()).goalstateAddress.split(':')[1])));
+      expect(ports.every((p) => p > 0)).toBe(true);
+      const text = scenario('alg', 4).replace('hosts: { count: 5 }', 'hosts: { names: [gs-0, gs-1] }');
+      const created = engine.create(text);
+      await engine.settled(created.id);
+      const bulk = alcor.calls.last({ path: '/nodes/bulk' })!.requestBody as { host_infos: Array<Record<string, unknown>> };
+      expect(bulk.host_infos.map((n) => [n.node_name, n.local_ip, n['data-path-ip'], n.server_port])).toEqual([
+        ['gs-0', '127.0.0.1', '198.51.100.20', ports[0]], ['gs-1', '198.51.100.21', '198.51.100.21', ports[1]],
+      ]);
+      // This server pushes nothing: every VM waited its Alcor timeout for its GoalState, failed there, and was rolled back.
+      const s = engine.status(created.id)!;
+      expect(s.counts).toMatchObject({ requested: 4, ready: 0, failed: 4 });
+      expect(s.report!.failures.byCode).toEqual({ ALCOR: 4 });
+      for (const f of s.report!.failures.first) {
+        expect(f.step).toBe('goalstate');
+        expect(f.message).toMatch(/no GoalState applied on this host within 1000 ms/);
+      }
+      expect(s.report!.latencyMs.steps.goalstate).toMatchObject({ count: 4 });
+      expect(s.report!.alcor).toMatchObject({ goalStateVms: 0 });
+      expect(nonGatewayPorts()).toEqual([]);
+      engine.delete(created.id);
+      await engine.settled(created.id);
+      expect(engine.status(created.id)!.phase).toBe('deleted');
+      expect(alcor.state().nodes).toEqual([]);
+    } finally {
+      for (const a of served) await a.stop(1000);
+      // Gone from the registry before the next test picks its hosts.
+      const deadline = Date.now() + 10_000;
+      while (registry.connected().some((a) => a.name.startsWith('gs-')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+
   it('keeps a host registered while another Alcor scenario uses it', async () => {
     const a = engine.create(scenario('ala', 5));
     const b = engine.create(scenario('alb', 5));
