@@ -1,14 +1,18 @@
 // `merak demo`, the main job on its embedded default: a local emulation of 5 vhosts, Merak's own
 // end-to-end scenario on it (1 VPC, 1 subnet, 50 VMs), the ping test from inside the VMs, the
-// report (table, report.json, report.html), and how to look around and tear down.
+// report (table, report.json, report.html), and how to look around and tear down. With
+// --provider alcor, the same with Alcor as the control plane (demo-alcor.ts).
 import { join } from 'node:path';
 import { Plan } from '../plan/index.js';
 import { demoScenarioYaml, parseScenario } from '../scenario/index.js';
 import { connect } from './connect.js';
+import { alcorDemo } from './demo-alcor.js';
 import { localDown, localUp } from './local.js';
 import { runScenario } from './run-scenario.js';
 
 export interface DemoOptions {
+  /** The control plane: none of its own (standalone), or Alcor (the Alcor-compatible server, run here). */
+  readonly provider: 'standalone' | 'alcor';
   readonly dir: string;
   readonly hosts: number;
   readonly vms: number;
@@ -19,6 +23,10 @@ export interface DemoOptions {
 }
 
 export async function demo(o: DemoOptions): Promise<boolean> {
+  return o.provider === 'alcor' ? alcorDemo(o) : standaloneDemo(o);
+}
+
+async function standaloneDemo(o: DemoOptions): Promise<boolean> {
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
   const text = demoScenarioYaml({ hosts: o.hosts, vms: o.vms });
   const scenario = parseScenario(text);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stopRecordedAlcorServer } from '../local/alcor-server-process.js';
 import { startCoordinatorProcess } from '../local/coordinator-process.js';
 import { type LocalEmulation, type TeardownReport, startLocalEmulation, teardownLocalEmulation } from '../local/emulation.js';
 import { readState } from '../local/emulation-state.js';
@@ -35,6 +36,11 @@ export interface LocalUpOptions {
 const ENDPOINT = 'endpoint.json';
 const EMULATION = 'emulation';
 
+/** Where a run in Alcor mode records the Alcor-compatible server it started (stopped by `down`). */
+export function alcorServerRecordFile(dir: string): string {
+  return join(dir, 'alcor-server.json');
+}
+
 function readRecord(dir: string): LocalRecord | undefined {
   return readLocalEndpoint(dir) as LocalRecord | undefined;
 }
@@ -47,7 +53,7 @@ export function localIsUp(dir: string): boolean {
 
 /** Something of an earlier run is in `dir` (up, or left behind). */
 export function localLeftovers(dir: string): boolean {
-  return existsSync(join(dir, ENDPOINT)) || readState(join(dir, EMULATION)) !== undefined;
+  return existsSync(join(dir, ENDPOINT)) || readState(join(dir, EMULATION)) !== undefined || existsSync(alcorServerRecordFile(dir));
 }
 
 export interface LocalUp {
@@ -116,6 +122,9 @@ async function waitForAgents(client: CoordinatorClient, names: readonly string[]
 export async function localDown(dir: string, log: (line: string) => void): Promise<TeardownReport> {
   const removed: string[] = [];
   const failed: Array<{ what: string; error: string }> = [];
+  const alcor = await stopRecordedAlcorServer(alcorServerRecordFile(dir));
+  if (alcor?.how === 'survived') failed.push({ what: alcor.what, error: 'still running after SIGKILL' });
+  else if (alcor && alcor.how !== 'not running') removed.push(`${alcor.what}, ${alcor.how}`);
   const record = readRecord(dir);
   if (record) {
     const how = await stopRecorded(record.coordinatorProcess, 10_000);

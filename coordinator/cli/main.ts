@@ -19,6 +19,11 @@ The main job:
   demo                a local emulation of --hosts vhosts (default 5), Merak's end-to-end scenario on
                       it (--vms VMs, default 50, in one VPC), the ping test, the report in --out;
                       the emulation stays up to look at (--down: tear it down at the end)
+                      --provider alcor: the same with Alcor as the control plane: the
+                      Alcor-compatible server runs here for the run (built in test/dist/alcor),
+                      allocates and binds every VM's port and pushes its GoalState to the agents,
+                      which program it; the ping test runs on that data plane; the report splits
+                      Alcor's bind into REST work and GoalState push and programming
 
 The local emulation (needs root: network namespaces, Open vSwitch):
   local up            a coordinator and --hosts vhosts (default 5) on this machine, each vhost like a
@@ -46,12 +51,14 @@ Options:
   --prefix P          names of the local emulation's namespaces and links (default merak)
   --underlay CIDR     the local underlay network (default: a TEST-NET range no route here uses)
   --down              demo: tear down at the end
+  --provider P        demo: standalone (default: no control plane, Merak programs the overlay) or alcor
   --host-access       local up: give this machine an address on the underlay, so the vhosts reach
                       services running here (e.g. the Alcor-compatible server, for Alcor mode)
   -h, --help          this text
 
 Examples:
   merak demo
+  merak demo --provider alcor --down
   merak local up --hosts 3 && merak run examples/two-vpcs.yaml && merak local down
 `;
 
@@ -96,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string', default: 'merak-report' }, help: { type: 'boolean', short: 'h' },
       hosts: { type: 'string', default: '5' }, vms: { type: 'string', default: '50' }, prefix: { type: 'string', default: 'merak' },
       underlay: { type: 'string' }, down: { type: 'boolean', default: false }, 'host-access': { type: 'boolean', default: false },
+      provider: { type: 'string', default: 'standalone' },
     },
   });
   const [command, ...args] = positionals;
@@ -117,9 +125,12 @@ async function main(argv: string[]): Promise<number> {
     if (process.getuid?.() !== 0) throw new Error(`${command} needs root: it creates network namespaces, veths and Open vSwitch instances`);
   };
   switch (command) {
-    case 'demo':
+    case 'demo': {
+      const provider = values.provider;
+      if (provider !== 'standalone' && provider !== 'alcor') throw new UsageError(`--provider: '${provider}' is not standalone or alcor`);
       needRoot();
-      return (await demo({ dir: localDir(flags.localDir), hosts: count('hosts', 64), vms: count('vms', 10_000), out: flags.out, down: values.down!, prefix: values.prefix! })) ? 0 : 1;
+      return (await demo({ provider, dir: localDir(flags.localDir), hosts: count('hosts', 64), vms: count('vms', 10_000), out: flags.out, down: values.down!, prefix: values.prefix! })) ? 0 : 1;
+    }
     case 'local': {
       const dir = localDir(flags.localDir);
       const log = (l: string): void => console.log(l);

@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly log?: (line: string) => void;
   /** Show the progress bar (default true). */
   readonly progress?: boolean;
+  /** Stops watching (as Ctrl-C does): the scenario goes on in the coordinator. */
+  readonly signal?: AbortSignal;
 }
 
 export async function runScenario(client: CoordinatorClient, text: string, opts: RunOptions): Promise<RunOutcome> {
@@ -35,6 +37,8 @@ export async function runScenario(client: CoordinatorClient, text: string, opts:
   const abort = new AbortController();
   const interrupt = (): void => abort.abort();
   process.once('SIGINT', interrupt);
+  if (opts.signal?.aborted) abort.abort();
+  opts.signal?.addEventListener('abort', interrupt, { once: true });
   try {
     await client.watch(created.id, (e) => {
       if (!e.scenario) return;
@@ -43,6 +47,7 @@ export async function runScenario(client: CoordinatorClient, text: string, opts:
     }, abort.signal);
   } finally {
     process.off('SIGINT', interrupt);
+    opts.signal?.removeEventListener('abort', interrupt);
     bar.done();
   }
   if (abort.signal.aborted) {

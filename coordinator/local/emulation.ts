@@ -17,6 +17,11 @@ import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, d
 import { ensureNeighbourTable } from './kernel-tuning.js';
 import { type LocalVhost, startLocalVhost } from './vhost.js';
 
+/** Where Alcor's NCM dials a host agent (its node server_port default). */
+const GOALSTATE_PORT = 50001;
+/** The NCM port of the Alcor-compatible server (test/alcor, --ncm-port) by default. */
+export const ALCOR_NCM_PORT = 9016;
+
 export interface LocalEmulationOptions {
   /** Short name prefix ([a-z][a-z0-9]*): every namespace, link and folder name derives from it. */
   readonly prefix: string;
@@ -190,6 +195,10 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
         agentArgs: [
           '--underlay-interface', 'eth0',
           ...(options.coordinator === undefined ? [] : ['--coordinator', options.coordinator]),
+          // Each agent stands in for Alcor's host agent on its vhost (its own namespace, so one port
+          // for all); with host access, an NCM running here is asked for its state after a restart.
+          '--goalstate', `0.0.0.0:${GOALSTATE_PORT}`,
+          ...(options.hostAccess ? ['--alcor-ncm', `${hostUnderlayAddress(cidr)}:${ALCOR_NCM_PORT}`] : []),
           ...(options.agentArgs ?? []),
         ],
       });

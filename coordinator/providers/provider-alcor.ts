@@ -210,7 +210,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
       spec.alcor = {
         portUrl: s.endpoints.port, projectId: s.settings.projectId, tenantId: s.settings.tenantId, networkId: s.names.vpc(vm.vpc),
         subnetId: s.names.subnet(vm.vpc, vm.subnet), securityGroupIds: s.groups.get(`${vm.vpc}/${vm.subnet}`) ?? [], portId, hostId: vm.host,
-        timeoutMs: s.settings.timeoutMs, retries: s.settings.retries, awaitGoalstate: s.pushedTo.has(vm.host),
+        timeoutMs: s.settings.timeoutMs, retries: s.settings.retries, awaitGoalstate: s.settings.awaitGoalState && s.pushedTo.has(vm.host),
       };
     },
 

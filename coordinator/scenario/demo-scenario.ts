@@ -1,5 +1,6 @@
 // The embedded default of `merak demo`: Merak's own end-to-end scenario (examples/merak-e2e.yaml),
-// with the host and VM counts the demo's flags may change.
+// with the host and VM counts the demo's flags may change; and the same in Alcor mode
+// (examples/alcor.yaml) against an Alcor whose services all answer at one URL.
 import type { Scenario } from './model.js';
 import { parseScenario } from './parse.js';
 
@@ -13,6 +14,33 @@ vpcs:
     cidr: 10.1.0.0/16
     subnets:
       - { name: subnet1, cidr: 10.1.0.0/16, gateway: 10.1.0.1, vms: ${opts.vms ?? 50} }
+placement: { type: uniform }
+schedule: { type: sequential, concurrency: 16 }
+test: { type: ping }
+`;
+}
+
+export function alcorDemoScenarioYaml(opts: { hosts?: number; vms?: number; alcorUrl: string }): string {
+  const u = opts.alcorUrl;
+  return `# Merak's end-to-end scenario in Alcor mode: ${opts.hosts ?? 5} hosts, one VPC, one subnet, ${opts.vms ?? 50} VMs whose
+# ports Alcor allocates, binds and programs (GoalState), a security group and a router; ping between all.
+name: alcor-e2e
+seed: 1
+provider: alcor
+alcor:
+  endpoints: { vpc: ${u}, subnet: ${u}, route: ${u}, port: ${u}, node: ${u}, sg: ${u} }
+  project_id: merak-demo-project
+hosts: { count: ${opts.hosts ?? 5} }
+security_groups:
+  - name: web
+    rules: [{ direction: ingress, protocol: tcp, port_range_min: 80, remote_ip_prefix: 0.0.0.0/0 }]
+vpcs:
+  - name: vpc1
+    cidr: 10.1.0.0/16
+    subnets:
+      - { name: subnet1, cidr: 10.1.0.0/16, gateway: 10.1.0.1, vms: ${opts.vms ?? 50}, security_groups: [web] }
+routers:
+  - { name: router1, vpc: vpc1, subnets: [subnet1] }
 placement: { type: uniform }
 schedule: { type: sequential, concurrency: 16 }
 test: { type: ping }

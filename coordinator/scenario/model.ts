@@ -72,6 +72,11 @@ export interface AlcorSettings {
   readonly timeoutMs: number;
   /** retries of a call that failed in a way that is safe to repeat */
   readonly retries: number;
+  /**
+   * A VM on a host whose agent serves GoalState is ready only once Alcor's push programmed its port
+   * there (default). false: ready once bound (an Alcor that pushes nowhere these agents listen).
+   */
+  readonly awaitGoalState: boolean;
 }
 
 export type TestSpec =

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ScenarioValidationError, defaultDemoScenario, parseScenario } from './index.js';
+import { ScenarioValidationError, alcorDemoScenarioYaml, defaultDemoScenario, parseScenario } from './index.js';
 
 function issuesOf(input: string | object): Array<[string, string]> {
   try {
@@ -70,7 +70,9 @@ describe('parseScenario', () => {
       vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [{ name: 's1', cidr: '10.1.0.0/24', vms: 10, security_groups: ['web'] }, { name: 's2', cidr: '10.1.1.0/24', vms: 2 }] }],
       routers: [{ name: 'r1', vpc: 'vpc1', subnets: ['s1', 's2'] }],
     });
-    expect(s.alcor).toMatchObject({ url: 'http://10.0.0.5', endpoints: { port: 'http://10.0.0.6:9006' }, timeoutMs: 20_000, retries: 3 });
+    expect(s.alcor).toMatchObject({ url: 'http://10.0.0.5', endpoints: { port: 'http://10.0.0.6:9006' }, timeoutMs: 20_000, retries: 3, awaitGoalState: true });
+    expect(parseScenario({ ...base, provider: 'alcor', alcor: { await_goalstate: false } }).alcor!.awaitGoalState).toBe(false);
+    expect(issuesOf({ ...base, provider: 'alcor', alcor: { await_goalstate: 'no' } })).toEqual([['alcor.await_goalstate', '"no" is not true or false']]);
     expect(s.alcor!.projectId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(s.alcor!.tenantId).toBe(s.alcor!.projectId);
     expect(parseScenario({ ...base, provider: 'alcor' }).alcor!.projectId).toBe(parseScenario({ ...base, provider: 'alcor' }).alcor!.projectId);
@@ -101,6 +103,17 @@ describe('parseScenario', () => {
     expect(d.vpcs[0]!.subnets[0]).toMatchObject({ cidr: '10.1.0.0/16', gateway: '10.1.0.1', vms: 50 });
     expect(d.test.kind).toBe('ping');
     expect(parseScenario(readFileSync(new URL('../../examples/merak-e2e.yaml', import.meta.url), 'utf8'))).toEqual(d);
+  });
+
+  it('has examples/alcor.yaml as the Alcor demo, with the Alcor URL the demo gives it', () => {
+    const example = parseScenario(readFileSync(new URL('../../examples/alcor.yaml', import.meta.url), 'utf8'));
+    const url = 'http://198.51.100.254:40001';
+    const d = parseScenario(alcorDemoScenarioYaml({ alcorUrl: url }));
+    expect(d.alcor!.endpoints).toEqual({ vpc: url, subnet: url, route: url, port: url, node: url, sg: url });
+    expect(d.test).toEqual(example.test);
+    expect(d.test.kind).toBe('ping');
+    expect({ ...d, alcor: undefined, seed: 0, placement: undefined, schedule: undefined }).toEqual({ ...example, alcor: undefined, seed: 0, placement: undefined, schedule: undefined });
+    expect(d.alcor).toMatchObject({ projectId: example.alcor!.projectId, awaitGoalState: true });
   });
 
   it('reads every example in examples/', () => {

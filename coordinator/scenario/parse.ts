@@ -214,7 +214,7 @@ function parseRouters(r: Reader, root: Obj, vpcs: readonly VpcModel[]): RouterMo
 }
 
 function parseAlcor(r: Reader, root: Obj, name: string): AlcorSettings {
-  const o = r.obj(root.alcor, 'alcor', ['url', 'endpoints', 'project_id', 'tenant_id', 'timeout_ms', 'retries']) ?? {};
+  const o = r.obj(root.alcor, 'alcor', ['url', 'endpoints', 'project_id', 'tenant_id', 'timeout_ms', 'retries', 'await_goalstate']) ?? {};
   const url = (field: string, v: unknown): string | undefined => {
     if (v === undefined) return undefined;
     let u: URL | undefined;
@@ -248,7 +248,14 @@ function parseAlcor(r: Reader, root: Obj, name: string): AlcorSettings {
     tenantId: o.tenant_id === undefined ? projectId : id('tenant_id', projectId),
     timeoutMs: r.int(o, 'timeout_ms', 'alcor.', 20_000, 100, 600_000),
     retries: r.int(o, 'retries', 'alcor.', 3, 0, 10),
+    awaitGoalState: flag('alcor.await_goalstate', o.await_goalstate, true),
   };
+
+  function flag(field: string, v: unknown, dflt: boolean): boolean {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') r.issue(field, `${JSON.stringify(v)} is not true or false`);
+    return v === true;
+  }
 }
 
 function parseHosts(r: Reader, root: Obj): HostSelection {
