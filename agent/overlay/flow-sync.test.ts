@@ -67,4 +67,30 @@ describe('FlowSync', () => {
     expect(await sync.flush()).toEqual({ added: 0, removed: 1, full: false });
     sync.close();
   });
+
+  it('keeps the flow of the caller that still wants a key when another, with other actions, lets it go', async () => {
+    // What vswitchd is sent: per flow_mod, the command and the port the flow outputs to.
+    const sent: Array<Array<[string, number | undefined]>> = [];
+    const connect = async (): Promise<FlowConnection> => ({
+      closed: new Promise<void>(() => undefined), close: () => undefined,
+      apply: async (mods) => void sent.push(mods.filter((m) => m.flow.table !== 0xff).map((m) => [m.command, (m.flow.actions?.[0] as { port?: number } | undefined)?.port])),
+    });
+    const sync = new FlowSync({ mgmtPath: '/nowhere', logger: pino({ level: 'silent' }), connect });
+    // Two sources name the same MAC behind different tunnels (ports 7 and 8): the later one is the flow.
+    sync.set(flow(50, 'a', 7));
+    sync.set(flow(50, 'a', 8));
+    await sync.flush();
+    // The later one goes: the earlier one's flow is the flow again.
+    sync.unset(flow(50, 'a', 8));
+    await sync.flush();
+    // The earlier one goes while the later one is back: nothing changes on the bridge.
+    sync.set(flow(50, 'a', 8));
+    await sync.flush();
+    sync.unset(flow(50, 'a', 7));
+    await sync.flush();
+    sync.unset(flow(50, 'a', 8));
+    await sync.flush();
+    expect(sent).toEqual([[['add', 8]], [['add', 7]], [['add', 8]], [['delete_strict', 8]]]);
+    expect(sync.size).toBe(0);
+  });
 });

@@ -44,8 +44,11 @@ const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 
 export class FlowSync {
-  /** Desired flows by key, with how many callers want each (two neighbors may share a MAC). */
-  private readonly desired = new Map<string, { flow: Flow; refs: number }>();
+  /**
+   * Desired flows by key, one element per caller that wants it (two neighbors may share a MAC, and
+   * two sources may name the same IP): the last one set is the flow; unset takes out its own.
+   */
+  private readonly desired = new Map<string, { flow: Flow; others: Flow[] }>();
   /** What the bridge holds, by key (undefined: not known, the next flush rewrites it). */
   private installed: Map<string, Flow> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -67,7 +70,12 @@ export class FlowSync {
   set(flow: Flow): void {
     const key = flowKey(flow);
     const d = this.desired.get(key);
-    this.desired.set(key, { flow, refs: (d?.refs ?? 0) + 1 });
+    if (d) {
+      d.others.push(d.flow);
+      d.flow = flow;
+    } else {
+      this.desired.set(key, { flow, others: [] });
+    }
     this.dirty.add(key);
   }
 
@@ -76,8 +84,15 @@ export class FlowSync {
     const key = flowKey(flow);
     const d = this.desired.get(key);
     if (!d) return;
-    if (d.refs > 1) d.refs--;
-    else this.desired.delete(key);
+    if (d.others.length === 0) {
+      this.desired.delete(key);
+    } else if (same(d.flow, flow)) {
+      d.flow = d.others.pop()!;
+    } else {
+      // Another caller's flow stays the flow; the one taken out is the one that does the same (else the oldest).
+      const at = d.others.findIndex((f) => same(f, flow));
+      d.others.splice(at >= 0 ? at : 0, 1);
+    }
     this.dirty.add(key);
   }
 

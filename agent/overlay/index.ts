@@ -7,3 +7,6 @@ export { type NeighborChange, type NeighborEntry, type NeighborKey, NeighborTabl
 export { FlowSync } from './flow-sync.js';
 export { type NeighborOutcome, TunnelProgram } from './tunnel-program.js';
 export { PATCH, TUNNEL_BRIDGE } from './tunnel-flows.js';
+export { type OpenOverlayOptions, type OverlayStack, openOverlay } from './open-overlay.js';
+export { type SourceTunnel, type TunnelChange } from './overlay.js';
+export { type TunnelSource, sourcesMark, sourcesOf } from './tunnels.js';

@@ -49,6 +49,12 @@ export class NeighborTable {
     for (const m of this.byVni.values()) yield* m.values();
   }
 
+  /** The entries of one VNI. */
+  *inVni(vni: number): IterableIterator<NeighborEntry> {
+    const m = this.byVni.get(vni);
+    if (m) yield* m.values();
+  }
+
   vnis(): number[] {
     return [...this.byVni.keys()];
   }

@@ -62,4 +62,21 @@ describe('TunnelProgram', () => {
     expect(batches[1]!.filter((m) => m.flow.match.tunnelId === 1001n).map((m) => m.command)).toEqual(['delete_strict']);
     program.close();
   });
+
+  it('keeps GoalState\'s table beside the coordinator\'s: a coordinator replace leaves its flows', async () => {
+    const { program, batches } = setup();
+    const coordinatorVm = { vni: 1001, ip: '10.1.0.9', mac: '02:00:00:00:00:09', hostIp: hostIp(1) };
+    await program.update({ upsert: [coordinatorVm], remove: [], replace: true });
+    // GoalState's neighbor on vhost 2 (its tunnel, ofport 11, is VXLAN like the test's).
+    const gs = { vni: 1001, ip: '10.1.0.7', mac: '02:00:00:00:00:07', hostIp: hostIp(2) };
+    const peers = new Map([[hostIp(2), '02:aa:00:00:00:02']]);
+    expect(await program.updateGoalState({ upsert: [gs], remove: [], replace: false }, { added: [], removed: [], peers })).toMatchObject({ neighbors: 1, flowsAdded: 2 });
+    // The coordinator's empty table: only its entry's two flows go.
+    expect(await program.update({ upsert: [], remove: [], replace: true })).toMatchObject({ neighbors: 0, flowsRemoved: 2, flowsAdded: 0 });
+    expect(batches.at(-1)!.map((m) => m.flow.match.arpTpa ?? m.flow.match.ethDst)).toEqual(['10.1.0.9', '02:00:00:00:00:09']);
+    // GoalState's last neighbor of the VNI goes: its flows and the ingress flow with it.
+    const out = await program.updateGoalState({ upsert: [], remove: [{ vni: 1001, ip: '10.1.0.7' }], replace: false }, { added: [], removed: [], peers: new Map() });
+    expect(out).toMatchObject({ neighbors: 0, flows: 3, flowsRemoved: 3 });
+    program.close();
+  });
 });

@@ -3,6 +3,9 @@
 // MACs, so vswitchd never drops a packet while it would ARP for a peer). A neighbor change costs the
 // flows of the entries it touched; a tunnel change or a vswitchd restart recomputes the program
 // from the table (the table is the truth, not a memory of what was sent).
+// Two sources, two tables: the coordinator's (`table`, UpdateNeighbors, whose `replace` is its
+// whole table only) and GoalState's (`goalstate`); the flows are computed over both, and FlowSync
+// counts how many entries want each flow.
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import type { Flow } from '../openflow/index.js';
@@ -11,7 +14,7 @@ import { flushTunnelNeighbors, setTunnelNeighbor } from '../vswitch/tunnel-neigh
 import type { FlowSync } from './flow-sync.js';
 import { type NeighborChange, type NeighborEntry, NeighborTable } from './neighbor-table.js';
 import { type FlowContext, fixedFlows, floodFlows, ingressFlow, neighborFlows } from './tunnel-flows.js';
-import { type TunnelType, tunnelPortName } from './tunnels.js';
+import { type TunnelSource, type TunnelType, tunnelPortName } from './tunnels.js';
 import { UPLINK_BRIDGE } from './underlay.js';
 
 /** How often the tunnel neighbors are given again (vswitchd's default aging is 900 s). */
@@ -46,7 +49,12 @@ export interface TunnelProgramDeps {
 }
 
 export class TunnelProgram {
+  /** The coordinator's neighbor table. */
   readonly table = new NeighborTable();
+  /** GoalState's neighbor table (its tunnels are VXLAN). */
+  readonly goalstate = new NeighborTable();
+  /** VNIs with a port GoalState attached: their ingress flow exists even before any neighbor. */
+  private goalstatePortVnis = new Set<number>();
   private ofportByName = new Map<string, number>();
   private type: TunnelType = 'vxlan';
   private tunnelVnis = new Set<number>();
@@ -81,17 +89,81 @@ export class TunnelProgram {
     this.deps.logger.info({ tunnels: tunnels.length, type: this.type }, 'tunnels recovered from OVSDB');
   }
 
-  /** VNIs the table or the tunnels use: their VLANs must not be given back. */
+  /** VNIs the tables, the tunnels or GoalState's ports use: their VLANs must not be given back, and each has its ingress flow. */
   vnis(): Set<number> {
-    return new Set([...this.table.vnis(), ...this.tunnelVnis]);
+    return new Set([...this.table.vnis(), ...this.tunnelVnis, ...this.goalstate.vnis(), ...this.goalstatePortVnis]);
   }
 
-  private context(): FlowContext {
+  /** How a source's entries resolve (the ofports as they are now: a later refresh does not change this context). */
+  private context(source: TunnelSource = 'coordinator'): FlowContext {
+    const ofports = this.ofportByName;
+    const type = source === 'coordinator' ? this.type : 'vxlan';
     return {
       localIp: this.deps.localIp,
       vlanOf: (vni) => this.deps.acquireVlan(vni),
-      tunnelOfport: (hostIp, vni) => this.ofportByName.get(tunnelPortName(this.type, hostIp, vni)),
+      tunnelOfport: (hostIp, vni) => ofports.get(tunnelPortName(type, hostIp, vni)),
     };
+  }
+
+  /**
+   * What a restarted agent had applied for GoalState, read back from OVSDB (before the first flush,
+   * which rewrites br-tun from the tables): no flow is sent now.
+   */
+  seedGoalState(entries: readonly NeighborEntry[], portVnis: Iterable<number>, peers: ReadonlyMap<string, string>): void {
+    this.goalstate.apply({ upsert: entries, remove: [], replace: true });
+    this.goalstatePortVnis = new Set(portVnis);
+    this.peers = new Map(peers);
+  }
+
+  /** GoalState's table becomes `entries` and every flow is computed again (after a change that failed half-way). */
+  async resyncGoalState(entries: readonly NeighborEntry[], peers: ReadonlyMap<string, string>): Promise<void> {
+    this.goalstate.apply({ upsert: entries, remove: [], replace: true });
+    this.peers = new Map(peers);
+    await this.refresh();
+    await this.deps.flows.flush();
+  }
+
+  /** The VNIs of GoalState's ports changed: their ingress flows follow. */
+  async setGoalStatePortVnis(vnis: Iterable<number>): Promise<void> {
+    this.goalstatePortVnis = new Set(vnis);
+    if (!this.flood) this.syncIngress(this.context());
+    await this.deps.flows.flush();
+  }
+
+  /**
+   * Applies a change of GoalState's table, after its tunnel ports changed as `tunnels` says (then
+   * the ofports are read again, the peers set, and the flows of every entry, of either table,
+   * behind a tunnel added or removed are recomputed). Costs the entries touched, not the table.
+   */
+  async updateGoalState(change: NeighborChange, tunnels: { added: ReadonlyArray<{ remoteIp: string; vni: number }>; removed: ReadonlyArray<{ remoteIp: string; vni: number }>; peers: ReadonlyMap<string, string> }): Promise<NeighborOutcome> {
+    const t0 = process.hrtime.bigint();
+    const oldCtx = { coordinator: this.context('coordinator'), goalstate: this.context('goalstate') };
+    const delta = this.goalstate.apply(change);
+    this.peers = new Map(tunnels.peers);
+    const changed = [...tunnels.added, ...tunnels.removed];
+    if (changed.length > 0) this.ofportByName = await this.deps.ofports();
+    await this.setPeers();
+    if (!this.flood) {
+      for (const e of delta.before) for (const f of neighborFlows(e, oldCtx.goalstate)) this.deps.flows.unset(f);
+      const ctx = { coordinator: this.context('coordinator'), goalstate: this.context('goalstate') };
+      const fresh = new Set<NeighborEntry>(delta.after);
+      const behind = new Set(changed.map((t) => `${t.remoteIp}/${t.vni}`));
+      for (const [source, table] of [['coordinator', this.table], ['goalstate', this.goalstate]] as const) {
+        for (const vni of new Set(changed.map((t) => t.vni))) {
+          for (const e of table.inVni(vni)) {
+            if (fresh.has(e) || !behind.has(`${e.hostIp}/${e.vni}`)) continue;
+            for (const f of neighborFlows(e, oldCtx[source])) this.deps.flows.unset(f);
+            for (const f of neighborFlows(e, ctx[source])) this.deps.flows.set(f);
+          }
+        }
+      }
+      for (const e of delta.after) for (const f of neighborFlows(e, ctx.goalstate)) this.deps.flows.set(f);
+      this.syncIngress(ctx.goalstate);
+    }
+    const out = await this.deps.flows.flush();
+    const micros = Number((process.hrtime.bigint() - t0) / 1000n);
+    this.deps.logger.info({ neighbors: this.goalstate.size, upserted: delta.after.length, removed: delta.before.length, tunnelsChanged: changed.length, flows: this.deps.flows.size, sent: out.added + out.removed, full: out.full, micros }, 'GoalState neighbors updated');
+    return { neighbors: this.goalstate.size, flows: this.deps.flows.size, flowsAdded: out.added, flowsRemoved: out.removed, micros };
   }
 
   /** Applies a neighbor change and sends its flows. */
@@ -110,12 +182,15 @@ export class TunnelProgram {
     return { neighbors: this.table.size, flows: this.deps.flows.size, flowsAdded: out.added, flowsRemoved: out.removed, micros };
   }
 
-  /** The tunnel set changed (ports added or removed): new ofports, peers, and the whole program again. */
-  async tunnelsChanged(type: TunnelType, tunnels: ReadonlyArray<{ remoteIp: string; vni: number; remoteMac: string }>, flood: boolean): Promise<void> {
+  /**
+   * The coordinator's tunnel set changed (ports added or removed): new ofports, peers (`peers`: of
+   * both sources; default: these tunnels'), and the whole program again.
+   */
+  async tunnelsChanged(type: TunnelType, tunnels: ReadonlyArray<{ remoteIp: string; vni: number; remoteMac: string }>, flood: boolean, peers?: ReadonlyMap<string, string>): Promise<void> {
     this.type = type;
     this.flood = flood;
     this.tunnelVnis = new Set(tunnels.map((t) => t.vni));
-    this.peers = new Map(tunnels.map((t) => [t.remoteIp, t.remoteMac]));
+    this.peers = new Map(peers ?? tunnels.map((t) => [t.remoteIp, t.remoteMac]));
     await this.refresh();
     await this.deps.flows.flush();
   }
@@ -141,6 +216,8 @@ export class TunnelProgram {
       flows.push(f);
     }
     for (const e of this.table.entries()) flows.push(...neighborFlows(e, ctx));
+    const gsCtx = this.context('goalstate');
+    for (const e of this.goalstate.entries()) flows.push(...neighborFlows(e, gsCtx));
     this.deps.flows.replaceAll(flows);
   }
 
@@ -201,6 +278,7 @@ export class TunnelProgram {
     this.peersSet = undefined;
   }
 
+  /** The coordinator's table. */
   entries(): NeighborEntry[] {
     return [...this.table.entries()];
   }

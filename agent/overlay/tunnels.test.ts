@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { transactionOps } from '../vswitch/commands.js';
 import type { PortRow } from '../vswitch/vswitch.js';
 import { golden } from './test-golden.js';
-import { planTunnels, tunnelPortName } from './tunnels.js';
+import { planTunnels, sourcesMark, sourcesOf, tunnelPortName } from './tunnels.js';
 
 describe('tunnel port names', () => {
   it('encode type, remote and VNI in at most 15 bytes, one name per tunnel', () => {
@@ -70,5 +70,29 @@ describe('planTunnels', () => {
       tunnels: [{ remoteIp: '198.51.100.2', vni: 1001 }],
     });
     expect(plan.commands.map(String)).toEqual(['AddPort(br-int, gc63364020003e9, type=geneve, tag=1, protected)', 'DelPort(br-int, vc63364020003e9)']);
+  });
+
+  it('marks a port with the sources that want it when not the coordinator alone, and re-marks a kept one', () => {
+    const plan = planTunnels({
+      bridge: 'br-tun', vhost: 'vh-0', type: 'geneve', existing: existing.slice(0, 1), vlanOf: (v) => vlans.get(v)!,
+      tunnels: [
+        // Kept (VXLAN, as GoalState's are), now wanted by both.
+        { remoteIp: '198.51.100.2', vni: 1001, type: 'vxlan', sources: ['goalstate', 'coordinator'] },
+        { remoteIp: '198.51.100.3', vni: 1002, type: 'vxlan', sources: ['goalstate'] },
+        { remoteIp: '198.51.100.4', vni: 1002 },
+      ],
+    });
+    expect(plan).toMatchObject({ added: ['vc63364030003ea', 'gc63364040003ea'], removed: 0, unchanged: 0, remarked: 1 });
+    const ops = transactionOps(plan.commands, { waitForVswitchd: false });
+    const portIds = ops.filter((o) => o.op === 'insert' && o.table === 'Port').map((o) => (o.row as { external_ids: ['map', Array<[string, string]>] }).external_ids[1]);
+    expect(portIds[0]).toContainEqual(['merak-tunnel-for', 'goalstate']);
+    expect(portIds[1]!.map(([k]) => k)).not.toContain('merak-tunnel-for');
+    expect(ops).toContainEqual({
+      op: 'mutate', table: 'Port', where: [['name', '==', 'vc63364020003e9']],
+      mutations: [['external_ids', 'delete', ['set', ['merak-tunnel-for']]], ['external_ids', 'insert', ['map', [['merak-tunnel-for', 'coordinator,goalstate']]]]],
+    });
+    expect(sourcesOf({})).toEqual(['coordinator']);
+    expect(sourcesOf({ 'merak-tunnel-for': 'coordinator,goalstate' })).toEqual(['coordinator', 'goalstate']);
+    expect(sourcesMark(['coordinator'])).toBeUndefined();
   });
 });

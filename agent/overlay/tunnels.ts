@@ -1,7 +1,7 @@
 // Tunnel ports on br-tun, one per (remote vhost, VNI): what they are called, how they are marked,
 // and the plan that turns the ports there are into the set wanted. Pure: no I/O.
 import { parseIpv4 } from '../vm/ipv4.js';
-import { AddPort, type Command, DelPort, SetPortTag } from '../vswitch/commands.js';
+import { AddPort, type Command, DelPort, MutateExternalIds, SetPortTag } from '../vswitch/commands.js';
 import { OWNER_KEY, type PortRow } from '../vswitch/vswitch.js';
 
 export type TunnelType = 'vxlan' | 'geneve';
@@ -14,11 +14,41 @@ export const MARK = {
   vni: 'merak-vni',
   remoteIp: 'merak-remote-ip',
   tunnelType: 'merak-tunnel-type',
+  /**
+   * Which control planes want a tunnel port, when not the coordinator alone ('goalstate',
+   * 'coordinator,goalstate'); absent = the coordinator's (every port made before GoalState).
+   */
+  sources: 'merak-tunnel-for',
+  /** '1' on a port GoalState attached (a VNI's access port, whoever made the port). */
+  goalstate: 'merak-goalstate',
 } as const;
+
+/** The control planes that program tunnels: the coordinator (SetTunnels) and Alcor's GoalState. */
+export type TunnelSource = 'coordinator' | 'goalstate';
+
+/** The sources mark for a port wanted by `sources`; undefined = the coordinator alone (no mark). */
+export function sourcesMark(sources: readonly TunnelSource[] | undefined): string | undefined {
+  if (sources === undefined) return undefined;
+  const sorted = [...new Set(sources)].sort();
+  return sorted.length === 1 && sorted[0] === 'coordinator' ? undefined : sorted.join(',');
+}
+
+/** The sources a port's marks name (no mark: the coordinator). */
+export function sourcesOf(externalIds: Readonly<Record<string, string>>): TunnelSource[] {
+  const mark = externalIds[MARK.sources];
+  if (mark === undefined) return ['coordinator'];
+  return mark.split(',').filter((s): s is TunnelSource => s === 'coordinator' || s === 'goalstate');
+}
 
 export interface Tunnel {
   readonly remoteIp: string;
   readonly vni: number;
+}
+
+/** A tunnel as planned: its own type (default: the plan's) and the sources that want it (default: the coordinator). */
+export interface PlannedTunnel extends Tunnel {
+  readonly type?: TunnelType;
+  readonly sources?: readonly TunnelSource[];
 }
 
 /**
@@ -36,7 +66,7 @@ export interface TunnelPlanInput {
   readonly vhost: string;
   readonly type: TunnelType;
   /** The whole set wanted (no duplicates). */
-  readonly tunnels: readonly Tunnel[];
+  readonly tunnels: readonly PlannedTunnel[];
   /** This vhost's tunnel ports as they are (listed by their marks). */
   readonly existing: readonly PortRow[];
   /** The local VLAN of each wanted VNI (already assigned). */
@@ -51,10 +81,13 @@ export interface TunnelPlan {
   readonly unchanged: number;
   /** Ports kept but given their VNI's VLAN again (their tag was not it). */
   readonly retagged: number;
+  /** Ports kept whose sources mark changed (another control plane now wants them, or no longer). */
+  readonly remarked: number;
 }
 
 /** The port for one tunnel: an access port on the VNI's VLAN, protected (no tunnel-to-tunnel flooding). */
-export function tunnelPort(bridge: string, vhost: string, type: TunnelType, t: Tunnel, vlan: number): AddPort {
+export function tunnelPort(bridge: string, vhost: string, type: TunnelType, t: Tunnel, vlan: number, sources?: readonly TunnelSource[]): AddPort {
+  const mark = sourcesMark(sources);
   return new AddPort({
     bridge,
     name: tunnelPortName(type, t.remoteIp, t.vni),
@@ -62,7 +95,10 @@ export function tunnelPort(bridge: string, vhost: string, type: TunnelType, t: T
     tag: vlan,
     protected: true,
     options: { remote_ip: t.remoteIp, key: String(t.vni) },
-    portExternalIds: { [OWNER_KEY]: vhost, [MARK.role]: 'tunnel', [MARK.vni]: String(t.vni), [MARK.remoteIp]: t.remoteIp, [MARK.tunnelType]: type },
+    portExternalIds: {
+      [OWNER_KEY]: vhost, [MARK.role]: 'tunnel', [MARK.vni]: String(t.vni), [MARK.remoteIp]: t.remoteIp, [MARK.tunnelType]: type,
+      ...(mark !== undefined && { [MARK.sources]: mark }),
+    },
   });
 }
 
@@ -74,20 +110,28 @@ export function planTunnels(input: TunnelPlanInput): TunnelPlan {
   const fixes: Command[] = [];
   const added: string[] = [];
   let unchanged = 0;
+  let remarked = 0;
   for (const t of input.tunnels) {
-    const name = tunnelPortName(input.type, t.remoteIp, t.vni);
+    const type = t.type ?? input.type;
+    const name = tunnelPortName(type, t.remoteIp, t.vni);
     wanted.add(name);
     const vlan = input.vlanOf(t.vni);
     const have = existing.get(name);
     if (!have) {
-      adds.push(tunnelPort(input.bridge, input.vhost, input.type, t, vlan));
+      adds.push(tunnelPort(input.bridge, input.vhost, type, t, vlan, t.sources));
       added.push(name);
-    } else if (have.tag !== vlan) {
-      fixes.push(new SetPortTag(name, have.uuid, vlan));
-    } else {
-      unchanged++;
+      continue;
     }
+    const mark = sourcesMark(t.sources);
+    const markChanged = have.externalIds[MARK.sources] !== mark;
+    if (markChanged) {
+      fixes.push(new MutateExternalIds('Port', name, mark === undefined ? {} : { [MARK.sources]: mark }, mark === undefined ? [MARK.sources] : []));
+      remarked++;
+    }
+    if (have.tag !== vlan) fixes.push(new SetPortTag(name, have.uuid, vlan));
+    else if (!markChanged) unchanged++;
   }
   const removes = input.existing.filter((p) => !wanted.has(p.name)).map((p) => new DelPort(input.bridge, p.name, p.uuid));
-  return { commands: [...adds, ...fixes, ...removes], added, removed: removes.length, unchanged, retagged: fixes.length };
+  const retagged = fixes.filter((c) => c instanceof SetPortTag).length;
+  return { commands: [...adds, ...fixes, ...removes], added, removed: removes.length, unchanged, retagged, remarked };
 }

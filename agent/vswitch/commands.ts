@@ -6,6 +6,12 @@ import { type Json, type Operation, ovsMap } from './ovsdb-client.js';
 
 const named = (name: string): Json => ['named-uuid', name];
 
+/** The row called `name`, if its external_ids include `only`. */
+const byName = (name: string, only: Readonly<Record<string, string>>): Json[] => [
+  ['name', '==', name],
+  ...(Object.keys(only).length > 0 ? [['external_ids', 'includes', ovsMap(only)]] : []),
+];
+
 /** Collects the operations of a group of commands. */
 export class OpsBuilder {
   private readonly ops: Operation[] = [];
@@ -116,6 +122,49 @@ export class SetPortTag implements Command {
 
   toString(): string {
     return `SetPortTag(${this.name}, ${this.tag})`;
+  }
+}
+
+/**
+ * Equivalent to: ovs-vsctl remove TABLE NAME external_ids K… -- set TABLE NAME external_ids:K=V…,
+ * as one `mutate` (delete the keys, then insert): only the keys named are touched, whatever else
+ * the map holds (a map of 10,000 entries costs what the change costs, not a rewrite of the map).
+ */
+export class MutateExternalIds implements Command {
+  constructor(
+    readonly table: 'Port' | 'Bridge',
+    readonly name: string,
+    readonly set: Readonly<Record<string, string>>,
+    readonly remove: readonly string[] = [],
+    /** Only a row whose external_ids include these. */
+    readonly only: Readonly<Record<string, string>> = {},
+  ) {}
+
+  build(b: OpsBuilder): void {
+    const setKeys = Object.keys(this.set);
+    // Insert never overwrites a key: a key being set is deleted first (mutations apply in order).
+    const gone = [...new Set([...this.remove, ...setKeys])];
+    const mutations: Json[] = [];
+    if (gone.length > 0) mutations.push(['external_ids', 'delete', ['set', gone]]);
+    if (setKeys.length > 0) mutations.push(['external_ids', 'insert', ovsMap(this.set)]);
+    if (mutations.length > 0) b.push({ op: 'mutate', table: this.table, where: byName(this.name, this.only), mutations });
+  }
+
+  toString(): string {
+    return `MutateExternalIds(${this.table} ${this.name}, set ${Object.keys(this.set).length}, remove ${this.remove.length})`;
+  }
+}
+
+/** Equivalent to: ovs-vsctl set Port NAME tag=T (or clear Port NAME tag), found by name. */
+export class SetPortTagByName implements Command {
+  constructor(readonly name: string, readonly tag: number | undefined, readonly only: Readonly<Record<string, string>> = {}) {}
+
+  build(b: OpsBuilder): void {
+    b.push({ op: 'update', table: 'Port', where: byName(this.name, this.only), row: { tag: this.tag ?? ['set', []] } });
+  }
+
+  toString(): string {
+    return `SetPortTagByName(${this.name}, ${this.tag ?? 'none'})`;
   }
 }
 

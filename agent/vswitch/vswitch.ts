@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { MerakError } from '../errors.js';
 import type { VmInterfaceRow, VmInterfaceStore } from '../vm/kernel-executor.js';
-import { AddBridge, AddPort, type Command, DelPort, SetBridgeDatapath, SetBridgeFailMode, transactionOps } from './commands.js';
+import { AddBridge, AddPort, type Command, DelPort, MutateExternalIds, SetBridgeDatapath, SetBridgeFailMode, SetPortTagByName, transactionOps } from './commands.js';
 import { type Json, OvsdbClient, fromOvsMap, ovsMap, setMembers } from './ovsdb-client.js';
 
 /** external_ids key on every Port the agent makes: the vhost that owns it. */
@@ -233,9 +233,40 @@ export class Vswitch implements VmInterfaceStore {
     return changes.map((c) => (c.kind === 'remove' ? { ofport: 0 } : outcomes.get(c.name)!));
   }
 
+  /**
+   * Equivalent to: ovs-vsctl set Port NAME tag=T external_ids:K=V… -- remove Port NAME external_ids
+   * K… (tag undefined: clear Port NAME tag), in one transaction; waits for vswitchd to apply it.
+   * Resolves to false when OVSDB has no Port of that name (nothing changed); with `only`, also
+   * when the port's external_ids do not include it.
+   */
+  async setPortTag(name: string, tag: number | undefined, externalIds: { set?: Readonly<Record<string, string>>; remove?: readonly string[] }, only: Readonly<Record<string, string>> = {}): Promise<boolean> {
+    const ops = transactionOps([new SetPortTagByName(name, tag, only), new MutateExternalIds('Port', name, externalIds.set ?? {}, externalIds.remove ?? [], only)], { waitForVswitchd: true });
+    const result = await this.client.transact(ops);
+    if ((result[0] as { count?: number }).count === 0) return false;
+    const root = (result[ops.length - 1] as { rows: Array<{ next_cfg: number }> }).rows[0];
+    if (!root) throw new MerakError('OVSDB', 'the database has no Open_vSwitch row (is it initialised? ovs-vsctl init)');
+    await this.applied(root.next_cfg);
+    return true;
+  }
+
+  /** A bridge's external_ids; undefined when there is no such bridge. */
+  async bridgeExternalIds(name: string): Promise<Record<string, string> | undefined> {
+    const [r] = await this.client.transact([{ op: 'select', table: 'Bridge', where: [['name', '==', name]], columns: ['external_ids'] }]);
+    const row = (r as { rows: Array<{ external_ids: Json }> }).rows[0];
+    return row && fromOvsMap(row.external_ids);
+  }
+
+  /** Ports whose external_ids include `match`, whoever made them (no owner mark required). */
+  async portsMarked(match: Readonly<Record<string, string>>): Promise<PortRow[]> {
+    return this.selectPorts([['external_ids', 'includes', ovsMap(match)]]);
+  }
+
   /** Ports whose external_ids include this vhost's owner mark and `match`; all ports with `all`. */
   async listPorts(match: Readonly<Record<string, string>> | 'all'): Promise<PortRow[]> {
-    const where: Json[] = match === 'all' ? [] : [['external_ids', 'includes', ovsMap({ [OWNER_KEY]: this.vhost, ...match })]];
+    return this.selectPorts(match === 'all' ? [] : [['external_ids', 'includes', ovsMap({ [OWNER_KEY]: this.vhost, ...match })]]);
+  }
+
+  private async selectPorts(where: Json[]): Promise<PortRow[]> {
     const [r] = await this.client.transact([{ op: 'select', table: 'Port', where, columns: ['_uuid', 'name', 'tag', 'external_ids'] }]);
     return (r as { rows: Array<{ _uuid: Json; name: string; tag: Json; external_ids: Json }> }).rows.map((row) => {
       const tag = setMembers(row.tag)[0];
