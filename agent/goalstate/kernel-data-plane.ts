@@ -1,0 +1,170 @@
+// The GoalState host agent's data plane on a real vhost (docs/goalstate-data-plane.md): a port
+// GoalState creates becomes an access port of its VNI's local VLAN on br-int; its neighbors are a
+// second neighbor table beside the coordinator's, programmed into br-tun as the coordinator's are
+// (ARP answered in the switch, unicast into a VXLAN port per (host, VNI)), with the tunnels they
+// need reference-counted by the table itself. Everything it applied is recorded in OVSDB (marks on
+// the ports, one external_id per neighbor on br-tun) so that a restarted agent rebuilds it from
+// OVS alone, before its first flow is sent.
+import type { Logger } from 'pino';
+import { MARK, type Overlay, TUNNEL_BRIDGE, type TunnelProgram } from '../overlay/index.js';
+import { MutateExternalIds } from '../vswitch/commands.js';
+import type { Vswitch } from '../vswitch/vswitch.js';
+import type { GoalStateDataPlane, GoalStateNeighbor, GoalStateNeighborKey } from './contracts.js';
+import { changeRecords, readRecords, recordKey, tunnelsFor } from './kernel-data-plane-records.js';
+
+/** What the data plane needs of OVSDB. */
+export type GoalStateStore = Pick<Vswitch, 'setPortTag' | 'bridgeExternalIds' | 'portsMarked' | 'commit'>;
+
+export interface KernelGoalStateDeps {
+  readonly overlay: Overlay;
+  readonly store: GoalStateStore;
+  readonly logger: Logger;
+  /**
+   * This vhost's own addresses: its underlay endpoint and every interface address at start (as
+   * Alcor's host agent decides "same host"; addresses added later are not noticed).
+   */
+  readonly ownIps: Iterable<string>;
+  /** The bridge whose external_ids hold the neighbor records (default br-tun). */
+  readonly recordBridge?: string;
+}
+
+interface Recovered {
+  readonly ports: ReadonlyArray<{ tap: string; vni: number }>;
+  readonly neighbors: readonly GoalStateNeighbor[];
+}
+
+/** The interface addresses of a namespace (IPv4 and IPv6), for KernelGoalStateDeps.ownIps. */
+export async function interfaceAddresses(host: { addrList(): Promise<ReadonlyArray<{ ip: string }>> }): Promise<string[]> {
+  return (await host.addrList()).map((a) => a.ip);
+}
+
+export class KernelGoalStateDataPlane implements GoalStateDataPlane {
+  private readonly ownIps: ReadonlySet<string>;
+  /** GoalState's neighbors as recorded in OVSDB, by `vni/ip`. */
+  private records = new Map<string, GoalStateNeighbor>();
+  /** Attached ports: name -> VNI. */
+  private readonly ports = new Map<string, number>();
+
+  private constructor(private readonly deps: KernelGoalStateDeps, private readonly recovered: Recovered) {
+    this.ownIps = new Set(deps.ownIps);
+    for (const n of recovered.neighbors) this.records.set(`${n.vni}/${n.ip}`, n);
+    for (const p of recovered.ports) this.ports.set(p.tap, p.vni);
+  }
+
+  /**
+   * Reads what an earlier run applied (the marked ports, the neighbor records) and seeds the
+   * overlay and the tunnel program with it, without sending anything: open it before the tunnel
+   * bridge's first flush (which rewrites br-tun from the tables), i.e. before any server starts.
+   */
+  static async open(deps: KernelGoalStateDeps): Promise<KernelGoalStateDataPlane> {
+    const ports = (await deps.store.portsMarked({ [MARK.goalstate]: '1' })).flatMap((p) => {
+      const vni = Number(p.externalIds[MARK.vni]);
+      return Number.isInteger(vni) && vni > 0 ? [{ tap: p.name, vni }] : [];
+    });
+    const ids = await deps.store.bridgeExternalIds(deps.recordBridge ?? TUNNEL_BRIDGE);
+    const { neighbors, unreadable } = readRecords(ids ?? {});
+    if (unreadable.length > 0) deps.logger.warn({ keys: unreadable.slice(0, 5), count: unreadable.length }, 'GoalState neighbor records that do not parse are ignored');
+    const plane = new KernelGoalStateDataPlane(deps, { ports, neighbors });
+    plane.seed();
+    if (ports.length + neighbors.length > 0) deps.logger.info({ ports: ports.length, neighbors: neighbors.length }, 'GoalState data plane recovered from OVSDB');
+    return plane;
+  }
+
+  private seed(): void {
+    const tunnels = tunnelsFor(this.records.values(), (ip) => this.isLocal(ip));
+    this.deps.overlay.seedGoalStateTunnels(tunnels);
+    const program = this.programOrUndefined();
+    program?.seedGoalState(this.entries(), this.ports.values(), this.deps.overlay.peers());
+  }
+
+  private programOrUndefined(): TunnelProgram | undefined {
+    try {
+      return this.deps.overlay.tunnelProgram();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The remote neighbors as the tunnel program's table holds them. */
+  private entries(): GoalStateNeighbor[] {
+    return [...this.records.values()].filter((n) => !this.isLocal(n.hostIp));
+  }
+
+  isLocal(hostIp: string): boolean {
+    return this.ownIps.has(hostIp);
+  }
+
+  async attachPort(tap: string, vni: number): Promise<'attached' | 'absent'> {
+    return this.deps.overlay.exclusive(async () => {
+      const found = await this.deps.overlay.withVlan(vni, (vlan) =>
+        this.deps.store.setPortTag(tap, vlan, { set: { [MARK.vni]: String(vni), [MARK.goalstate]: '1' } }));
+      if (!found) return 'absent';
+      this.ports.set(tap, vni);
+      await this.portVnisChanged();
+      this.deps.logger.debug({ tap, vni, vlan: this.deps.overlay.vlanMap().get(vni) }, 'GoalState port attached');
+      return 'attached';
+    });
+  }
+
+  async detachPort(tap: string): Promise<void> {
+    await this.deps.overlay.exclusive(async () => {
+      // Only a port GoalState attached: a port of the same name that it did not is left alone.
+      await this.deps.store.setPortTag(tap, undefined, { remove: [MARK.vni, MARK.goalstate] }, { [MARK.goalstate]: '1' });
+      if (this.ports.delete(tap)) await this.portVnisChanged();
+    });
+  }
+
+  /** The VNIs with an attached port have their ingress flow (a remote VM may send before we know it). */
+  private async portVnisChanged(): Promise<void> {
+    await this.programOrUndefined()?.setGoalStatePortVnis(this.ports.values());
+  }
+
+  async updateNeighbors(upsert: readonly GoalStateNeighbor[], remove: readonly GoalStateNeighborKey[]): Promise<void> {
+    if (upsert.length === 0 && remove.length === 0) return;
+    await this.deps.overlay.exclusive(async () => {
+      const program = this.deps.overlay.tunnelProgram();
+      const change = changeRecords(this.records, upsert.filter((n) => !this.isLocal(n.hostIp)), remove);
+      if (change.upserted.length === 0 && change.removed.length === 0) return;
+      const bridge = this.deps.recordBridge ?? TUNNEL_BRIDGE;
+      const record = new MutateExternalIds('Bridge', bridge, change.set, change.remove);
+      const tunnels = tunnelsFor(change.next.values(), (ip) => this.isLocal(ip));
+      let ports;
+      try {
+        // The records and the tunnel ports in one transaction, before any flow: a crash never
+        // leaves a flow or a tunnel that the records do not explain.
+        ports = await this.deps.overlay.setGoalStateTunnels(tunnels, [record]);
+      } catch (e) {
+        // Whether the transaction was committed is known only to OVSDB: read the records back.
+        await this.resync();
+        throw e;
+      }
+      this.records = change.next;
+      await program.updateGoalState(
+        { upsert: change.upserted, remove: change.removed, replace: false },
+        { added: ports.added, removed: ports.removed, peers: this.deps.overlay.peers() },
+      );
+    });
+  }
+
+  /** After a change that failed half-way: the records as OVSDB has them, and every flow again. */
+  private async resync(): Promise<void> {
+    try {
+      const ids = await this.deps.store.bridgeExternalIds(this.deps.recordBridge ?? TUNNEL_BRIDGE);
+      this.records = new Map(readRecords(ids ?? {}).neighbors.map((n) => [`${n.vni}/${n.ip}`, n]));
+      this.deps.overlay.seedGoalStateTunnels(tunnelsFor(this.records.values(), (ip) => this.isLocal(ip)));
+      await this.deps.overlay.tunnelProgram().resyncGoalState(this.entries(), this.deps.overlay.peers());
+    } catch (e) {
+      this.deps.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'GoalState neighbors not resynchronised after a failed change');
+    }
+  }
+
+  /** What the agent's earlier run applied, as read from OVSDB when this data plane was opened. */
+  async recover(): Promise<Recovered> {
+    return this.recovered;
+  }
+
+  /** The neighbor record keys (for tests and logs). */
+  recordKeys(): string[] {
+    return [...this.records.values()].map((n) => recordKey(n));
+  }
+}
