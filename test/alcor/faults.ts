@@ -127,7 +127,8 @@ function checkAction(v: unknown): FaultAction {
   }
 }
 
-function checkLimit(v: unknown): FaultLimit {
+/** Checks a limit given over the API; undefined is 'always'. Shared with the GoalState push faults. */
+export function checkLimit(v: unknown): FaultLimit {
   if (v === undefined) return { kind: 'always' };
   if (!isRecord(v)) throw new InvalidArgumentError('limit', 'must be an object with a kind');
   switch (v.kind) {
@@ -145,6 +146,16 @@ function checkLimit(v: unknown): FaultLimit {
       return { kind: 'probability', p: v.p, seed: v.seed };
     default:
       throw new InvalidArgumentError('limit.kind', `'${String(v.kind)}' is not always, first, every or probability`);
+  }
+}
+
+/** Whether a rule whose limit is `limit` fires on its `matched`-th matching call (1-based). */
+export function limitFires(limit: FaultLimit, matched: number, random: (() => number) | undefined): boolean {
+  switch (limit.kind) {
+    case 'always': return true;
+    case 'first': return matched <= limit.n;
+    case 'every': return matched % limit.k === 0;
+    case 'probability': return random!() / 2 ** 32 < limit.p;
   }
 }
 
@@ -239,13 +250,7 @@ export class Faults {
   }
 
   private fires(r: LiveRule): boolean {
-    const limit = r.rule.limit;
-    switch (limit.kind) {
-      case 'always': return true;
-      case 'first': return r.matched <= limit.n;
-      case 'every': return r.matched % limit.k === 0;
-      case 'probability': return r.random!() / 2 ** 32 < limit.p;
-    }
+    return limitFires(r.rule.limit, r.matched, r.random);
   }
 
   private view(r: LiveRule): FaultRule {

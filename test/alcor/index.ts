@@ -10,3 +10,8 @@ export {
   type RouteTable, type RouterEntity, type RouterInterfaceResponse, type SecurityGroup, type SecurityGroupRule,
   type SubnetEntity, type VpcEntity,
 } from './entities.js';
+export type { GoalStateSink } from './state.js';
+export {
+  AGENT_PORT, DEFAULT_NCM_PORT, DEFAULT_PUSH_TIMEOUT_MS, type GoalStatePushOptions, NODE_NAME_METADATA,
+  type PushFaultAction, type PushFaultRule, type PushFaultSpec, PushFaults, type PushOutcome, type PushRecord, PushLog, type ReplyStatus,
+} from './goalstate/index.js';

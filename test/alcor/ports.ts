@@ -1,7 +1,7 @@
 // Port manager (NodePort 30006), Alcor's API §4.6 and §5–§6. A create checks every
 // reference first (VPC, subnets, SGs, node), then allocates IPs and a MAC, then stores — so a
 // failure at any point changes nothing (PM rolls its allocations back too). A bound port is
-// "pushed" through the bind hook before the answer, and its status is written only afterwards.
+// pushed (bind hook or GoalState) before the answer, and its status is written only afterwards.
 import { randomUUID } from 'node:crypto';
 import type { FixedIp, JsonObject, JsonValue, NodeInfo, PortEntity } from './entities.js';
 import { AlcorHttpError, NO_MESSAGE } from './errors.js';
@@ -231,6 +231,24 @@ async function push(state: AlcorState, binding: PortBinding): Promise<void> {
   if (stored) stored.status = status;
 }
 
+/**
+ * Pushes one request's bound ports: through the bind hook one by one when a test set one, else
+ * as one GoalState batch (all hosts in parallel) when the server pushes, else just ACTIVE.
+ */
+async function pushBindings(state: AlcorState, bindings: readonly PortBinding[]): Promise<void> {
+  if (bindings.length === 0) return;
+  if (state.bindHook || !state.goalState) {
+    await Promise.all(bindings.map((b) => push(state, b)));
+    return;
+  }
+  const statuses = await state.goalState.pushPorts(bindings);
+  for (const b of bindings) {
+    if (b.request === 'delete') continue;
+    const stored = state.ports.get(b.port.id!);
+    if (stored) stored.status = statuses.get(b.port.id!) ?? 'ACTIVE';
+  }
+}
+
 interface Prepared { port: PortEntity; node: NodeInfo | undefined; explicitSgs: boolean; autoIps: number[]; autoMac: boolean }
 
 /**
@@ -293,7 +311,7 @@ export async function createPorts(state: AlcorState, projectId: string, requests
   const answers = prepared.map((p) => ordered(structuredClone(p.port)));
 
   // 4. Bound ports: push, then write ACTIVE/FAILED (the answer above keeps the old status).
-  await Promise.all(prepared.filter((p) => p.node).map((p) => push(state, {
+  await pushBindings(state, prepared.filter((p) => p.node).map((p) => ({
     request: 'create', portState: 'CREATE', projectId, port: structuredClone(ordered(p.port)), node: structuredClone(p.node!),
   })));
   return answers;
@@ -388,7 +406,7 @@ async function updatePort(state: AlcorState, projectId: string, portId: string, 
   const answer = ordered(structuredClone(merged));
   state.ports.set(portId, ordered(merged));
   if (node) {
-    await push(state, { request: 'update', portState: updateOperation(merged), projectId, port: structuredClone(answer), node: structuredClone(node) });
+    await pushBindings(state, [{ request: 'update', portState: updateOperation(merged), projectId, port: structuredClone(answer), node: structuredClone(node) }]);
   }
   return answer;
 }
@@ -405,7 +423,7 @@ export async function deletePort(state: AlcorState, projectId: string, portId: s
   // A bound port also gets a PortState DELETE to its host; an unknown node means no push.
   const hostId = port['binding:host_id'];
   const node = hostId === undefined ? undefined : nodesNamed(state, hostId)[0];
-  if (node) await push(state, { request: 'delete', portState: 'DELETE', projectId, port: structuredClone(port), node: structuredClone(node) });
+  if (node) await pushBindings(state, [{ request: 'delete', portState: 'DELETE', projectId, port: structuredClone(port), node: structuredClone(node) }]);
   return true;
 }
 

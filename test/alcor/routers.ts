@@ -124,6 +124,14 @@ function removeInterface(state: AlcorState, routerId: string, body: unknown): Ro
   return interfaceResponse(router, subnet);
 }
 
+/** Tells the hosts of the subnet (when the server pushes GoalState); the answer waits for it. */
+async function pushInterface(state: AlcorState, answer: RouterInterfaceResponse, change: 'add' | 'remove'): Promise<RouterInterfaceResponse> {
+  if (state.goalState && answer.id !== null && answer.subnet_id !== null) {
+    await state.goalState.routerInterfaceChanged(answer.id, answer.subnet_id, change);
+  }
+  return answer;
+}
+
 export function routerRoutes(state: AlcorState): Route[] {
   return [
     {
@@ -153,11 +161,11 @@ export function routerRoutes(state: AlcorState): Route[] {
     },
     {
       service: 'route', method: 'PUT', pattern: '/project/{projectid}/routers/{routerid}/add_router_interface', body: true,
-      handler: ({ params, body }) => json(200, addInterface(state, params.routerid!, body)),
+      handler: async ({ params, body }) => json(200, await pushInterface(state, addInterface(state, params.routerid!, body), 'add')),
     },
     {
       service: 'route', method: 'PUT', pattern: '/project/{projectid}/routers/{routerid}/remove_router_interface', body: true,
-      handler: ({ params, body }) => json(200, removeInterface(state, params.routerid!, body)),
+      handler: async ({ params, body }) => json(200, await pushInterface(state, removeInterface(state, params.routerid!, body), 'remove')),
     },
     {
       // The route manager's table for a subnet, made by subnet create (§1.2: this path belongs to

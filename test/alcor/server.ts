@@ -13,6 +13,9 @@ import { CONTROL_PREFIX, handleControl } from './control.js';
 import { ALCOR_SERVICES, type AlcorService, NODE_PORTS } from './entities.js';
 import { AlcorHttpError, NO_MESSAGE, springErrorBody } from './errors.js';
 import { Faults, type TerminalFault } from './faults.js';
+import { type GoalStatePush, type GoalStatePushOptions, startGoalStatePush } from './goalstate/goalstate-push.js';
+import type { PushFaults } from './goalstate/push-faults.js';
+import type { PushLog } from './goalstate/push-log.js';
 import { nodeRoutes } from './nodes.js';
 import { portRoutes } from './ports.js';
 import { randomSeed } from './random.js';
@@ -37,8 +40,13 @@ export interface AlcorServerOptions {
   readonly basePort?: number;
   /** Seeds MAC and VNI allocation (default: random). */
   readonly seed?: number;
-  /** Called for every bound port create/update/delete (the GoalState push seam). */
+  /** Called for every bound port create/update/delete instead of the GoalState push (tests). */
   readonly onBind?: BindHook;
+  /**
+   * Push GoalState to host agents over gRPC as Alcor's NCM does, and serve RequestGoalStates on
+   * the NCM port. Absent: nothing is pushed and bound ports become ACTIVE.
+   */
+  readonly goalState?: GoalStatePushOptions;
   /** Serve the control endpoint under /_merak/ (default false; the CLI turns it on). */
   readonly control?: boolean;
   /** Keep only the newest N call records (default: all). */
@@ -53,12 +61,14 @@ export interface AlcorServer {
   readonly urls: Readonly<Record<AlcorService, string>>;
   readonly calls: CallLog;
   readonly faults: Faults;
+  /** With the `goalState` option: the NCM port, every push made, and the push fault rules. */
+  readonly goalState?: { readonly ncmPort: number; readonly pushes: PushLog; readonly faults: PushFaults };
   /** A copy of everything the server holds. */
   state(): AlcorSnapshot;
-  /** Forgets all state, calls and fault rules; the listeners stay. */
+  /** Forgets all state, calls, pushes and fault rules; the listeners and agent channels stay. */
   reset(): void;
   setBindHook(hook: BindHook | undefined): void;
-  /** Stops listening and closes open connections. */
+  /** Stops listening and closes open connections, agent channels and the NCM port. */
   close(): Promise<void>;
 }
 
@@ -125,6 +135,7 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
     ...routerRoutes(state), ...nodeRoutes(state), ...portRoutes(state),
   ]);
   let seq = 0;
+  let push: GoalStatePush | undefined;
   const control = {
     calls, faults,
     state: () => state.snapshot(),
@@ -132,7 +143,10 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
       state.clear();
       calls.clear();
       faults.clear();
+      push?.pushes.clear();
+      push?.faults.clear();
     },
+    goalState: () => push,
   };
 
   /** The handler's answer, or Spring's error JSON for what went wrong. */
@@ -255,6 +269,10 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
   }
 
   const servers: Server[] = [];
+  if (options.goalState) {
+    push = await startGoalStatePush(state, options.goalState, host, logger);
+    state.goalState = push.sink;
+  }
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   const urls = {} as Record<AlcorService, string>;
   try {
@@ -274,6 +292,7 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
     }
   } catch (e) {
     await Promise.all(servers.map(closeServer));
+    await push?.close();
     throw e;
   }
 
@@ -282,6 +301,7 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
     urls,
     calls,
     faults,
+    ...(push ? { goalState: { ncmPort: push.ncmPort, pushes: push.pushes, faults: push.faults } } : {}),
     state: () => state.snapshot(),
     reset: control.reset,
     setBindHook: (hook) => {
@@ -289,6 +309,7 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
     },
     close: async () => {
       await Promise.all(servers.map(closeServer));
+      await push?.close();
     },
   };
 }

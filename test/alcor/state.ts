@@ -11,8 +11,8 @@ import { seededRandom } from './random.js';
 /**
  * What a bind means in Alcor: PM resolves `binding:host_id` to a node by `node_name`, DPM builds
  * the port's GoalState and NCM pushes it to the host agent at `node.local_ip:50001`, and the HTTP
- * answer waits until that finished (§6). This server does not speak GoalState gRPC; the hook is
- * the seam where a test (or later the real push) does it.
+ * answer waits until that finished (§6). A bind hook (tests) or the GoalState push (goalstate/)
+ * receives these.
  */
 export interface PortBinding {
   /** The port-manager request that triggered the push. */
@@ -34,6 +34,19 @@ export interface PortBinding {
  */
 export type BindHook = (binding: PortBinding) => Promise<BindResult | void> | BindResult | void;
 export interface BindResult { readonly status: 'ACTIVE' | 'FAILED' }
+
+/**
+ * The GoalState push as the port and route managers see it (goalstate/ implements it). A bind
+ * hook, when set, takes precedence for port changes, so tests can still stub the push.
+ */
+export interface GoalStateSink {
+  /** One REST call's bound-port changes, pushed together; each non-delete port's new status. */
+  pushPorts(bindings: readonly PortBinding[]): Promise<ReadonlyMap<string, BindResult['status']>>;
+  /** A subnet was attached to or detached from a router (the state already shows it). */
+  routerInterfaceChanged(routerId: string, subnetId: string, change: 'add' | 'remove'): Promise<void>;
+  /** Forget what was pushed (the server's reset). */
+  clear(): void;
+}
 
 /** A copy of the whole state, for tests and the control endpoint. */
 export interface AlcorSnapshot {
@@ -94,6 +107,7 @@ export class AlcorState {
   macs: MacAllocator;
   vnis: VniAllocator;
   bindHook: BindHook | undefined;
+  goalState: GoalStateSink | undefined = undefined;
   readonly logger: Logger | undefined;
   private readonly seed: number;
 
@@ -110,6 +124,7 @@ export class AlcorState {
     for (const m of [this.vpcs, this.vpcSubnetIds, this.subnets, this.ranges, this.subnetRouteTables, this.ports,
       this.securityGroups, this.defaultSgByTenant, this.sgBindings, this.routers, this.nodes]) m.clear();
     this.subnetPorts.clear();
+    this.goalState?.clear();
     this.macs = new MacAllocator(seededRandom(this.seed));
     this.vnis = new VniAllocator(seededRandom(this.seed ^ 0x5eed));
   }
