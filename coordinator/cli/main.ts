@@ -53,7 +53,9 @@ Options:
   --down              demo: tear down at the end
   --provider P        demo: standalone (default: no control plane, Merak programs the overlay) or alcor
   --host-access       local up: give this machine an address on the underlay, so the vhosts reach
-                      services running here (e.g. the Alcor-compatible server, for Alcor mode)
+                      services running here (e.g. the Alcor-compatible server, for Alcor mode);
+                      the agents then serve Alcor's GoalState (--goalstate 0.0.0.0:50001) and ask
+                      the NCM here (port 9016) for their state after a restart
   -h, --help          this text
 
 Examples:
@@ -137,7 +139,9 @@ async function main(argv: string[]): Promise<number> {
       if (args[0] === 'status') return (console.log(localStatus(dir)), 0);
       needRoot();
       if (args[0] === 'up') {
-        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess: values['host-access']!, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
+        // Host access is for Alcor running here: the agents then stand in for its host agent too.
+        const hostAccess = values['host-access']!;
+        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess, goalState: hostAccess, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
         console.log(`up; run a scenario with 'merak run FILE', tear down with 'merak local down'`);
         return 0;
       }

@@ -43,6 +43,12 @@ export interface LocalEmulationOptions {
    * underlay's connected route to the root namespace (removed with the bridge). Default off.
    */
   readonly hostAccess?: boolean;
+  /**
+   * Every agent serves Alcor's GoalState (--goalstate 0.0.0.0:50001, and --alcor-ncm with host
+   * access). Off by default until the kernel agent's GoalState data plane is wired (an agent with
+   * --goalstate on the kernel backend refuses to start before that).
+   */
+  readonly goalState?: boolean;
   /** Told what machine-wide kernel settings were raised (see kernel-tuning.ts). */
   readonly onTuning?: (changes: readonly string[]) => void;
 }
@@ -197,8 +203,8 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
           ...(options.coordinator === undefined ? [] : ['--coordinator', options.coordinator]),
           // Each agent stands in for Alcor's host agent on its vhost (its own namespace, so one port
           // for all); with host access, an NCM running here is asked for its state after a restart.
-          '--goalstate', `0.0.0.0:${GOALSTATE_PORT}`,
-          ...(options.hostAccess ? ['--alcor-ncm', `${hostUnderlayAddress(cidr)}:${ALCOR_NCM_PORT}`] : []),
+          ...(options.goalState ? ['--goalstate', `0.0.0.0:${GOALSTATE_PORT}`] : []),
+          ...(options.goalState && options.hostAccess ? ['--alcor-ncm', `${hostUnderlayAddress(cidr)}:${ALCOR_NCM_PORT}`] : []),
           ...(options.agentArgs ?? []),
         ],
       });
