@@ -67,7 +67,7 @@ describe('standalone CLI', () => {
   });
 
   it('runs on the NodePort layout, answers, logs one JSON line per call, and stops on SIGTERM', async () => {
-    const { child, lines, urls } = await start(['--node-ports', '--base-port', '0', '--seed', '5']);
+    const { child, lines, urls } = await start(['--node-ports', '--base-port', '0', '--seed', '5', '--ncm-port', '0']);
     expect(Object.keys(urls).sort()).toEqual(['node', 'port', 'route', 'sg', 'subnet', 'vpc']);
     const r = await http('POST', `${urls.node}/nodes/bulk`, { body: { host_infos: [{ node_id: 'n1', node_name: 'vhost-0', local_ip: '10.0.0.5' }] } });
     expect(r.status).toBe(200);
@@ -86,7 +86,7 @@ describe('standalone CLI', () => {
   });
 
   it('runs on one port with --port 0 and takes fault rules over the control endpoint', async () => {
-    const { child, urls } = await start(['--port', '0']);
+    const { child, urls } = await start(['--port', '0', '--ncm-port', '0']);
     expect(new Set(Object.values(urls)).size).toBe(1);
     const base = urls.vpc!;
     expect((await http('POST', `${base}/_merak/faults`, { body: { path: '/nodes', action: { kind: 'status', status: 503 } } })).status).toBe(201);

@@ -3,7 +3,10 @@
 // the port's whole state to its host and its neighbor to the other host of the subnet; the REST
 // answer waits for the pushes; failures, timeouts and unreachable hosts make the port FAILED but
 // the answer stays 2xx; deletes send DELETE; a restarted agent gets its state again; push faults.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Metadata, credentials } from '@grpc/grpc-js';
 import { alcor } from '@merak/proto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -301,11 +304,16 @@ describe('RequestGoalStates', () => {
     expect(lastPush('vhost-1')).toMatchObject({ kind: 'restart', outcome: 'ok' });
   });
 
-  it('without a node name, a peer address shared by several nodes is ambiguous: FAILURE, nothing pushed', async () => {
+  it('without a node name the peer address says which node asks; shared by several nodes it is ambiguous: FAILURE', async () => {
     await registerNodes();
     const reply = await requestGoalStates(undefined);
     expect(reply.operationStatuses.map((s) => s.operationStatus)).toEqual([alcor.OperationStatus.FAILURE, alcor.OperationStatus.FAILURE]);
     expect(push().pushes.all()).toEqual([]);
+
+    expect((await api.del('node', '/nodes/n2')).status).toBe(200); // 127.0.0.1 is now vhost-1's alone
+    const alone = await requestGoalStates(undefined);
+    expect(alone.operationStatuses.map((s) => s.operationStatus)).toEqual([alcor.OperationStatus.SUCCESS, alcor.OperationStatus.FAILURE]);
+    expect(push().pushes.all().map((p) => [p.host, p.kind, p.outcome])).toEqual([['vhost-1', 'restart', 'ok']]);
   });
 });
 
@@ -373,5 +381,41 @@ describe('router interfaces', () => {
     const [, h1b] = await agent1.waitForPushes(2);
     expect(h1b!.routerStates[router]!.operationType).toBe(Op.DELETE);
     expect(h1b!.hostResources[HOST]!.resources.some((r) => r.type === RT.ROUTER)).toBe(true);
+  });
+});
+
+describe('CLI', () => {
+  const MAIN = fileURLToPath(new URL('../dist/alcor/main.js', import.meta.url));
+
+  /** Runs the built server until its 'listening' line, then stops it; returns that line. */
+  async function listeningLine(args: string[]): Promise<Record<string, unknown>> {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -b)`);
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      return await new Promise<Record<string, unknown>>((resolve, reject) => {
+        let buffer = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          buffer += c.toString();
+          for (const line of buffer.split('\n').slice(0, -1)) {
+            const parsed = JSON.parse(line) as Record<string, unknown>;
+            if (parsed.msg === 'listening') resolve(parsed);
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code} before listening`)));
+      });
+    } finally {
+      // Only the process this test started, by its handle.
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode === null && child.signalCode === null ? child.once('exit', r) : r(undefined)));
+    }
+  }
+
+  it('pushes by default and prints the NCM port with the URLs; --goalstate-push off does not', async () => {
+    const on = await listeningLine(['--port', '0', '--ncm-port', '0', '--push-timeout-ms', '1000', '--channels-per-host', '2']);
+    expect(on).toMatchObject({ goalStatePush: true, ncmPort: expect.any(Number), urls: { port: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) } });
+    expect(on.ncmPort).not.toBe(0);
+    const off = await listeningLine(['--port', '0', '--goalstate-push', 'off']);
+    expect(off.goalStatePush).toBe(false);
+    expect(off).not.toHaveProperty('ncmPort');
   });
 });
