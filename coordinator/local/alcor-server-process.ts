@@ -3,13 +3,15 @@
 // NCM's GoalState push on, ready at its JSON "listening" line, which says where it listens. It is
 // recorded in a file so that `merak local down` stops it too when the run that started it could not.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { type NodeProcess, startNodeProcess } from './node-process.js';
 import { type ProcessRecord, recordOf, stopRecorded } from './process-record.js';
 
-/** Where the build puts the server, from this file's place in coordinator/dist/local/. */
+/** Where the build puts the server: test/dist/alcor/ beside the coordinator's package in the repository. */
 export function alcorServerMainPath(): string {
-  return fileURLToPath(new URL('../../../test/dist/alcor/main.js', import.meta.url));
+  const coordinator = dirname(createRequire(import.meta.url).resolve('@merak/coordinator/package.json'));
+  return join(dirname(coordinator), 'test', 'dist', 'alcor', 'main.js');
 }
 
 export class AlcorServerMissingError extends Error {
