@@ -7,9 +7,8 @@ import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
 import { MerakError, errorMessage } from './errors.js';
 import { NetnsHandle } from './netns/index.js';
-import { join } from 'node:path';
 import { GoalStateSlot } from './goalstate/slot.js';
-import { FlowSync, MARK, Overlay, PATCH, TUNNEL_BRIDGE, TunnelProgram, type Underlay, ensureUnderlay } from './overlay/index.js';
+import { type Overlay, type OverlayStack, type Underlay, ensureUnderlay, openOverlay } from './overlay/index.js';
 import { pingFromNamespace } from './probe/pinger.js';
 import type { ReadinessCheck } from './server/http.js';
 import { KernelExecutor } from './vm/kernel-executor.js';
@@ -35,52 +34,17 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   const vs = vswitch;
   let underlay: Underlay | undefined;
   let overlay: Overlay;
-  let flows: FlowSync | undefined;
-  let program: TunnelProgram | undefined;
+  let stack: OverlayStack | undefined;
   try {
     if (config.underlayInterface !== undefined) {
       underlay = await ensureUnderlay(host, vs, { interface: config.underlayInterface, datapathType: config.datapathType, expectedIp: config.underlayIp || undefined }, logger);
     }
     const underlayIp = underlay?.ip ?? (config.underlayIp || undefined);
-    overlay = await Overlay.open(vs, {
-      vhost: config.vhost,
-      logger,
-      underlayIp,
-      // OVS's userspace tunnels route only through an OVS bridge that holds the underlay address.
-      tunnelsUnavailable: config.datapathType === 'netdev' && !underlay
-        ? 'tunnels on the userspace datapath need an underlay: start the agent with --underlay-interface'
-        : undefined,
-      tunnelBridge: TUNNEL_BRIDGE,
-    });
-    if (underlayIp !== undefined && (underlay || config.datapathType === 'system')) {
-      // br-tun: tunnel ports and the flows of the neighbor table (docs/data-plane.md).
-      await vs.ensureFlowBridge(TUNNEL_BRIDGE, config.datapathType, PATCH);
-      const ov = overlay;
-      flows = new FlowSync({
-        mgmtPath: join(config.ovsRundir, `${TUNNEL_BRIDGE}.mgmt`),
-        logger,
-        // A (re)connection: vswitchd may have restarted, forgetting flows and tunnel neighbors alike.
-        onConnected: async () => {
-          program?.forgetPeers();
-          await program?.refresh();
-        },
-      });
-      program = new TunnelProgram({
-        flows, logger, localIp: underlayIp, ovsRundir: config.ovsRundir, patchPort: PATCH.onTun,
-        acquireVlan: (vni) => ov.acquireVlan(vni),
-        ofports: () => vs.interfaceOfports(),
-      });
-      overlay.attachProgram(program);
-      program.recover((await vs.listPorts({ [MARK.role]: 'tunnel' })).flatMap((p) => {
-        const type = p.externalIds[MARK.tunnelType];
-        const vni = Number(p.externalIds[MARK.vni]);
-        const remoteIp = p.externalIds[MARK.remoteIp] ?? '';
-        return (type === 'vxlan' || type === 'geneve') && Number.isInteger(vni) ? [{ type, vni, remoteIp }] : [];
-      }));
-    }
+    // The overlay, and br-tun with its flows when there is a tunnel endpoint (docs/data-plane.md).
+    stack = await openOverlay(vs, { vhost: config.vhost, logger, datapathType: config.datapathType, ovsRundir: config.ovsRundir, underlayIp, hasUnderlay: underlay !== undefined });
+    overlay = stack.overlay;
   } catch (e) {
-    flows?.close();
-    program?.close();
+    stack?.close();
     host.close();
     probe.close();
     vs.close();
@@ -116,8 +80,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
       throw new MerakError('UNIMPLEMENTED', 'the kernel GoalState data plane is not wired yet');
     },
     async close() {
-      flows?.close();
-      program?.close();
+      stack?.close();
       host.close();
       probe.close();
       vs.close();

@@ -4,7 +4,7 @@
 // (ARP answered in the switch, unicast into a VXLAN port per (host, VNI)), with the tunnels they
 // need reference-counted by the table itself. Everything it applied is recorded in OVSDB (marks on
 // the ports, one external_id per neighbor on br-tun) so that a restarted agent rebuilds it from
-// OVS alone, before its first flow is sent.
+// OVS alone (recover(), before its first flow is sent).
 import type { Logger } from 'pino';
 import { MARK, type Overlay, TUNNEL_BRIDGE, type TunnelProgram } from '../overlay/index.js';
 import { MutateExternalIds } from '../vswitch/commands.js';
@@ -45,36 +45,42 @@ export class KernelGoalStateDataPlane implements GoalStateDataPlane {
   /** Attached ports: name -> VNI. */
   private readonly ports = new Map<string, number>();
 
-  private constructor(private readonly deps: KernelGoalStateDeps, private readonly recovered: Recovered) {
+  /** What recover() read, once: every other call waits for it (the tables must be seeded first). */
+  private recovering: Promise<Recovered> | undefined;
+
+  constructor(private readonly deps: KernelGoalStateDeps) {
     this.ownIps = new Set(deps.ownIps);
-    for (const n of recovered.neighbors) this.records.set(`${n.vni}/${n.ip}`, n);
-    for (const p of recovered.ports) this.ports.set(p.tap, p.vni);
   }
 
   /**
-   * Reads what an earlier run applied (the marked ports, the neighbor records) and seeds the
-   * overlay and the tunnel program with it, without sending anything: open it before the tunnel
-   * bridge's first flush (which rewrites br-tun from the tables), i.e. before any server starts.
+   * What an earlier run applied, read from OVSDB once (the marked ports, the neighbor records),
+   * with which the overlay and the tunnel program are seeded without sending anything. Call it at
+   * start, before the agent serves anything: the tunnel bridge's first flush rewrites br-tun from
+   * the tables, and GoalState's must hold what it had by then. Any other call first waits for it.
    */
-  static async open(deps: KernelGoalStateDeps): Promise<KernelGoalStateDataPlane> {
-    const ports = (await deps.store.portsMarked({ [MARK.goalstate]: '1' })).flatMap((p) => {
+  recover(): Promise<Recovered> {
+    this.recovering ??= this.readBack();
+    return this.recovering;
+  }
+
+  private async readBack(): Promise<Recovered> {
+    const { store, logger } = this.deps;
+    const ports = (await store.portsMarked({ [MARK.goalstate]: '1' })).flatMap((p) => {
       const vni = Number(p.externalIds[MARK.vni]);
       return Number.isInteger(vni) && vni > 0 ? [{ tap: p.name, vni }] : [];
     });
-    const ids = await deps.store.bridgeExternalIds(deps.recordBridge ?? TUNNEL_BRIDGE);
-    const { neighbors, unreadable } = readRecords(ids ?? {});
-    if (unreadable.length > 0) deps.logger.warn({ keys: unreadable.slice(0, 5), count: unreadable.length }, 'GoalState neighbor records that do not parse are ignored');
-    const plane = new KernelGoalStateDataPlane(deps, { ports, neighbors });
-    plane.seed();
-    if (ports.length + neighbors.length > 0) deps.logger.info({ ports: ports.length, neighbors: neighbors.length }, 'GoalState data plane recovered from OVSDB');
-    return plane;
+    const { neighbors, unreadable } = readRecords((await store.bridgeExternalIds(this.recordBridge())) ?? {});
+    if (unreadable.length > 0) logger.warn({ keys: unreadable.slice(0, 5), count: unreadable.length }, 'GoalState neighbor records that do not parse are ignored');
+    for (const n of neighbors) this.records.set(`${n.vni}/${n.ip}`, n);
+    for (const p of ports) this.ports.set(p.tap, p.vni);
+    this.deps.overlay.seedGoalStateTunnels(tunnelsFor(this.records.values(), (ip) => this.isLocal(ip)));
+    this.programOrUndefined()?.seedGoalState(this.entries(), this.ports.values(), this.deps.overlay.peers());
+    if (ports.length + neighbors.length > 0) logger.info({ ports: ports.length, neighbors: neighbors.length }, 'GoalState data plane recovered from OVSDB');
+    return { ports, neighbors };
   }
 
-  private seed(): void {
-    const tunnels = tunnelsFor(this.records.values(), (ip) => this.isLocal(ip));
-    this.deps.overlay.seedGoalStateTunnels(tunnels);
-    const program = this.programOrUndefined();
-    program?.seedGoalState(this.entries(), this.ports.values(), this.deps.overlay.peers());
+  private recordBridge(): string {
+    return this.deps.recordBridge ?? TUNNEL_BRIDGE;
   }
 
   private programOrUndefined(): TunnelProgram | undefined {
@@ -95,6 +101,7 @@ export class KernelGoalStateDataPlane implements GoalStateDataPlane {
   }
 
   async attachPort(tap: string, vni: number): Promise<'attached' | 'absent'> {
+    await this.recover();
     return this.deps.overlay.exclusive(async () => {
       const found = await this.deps.overlay.withVlan(vni, (vlan) =>
         this.deps.store.setPortTag(tap, vlan, { set: { [MARK.vni]: String(vni), [MARK.goalstate]: '1' } }));
@@ -107,6 +114,7 @@ export class KernelGoalStateDataPlane implements GoalStateDataPlane {
   }
 
   async detachPort(tap: string): Promise<void> {
+    await this.recover();
     await this.deps.overlay.exclusive(async () => {
       // Only a port GoalState attached: a port of the same name that it did not is left alone.
       await this.deps.store.setPortTag(tap, undefined, { remove: [MARK.vni, MARK.goalstate] }, { [MARK.goalstate]: '1' });
@@ -121,12 +129,12 @@ export class KernelGoalStateDataPlane implements GoalStateDataPlane {
 
   async updateNeighbors(upsert: readonly GoalStateNeighbor[], remove: readonly GoalStateNeighborKey[]): Promise<void> {
     if (upsert.length === 0 && remove.length === 0) return;
+    await this.recover();
     await this.deps.overlay.exclusive(async () => {
       const program = this.deps.overlay.tunnelProgram();
       const change = changeRecords(this.records, upsert.filter((n) => !this.isLocal(n.hostIp)), remove);
       if (change.upserted.length === 0 && change.removed.length === 0) return;
-      const bridge = this.deps.recordBridge ?? TUNNEL_BRIDGE;
-      const record = new MutateExternalIds('Bridge', bridge, change.set, change.remove);
+      const record = new MutateExternalIds('Bridge', this.recordBridge(), change.set, change.remove);
       const tunnels = tunnelsFor(change.next.values(), (ip) => this.isLocal(ip));
       let ports;
       try {
@@ -149,18 +157,13 @@ export class KernelGoalStateDataPlane implements GoalStateDataPlane {
   /** After a change that failed half-way: the records as OVSDB has them, and every flow again. */
   private async resync(): Promise<void> {
     try {
-      const ids = await this.deps.store.bridgeExternalIds(this.deps.recordBridge ?? TUNNEL_BRIDGE);
+      const ids = await this.deps.store.bridgeExternalIds(this.recordBridge());
       this.records = new Map(readRecords(ids ?? {}).neighbors.map((n) => [`${n.vni}/${n.ip}`, n]));
       this.deps.overlay.seedGoalStateTunnels(tunnelsFor(this.records.values(), (ip) => this.isLocal(ip)));
       await this.deps.overlay.tunnelProgram().resyncGoalState(this.entries(), this.deps.overlay.peers());
     } catch (e) {
       this.deps.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'GoalState neighbors not resynchronised after a failed change');
     }
-  }
-
-  /** What the agent's earlier run applied, as read from OVSDB when this data plane was opened. */
-  async recover(): Promise<Recovered> {
-    return this.recovered;
   }
 
   /** The neighbor record keys (for tests and logs). */

@@ -75,20 +75,30 @@ export interface TunnelChange {
   readonly removed: readonly Tunnel[];
 }
 
-/** The coordinator's tunnels found in OVSDB at start (their marks; the peers' MACs are not recorded). */
-function recoverCoordinatorSet(rows: readonly PortRow[], vhost: string): { type: TunnelType; tunnels: SourceTunnel[] } {
-  let type: TunnelType = 'vxlan';
-  const tunnels: SourceTunnel[] = [];
+interface RecoveredSets {
+  readonly coordinator: { type: TunnelType; tunnels: SourceTunnel[] };
+  readonly goalstate: SourceTunnel[];
+}
+
+/**
+ * Each source's tunnels found in OVSDB at start (the port marks; the peers' MACs are not
+ * recorded), so that one source's first change after a restart keeps the other's ports.
+ */
+function recoverSets(rows: readonly PortRow[], vhost: string): RecoveredSets {
+  const out: RecoveredSets = { coordinator: { type: 'vxlan', tunnels: [] }, goalstate: [] };
   for (const row of rows) {
-    if (row.externalIds[OWNER_KEY] !== vhost || row.externalIds[MARK.role] !== 'tunnel' || !sourcesOf(row.externalIds).includes('coordinator')) continue;
+    if (row.externalIds[OWNER_KEY] !== vhost || row.externalIds[MARK.role] !== 'tunnel') continue;
     const t = row.externalIds[MARK.tunnelType];
     const vni = vniOf(row);
     const remoteIp = row.externalIds[MARK.remoteIp];
     if ((t !== 'vxlan' && t !== 'geneve') || vni === undefined || remoteIp === undefined) continue;
-    if (tunnels.length === 0) type = t;
-    if (t === type) tunnels.push({ remoteIp, vni, remoteMac: '' });
+    const sources = sourcesOf(row.externalIds);
+    if (sources.includes('goalstate') && t === 'vxlan') out.goalstate.push({ remoteIp, vni, remoteMac: '' });
+    if (!sources.includes('coordinator')) continue;
+    if (out.coordinator.tunnels.length === 0) out.coordinator.type = t;
+    if (t === out.coordinator.type) out.coordinator.tunnels.push({ remoteIp, vni, remoteMac: '' });
   }
-  return { type, tunnels };
+  return out;
 }
 
 export class Overlay {
@@ -101,8 +111,9 @@ export class Overlay {
   /** Whether br-tun's ports are known to match `goalstate` (false until its first reconcile, or after a failed one). */
   private goalstateApplied = false;
 
-  private constructor(private readonly store: OverlayStore, private readonly vlans: VlanMap, private readonly opts: OverlayOptions, recovered: { type: TunnelType; tunnels: SourceTunnel[] }) {
-    this.coordinator = recovered;
+  private constructor(private readonly store: OverlayStore, private readonly vlans: VlanMap, private readonly opts: OverlayOptions, recovered: RecoveredSets) {
+    this.coordinator = recovered.coordinator;
+    this.goalstate = recovered.goalstate;
   }
 
   /** The flows of br-tun, from the neighbor table (without it, tunnels and neighbors are refused). */
@@ -215,7 +226,7 @@ export class Overlay {
     const range = opts.vlanRange ?? { min: VLAN_MIN, max: VLAN_MAX };
     const vlans = new VlanMap(entries, reserved, range.min, range.max);
     if (entries.length > 0) opts.logger.info({ vnis: vlans.entries().length, reservedTags: reserved.length }, 'VNI to VLAN map recovered from OVSDB');
-    return new Overlay(store, vlans, opts, recoverCoordinatorSet(rows, opts.vhost));
+    return new Overlay(store, vlans, opts, recoverSets(rows, opts.vhost));
   }
 
   /** VNI -> local VLAN as it stands (for Info, logs and tests). */

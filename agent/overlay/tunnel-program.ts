@@ -106,13 +106,19 @@ export class TunnelProgram {
   }
 
   /**
-   * What a restarted agent had applied for GoalState, read back from OVSDB (before the first flush,
-   * which rewrites br-tun from the tables): no flow is sent now.
+   * What a restarted agent had applied for GoalState, read back from OVSDB. No flow is sent now:
+   * seeded before the first flush (which rewrites br-tun from the tables), the flows are in that
+   * rewrite; seeded later, they are desired now and go with the next flush.
    */
   seedGoalState(entries: readonly NeighborEntry[], portVnis: Iterable<number>, peers: ReadonlyMap<string, string>): void {
-    this.goalstate.apply({ upsert: entries, remove: [], replace: true });
+    const ctx = this.context('goalstate');
+    const delta = this.goalstate.apply({ upsert: entries, remove: [], replace: true });
     this.goalstatePortVnis = new Set(portVnis);
     this.peers = new Map(peers);
+    if (this.flood) return;
+    for (const e of delta.before) for (const f of neighborFlows(e, ctx)) this.deps.flows.unset(f);
+    for (const e of delta.after) for (const f of neighborFlows(e, ctx)) this.deps.flows.set(f);
+    this.syncIngress(ctx);
   }
 
   /** GoalState's table becomes `entries` and every flow is computed again (after a change that failed half-way). */

@@ -55,13 +55,16 @@ const mac = (i: number): string => `02:00:00:${((i >> 16) & 255).toString(16).pa
 const neighbor = (vni: number, ip: string, m: string, hostIp: string, hostMac = ''): GoalStateNeighbor => ({ vni, ip, mac: m, hostIp, hostMac });
 
 /** The data plane of vhost `v` as the agent builds it at start (after a restart: from what OVS holds). */
-async function build(v: { ns: string; ovs: OvsInstance }): Promise<Pick<Vhost, 'host' | 'vs' | 'stack' | 'dp' | 'underlayIp' | 'underlayMac'>> {
+async function build(v: { ns: string; ovs: OvsInstance }, beforeRecover?: (stack: OverlayStack) => Promise<void>): Promise<Pick<Vhost, 'host' | 'vs' | 'stack' | 'dp' | 'underlayIp' | 'underlayMac'>> {
   const host = await NetnsHandle.open(`/run/netns/${v.ns}`);
   const vs = await Vswitch.connect(v.ovs.dbSocket, 'br-int', v.ns, logger);
   await vs.ensureBridge('netdev');
   const underlay = await ensureUnderlay(host, vs, { interface: 'eth0', datapathType: 'netdev', expectedIp: undefined }, logger);
   const stack = await openOverlay(vs, { vhost: v.ns, logger, datapathType: 'netdev', ovsRundir: v.ovs.dir, underlayIp: underlay.ip, hasUnderlay: true });
-  const dp = await KernelGoalStateDataPlane.open({ overlay: stack.overlay, store: vs, logger, ownIps: [underlay.ip, ...(await interfaceAddresses(host))] });
+  await beforeRecover?.(stack);
+  // As the agent does at start, before it serves anything: the data plane reads back what it had.
+  const dp = new KernelGoalStateDataPlane({ overlay: stack.overlay, store: vs, logger, ownIps: [underlay.ip, ...(await interfaceAddresses(host))] });
+  await dp.recover();
   return { host, vs, stack, dp, underlayIp: underlay.ip, underlayMac: underlay.mac };
 }
 
@@ -209,6 +212,17 @@ describe('KernelGoalStateDataPlane on real OVS', () => {
     ]);
     expect(h0.stack.overlay.vlanMap().get(5001)).toBe(vlans.get(5001));
     // The first change after the restart rewrites br-tun from the tables: the recovered ones are in it.
+    await h0.dp.attachPort('tapa0000001', 5001);
+    expect(flows(h0)).toEqual(before);
+    // Restarted again, and the coordinator's SetTunnels([]) comes before GoalState's recovery (a
+    // wiring that would be wrong): GoalState's tunnels stay, and its flows are back with the next change.
+    close(h0);
+    Object.assign(h0, await build(h0, async (stack) => {
+      await stack.overlay.setTunnels({ type: 'vxlan', flood: false, tunnels: [] });
+      expect(tunnelPorts(h0)).toEqual([vxlan(FAR[0], 5001), vxlan(FAR[1], 5001)].sort());
+      expect(neighborFlows(h0)).toEqual([]);
+    }));
+    await h0.dp.detachPort('tapmissing1');
     await h0.dp.attachPort('tapa0000001', 5001);
     expect(flows(h0)).toEqual(before);
     await h0.dp.updateNeighbors([], [{ vni: 5001, ip: '10.50.0.30' }, { vni: 5001, ip: '10.50.0.40' }]);
