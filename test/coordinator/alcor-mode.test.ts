@@ -186,14 +186,16 @@ describe('Alcor mode with hollow agents', () => {
     expect(nonGatewayPorts()).toEqual([]);
   });
 
-  it("registers a host whose agent serves GoalState with that server's address, and makes its VMs wait for their port's GoalState", async () => {
-    // Two more agents serving GoalState: one on a named address, one on all of them (its underlay stands for it).
+  it("registers a host whose agent serves GoalState with that server's address; its VMs are ready once their GoalState is applied there, and fail without one", async () => {
+    // Two more agents serving GoalState: one on a named address, one on all of them (its underlay,
+    // a loopback address here, stands for it). Alcor pushes to both.
     const served: RunningAgent[] = [];
+    const pushing = await startAlcorServer({ mode: 'single', seed: 8, goalState: { ncmPort: 0 } });
     try {
-      for (const [i, listen] of ['127.0.0.1:0', '0.0.0.0:0'].entries()) {
+      for (const [i, [listen, underlay]] of [['127.0.0.1:0', '198.51.100.20'], ['0.0.0.0:0', '127.0.0.2']].entries()) {
         const config = parseAgentConfig(
           ['--vhost', `gs-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `gs${i}.sock`)}`, '--http', `unix:${join(dir, `gsh${i}.sock`)}`,
-            '--coordinator', `unix:${join(dir, 'c.sock')}`, '--underlay-ip', `198.51.100.${20 + i}`, '--goalstate', listen],
+            '--coordinator', `unix:${join(dir, 'c.sock')}`, '--underlay-ip', underlay!, '--goalstate', listen!],
           {},
         );
         if (config === 'help') throw new Error('unexpected');
@@ -203,14 +205,33 @@ describe('Alcor mode with hollow agents', () => {
       while (!(registry.clientFor('gs-0') && registry.clientFor('gs-1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const ports = await Promise.all(['gs-0', 'gs-1'].map(async (h) => Number((await registry.clientFor(h)!.info()).goalstateAddress.split(':')[1])));
       expect(ports.every((p) => p > 0)).toBe(true);
-      const text = scenario('alg', 4).replace('hosts: { count: 5 }', 'hosts: { names: [gs-0, gs-1] }');
-      const created = engine.create(text);
-      await engine.settled(created.id);
-      const bulk = alcor.calls.last({ path: '/nodes/bulk' })!.requestBody as { host_infos: Array<Record<string, unknown>> };
+      const on = (server: AlcorServer, name: string): string => scenario(name, 4).replace('hosts: { count: 5 }', 'hosts: { names: [gs-0, gs-1] }')
+        .replace(/endpoints: \{[^}]*\}/, `endpoints: { ${(['vpc', 'subnet', 'route', 'port', 'node', 'sg'] as const).map((k) => `${k}: ${server.urls[k]}`).join(', ')} }`);
+
+      // Alcor pushes each bound port's GoalState to the address its host was registered with.
+      const ready = engine.create(on(pushing, 'alp'));
+      await engine.settled(ready.id);
+      const bulk = pushing.calls.last({ path: '/nodes/bulk' })!.requestBody as { host_infos: Array<Record<string, unknown>> };
       expect(bulk.host_infos.map((n) => [n.node_name, n.local_ip, n['data-path-ip'], n.server_port])).toEqual([
-        ['gs-0', '127.0.0.1', '198.51.100.20', ports[0]], ['gs-1', '198.51.100.21', '198.51.100.21', ports[1]],
+        ['gs-0', '127.0.0.1', '198.51.100.20', ports[0]], ['gs-1', '127.0.0.2', '127.0.0.2', ports[1]],
       ]);
-      // This server pushes nothing: every VM waited its Alcor timeout for its GoalState, failed there, and was rolled back.
+      const r = engine.status(ready.id)!;
+      expect(r.error).toBe('');
+      expect(r.counts).toMatchObject({ requested: 4, ready: 4, failed: 0 });
+      expect(pushing.goalState!.pushes.forHost('gs-0').map((p) => p.endpoint)).toContain(`127.0.0.1:${ports[0]}`);
+      expect(pushing.goalState!.pushes.forHost('gs-1').map((p) => p.endpoint)).toContain(`127.0.0.2:${ports[1]}`);
+      // Each VM waited for its GoalState: the report splits its bind.
+      expect(r.report!.latencyMs.steps.goalstate).toMatchObject({ count: 4 });
+      expect(r.report!.latencyMs.steps['goalstate-apply']).toMatchObject({ count: 4 });
+      expect(r.report!.alcor).toMatchObject({ goalStateVms: 4, restAndPushMs: { count: 4 }, programmingMs: { count: 4 } });
+      expect(r.report!.alcor!.goalStateMs.max).toBeLessThanOrEqual(r.report!.alcor!.bindMs.max);
+      engine.delete(ready.id);
+      await engine.settled(ready.id);
+      expect(engine.status(ready.id)!.phase).toBe('deleted');
+
+      // This server pushes nothing: every VM waits its Alcor timeout for its GoalState, fails there, and is rolled back.
+      const created = engine.create(on(alcor, 'alg'));
+      await engine.settled(created.id);
       const s = engine.status(created.id)!;
       expect(s.counts).toMatchObject({ requested: 4, ready: 0, failed: 4 });
       expect(s.report!.failures.byCode).toEqual({ ALCOR: 4 });
@@ -218,7 +239,6 @@ describe('Alcor mode with hollow agents', () => {
         expect(f.step).toBe('goalstate');
         expect(f.message).toMatch(/no GoalState applied on this host within 1000 ms/);
       }
-      expect(s.report!.latencyMs.steps.goalstate).toMatchObject({ count: 4 });
       expect(s.report!.alcor).toMatchObject({ goalStateVms: 0 });
       expect(nonGatewayPorts()).toEqual([]);
       engine.delete(created.id);
@@ -227,6 +247,7 @@ describe('Alcor mode with hollow agents', () => {
       expect(alcor.state().nodes).toEqual([]);
     } finally {
       for (const a of served) await a.stop(1000);
+      await pushing.close();
       // Gone from the registry before the next test picks its hosts.
       const deadline = Date.now() + 10_000;
       while (registry.connected().some((a) => a.name.startsWith('gs-')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
