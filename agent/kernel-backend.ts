@@ -7,6 +7,7 @@ import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
 import { MerakError, errorMessage } from './errors.js';
 import { NetnsHandle } from './netns/index.js';
+import { KernelGoalStateDataPlane } from './goalstate/kernel-data-plane.js';
 import { GoalStateSlot } from './goalstate/slot.js';
 import { type Overlay, type OverlayStack, type Underlay, ensureUnderlay, openOverlay } from './overlay/index.js';
 import { pingFromNamespace } from './probe/pinger.js';
@@ -75,10 +76,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     setTunnels: (c) => overlay.setTunnels(c),
     updateNeighbors: (c) => overlay.updateNeighbors(c),
     goalState,
-    goalStateDataPlane() {
-      // Wired to the kernel GoalState data plane (agent/goalstate/kernel-data-plane.ts).
-      throw new MerakError('UNIMPLEMENTED', 'the kernel GoalState data plane is not wired yet');
-    },
+    goalStateDataPlane: (ownIps) => new KernelGoalStateDataPlane({ overlay, store: vs, logger, ownIps }),
     async close() {
       stack?.close();
       host.close();
