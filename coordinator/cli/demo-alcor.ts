@@ -41,7 +41,7 @@ export async function alcorDemo(o: DemoOptions): Promise<boolean> {
   let ok = false;
   try {
     log(`[1/4] local emulation: ${o.hosts} vhosts on this machine, reachable from it; each agent serves GoalState on :50001 as Alcor's host agent would`);
-    const up = await localUp({ dir: o.dir, hosts: o.hosts, prefix: o.prefix, log: indent, hostAccess: true, goalState: true });
+    const up = await localUp({ dir: o.dir, hosts: o.hosts, prefix: o.prefix, log: indent, hostAccess: true });
     log(`      up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     check();
     const hostIp = up.emulation.hostIp!;

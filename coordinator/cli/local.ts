@@ -28,8 +28,6 @@ export interface LocalUpOptions {
   readonly underlayCidr?: string;
   /** Give this machine an address on the underlay, so vhosts reach services here (Alcor). */
   readonly hostAccess?: boolean;
-  /** The agents serve Alcor's GoalState (see LocalEmulationOptions.goalState). */
-  readonly goalState?: boolean;
   /** The coordinator's --dataplane (default neighbors). */
   readonly dataplane?: 'neighbors' | 'flood';
   readonly log: (line: string) => void;
@@ -91,7 +89,6 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
       onTuning: (changes) => o.log(`raised machine-wide kernel limits (the ARP table is shared by all namespaces): ${changes.join(', ')}`),
       ...(o.underlayCidr !== undefined ? { underlayCidr: o.underlayCidr } : {}),
       ...(o.hostAccess ? { hostAccess: true } : {}),
-      ...(o.goalState ? { goalState: true } : {}),
     });
     const client = new CoordinatorClient(coordinator, readFileSync(tokenFile, 'utf8').trim());
     try {

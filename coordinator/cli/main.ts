@@ -54,8 +54,8 @@ Options:
   --provider P        demo: standalone (default: no control plane, Merak programs the overlay) or alcor
   --host-access       local up: give this machine an address on the underlay, so the vhosts reach
                       services running here (e.g. the Alcor-compatible server, for Alcor mode);
-                      the agents then serve Alcor's GoalState (--goalstate 0.0.0.0:50001) and ask
-                      the NCM here (port 9016) for their state after a restart
+                      the agents (which serve Alcor's GoalState on 0.0.0.0:50001 of their vhost)
+                      then ask the NCM here (port 9016) for their state after a restart
   -h, --help          this text
 
 Examples:
@@ -139,9 +139,7 @@ async function main(argv: string[]): Promise<number> {
       if (args[0] === 'status') return (console.log(localStatus(dir)), 0);
       needRoot();
       if (args[0] === 'up') {
-        // Host access is for Alcor running here: the agents then stand in for its host agent too.
-        const hostAccess = values['host-access']!;
-        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess, goalState: hostAccess, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
+        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess: values['host-access']!, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
         console.log(`up; run a scenario with 'merak run FILE', tear down with 'merak local down'`);
         return 0;
       }

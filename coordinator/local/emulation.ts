@@ -44,9 +44,8 @@ export interface LocalEmulationOptions {
    */
   readonly hostAccess?: boolean;
   /**
-   * Every agent serves Alcor's GoalState (--goalstate 0.0.0.0:50001, and --alcor-ncm with host
-   * access). Off by default until the kernel agent's GoalState data plane is wired (an agent with
-   * --goalstate on the kernel backend refuses to start before that).
+   * Every agent serves Alcor's GoalState on 0.0.0.0:50001 of its vhost (--goalstate), and with host
+   * access asks the NCM here for its state after a restart (--alcor-ncm). Default true.
    */
   readonly goalState?: boolean;
   /** Told what machine-wide kernel settings were raised (see kernel-tuning.ts). */
@@ -203,8 +202,8 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
           ...(options.coordinator === undefined ? [] : ['--coordinator', options.coordinator]),
           // Each agent stands in for Alcor's host agent on its vhost (its own namespace, so one port
           // for all); with host access, an NCM running here is asked for its state after a restart.
-          ...(options.goalState ? ['--goalstate', `0.0.0.0:${GOALSTATE_PORT}`] : []),
-          ...(options.goalState && options.hostAccess ? ['--alcor-ncm', `${hostUnderlayAddress(cidr)}:${ALCOR_NCM_PORT}`] : []),
+          ...(options.goalState === false ? [] : ['--goalstate', `0.0.0.0:${GOALSTATE_PORT}`]),
+          ...(options.goalState !== false && options.hostAccess ? ['--alcor-ncm', `${hostUnderlayAddress(cidr)}:${ALCOR_NCM_PORT}`] : []),
           ...(options.agentArgs ?? []),
         ],
       });

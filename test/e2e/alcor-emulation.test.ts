@@ -23,9 +23,10 @@ let alcor: AlcorServer;
 const quiet = (): void => undefined;
 
 beforeAll(async () => {
-  // The agents run in the vhosts' namespaces: Alcor listens on this machine's underlay address.
+  // The agents run in the vhosts' namespaces: Alcor listens on this machine's underlay address,
+  // and pushes each bound port's GoalState to its host's agent (a VM is ready once it is applied).
   up = await localUp({ dir: join(dir, 'local'), hosts: 5, prefix, log: quiet, hostAccess: true });
-  alcor = await startAlcorServer({ mode: 'node-ports', seed: 11, host: up.emulation.hostIp! });
+  alcor = await startAlcorServer({ mode: 'node-ports', seed: 11, host: up.emulation.hostIp!, goalState: { ncmPort: 0 } });
   client = connect({ localDir: join(dir, 'local') });
 }, 180_000);
 
