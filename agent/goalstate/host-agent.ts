@@ -108,7 +108,7 @@ export class GoalStateHostAgent implements PortProgramming {
     for (const [id, s] of m.subnets) this.subnets.set(id, s.vni);
     for (const [id, reason] of m.badSubnets) this.opts.logger.warn({ subnet: id, reason }, 'GoalState subnet state invalid');
     for (const p of m.ports) statuses.push(await this.applyPort(p, receivedAtMs));
-    statuses.push(...(await this.applyNeighbors(m)));
+    statuses.push(...(await this.applyNeighbors(m, m.ports.some((p) => p.goal?.op === 'delete'))));
     for (const d of m.dhcp) statuses.push(this.record(d, (g) => this.applyDhcp(g, d.id)));
     for (const r of m.routers) statuses.push(this.record(r, (g) => (g.op === 'delete' ? this.routers.delete(r.id) : this.routers.set(r.id, g))));
     for (const g of m.securityGroups) {
@@ -233,10 +233,24 @@ export class GoalStateHostAgent implements PortProgramming {
     }
   }
 
-  private async applyNeighbors(m: GoalStateMessage): Promise<OperationStatus[]> {
+  /** The VNIs this host has a GoalState port in (applied or pending). */
+  private localVnis(): Set<number> {
+    return new Set([...this.ports.values()].map((p) => p.vni));
+  }
+
+  /**
+   * Neighbors matter only to a host with a port in their VNI (they are how its VMs reach the
+   * others). So a neighbor of a VNI without a local port is not programmed, and when a VNI loses
+   * its last local port its neighbors go: Alcor's NCM stops pushing to a host once it has no bound
+   * port in the subnet, so without this the neighbors (and tunnels) it holds would stay for good.
+   */
+  private async applyNeighbors(m: GoalStateMessage, portsDeleted: boolean): Promise<OperationStatus[]> {
     const t0 = process.hrtime.bigint();
     const upsert = new Map<string, GoalStateNeighbor>();
     const remove = new Map<string, GoalStateNeighborKey>();
+    const local = this.localVnis();
+    if (portsDeleted) for (const [k, n] of this.neighbors) if (!local.has(n.vni)) remove.set(k, { vni: n.vni, ip: n.ip });
+    let unused = 0;
     const applied: Array<Decoded<unknown>> = [];
     const out: OperationStatus[] = [];
     for (const d of m.neighbors) {
@@ -252,6 +266,10 @@ export class GoalStateHostAgent implements PortProgramming {
         const k = key(e);
         this.unconfirmed?.delete(k);
         if (d.goal.op === 'upsert') {
+          if (!local.has(e.vni)) {
+            unused++;
+            continue;
+          }
           remove.delete(k);
           upsert.set(k, e);
         } else if (this.neighbors.get(k)?.mac === e.mac || upsert.get(k)?.mac === e.mac) {
@@ -261,6 +279,7 @@ export class GoalStateHostAgent implements PortProgramming {
         }
       }
     }
+    if (unused > 0) this.opts.logger.debug({ neighbors: unused }, 'GoalState neighbors of VNIs without a local port: not programmed');
     let status: alcor.OperationStatus = Status.SUCCESS;
     const p0 = process.hrtime.bigint();
     if (upsert.size + remove.size > 0) {

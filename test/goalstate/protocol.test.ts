@@ -196,6 +196,27 @@ describe('GoalState server: what a bind does and what the reply says', () => {
     expect(dp.tunnels()).toBe(0);
   });
 
+  it('keeps neighbors only for VNIs it has a port in: none programmed without one, all dropped with the last one', async () => {
+    const dp = await start();
+    const alone = emptyV2();
+    alone.subnetStates[SUBNET] = subnetState({ id: SUBNET, vpcId: VPC, cidr: '10.1.0.0/16', vni: 700 });
+    alone.neighborStates[`L2/${PORT_B}`] = neighborState({ id: PORT_B, vpcId: VPC, subnetId: SUBNET, ip: '10.1.0.6', mac: 'fa:16:3e:00:00:0b', hostIp: PEER_IP });
+    await client!.push(alone);
+    expect(agent!.snapshot().neighbors).toEqual([]);
+    dp.taps.add(`tap${PORT_A.slice(0, 11)}`);
+    await client!.push(bindA());
+    expect(agent!.snapshot().neighbors.map((n) => n.ip)).toEqual(['10.1.0.6']);
+    // The unbind as Alcor's NCM sends it to the port's host: the port DELETE with the subnet's other
+    // neighbors still CREATE (from its cache). The host has no port left in the VNI: they all go.
+    const unbind = bindA();
+    unbind.portStates[PORT_A]!.operationType = Op.DELETE;
+    unbind.dhcpStates['d-1']!.operationType = Op.DELETE;
+    unbind.neighborStates[`L2/${PORT_A}`]!.operationType = Op.DELETE;
+    await client!.push(unbind);
+    expect(agent!.snapshot().neighbors).toEqual([]);
+    expect(dp.tunnels()).toBe(0);
+  });
+
   it('answers the v1 unary push, with a status per neighbor as Alcor\'s agent does on that path', async () => {
     const dp = await start();
     dp.taps.add(`tap${PORT_A.slice(0, 11)}`);
