@@ -1,0 +1,82 @@
+// What one run of a mode measured, and the figures of a mode over its rounds.
+import type { Mode } from './options.js';
+
+export interface PushTally {
+  total: number;
+  ok: number;
+  /** Outcome → count, for every outcome but ok. */
+  failed: Record<string, number>;
+  firstErrors: string[];
+}
+
+export interface ModeRun {
+  readonly mode: Mode;
+  readonly round: number;
+  readonly postMs: number[];
+  readonly putMs: number[];
+  readonly bindToReceivedMs: number[];
+  readonly bindToAppliedMs: number[];
+  readonly pushes: PushTally;
+  readonly bindSeconds: number;
+  readonly restFailures: number;
+  readonly problems: string[];
+}
+
+export interface Quantiles {
+  p50: number;
+  p99: number;
+  max: number;
+  count: number;
+}
+
+export interface ModeFigures {
+  mode: Mode;
+  rounds: number;
+  put_ms: Quantiles;
+  post_ms: Quantiles;
+  bind_to_received_ms: Quantiles | null;
+  bind_to_applied_ms: Quantiles | null;
+  pushes: number;
+  pushes_per_bind: number;
+  pushes_per_s: number;
+  binds_per_s: number;
+  bind_seconds: number;
+  failures: { rest: number; pushes: number; push_outcomes: Record<string, number> };
+  problems: string[];
+}
+
+export const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Nearest-rank quantiles. */
+export function quantiles(values: readonly number[]): Quantiles {
+  if (values.length === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
+  const v = Float64Array.from(values).sort();
+  const at = (q: number): number => v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
+  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(v[v.length - 1]!), count: v.length };
+}
+
+/** A mode's runs pooled: every sample in the quantiles, pushes per second over the summed bind time. */
+export function figuresOf(mode: Mode, runs: readonly ModeRun[]): ModeFigures {
+  const all = <T>(f: (r: ModeRun) => readonly T[]): T[] => runs.flatMap(f);
+  const pushes = runs.reduce((s, r) => s + r.pushes.total, 0);
+  const seconds = runs.reduce((s, r) => s + r.bindSeconds, 0);
+  const binds = runs.reduce((s, r) => s + r.putMs.length, 0);
+  const outcomes: Record<string, number> = {};
+  for (const r of runs) for (const [k, n] of Object.entries(r.pushes.failed)) outcomes[k] = (outcomes[k] ?? 0) + n;
+  const pushing = mode !== 'push-off';
+  return {
+    mode,
+    rounds: runs.length,
+    put_ms: quantiles(all((r) => r.putMs)),
+    post_ms: quantiles(all((r) => r.postMs)),
+    bind_to_received_ms: pushing ? quantiles(all((r) => r.bindToReceivedMs)) : null,
+    bind_to_applied_ms: pushing ? quantiles(all((r) => r.bindToAppliedMs)) : null,
+    pushes,
+    pushes_per_bind: binds > 0 ? round(pushes / binds, 2) : 0,
+    pushes_per_s: seconds > 0 ? Math.round(pushes / seconds) : 0,
+    binds_per_s: seconds > 0 ? Math.round(binds / seconds) : 0,
+    bind_seconds: round(seconds, 2),
+    failures: { rest: runs.reduce((s, r) => s + r.restFailures, 0), pushes: Object.values(outcomes).reduce((s, n) => s + n, 0), push_outcomes: outcomes },
+    problems: runs.flatMap((r) => r.problems.map((p) => `${r.mode} round ${r.round}: ${p}`)),
+  };
+}
