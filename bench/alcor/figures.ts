@@ -18,6 +18,10 @@ export interface ModeRun {
   readonly bindToAppliedMs: number[];
   readonly pushes: PushTally;
   readonly bindSeconds: number;
+  /** CPU seconds of the bench process (server, NCM's pushes, REST client) while binding. */
+  readonly serverCpuSeconds: number;
+  /** CPU seconds of the fleet while binding (0 for push-off: no fleet). */
+  readonly fleetCpuSeconds: number;
   readonly restFailures: number;
   readonly problems: string[];
 }
@@ -41,6 +45,10 @@ export interface ModeFigures {
   pushes_per_s: number;
   binds_per_s: number;
   bind_seconds: number;
+  server_cpu_s: number;
+  fleet_cpu_s: number;
+  /** The hosts' CPU per push: what taking one push costs a host (µs). */
+  fleet_cpu_us_per_push: number | null;
   failures: { rest: number; pushes: number; push_outcomes: Record<string, number> };
   problems: string[];
 }
@@ -76,6 +84,9 @@ export function figuresOf(mode: Mode, runs: readonly ModeRun[]): ModeFigures {
     pushes_per_s: seconds > 0 ? Math.round(pushes / seconds) : 0,
     binds_per_s: seconds > 0 ? Math.round(binds / seconds) : 0,
     bind_seconds: round(seconds, 2),
+    server_cpu_s: round(runs.reduce((s, r) => s + r.serverCpuSeconds, 0), 2),
+    fleet_cpu_s: round(runs.reduce((s, r) => s + r.fleetCpuSeconds, 0), 2),
+    fleet_cpu_us_per_push: pushing && pushes > 0 ? round((runs.reduce((s, r) => s + r.fleetCpuSeconds, 0) * 1e6) / pushes, 1) : null,
     failures: { rest: runs.reduce((s, r) => s + r.restFailures, 0), pushes: Object.values(outcomes).reduce((s, n) => s + n, 0), push_outcomes: outcomes },
     problems: runs.flatMap((r) => r.problems.map((p) => `${r.mode} round ${r.round}: ${p}`)),
   };

@@ -28,7 +28,11 @@ export type ToFleet =
 
 export type FromFleet =
   | { readonly kind: 'started'; readonly ports: readonly number[] }
-  | { readonly kind: 'collected'; readonly hosts: readonly HostReport[]; readonly timings: readonly PortTiming[] }
+  | {
+    readonly kind: 'collected'; readonly hosts: readonly HostReport[]; readonly timings: readonly PortTiming[];
+    /** CPU the fleet used (user + system, ms) from its 'started' answer to this question: the hosts' share of the binds. */
+    readonly cpuMs: number;
+  }
   | { readonly kind: 'neighbors'; readonly lines: ReadonlyArray<readonly string[]> }
   | { readonly kind: 'failed'; readonly error: string };
 

@@ -18,9 +18,11 @@ interface HollowHost {
 type Host = HollowHost | { readonly kind: 'null'; readonly receiver: NullReceiver };
 
 // warn: the per-message info line would be this bench's main cost, and a fleet this size logs at warn.
-const logger = pino({ level: 'warn' });
+// MERAK_BENCH_FLEET_LOG=debug shows what the host agents do (e.g. neighbors they do not program).
+const logger = pino({ level: process.env.MERAK_BENCH_FLEET_LOG ?? 'warn' });
 const hosts: Host[] = [];
 let stopping = false;
+let cpuSince = process.cpuUsage();
 
 function send(m: FromFleet): void {
   process.send?.(m);
@@ -79,10 +81,12 @@ async function handle(m: ToFleet): Promise<void> {
   switch (m.kind) {
     case 'start':
       send({ kind: 'started', ports: await startHosts(m.receiver, m.hosts.map((h) => h.underlayIp)) });
+      cpuSince = process.cpuUsage();
       return;
     case 'collect': {
+      const cpu = process.cpuUsage(cpuSince);
       const timings = await Promise.all(m.ports.map((p) => timing(hosts[p.host], p.portId)));
-      send({ kind: 'collected', hosts: hosts.map(report), timings });
+      send({ kind: 'collected', hosts: hosts.map(report), timings, cpuMs: (cpu.user + cpu.system) / 1000 });
       return;
     }
     case 'neighbors':

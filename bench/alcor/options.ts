@@ -38,7 +38,7 @@ Options:
   --concurrency N       ports in flight (POST then PUT) at once (default 64)
   --channels-per-host N NCM's gRPC channels per host (default 1, Alcor's default)
   --push-timeout-ms N   how long one push may take before it fails (default 60000)
-  --rounds N            rounds of every mode, order alternated (default 1)
+  --rounds N            rounds of every mode, the order reversed every other round (default 2)
   --modes LIST          which modes, comma-separated (default hollow,null,push-off)
   -h, --help            this text
 
@@ -56,7 +56,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     options: {
       agents: { type: 'string', default: '100' }, ports: { type: 'string', default: '1000' }, 'ports-per-subnet': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '64' }, 'channels-per-host': { type: 'string', default: '1' }, 'push-timeout-ms': { type: 'string', default: '60000' },
-      rounds: { type: 'string', default: '1' }, modes: { type: 'string', default: MODES.join(',') }, help: { type: 'boolean', short: 'h', default: false },
+      rounds: { type: 'string', default: '2' }, modes: { type: 'string', default: MODES.join(',') }, help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) return 'help';

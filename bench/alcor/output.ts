@@ -24,6 +24,7 @@ export function ratios(f: Partial<Record<Mode, ModeFigures>>): Ratios {
       bind_to_applied_p50: over(h.bind_to_applied_ms?.p50, n.bind_to_applied_ms?.p50), bind_to_applied_p99: over(h.bind_to_applied_ms?.p99, n.bind_to_applied_ms?.p99),
       // Throughput the other way round, so that >1 still means the host agent is slower.
       pushes_per_s: over(n.pushes_per_s, h.pushes_per_s),
+      fleet_cpu_per_push: over(h.fleet_cpu_us_per_push ?? undefined, n.fleet_cpu_us_per_push ?? undefined),
     } : null,
     hollow_vs_push_off: h && off ? { put_p50: over(h.put_ms.p50, off.put_ms.p50), put_p99: over(h.put_ms.p99, off.put_ms.p99), binds_per_s: over(off.binds_per_s, h.binds_per_s) } : null,
   };
@@ -43,10 +44,13 @@ export function table(o: Options, topo: Topology, cols: readonly ModeFigures[], 
     ['pushes per bind', (x) => String(x.pushes_per_bind), undefined, undefined],
     ['pushes per second', (x) => String(x.pushes_per_s), 'pushes_per_s', undefined],
     ['ports bound per second', (x) => String(x.binds_per_s), undefined, 'binds_per_s'],
+    ['CPU s: bench process (server)', (x) => String(x.server_cpu_s), undefined, undefined],
+    ['CPU s: fleet (hosts)', (x) => (x.mode === 'push-off' ? '-' : String(x.fleet_cpu_s)), undefined, undefined],
+    ['hosts CPU per push (us)', (x) => String(x.fleet_cpu_us_per_push ?? '-'), 'fleet_cpu_per_push', undefined],
     ['failures REST / pushes', (x) => `${x.failures.rest} / ${x.failures.pushes}`, undefined, undefined],
     ['checks', (x) => (x.problems.length === 0 ? 'ok' : `${x.problems.length} FAILED`), undefined, undefined],
   ];
-  const W = 12;
+  const W = 15;
   const hn = r.hollow_vs_null;
   const ho = r.hollow_vs_push_off;
   const lines = [
@@ -74,6 +78,7 @@ export function jsonLine(o: Options, topo: Topology, f: Partial<Record<Mode, Mod
     bind_to_received_p50_ms: x.bind_to_received_ms?.p50 ?? null, bind_to_received_p99_ms: x.bind_to_received_ms?.p99 ?? null,
     rest_put_p50_ms: x.put_ms.p50, rest_put_p99_ms: x.put_ms.p99, rest_put_max_ms: x.put_ms.max, rest_post_p50_ms: x.post_ms.p50, rest_post_p99_ms: x.post_ms.p99,
     pushes: x.pushes, pushes_per_bind: x.pushes_per_bind, pushes_per_s: x.pushes_per_s, binds_per_s: x.binds_per_s, bind_seconds: x.bind_seconds,
+    server_cpu_s: x.server_cpu_s, fleet_cpu_s: x.fleet_cpu_s, fleet_cpu_us_per_push: x.fleet_cpu_us_per_push,
     failures: x.failures, problems: x.problems,
   } : null);
   return JSON.stringify({

@@ -61,14 +61,19 @@ export async function runMode(mode: Mode, round: number, o: Options, topo: Topol
     const unsubscribe = server.goalState?.pushes.subscribe(t.add) ?? (() => true);
     let bound = 0;
     const started = performance.now();
+    const cpu0 = process.cpuUsage();
     const ticker = setInterval(() => {
       const s = (performance.now() - started) / 1000;
       progress(`${label}: ${bound}/${topo.ports.length} ports bound, ${t.pushes.total} pushes (${Math.round(t.pushes.total / s)}/s)`);
     }, 5000);
     let phase;
+    let serverCpuSeconds = 0;
+    let fleetCpuSeconds = 0;
     try {
       phase = await bindAll(client, PROJECT, topo, net, o.concurrency, () => bound++);
     } finally {
+      const used = process.cpuUsage(cpu0);
+      serverCpuSeconds = (used.user + used.system) / 1e6;
       clearInterval(ticker);
       unsubscribe();
     }
@@ -85,6 +90,7 @@ export async function runMode(mode: Mode, round: number, o: Options, topo: Topol
     const bindToAppliedMs: number[] = [];
     if (fleet) {
       const got = await fleet.ask({ kind: 'collect', ports: topo.ports.map((p) => ({ host: p.host, portId: p.id })) }, 'collected');
+      fleetCpuSeconds = got.cpuMs / 1000;
       problems.push(...checkHostPorts(topo, net, got.hosts, mode === 'hollow'));
       if (mode === 'hollow') problems.push(...(await checkNeighbors(topo, expectedNeighbors(topo, net, state), got.hosts, fleet)));
       const never: string[] = [];
@@ -100,7 +106,7 @@ export async function runMode(mode: Mode, round: number, o: Options, topo: Topol
     }
     progress(`${label}: checks ${problems.length === 0 ? 'ok' : `FAILED (${problems.length})`}`);
     return {
-      mode, round, problems, bindSeconds: phase.seconds, restFailures: restErrors.length, pushes: t.pushes,
+      mode, round, problems, bindSeconds: phase.seconds, serverCpuSeconds, fleetCpuSeconds, restFailures: restErrors.length, pushes: t.pushes,
       postMs: phase.outcomes.filter((x) => x.error === undefined).map((x) => x.postMs),
       putMs: phase.outcomes.filter((x) => x.error === undefined).map((x) => x.putMs),
       bindToReceivedMs, bindToAppliedMs,
