@@ -50,11 +50,15 @@ const vmSpec = (prefix: string, i: number, over: Partial<agentV1.VmSpec> = {}): 
 describe('local emulation teardown', () => {
   it('refuses bad options before creating anything', async () => {
     const { prefix, stateDir } = fresh('tb');
-    await expect(startLocalEmulation({ prefix, hosts: 1, stateDir, underlayCidr: '192.0.2.0/25' })).rejects.toThrow(/underlayCidr: 192\.0\.2\.0\/25 overlaps the root namespace's route 192\.0\.2\.0\/24 dev eth0/);
+    // A range this machine routes already (whichever its first connected route is) is refused.
+    const used = ipJson<Array<{ dst: string; dev: string }>>(undefined, 'route', 'show').find((r) => r.dst.includes('/'));
+    if (!used) throw new Error('the root namespace has no connected route to test an overlap with');
+    await expect(startLocalEmulation({ prefix, hosts: 1, stateDir, underlayCidr: used.dst })).rejects.toThrow(`underlayCidr: ${used.dst} overlaps the root namespace's route ${used.dst} dev ${used.dev}`);
     await expect(startLocalEmulation({ prefix, hosts: 1, stateDir, underlayCidr: '10.0.0.1/8' })).rejects.toThrow(/underlayCidr: '10\.0\.0\.1\/8' is not an IPv4 network/);
     await expect(startLocalEmulation({ prefix: 'Bad-Prefix', hosts: 1, stateDir })).rejects.toThrow(/prefix: 'Bad-Prefix' must be/);
     await expect(startLocalEmulation({ prefix: 'averyverylongprefix', hosts: 1, stateDir })).rejects.toThrow(/exceeds 15 bytes/);
-    await expect(startLocalEmulation({ prefix, hosts: 300, stateDir, underlayCidr: '203.0.113.0/24' })).rejects.toThrow(/has room for 254 vhosts, not 255/);
+    // The default underlay (a free TEST-NET /24) holds 254 vhosts.
+    await expect(startLocalEmulation({ prefix, hosts: 300, stateDir })).rejects.toThrow(/has room for 254 vhosts, not 255/);
     expect(existsSync(stateDir)).toBe(false);
     expect(namespacesWithPrefix(prefix)).toEqual([]);
     expect(linksWithPrefix(prefix)).toEqual([]);
@@ -73,8 +77,10 @@ describe('local emulation teardown', () => {
   it('stop() removes every namespace, link, bridge and process, VMs included', async () => {
     const { prefix, stateDir } = fresh('ts');
     const rootLinks = rootOvsLinks();
-    const em = await startLocalEmulation({ prefix, hosts: 2, stateDir, underlayCidr: '203.0.113.0/24' });
-    expect(em.vhosts.map((v) => v.underlayIp)).toEqual(['203.0.113.1', '203.0.113.2']);
+    // The default underlay: a TEST-NET range no route of this machine (or of another test's emulation) overlaps.
+    const em = await startLocalEmulation({ prefix, hosts: 2, stateDir });
+    const net = em.underlayCidr.split('/')[0]!.split('.').slice(0, 3).join('.');
+    expect(em.vhosts.map((v) => v.underlayIp)).toEqual([`${net}.1`, `${net}.2`]);
     // VMs of both port kinds, and tunnels.
     const specs = [vmSpec(prefix, 0), vmSpec(prefix, 1, { portKind: agentV1.PortKind.PORT_KIND_INTERNAL })];
     for (const [i, s] of specs.entries()) {
