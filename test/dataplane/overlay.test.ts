@@ -330,8 +330,8 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
   it('gives each agent its underlay on br-phy and registers it with its endpoint', async () => {
     expect(em.vhosts.map((v) => v.name)).toEqual([0, 1, 2].map((i) => `${prefix}-vhost-${i}`));
     // The default underlay: the first TEST-NET /24 free on this machine (another test's emulation may hold one).
-    const net = em.underlayCidr.split('/')[0]!.split('.').slice(0, 3).join('.');
-    expect(em.vhosts.map((v) => v.underlayIp)).toEqual([`${net}.1`, `${net}.2`, `${net}.3`]);
+    const range = em.underlayCidr.split('/')[0]!.split('.').slice(0, 3).join('.');
+    expect(em.vhosts.map((v) => v.underlayIp)).toEqual([`${range}.1`, `${range}.2`, `${range}.3`]);
     expect(registry.connected().map((a) => [a.name, a.underlayIp, a.address])).toEqual(em.vhosts.map((v) => [v.name, v.underlayIp, v.grpcAddress]));
     for (const [i, v] of em.vhosts.entries()) {
       expect((await v.client.info()).underlayIp).toBe(v.underlayIp);
