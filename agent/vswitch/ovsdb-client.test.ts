@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JsonStream } from './json-stream.js';
-import { OvsdbClient, OvsdbError, fromOvsMap, ovsMap, setMembers } from './ovsdb-client.js';
+import { OvsdbClient, OvsdbError, fromOvsMap, ovsMap, parseEndpoint, setMembers } from './ovsdb-client.js';
 
 describe('JsonStream', () => {
   // Two replies as ovsdb-server writes them back to back, with braces and escapes inside strings.
@@ -104,5 +104,33 @@ describe('OvsdbClient against a scripted server on a unix socket', () => {
     await expect(client.transact([{ op: 'select', table: 'Bridge', where: [] }])).rejects.toThrow(/connection closed/);
     await expect(client.transact([])).rejects.toThrow(/closed/);
     await expect(OvsdbClient.connect(join(dir, 'missing.sock'), 500)).rejects.toThrow(/cannot connect to OVSDB/);
+  });
+
+  it('addresses the database it was opened for, over TCP as over a unix socket', async () => {
+    const seen: unknown[] = [];
+    server = createServer((c) => {
+      const s = new JsonStream();
+      c.on('data', (d: Buffer) => {
+        for (const m of s.push(d) as { id: number; params: unknown[] }[]) {
+          seen.push(m.params[0]);
+          c.write(JSON.stringify({ id: m.id, result: [{ rows: [] }], error: null }));
+        }
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as { port: number };
+    const nb = await OvsdbClient.connect(`tcp:127.0.0.1:${port}`, { database: 'OVN_Northbound' });
+    await nb.transact([{ op: 'select', table: 'Logical_Switch', where: [] }]);
+    nb.close();
+    expect(seen).toEqual(['OVN_Northbound']);
+  });
+
+  it('parses OVS-style endpoints and names a bad one', () => {
+    expect(parseEndpoint('unix:/run/db.sock')).toEqual({ path: '/run/db.sock' });
+    expect(parseEndpoint('/run/db.sock')).toEqual({ path: '/run/db.sock' });
+    expect(parseEndpoint('tcp:10.0.0.2:6641')).toEqual({ host: '10.0.0.2', port: 6641 });
+    expect(parseEndpoint('tcp:[::1]:6641')).toEqual({ host: '::1', port: 6641 });
+    expect(() => parseEndpoint('tcp:10.0.0.2')).toThrow(/"tcp:10.0.0.2" is not tcp:HOST:PORT/);
+    expect(() => parseEndpoint('unix:')).toThrow(OvsdbError);
   });
 });

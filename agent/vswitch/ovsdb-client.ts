@@ -1,4 +1,6 @@
-// A small RFC 7047 client over a unix socket: transact, monitor (update notifications), echo.
+// A small RFC 7047 client: transact, monitor (update notifications), echo. One database per
+// client (Open_vSwitch on a vhost, OVN_Northbound or OVN_Southbound for the OVN provider), over a
+// unix socket or TCP.
 import { type Socket, createConnection } from 'node:net';
 import { MerakError } from '../errors.js';
 import { JsonStream } from './json-stream.js';
@@ -6,6 +8,27 @@ import { JsonStream } from './json-stream.js';
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Row = Record<string, Json>;
 export type Operation = Record<string, Json>;
+
+export interface ConnectOptions {
+  readonly timeoutMs?: number;
+  /** The database every call addresses (default Open_vSwitch). */
+  readonly database?: string;
+}
+
+/** `unix:PATH` | `tcp:HOST:PORT` | PATH, as OVS tools write remotes. */
+export function parseEndpoint(endpoint: string): { path: string } | { host: string; port: number } {
+  if (endpoint.startsWith('tcp:')) {
+    const rest = endpoint.slice(4);
+    const colon = rest.lastIndexOf(':');
+    const port = Number(rest.slice(colon + 1));
+    const host = rest.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+    if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new OvsdbError(`OVSDB endpoint ${JSON.stringify(endpoint)} is not tcp:HOST:PORT`);
+    return { host, port };
+  }
+  const path = endpoint.startsWith('unix:') ? endpoint.slice(5) : endpoint;
+  if (path === '') throw new OvsdbError(`OVSDB endpoint ${JSON.stringify(endpoint)} has no socket path`);
+  return { path };
+}
 
 interface Pending {
   resolve(result: Json): void;
@@ -25,7 +48,7 @@ export class OvsdbClient {
   private nextId = 1;
   private closed = false;
 
-  private constructor(private readonly socket: Socket, private readonly timeoutMs: number) {
+  private constructor(private readonly socket: Socket, private readonly timeoutMs: number, readonly database: string) {
     const stream = new JsonStream();
     socket.on('data', (chunk: Buffer) => {
       let msgs: unknown[];
@@ -42,12 +65,22 @@ export class OvsdbClient {
     socket.on('error', (e) => this.fail(new OvsdbError(`OVSDB connection: ${e.message}`)));
   }
 
-  static connect(path: string, timeoutMs = 10_000): Promise<OvsdbClient> {
+  /**
+   * Connects to `endpoint`: `unix:PATH`, `tcp:HOST:PORT`, or a bare socket path. `database` is the
+   * one every transact and monitor of this client addresses (default Open_vSwitch).
+   */
+  static connect(endpoint: string, opts: number | ConnectOptions = {}): Promise<OvsdbClient> {
+    const { timeoutMs = 10_000, database = 'Open_vSwitch' } = typeof opts === 'number' ? { timeoutMs: opts } : opts;
+    const target = parseEndpoint(endpoint);
     return new Promise((resolve, reject) => {
-      const socket = createConnection(path);
-      const t = setTimeout(() => { socket.destroy(); reject(new OvsdbError(`no OVSDB at ${path} after ${timeoutMs} ms`)); }, timeoutMs);
-      socket.once('connect', () => { clearTimeout(t); resolve(new OvsdbClient(socket, timeoutMs)); });
-      socket.once('error', (e) => { clearTimeout(t); reject(new OvsdbError(`cannot connect to OVSDB at ${path}: ${e.message}`)); });
+      const socket = 'path' in target ? createConnection(target.path) : createConnection(target.port, target.host);
+      const t = setTimeout(() => { socket.destroy(); reject(new OvsdbError(`no OVSDB at ${endpoint} after ${timeoutMs} ms`)); }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(t);
+        if (!('path' in target)) socket.setNoDelay(true);
+        resolve(new OvsdbClient(socket, timeoutMs, database));
+      });
+      socket.once('error', (e) => { clearTimeout(t); reject(new OvsdbError(`cannot connect to OVSDB at ${endpoint}: ${e.message}`)); });
     });
   }
 
@@ -66,7 +99,7 @@ export class OvsdbClient {
 
   /** One transaction; throws OvsdbError naming the failed operation (its index and OVSDB's error). */
   async transact(ops: Operation[], timeoutMs?: number): Promise<Json[]> {
-    const result = (await this.call('transact', ['Open_vSwitch', ...ops], timeoutMs)) as Json[];
+    const result = (await this.call('transact', [this.database, ...ops], timeoutMs)) as Json[];
     for (let i = 0; i < result.length; i++) {
       const r = result[i] as { error?: string; details?: string } | null;
       if (r && typeof r === 'object' && r.error) {
@@ -80,7 +113,7 @@ export class OvsdbClient {
   /** Starts a monitor; `onUpdate` gets the initial contents and every update. */
   async monitor(id: string, requests: Record<string, Json>, onUpdate: (update: Json) => void): Promise<void> {
     this.monitors.set(id, onUpdate);
-    const initial = await this.call('monitor', ['Open_vSwitch', id, requests]);
+    const initial = await this.call('monitor', [this.database, id, requests]);
     onUpdate(initial);
   }
 
