@@ -11,3 +11,4 @@ export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } f
 export { MARK as OVERLAY_MARKS, VLAN_MAX, VLAN_MIN, tunnelPortName } from './overlay/index.js';
 export { Vswitch } from './vswitch/vswitch.js';
 export { type AlcorCall, AlcorError, AlcorHttp, type AlcorHttpOptions, type AlcorRequest, type AlcorResponse } from './alcor/index.js';
+export { type ConnectOptions as OvsdbConnectOptions, type Json as OvsdbJson, type Operation as OvsdbOperation, OvsdbClient, OvsdbError, fromOvsMap, ovsMap, parseEndpoint, setMembers } from './vswitch/ovsdb-client.js';
