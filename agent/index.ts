@@ -12,4 +12,3 @@ export { MARK as OVERLAY_MARKS, VLAN_MAX, VLAN_MIN, tunnelPortName } from './ove
 export { Vswitch } from './vswitch/vswitch.js';
 export { type AlcorCall, AlcorError, AlcorHttp, type AlcorHttpOptions, type AlcorRequest, type AlcorResponse } from './alcor/index.js';
 export { type ConnectOptions as OvsdbConnectOptions, type Json as OvsdbJson, type Operation as OvsdbOperation, OvsdbClient, OvsdbError, fromOvsMap, ovsMap, parseEndpoint, setMembers } from './vswitch/ovsdb-client.js';
-export { type Json, type Operation, OvsdbClient, OvsdbError, type Row, fromOvsMap, ovsMap, parseEndpoint, setMembers } from './vswitch/ovsdb-client.js';
