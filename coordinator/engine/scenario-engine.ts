@@ -539,7 +539,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const spec: agentV1.VmSpec = {
       id: vm.id, name: vm.name, ip: vm.ip, prefixLength: vm.prefixLength, gateway: vm.gateway, mac: vm.mac, mtu: s.vm.mtu,
       portKind: s.vm.portKind === 'internal' ? agentV1.PortKind.PORT_KIND_INTERNAL : agentV1.PortKind.PORT_KIND_VETH,
-      portName: vm.portName, ifaceId: '', externalIds: {}, vni: 0, routes: [], alcor: undefined,
+      portName: vm.portName, ifaceId: '', externalIds: {}, vni: 0, routes: [], alcor: undefined, ovn: undefined,
     };
     cp.decorate(ctx, vm, spec);
     return { op: { $case: 'create', value: spec }, startOffsetMs: Math.round(vm.startOffsetMs), ...(maybeExists ? { maybeExists } : {}) };
