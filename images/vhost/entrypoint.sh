@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The vhost's entrypoint: starts ovsdb-server and ovs-vswitchd, waits until OVSDB answers, then runs
-# the agent, and supervises the three. On SIGTERM it stops the agent, then ovs-vswitchd, then
-# ovsdb-server, and exits 0; when any of them dies on its own it stops the others and exits non-zero
-# (so Kubernetes restarts the container).
+# the agent (and, in OVN mode, ovn-controller), and supervises them. On SIGTERM it stops them in
+# reverse order (ovn-controller, the agent, ovs-vswitchd, ovsdb-server) and exits 0; when any of them
+# dies on its own it stops the others and exits non-zero (so Kubernetes restarts the container).
 #
 # It runs outside a container too: every path comes from the environment, with the container's
 # defaults. Sourced (`source entrypoint.sh`), it only defines its functions, for tests.
+# `entrypoint.sh ready` is the readiness check of the OVN overlay (see ready below).
 #
 # Environment (default):
 #   OVS_RUNDIR (/var/run/openvswitch) OVS_DBDIR (/var/lib/openvswitch) OVS_LOGDIR (/var/log/openvswitch)
@@ -20,6 +21,12 @@
 #   MERAK_AGENT_ARGS                more agent flags, split on blanks
 #   MERAK_OVS_TIMEOUT_S (30)        how long OVSDB and vswitchd may take to come up
 #   MERAK_STOP_TIMEOUT_S (20)       how long each process may take to stop before SIGKILL
+# OVN mode (deploy/overlays/ovn), on when MERAK_OVN_REMOTE is set:
+#   MERAK_OVN_REMOTE                the OVN southbound database: tcp:HOST:PORT or unix:PATH (a comma-
+#                                   separated list for a clustered SB); ovn-controller's ovn-remote
+#   MERAK_OVN_ENCAP_TYPE (geneve)   geneve or vxlan
+#   MERAK_OVN_ENCAP_IP ($MERAK_UNDERLAY_IP)   this chassis' tunnel endpoint
+#   MERAK_OVN_BRIDGE (br-ovn)       OVN's integration bridge (br-int is the agent's standalone bridge)
 set -uo pipefail
 
 : "${OVS_RUNDIR:=/var/run/openvswitch}" "${OVS_DBDIR:=/var/lib/openvswitch}" "${OVS_LOGDIR:=/var/log/openvswitch}"
@@ -31,6 +38,8 @@ export OVS_RUNDIR OVS_DBDIR OVS_LOGDIR OVS_SYSCONFDIR OVS_PKGDATADIR
 
 # The placeholder the base manifests ship (deploy/base/kustomization.yaml): never a usable token.
 TOKEN_PLACEHOLDER=REPLACE-ME
+# The OVN overlay's placeholder for the central's address (deploy/overlays/ovn/ovn.env).
+OVN_PLACEHOLDER=REPLACE-WITH
 
 # One JSON line per event, shaped like the agent's pino lines (level 30 info, 40 warn, 50 error).
 json_str() {
@@ -98,6 +107,9 @@ token_args() {
 
 # PIDs of what we started, by name; stopped in reverse start order.
 declare -A PIDS=()
+# Control sockets of those asked to stop with `ovn-appctl -t CTL exit` instead of SIGTERM:
+# ovn-controller's `exit` removes its Chassis from the SB (after SIGTERM it stays there).
+declare -A EXIT_CTL=()
 ORDER=()
 STOPPING=0
 
@@ -111,13 +123,15 @@ alive() {
   [[ ${stat%% *} != Z ]]
 }
 
-# SIGTERM, then SIGKILL after MERAK_STOP_TIMEOUT_S; reaps it.
+# SIGTERM (or `exit` on its EXIT_CTL; SIGTERM if that fails), then SIGKILL after MERAK_STOP_TIMEOUT_S; reaps it.
 stop_one() {
   local name=$1 pid=${PIDS[$1]:-} i rc
   [[ -n $pid ]] || return 0
   unset "PIDS[$name]"
   if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null
+    if [[ -z ${EXIT_CTL[$name]:-} ]] || ! ovn-appctl -t "${EXIT_CTL[$name]}" exit >/dev/null 2>&1; then
+      kill -TERM "$pid" 2>/dev/null
+    fi
     for ((i = 0; i < MERAK_STOP_TIMEOUT_S * 10; i++)); do alive "$pid" || break; nap 0.1; done
     if alive "$pid"; then
       log 40 "$name did not stop in ${MERAK_STOP_TIMEOUT_S}s: SIGKILL" "pid=$pid"
@@ -127,6 +141,12 @@ stop_one() {
   wait "$pid" 2>/dev/null
   rc=$?
   log 30 "stopped $name" "pid=$pid" "code=$rc"
+}
+
+reverse_order() {
+  local i out=''
+  for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do out+="${out:+, then }${ORDER[i]}"; done
+  printf '%s' "$out"
 }
 
 stop_all() {
@@ -177,6 +197,56 @@ start_ovs() {
   wait_for ovs-vswitchd "ovs-appctl -t $OVS_RUNDIR/ovs-vswitchd.ctl version" || return 1
 }
 
+# OVN mode's settings, checked before anything starts (OVN_ERROR says why they are refused).
+ovn_settings() {
+  : "${MERAK_OVN_ENCAP_TYPE:=geneve}" "${MERAK_OVN_BRIDGE:=br-ovn}"
+  OVN_ENCAP_IP=${MERAK_OVN_ENCAP_IP:-${MERAK_UNDERLAY_IP:-}}
+  local endpoint='(tcp:[^,":\\[:space:]]+:[0-9]+|unix:[^,"\\[:space:]]+)'
+  if [[ $MERAK_OVN_REMOTE == *"$OVN_PLACEHOLDER"* ]]; then
+    OVN_ERROR="MERAK_OVN_REMOTE '$MERAK_OVN_REMOTE' is the manifests' placeholder: set your OVN central's address (docs/deployment.md, 'OVN on Kubernetes')"
+  elif [[ ! $MERAK_OVN_REMOTE =~ ^$endpoint(,$endpoint)*$ ]]; then
+    OVN_ERROR="invalid MERAK_OVN_REMOTE '$MERAK_OVN_REMOTE' (tcp:HOST:PORT or unix:PATH, comma-separated)"
+  elif [[ $MERAK_OVN_ENCAP_TYPE != geneve && $MERAK_OVN_ENCAP_TYPE != vxlan ]]; then
+    OVN_ERROR="invalid MERAK_OVN_ENCAP_TYPE '$MERAK_OVN_ENCAP_TYPE' (geneve or vxlan)"
+  elif [[ ! $OVN_ENCAP_IP =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+    OVN_ERROR="OVN mode needs this chassis' tunnel endpoint: MERAK_OVN_ENCAP_IP or MERAK_UNDERLAY_IP ('$OVN_ENCAP_IP' is not an IPv4 address)"
+  elif [[ ! $MERAK_OVN_BRIDGE =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$ ]]; then
+    OVN_ERROR="invalid MERAK_OVN_BRIDGE '$MERAK_OVN_BRIDGE' (1-15 of A-Z a-z 0-9 _ . -)"
+  elif ! command -v ovn-controller >/dev/null; then
+    OVN_ERROR="OVN mode needs ovn-controller (Debian's ovn-host), which is not installed"
+  else
+    return 0
+  fi
+  return 1
+}
+
+# The chassis' settings in Open_vSwitch.external_ids, which ovn-controller reads (and re-reads).
+ovn_external_ids() {
+  OVN_EXTERNAL_IDS=(
+    "external_ids:system-id=\"$VHOST\"" "external_ids:hostname=\"$VHOST\""
+    "external_ids:ovn-remote=\"$MERAK_OVN_REMOTE\"" "external_ids:ovn-encap-type=$MERAK_OVN_ENCAP_TYPE"
+    "external_ids:ovn-encap-ip=\"$OVN_ENCAP_IP\"" "external_ids:ovn-bridge=\"$MERAK_OVN_BRIDGE\""
+    "external_ids:ovn-bridge-datapath-type=$DATAPATH"
+  )
+}
+
+# ovn-controller 23.03 has no --unixctl: its control socket is $OVN_RUNDIR/ovn-controller.<pid>.ctl.
+ovn_ctl() { printf '%s/ovn-controller.%s.ctl' "$OVS_RUNDIR" "$1"; }
+
+# ovn-controller beside this vhost's OVS: every OVS_/OVN_ directory is the vhost's, so it finds
+# <bridge>.mgmt in OVS_RUNDIR and puts its control socket there.
+start_ovn_controller() {
+  ovn_external_ids
+  ovs-vsctl --db="unix:$DB_SOCKET" --no-wait set Open_vSwitch . "${OVN_EXTERNAL_IDS[@]}" || die "ovs-vsctl could not write the OVN settings"
+  log 30 "OVN chassis settings written" "system-id=$VHOST" "ovn-remote=$MERAK_OVN_REMOTE" "ovn-encap-type=$MERAK_OVN_ENCAP_TYPE" \
+    "ovn-encap-ip=$OVN_ENCAP_IP" "ovn-bridge=$MERAK_OVN_BRIDGE" "ovn-bridge-datapath-type=$DATAPATH"
+  OVN_RUNDIR=$OVS_RUNDIR OVN_DBDIR=$OVS_DBDIR OVN_LOGDIR=$OVS_LOGDIR OVN_SYSCONFDIR=$OVS_SYSCONFDIR \
+    ovn-controller "unix:$DB_SOCKET" --pidfile="$OVS_RUNDIR/ovn-controller.pid" --log-file="$OVS_LOGDIR/ovn-controller.log" &
+  started ovn-controller $!
+  EXIT_CTL[ovn-controller]=$(ovn_ctl $!)
+  wait_for ovn-controller "ovn-appctl -t '${EXIT_CTL[ovn-controller]}' version" || return 1
+}
+
 # Agent flags passed through when their variable (MERAK_ + the flag in capitals, - as _) is set.
 PASSED_FLAGS=(coordinator advertise listen http bridge underlay-ip underlay-interface host-agent)
 
@@ -201,6 +271,9 @@ main() {
   DATAPATH=${choice%% *}
   log 30 "datapath: $DATAPATH" "datapath=$DATAPATH" "reason=${choice#* }"
   token_args || die "$TOKEN_ERROR" 2
+  if [[ -n ${MERAK_OVN_REMOTE:-} ]]; then
+    ovn_settings || die "$OVN_ERROR" 2
+  fi
   # Each VM holds descriptors in the agent and in vswitchd: the soft limit goes up to the hard one.
   ulimit -n "$(ulimit -Hn)" 2>/dev/null
   log 30 "open files limit" "nofile=$(ulimit -n)"
@@ -213,13 +286,19 @@ main() {
   # shellcheck disable=SC2086 # MERAK_AGENT_CMD is a command line, split on blanks on purpose
   $MERAK_AGENT_CMD "${AGENT_ARGS[@]}" "${TOKEN_ARGS[@]}" &
   started agent $!
+  # After the agent: it owns the underlay (the encap IP's interface), which ovn-controller's tunnels use.
+  if [[ -n ${MERAK_OVN_REMOTE:-} ]] && ! start_ovn_controller; then
+    log 30 "SIGTERM while starting: stopping what was started"
+    stop_all
+    exit 0
+  fi
 
   while :; do
     died=''
     wait -n -p died "${PIDS[@]}"
     rc=$?
     if ((STOPPING)); then
-      log 30 "SIGTERM: stopping the agent, then ovs-vswitchd, then ovsdb-server"
+      log 30 "SIGTERM: stopping $(reverse_order)"
       stop_all
       exit 0
     fi
@@ -233,7 +312,39 @@ main() {
   done
 }
 
+# `entrypoint.sh ready`: the OVN overlay's readinessProbe (bash only: the image has no curl). Ready
+# when the agent's /readyz answers 200 on its HTTP port (MERAK_HTTP's, on 127.0.0.1) and, in OVN mode,
+# ovn-controller is connected to the southbound database. Prints each check; exit 0 when all pass.
+ready() {
+  local http=${MERAK_HTTP:-0.0.0.0:9001} status='' line body='' pid state fd
+  if [[ $http == unix:* ]]; then
+    echo "agent: MERAK_HTTP is a unix socket ($http): this check needs HOST:PORT"
+    return 1
+  fi
+  if ! { exec {fd}<>"/dev/tcp/127.0.0.1/${http##*:}"; } 2>/dev/null; then
+    echo "agent: nothing listens on 127.0.0.1:${http##*:}"
+    return 1
+  fi
+  printf 'GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n' >&"$fd"
+  read -r -t 5 -u "$fd" status
+  while read -r -t 5 -u "$fd" line && [[ -n ${line%$'\r'} ]]; do :; done
+  while read -r -t 5 -u "$fd" line; do body+="${body:+; }$line"; done
+  exec {fd}>&-
+  status=${status%$'\r'}
+  echo "agent: ${status:-no answer}: $body"
+  [[ $status == 'HTTP/1.'?' 200 '* ]] || return 1
+  [[ -n ${MERAK_OVN_REMOTE:-} ]] || return 0
+  pid=$(cat "$OVS_RUNDIR/ovn-controller.pid" 2>/dev/null)
+  state=$(ovn-appctl -t "$(ovn_ctl "${pid:-none}")" connection-status 2>&1)
+  echo "ovn-controller: ${state//$'\n'/ }"
+  [[ $state == connected ]]
+}
+
 # Run, unless sourced (`return` only works in a sourced file or a function).
 if ! (return 0 2>/dev/null); then
+  if [[ ${1:-} == ready ]]; then
+    ready
+    exit
+  fi
   main "$@"
 fi

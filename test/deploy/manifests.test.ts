@@ -210,7 +210,7 @@ describe.each(DIRS)('deploy/%s', (dir) => {
 });
 
 it('renders every kustomization there is (the overlays the issue names among them)', () => {
-  expect(DIRS).toEqual(expect.arrayContaining(['base', 'namespace', 'node-tuning', join('overlays', 'alcor'), join('overlays', 'daemonset')]));
+  expect(DIRS).toEqual(expect.arrayContaining(['base', 'namespace', 'node-tuning', join('overlays', 'alcor'), join('overlays', 'daemonset'), join('overlays', 'ovn')]));
 });
 
 // ---- the schema check itself ---------------------------------------------------------------------
@@ -363,6 +363,51 @@ describe('overlays', () => {
     expect(envValue(v, 'MERAK_ADVERTISE')).toBe(`$(POD_IP):${agentDefaults.grpc}`);
   });
 
+  it('ovn: the coordinator gets --ovn-nb/--ovn-sb, the vhosts run ovn-controller against the SB, all from one ConfigMap', () => {
+    const objs = render('overlays/ovn');
+    const cm = objs.find((o): o is IConfigMap => o.kind === 'ConfigMap' && nameOf(o).startsWith('ovn'));
+    expect(dataKeys(cm!).sort()).toEqual(['OVN_ENCAP_TYPE', 'OVN_NB', 'OVN_SB']);
+    const data = cm!.data!;
+    expect(data.OVN_NB).toMatch(/^tcp:[^:]+:6641$/);
+    expect(data.OVN_SB).toMatch(/^tcp:[^:]+:6642$/);
+    expect(data.OVN_ENCAP_TYPE).toBe('geneve');
+    // The coordinator: the flags its --help documents, their values from the ConfigMap.
+    const help = execFileSync(process.execPath, [coordinatorMain, '--help'], { encoding: 'utf8' });
+    const c = mainContainer(must(objs, 'Deployment', 'coordinator'));
+    for (const [flag, key] of [['--ovn-nb', 'OVN_NB'], ['--ovn-sb', 'OVN_SB']] as const) {
+      expect(help).toMatch(new RegExp(`^\\s*${flag} `, 'm'));
+      expect(argAfter(c, flag)).toBe(`$(${key})`);
+      expect(envOf(c, key)?.valueFrom?.configMapKeyRef).toEqual({ name: nameOf(cm!), key });
+    }
+    expect(argAfter(c, '--state')).toBe(argAfter(mainContainer(must(render('base'), 'Deployment', 'coordinator')), '--state'));
+    // The vhosts: OVN mode of the entrypoint, the SB from the same ConfigMap, the pod IP as tunnel endpoint.
+    const v = mainContainer(must(objs, 'StatefulSet', 'vhost'));
+    expect(envOf(v, 'MERAK_OVN_REMOTE')?.valueFrom?.configMapKeyRef).toEqual({ name: nameOf(cm!), key: 'OVN_SB' });
+    expect(envOf(v, 'MERAK_OVN_ENCAP_TYPE')?.valueFrom?.configMapKeyRef).toEqual({ name: nameOf(cm!), key: 'OVN_ENCAP_TYPE' });
+    expect(envValue(v, 'MERAK_UNDERLAY_IP')).toBe('$(POD_IP)');
+    expect(envValue(v, 'MERAK_UNDERLAY_INTERFACE')).toBe('eth0');
+    expect(v.image).toBe(mainContainer(must(render('base'), 'StatefulSet', 'vhost')).image);
+    // The image carries ovn-host, and the readiness probe is the entrypoint's `ready`, at the path the image copies it to.
+    const dockerfile = readFileSync(join(ROOT, 'images/vhost/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/apt-get install [^\n]*\bovn-host\b/);
+    const copied = /^COPY images\/vhost\/entrypoint\.sh (\S+)$/m.exec(dockerfile)![1];
+    expect(v.readinessProbe?.exec?.command).toEqual([copied, 'ready']);
+    expect(v.readinessProbe?.httpGet).toBeUndefined();
+    expect(httpProbe(v, v.livenessProbe)).toEqual({ path: '/healthz', port: agentDefaults.http });
+    expect(httpProbe(v, v.startupProbe)).toEqual({ path: '/healthz', port: agentDefaults.http });
+    // `ready` asks the agent on its default HTTP port (MERAK_HTTP is not set here).
+    expect(envOf(v, 'MERAK_HTTP')).toBeUndefined();
+    expect(containerPort(v, 'http-metrics')).toBe(agentDefaults.http);
+  });
+
+  it("ovn: the entrypoint refuses the ConfigMap's placeholder address, and takes a real one", () => {
+    const cm = render('overlays/ovn').find((o): o is IConfigMap => o.kind === 'ConfigMap' && nameOf(o).startsWith('ovn'))!;
+    const settings = (remote: string): string =>
+      execFileSync('bash', ['-c', 'source "$1"; MERAK_OVN_REMOTE=$2 MERAK_UNDERLAY_IP=10.0.0.5; ovn_settings; echo "$? ${OVN_ERROR:-}"', 'bash', ENTRYPOINT, remote], { encoding: 'utf8' }).trim();
+    expect(settings(cm.data!.OVN_SB!)).toMatch(/^1 MERAK_OVN_REMOTE 'tcp:REPLACE-WITH-OVN-CENTRAL:6642' is the manifests' placeholder/);
+    expect(settings(cm.data!.OVN_SB!.replace(/REPLACE-WITH-[A-Z-]+/, 'ovn-central.example.com'))).toBe('0');
+  });
+
   it('node-tuning: a privileged DaemonSet applies the dense-node settings', () => {
     const objs = render('node-tuning');
     const ds = must(objs, 'DaemonSet', 'node-tuning');
@@ -424,7 +469,8 @@ describe('probe paths against the real servers', () => {
         const image = c.image ?? '';
         const program = image.startsWith('merak/coordinator') ? 'coordinator' : image.startsWith('merak/vhost') ? 'agent' : undefined;
         if (!program) continue;
-        for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe]) if (p) checked.add(`${program} ${httpProbe(c, p).path}`);
+        // Exec probes (the OVN overlay's readiness) are run for real by the entrypoint test.
+        for (const p of [c.readinessProbe, c.livenessProbe, c.startupProbe]) if (p?.httpGet) checked.add(`${program} ${httpProbe(c, p).path}`);
         checked.add(`${program} ${podOf(w).metadata?.annotations?.['prometheus.io/path'] ?? ''}`);
       }
     }
