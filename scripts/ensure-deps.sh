@@ -9,9 +9,13 @@ if [[ $(id -u) != 0 ]]; then
   exit 1
 fi
 
-# Debian packages: OVS (userspace datapath works without the kernel module), ping, ethtool, iproute2, nsenter.
+# Debian packages: OVS (userspace datapath works without the kernel module), OVN (central: NB/SB
+# schemas + ovn-northd; host: ovn-controller; the local emulation runs them itself, `--ovn`), ping,
+# ethtool, iproute2, nsenter. One apt call for whatever is missing.
 need=()
 command -v ovs-vswitchd >/dev/null && command -v ovsdb-server >/dev/null || need+=(openvswitch-switch)
+command -v ovn-northd >/dev/null && [[ -f /usr/share/ovn/ovn-nb.ovsschema ]] || need+=(ovn-central)
+command -v ovn-controller >/dev/null || need+=(ovn-host)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v ip >/dev/null || need+=(iproute2)

@@ -7,8 +7,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { stopRecordedAlcorServer } from '../local/alcor-server-process.js';
 import { startCoordinatorProcess } from '../local/coordinator-process.js';
-import { type LocalEmulation, type TeardownReport, startLocalEmulation, teardownLocalEmulation } from '../local/emulation.js';
-import { readState } from '../local/emulation-state.js';
+import { type LocalEmulation, type LocalOvn, type TeardownReport, startLocalEmulation, teardownLocalEmulation } from '../local/emulation.js';
+import { type EmulationState, readState } from '../local/emulation-state.js';
+import { northdStatus } from '../local/ovn-central.js';
 import { type ProcessRecord, isRunning, recordOf, stopRecorded } from '../local/process-record.js';
 import { type LocalEndpoint, readLocalEndpoint } from './connect.js';
 import { CoordinatorClient } from './coordinator-client.js';
@@ -30,7 +31,14 @@ export interface LocalUpOptions {
   readonly hostAccess?: boolean;
   /** The coordinator's --dataplane (default neighbors). */
   readonly dataplane?: 'neighbors' | 'flood';
+  /** OVN too: OVN central on the underlay, an ovn-controller per vhost, the coordinator pointed at them. */
+  readonly ovn?: boolean;
   readonly log: (line: string) => void;
+}
+
+/** The coordinator's flags for the emulation's OVN (its NB and SB over their unix sockets). */
+export function ovnCoordinatorArgs(ovn: LocalOvn): string[] {
+  return ['--ovn-nb', ovn.nb, '--ovn-sb', ovn.sb];
 }
 
 const ENDPOINT = 'endpoint.json';
@@ -72,23 +80,30 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
   const tokenFile = join(o.dir, 'token');
   writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   const coordinator = `unix:${join(o.dir, 'coordinator.sock')}`;
-  o.log(`coordinator: ${coordinator} (log ${join(o.dir, 'coordinator.log')})`);
-  const proc = await startCoordinatorProcess({
-    listen: coordinator, http: `unix:${join(o.dir, 'coordinator-http.sock')}`, state: join(o.dir, 'state.db'), tokenFile, logFile: join(o.dir, 'coordinator.log'),
-    ...(o.dataplane ? { extraArgs: ['--dataplane', o.dataplane] } : {}),
-  });
-  const record: LocalRecord = {
-    coordinator, tokenFile, prefix: o.prefix, hosts: o.hosts, coordinatorProcess: recordOf(proc.pid) ?? { pid: proc.pid, startTime: 0 }, startedAt: new Date().toISOString(),
+  let record: LocalRecord | undefined;
+  // The coordinator starts once the underlay (and OVN central) is up, before the vhosts: with OVN
+  // it is given the central's databases, which then exist. Recorded at once: `down` stops it.
+  const startCoordinator = async (ovn: LocalOvn | undefined): Promise<void> => {
+    o.log(`coordinator: ${coordinator} (log ${join(o.dir, 'coordinator.log')})`);
+    const extraArgs = [...(o.dataplane ? ['--dataplane', o.dataplane] : []), ...(ovn ? ovnCoordinatorArgs(ovn) : [])];
+    const proc = await startCoordinatorProcess({
+      listen: coordinator, http: `unix:${join(o.dir, 'coordinator-http.sock')}`, state: join(o.dir, 'state.db'), tokenFile, logFile: join(o.dir, 'coordinator.log'), extraArgs,
+    });
+    record = {
+      coordinator, tokenFile, prefix: o.prefix, hosts: o.hosts, coordinatorProcess: recordOf(proc.pid) ?? { pid: proc.pid, startTime: 0 }, startedAt: new Date().toISOString(),
+    };
+    writeFileSync(join(o.dir, ENDPOINT), `${JSON.stringify(record, null, 2)}\n`);
   };
-  // Recorded before the vhosts start: a failure from here on is cleaned up by `down`.
-  writeFileSync(join(o.dir, ENDPOINT), `${JSON.stringify(record, null, 2)}\n`);
   try {
-    o.log(`${o.hosts} vhosts: network namespace, underlay veth, ovsdb-server + ovs-vswitchd (userspace datapath), agent`);
+    if (o.ovn) o.log(`OVN central: its own namespace on the underlay, NB + SB ovsdb-server, ovn-northd (logs in ${join(o.dir, EMULATION, 'ovn-central')})`);
+    o.log(`${o.hosts} vhosts: network namespace, underlay veth, ovsdb-server + ovs-vswitchd (userspace datapath), agent${o.ovn ? ', ovn-controller' : ''}`);
     const emulation = await startLocalEmulation({
       prefix: o.prefix, hosts: o.hosts, stateDir: join(o.dir, EMULATION), coordinator, tokenFile,
       onTuning: (changes) => o.log(`raised machine-wide kernel limits (the ARP table is shared by all namespaces): ${changes.join(', ')}`),
+      beforeVhosts: startCoordinator,
       ...(o.underlayCidr !== undefined ? { underlayCidr: o.underlayCidr } : {}),
       ...(o.hostAccess ? { hostAccess: true } : {}),
+      ...(o.ovn ? { ovn: true } : {}),
     });
     const client = new CoordinatorClient(coordinator, readFileSync(tokenFile, 'utf8').trim());
     try {
@@ -98,6 +113,12 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
     }
     for (const v of emulation.vhosts) o.log(`  ${v.name}  underlay ${v.underlayIp}  registered`);
     if (emulation.hostIp) o.log(`  this machine is ${emulation.hostIp} on the underlay: services here (e.g. npm run alcor:server -- --host ${emulation.hostIp}) are reachable from the vhosts`);
+    if (emulation.ovn) {
+      const c = emulation.ovn;
+      o.log(`  OVN central ${c.netns}  underlay ${c.underlayIp}  NB ${c.nb} | ${c.nbTcp}  SB ${c.sb} | ${c.sbTcp}`);
+      o.log(`  look: ovn-nbctl --db=${c.nb} show; ovn-sbctl --db=${c.sb} show`);
+    }
+    if (!record) throw new Error('the coordinator was not started (launcher bug)');
     return { record, emulation };
   } catch (e) {
     o.log('start failed; removing what was made');
@@ -142,15 +163,23 @@ export async function localDown(dir: string, log: (line: string) => void): Promi
   return { removed, failed };
 }
 
-export function localStatus(dir: string): string {
+export async function localStatus(dir: string): Promise<string> {
   const record = readRecord(dir);
   const state = readState(join(dir, EMULATION));
   if (!record && !state) return `no local emulation in ${dir}`;
   const lines = [`local emulation in ${dir}${record ? `, started ${record.startedAt}` : ''}`];
   if (record) lines.push(`  coordinator ${record.coordinator}: ${isRunning(record.coordinatorProcess) ? 'running' : 'NOT RUNNING'} (pid ${record.coordinatorProcess.pid})`);
-  for (const v of state?.vhosts ?? []) {
-    const procs = Object.entries(v.processes).map(([name, p]) => `${name} ${p && isRunning(p) ? 'up' : 'DOWN'}`).join(', ');
-    lines.push(`  ${v.name}  underlay ${v.underlayIp}  ${procs}`);
-  }
+  const procs = (ps: Readonly<Record<string, ProcessRecord | undefined>>): string =>
+    Object.entries(ps).map(([name, p]) => `${name} ${p && isRunning(p) ? 'up' : 'DOWN'}${p ? ` (pid ${p.pid})` : ''}`).join(', ');
+  if (state?.ovn) lines.push(...(await ovnStatus(state.ovn, procs)));
+  for (const v of state?.vhosts ?? []) lines.push(`  ${v.name}  underlay ${v.underlayIp}  ${procs(v.processes)}`);
   return lines.join('\n');
+}
+
+async function ovnStatus(c: NonNullable<EmulationState['ovn']>, procs: (ps: Readonly<Record<string, ProcessRecord | undefined>>) => string): Promise<string[]> {
+  const northd = c.processes.northd && isRunning(c.processes.northd) ? (await northdStatus(c).catch(() => 'no answer')).replace(/^Status: /, '') : 'down';
+  return [
+    `  OVN central ${c.netns}  underlay ${c.underlayIp}  ${procs(c.processes)}; northd ${northd}`,
+    `    NB ${c.nb.unix} | ${c.nb.tcp}   SB ${c.sb.unix} | ${c.sb.tcp}`,
+  ];
 }

@@ -56,6 +56,8 @@ Options:
                       services running here (e.g. the Alcor-compatible server, for Alcor mode);
                       the agents (which serve Alcor's GoalState on 0.0.0.0:50001 of their vhost)
                       then ask the NCM here (port 9016) for their state after a restart
+  --ovn               local up: also OVN central (NB, SB, northd) in its own namespace on the
+                      underlay and an ovn-controller per vhost; the coordinator gets --ovn-nb/--ovn-sb
   -h, --help          this text
 
 Examples:
@@ -105,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string', default: 'merak-report' }, help: { type: 'boolean', short: 'h' },
       hosts: { type: 'string', default: '5' }, vms: { type: 'string', default: '50' }, prefix: { type: 'string', default: 'merak' },
       underlay: { type: 'string' }, down: { type: 'boolean', default: false }, 'host-access': { type: 'boolean', default: false },
-      provider: { type: 'string', default: 'standalone' },
+      provider: { type: 'string', default: 'standalone' }, ovn: { type: 'boolean', default: false },
     },
   });
   const [command, ...args] = positionals;
@@ -136,10 +138,10 @@ async function main(argv: string[]): Promise<number> {
     case 'local': {
       const dir = localDir(flags.localDir);
       const log = (l: string): void => console.log(l);
-      if (args[0] === 'status') return (console.log(localStatus(dir)), 0);
+      if (args[0] === 'status') return (console.log(await localStatus(dir)), 0);
       needRoot();
       if (args[0] === 'up') {
-        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess: values['host-access']!, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
+        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess: values['host-access']!, ovn: values.ovn!, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
         console.log(`up; run a scenario with 'merak run FILE', tear down with 'merak local down'`);
         return 0;
       }

@@ -3,6 +3,7 @@
 // can take it all down (after Ctrl-C, a crash or SIGKILL of the launcher).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OvnCentralRecord } from './ovn-central.js';
 import type { ProcessRecord } from './process-record.js';
 
 export const STATE_FILE = 'emulation.json';
@@ -19,7 +20,8 @@ export interface VhostRecord {
   readonly dbFile: string;
   readonly grpcAddress: string;
   readonly httpSocket: string;
-  processes: { ovsdbServer?: ProcessRecord; vswitchd?: ProcessRecord; agent?: ProcessRecord };
+  /** ovnController: with OVN on (its control socket is <dir>/ovs/ovn-controller.<pid>.ctl). */
+  processes: { ovsdbServer?: ProcessRecord; vswitchd?: ProcessRecord; agent?: ProcessRecord; ovnController?: ProcessRecord };
 }
 
 export interface EmulationState {
@@ -32,6 +34,8 @@ export interface EmulationState {
   readonly coordinator: string | undefined;
   readonly createdAtUnixMs: number;
   readonly vhosts: VhostRecord[];
+  /** OVN central, with OVN on (`ovn: true`); absent otherwise. */
+  readonly ovn?: OvnCentralRecord;
 }
 
 export function statePath(stateDir: string): string {

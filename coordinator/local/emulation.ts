@@ -3,19 +3,24 @@
 // an underlay (a Linux bridge in the root namespace, a veth per vhost), each agent owning its
 // underlay (--underlay-interface eth0) and registered with a coordinator over a unix socket (not
 // over the underlay, which goes down whenever a vswitchd restarts: docs/data-plane.md §2).
+// With OVN on, also OVN central in its own namespace on the underlay and an ovn-controller per
+// vhost beside its OVS (ovn-central.ts, ovn-controller.ts).
 // Everything is recorded in the state folder, and teardownLocalEmulation removes it from any process.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '@merak/agent';
-import { netnsDelete } from '@merak/native';
 import type { AgentClient } from '../agent-client/agent-client.js';
-import { type EmulationState, type VhostRecord, readState, statePath, writeState } from './emulation-state.js';
-import { type ProcessRecord, isRunning, processesInNetns, recordOf, stopRecorded } from './process-record.js';
-import { vmsFromDbFile, vmsFromMarkedLinks, vmsFromOvsdb } from './recorded-vms.js';
-import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, deleteLink, hostUnderlayAddress, linkExists, underlayAddress } from './underlay-network.js';
+import { type EmulationState, type VhostRecord, statePath, writeState } from './emulation-state.js';
+import { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';
+import { type OvnCentralRecord, ovnCentralRecord, startOvnCentral } from './ovn-central.js';
+import { configureChassis, ovnControllerLog, startOvnController, waitForChassis } from './ovn-controller.js';
+import { type ProcessRecord, recordOf } from './process-record.js';
+import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, hostUnderlayAddress, linkExists, underlayAddress } from './underlay-network.js';
 import { ensureNeighbourTable } from './kernel-tuning.js';
 import { type LocalVhost, startLocalVhost } from './vhost.js';
+
+export { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';
 
 /** Where Alcor's NCM dials a host agent (its node server_port default). */
 const GOALSTATE_PORT = 50001;
@@ -50,6 +55,39 @@ export interface LocalEmulationOptions {
   readonly goalState?: boolean;
   /** Told what machine-wide kernel settings were raised (see kernel-tuning.ts). */
   readonly onTuning?: (changes: readonly string[]) => void;
+  /**
+   * OVN too: OVN central (NB, SB, northd) in its own namespace `<prefix>-ovn` on the underlay (the
+   * address after the vhosts'), and an ovn-controller per vhost (chassis = the vhost's name,
+   * Geneve from its underlay address, integration bridge br-ovn). Default off.
+   */
+  readonly ovn?: boolean;
+  /** Extra flags for every ovn-controller (tests: an impossible one, to see a failed start rolled back). */
+  readonly ovnControllerArgs?: readonly string[];
+  /** How long the vhosts' chassis may take to appear in SB (default 30 s). */
+  readonly ovnReadyTimeoutMs?: number;
+  /**
+   * Runs once the underlay (and OVN central) is up, before the vhosts start: `local up` starts the
+   * coordinator here, so that it finds OVN's databases at its start. A failure rolls everything back.
+   */
+  readonly beforeVhosts?: (ovn: LocalOvn | undefined) => Promise<void>;
+}
+
+/** OVN central of an emulation: where to reach it, what runs. */
+export interface LocalOvn {
+  /** NB: unix:PATH (from this machine) and tcp:IP:6641 (on the underlay). */
+  readonly nb: string;
+  readonly nbTcp: string;
+  /** SB: unix:PATH and tcp:IP:6642. */
+  readonly sb: string;
+  readonly sbTcp: string;
+  /** Its network namespace and underlay address. */
+  readonly netns: string;
+  readonly underlayIp: string;
+  /** Its folder: databases, sockets, logs (nb.log, sb.log, ovn-northd.log), pid files. */
+  readonly dir: string;
+  /** ovn-northd's control socket (ovn-appctl -t PATH status). */
+  readonly northdCtl: string;
+  readonly pids: { readonly nb: number; readonly sb: number; readonly northd: number };
 }
 
 export interface EmulatedVhost {
@@ -77,11 +115,8 @@ export interface EmulatedVhost {
   readonly vswitchdPid: number;
   /** SIGKILL to ovs-vswitchd (a crash) and the same command line again, in the vhost's namespace; the record follows. */
   restartVswitchd(): Promise<void>;
-}
-
-export interface TeardownReport {
-  readonly removed: readonly string[];
-  readonly failed: ReadonlyArray<{ readonly what: string; readonly error: string }>;
+  /** Its ovn-controller's PID (OVN on), else undefined; logs to <dir>/ovs/ovn-controller.log. */
+  readonly ovnControllerPid: number | undefined;
 }
 
 export interface LocalEmulation {
@@ -95,6 +130,8 @@ export interface LocalEmulation {
   readonly tokenFile: string;
   readonly token: string;
   readonly vhosts: readonly EmulatedVhost[];
+  /** OVN central (with `ovn: true`), else undefined. */
+  readonly ovn: LocalOvn | undefined;
   /** Removes everything (teardownLocalEmulation on the state folder). */
   stop(): Promise<TeardownReport>;
 }
@@ -108,14 +145,16 @@ const START_PARALLELISM = 4;
 export const vhostName = (prefix: string, i: number): string => `${prefix}-vhost-${i}`;
 export const bridgeName = (prefix: string): string => `${prefix}-br`;
 export const hostVethName = (prefix: string, i: number): string => `${prefix}-u${i}`;
+/** ovn-controller's control socket at its longest (a PID up to pid_max 4194304). */
+const LONGEST_CONTROLLER_CTL = 'ovn-controller.4194304.ctl';
 
 function validate(o: LocalEmulationOptions): void {
   if (!/^[a-z][a-z0-9]*$/.test(o.prefix)) throw new Error(`prefix: '${o.prefix}' must be [a-z][a-z0-9]* (it starts every name)`);
   if (!Number.isInteger(o.hosts) || o.hosts < 1) throw new Error(`hosts: ${o.hosts} is not an integer >= 1`);
-  for (const name of [bridgeName(o.prefix), hostVethName(o.prefix, o.hosts - 1)]) {
+  for (const name of [bridgeName(o.prefix), hostVethName(o.prefix, o.hosts - 1), ...(o.ovn ? [ovnCentralRecord('', o.prefix, '').hostVeth] : [])]) {
     if (Buffer.byteLength(name) > IFNAMSIZ) throw new Error(`prefix: '${o.prefix}' is too long: interface name ${name} exceeds ${IFNAMSIZ} bytes`);
   }
-  const longest = join(resolve(o.stateDir), vhostName(o.prefix, o.hosts - 1), 'ovs', 'ovsdb-server.ctl');
+  const longest = join(resolve(o.stateDir), vhostName(o.prefix, o.hosts - 1), 'ovs', o.ovn ? LONGEST_CONTROLLER_CTL : 'ovsdb-server.ctl');
   if (Buffer.byteLength(longest) > UNIX_PATH_MAX) throw new Error(`stateDir: '${o.stateDir}' is too long for unix socket paths (${longest} exceeds ${UNIX_PATH_MAX} bytes)`);
 }
 
@@ -158,9 +197,12 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
   const { prefix } = options;
   const bridge = bridgeName(prefix);
   const records = Array.from({ length: options.hosts }, (_, i) => vhostRecord(stateDir, prefix, i, underlayAddress(cidr, i)));
+  const central = options.ovn ? ovnCentralRecord(stateDir, prefix, ovnCentralAddress(cidr, options)) : undefined;
   // Nothing of these names may exist yet: the teardown removes what the record names.
   const taken = [
     ...(linkExists(bridge) ? [bridge] : []),
+    ...(central && existsSync(`/run/netns/${central.netns}`) ? [`namespace ${central.netns}`] : []),
+    ...(central && linkExists(central.hostVeth) ? [central.hostVeth] : []),
     ...records.filter((r) => existsSync(`/run/netns/${r.netns}`)).map((r) => `namespace ${r.netns}`),
     ...records.filter((r) => linkExists(r.hostVeth)).map((r) => r.hostVeth),
   ];
@@ -175,21 +217,27 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
   const token = readFileSync(tokenFile, 'utf8').trim();
   const state: EmulationState = {
     version: 1, prefix, stateDir, bridge, underlayCidr: cidr.text, tokenFile, coordinator: options.coordinator,
-    createdAtUnixMs: Date.now(), vhosts: records,
+    createdAtUnixMs: Date.now(), vhosts: records, ...(central ? { ovn: central } : {}),
   };
   writeState(state);
 
   const started: LocalVhost[] = [];
-  const record = (rec: VhostRecord, kind: keyof VhostRecord['processes'], pid: number): void => {
+  const record = (rec: VhostRecord | OvnCentralRecord, kind: string, pid: number): void => {
     const r = recordOf(pid);
-    if (r) rec.processes[kind] = r;
+    if (r) (rec.processes as Record<string, ProcessRecord>)[kind] = r;
     writeState(state);
   };
+  let ovn: LocalOvn | undefined;
   try {
     const tuned = ensureNeighbourTable();
     if (tuned.length > 0) options.onTuning?.(tuned);
     createUnderlayBridge(bridge);
     if (options.hostAccess) addBridgeAddress(bridge, hostUnderlayAddress(cidr), cidr.prefixLength);
+    if (central) {
+      await startOvnCentral(central, { bridge, prefixLength: cidr.prefixLength, sysctls: VHOST_SYSCTLS, onProcess: (kind, pid) => record(central, kind, pid) });
+      ovn = localOvn(central);
+    }
+    await options.beforeVhosts?.(ovn);
     await forEachLimit(records, START_PARALLELISM, async (rec) => {
       const lv = await startLocalVhost({
         name: rec.name,
@@ -214,7 +262,19 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
       if (lv.grpcAddress !== rec.grpcAddress || lv.dbSocket !== rec.dbSocket || lv.httpSocket !== rec.httpSocket) {
         throw new Error(`vhost ${rec.name}: its paths differ from the recorded ones (launcher bug)`);
       }
+      // After the agent: it has put eth0 into br-phy with the underlay address, the tunnels' source.
+      if (central) {
+        await configureChassis(rec.dbSocket, { name: rec.name, encapIp: rec.underlayIp, sbRemote: central.sb.unix });
+        record(rec, 'ovnController', await startOvnController({
+          netns: rec.netns, ovsDir: join(rec.dir, 'ovs'), dbSocket: rec.dbSocket, ...(options.ovnControllerArgs ? { extraArgs: options.ovnControllerArgs } : {}),
+        }));
+      }
     });
+    if (central) {
+      await waitForChassis(central.sb.unix, records.map((r) => ({
+        name: r.name, encapIp: r.underlayIp, process: r.processes.ovnController!, logFile: ovnControllerLog(join(r.dir, 'ovs')),
+      })), options.ovnReadyTimeoutMs ?? 30_000);
+    }
   } catch (e) {
     for (const lv of started) lv?.client.close();
     const report = await teardownLocalEmulation(stateDir);
@@ -238,10 +298,11 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
         // Recorded right away, so a teardown from another process stops the new one.
         record(rec, 'vswitchd', await lv.restartVswitchd());
       },
+      ovnControllerPid: rec.processes.ovnController?.pid,
     };
   });
   return {
-    prefix, stateDir, bridge, underlayCidr: cidr.text, hostIp: options.hostAccess ? hostUnderlayAddress(cidr) : undefined, tokenFile, token, vhosts,
+    prefix, stateDir, bridge, underlayCidr: cidr.text, hostIp: options.hostAccess ? hostUnderlayAddress(cidr) : undefined, tokenFile, token, vhosts, ovn,
     async stop() {
       for (const lv of started) lv.client.close();
       return teardownLocalEmulation(stateDir);
@@ -249,80 +310,17 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
   };
 }
 
-/**
- * Removes everything the emulation recorded in `stateDir`, from any process: per vhost its agent,
- * its VMs' namespaces (as its OVSDB records them, read from the database file if ovsdb-server is
- * dead), ovs-vswitchd and ovsdb-server (by recorded PID and start time), its namespace and veth;
- * then the bridge and the folder. Says what it removed and what it could not.
- */
-export async function teardownLocalEmulation(stateDir: string): Promise<TeardownReport> {
-  const dir = resolve(stateDir);
-  const removed: string[] = [];
-  const failed: Array<{ what: string; error: string }> = [];
-  let state: EmulationState | undefined;
-  try {
-    state = readState(dir);
-  } catch (e) {
-    return { removed, failed: [{ what: statePath(dir), error: errorMessage(e) }] };
-  }
-  if (!state) return { removed, failed: existsSync(dir) ? [{ what: dir, error: 'no emulation is recorded here (no emulation.json); left alone' }] : [] };
-  const step = async (what: string, fn: () => Promise<string | undefined> | string | undefined): Promise<void> => {
-    try {
-      const done = await fn();
-      if (done !== undefined) removed.push(done);
-    } catch (e) {
-      failed.push({ what, error: errorMessage(e) });
-    }
+/** OVN central's underlay address: the one after the vhosts' (never this machine's, with hostAccess). */
+function ovnCentralAddress(cidr: ReturnType<typeof chooseUnderlay>, o: LocalEmulationOptions): string {
+  const ip = underlayAddress(cidr, o.hosts);
+  if (o.hostAccess && ip === hostUnderlayAddress(cidr)) throw new Error(`underlayCidr: ${cidr.text} has no room for OVN central beside ${o.hosts} vhosts and this machine`);
+  return ip;
+}
+
+function localOvn(c: OvnCentralRecord): LocalOvn {
+  const pid = (r: ProcessRecord | undefined): number => r?.pid ?? 0;
+  return {
+    nb: c.nb.unix, nbTcp: c.nb.tcp, sb: c.sb.unix, sbTcp: c.sb.tcp, netns: c.netns, underlayIp: c.underlayIp, dir: c.dir, northdCtl: c.northdCtl,
+    pids: { nb: pid(c.processes.nb), sb: pid(c.processes.sb), northd: pid(c.processes.northd) },
   };
-  await Promise.all(state.vhosts.map((v) => teardownVhost(v, step)));
-  await step(`bridge ${state.bridge}`, () => (deleteLink(state.bridge) ? `bridge ${state.bridge}` : undefined));
-  if (failed.length === 0) await step(`folder ${dir}`, () => (rmSync(dir, { recursive: true, force: true }), `folder ${dir}`));
-  else failed.push({ what: `folder ${dir}`, error: 'kept, so that a later teardown can finish the job' });
-  return { removed, failed };
-}
-
-type Step = (what: string, fn: () => Promise<string | undefined> | string | undefined) => Promise<void>;
-
-async function stopProcess(step: Step, what: string, r: ProcessRecord | undefined): Promise<void> {
-  if (!r) return;
-  await step(what, async () => {
-    const how = await stopRecorded(r, 5000);
-    if (how === 'survived') throw new Error(`pid ${r.pid} survived SIGKILL`);
-    return how === 'not running' ? undefined : `${what} (pid ${r.pid}, ${how})`;
-  });
-}
-
-async function teardownVhost(v: VhostRecord, step: Step): Promise<void> {
-  // The agent first, so it makes no more VMs; then the VMs it recorded; then OVS.
-  await stopProcess(step, `agent of ${v.name}`, v.processes.agent);
-  await step(`VM namespaces of ${v.name}`, async () => {
-    const server = v.processes.ovsdbServer;
-    let names: string[];
-    if (server && isRunning(server)) names = await vmsFromOvsdb(v.dbSocket, v.name).catch(() => vmsFromDbFile(v.dbFile, v.name));
-    else names = vmsFromDbFile(v.dbFile, v.name);
-    const present = [...new Set([...names, ...vmsFromMarkedLinks(v.netns, v.name)])].filter((n) => existsSync(`/run/netns/${n}`));
-    if (present.length === 0) return undefined;
-    const errors = (await netnsDelete(present)).map((err, i) => (err && err !== 'ENOENT' ? `${present[i]}: ${err}` : '')).filter(Boolean);
-    if (errors.length > 0) throw new Error(errors.join(', '));
-    return `${present.length} VM namespace${present.length === 1 ? '' : 's'} of ${v.name}`;
-  });
-  await stopProcess(step, `ovs-vswitchd of ${v.name}`, v.processes.vswitchd);
-  await stopProcess(step, `ovsdb-server of ${v.name}`, v.processes.ovsdbServer);
-  // Anything of ours the record missed (the launcher died between a start and its record): a
-  // process in the vhost's namespace whose command line names the vhost's folder.
-  for (const p of processesInNetns(`/run/netns/${v.netns}`).filter((q) => q.cmdline.includes(v.dir))) {
-    await stopProcess(step, `unrecorded process of ${v.name} (${p.cmdline.split(' ')[0]})`, p);
-  }
-  await step(`namespace ${v.netns}`, async () => {
-    if (!existsSync(`/run/netns/${v.netns}`)) return undefined;
-    const [err] = await netnsDelete([v.netns]);
-    if (err && err !== 'ENOENT') throw new Error(err);
-    return `namespace ${v.netns}`;
-  });
-  // Deleting the namespace destroys the veth pair, asynchronously: wait for it, delete it if it stays.
-  await step(`link ${v.hostVeth}`, async () => {
-    const deadline = Date.now() + 5000;
-    while (linkExists(v.hostVeth) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return deleteLink(v.hostVeth) ? `link ${v.hostVeth}` : undefined;
-  });
 }

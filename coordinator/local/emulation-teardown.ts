@@ -1,0 +1,108 @@
+// Takes a local emulation down from its record alone (any process, after Ctrl-C, a crash or
+// SIGKILL of the launcher): per vhost its agent, its VMs, its ovn-controller, OVS, namespace and
+// veth; then OVN central; then the bridge and the folder.
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { errorMessage } from '@merak/agent';
+import { netnsDelete } from '@merak/native';
+import { type EmulationState, type VhostRecord, readState, statePath } from './emulation-state.js';
+import { stopOvnCentral } from './ovn-central.js';
+import { stopOvnController } from './ovn-controller.js';
+import { type ProcessRecord, isRunning, processesInNetns, stopRecorded } from './process-record.js';
+import { vmsFromDbFile, vmsFromMarkedLinks, vmsFromOvsdb } from './recorded-vms.js';
+import { deleteLink, linkExists } from './underlay-network.js';
+
+export interface TeardownReport {
+  readonly removed: readonly string[];
+  readonly failed: ReadonlyArray<{ readonly what: string; readonly error: string }>;
+}
+
+/**
+ * Removes everything the emulation recorded in `stateDir`, from any process: per vhost its agent,
+ * its VMs' namespaces (as its OVSDB records them, read from the database file if ovsdb-server is
+ * dead), its ovn-controller (`exit`, so its Chassis leaves SB), ovs-vswitchd and ovsdb-server (by
+ * recorded PID and start time), its namespace and veth; then OVN central (northd, SB, NB, its
+ * namespace and veth); then the bridge and the folder. Says what it removed and what it could not.
+ */
+export async function teardownLocalEmulation(stateDir: string): Promise<TeardownReport> {
+  const dir = resolve(stateDir);
+  const removed: string[] = [];
+  const failed: Array<{ what: string; error: string }> = [];
+  let state: EmulationState | undefined;
+  try {
+    state = readState(dir);
+  } catch (e) {
+    return { removed, failed: [{ what: statePath(dir), error: errorMessage(e) }] };
+  }
+  if (!state) return { removed, failed: existsSync(dir) ? [{ what: dir, error: 'no emulation is recorded here (no emulation.json); left alone' }] : [] };
+  const step = async (what: string, fn: () => Promise<string | undefined> | string | undefined): Promise<void> => {
+    try {
+      const done = await fn();
+      if (done !== undefined) removed.push(done);
+    } catch (e) {
+      failed.push({ what, error: errorMessage(e) });
+    }
+  };
+  await Promise.all(state.vhosts.map((v) => teardownVhost(v, step)));
+  // After the vhosts: their ovn-controllers' `exit` deletes their Chassis in SB.
+  if (state.ovn) await stopOvnCentral(state.ovn, step, stopProcess);
+  await step(`bridge ${state.bridge}`, () => (deleteLink(state.bridge) ? `bridge ${state.bridge}` : undefined));
+  if (failed.length === 0) await step(`folder ${dir}`, () => (rmSync(dir, { recursive: true, force: true }), `folder ${dir}`));
+  else failed.push({ what: `folder ${dir}`, error: 'kept, so that a later teardown can finish the job' });
+  return { removed, failed };
+}
+
+type Step = (what: string, fn: () => Promise<string | undefined> | string | undefined) => Promise<void>;
+
+async function stopProcess(step: Step, what: string, r: ProcessRecord | undefined): Promise<void> {
+  if (!r) return;
+  await step(what, async () => {
+    const how = await stopRecorded(r, 5000);
+    if (how === 'survived') throw new Error(`pid ${r.pid} survived SIGKILL`);
+    return how === 'not running' ? undefined : `${what} (pid ${r.pid}, ${how})`;
+  });
+}
+
+async function teardownVhost(v: VhostRecord, step: Step): Promise<void> {
+  // The agent first, so it makes no more VMs; then the VMs it recorded; then OVN's and OVS's daemons.
+  await stopProcess(step, `agent of ${v.name}`, v.processes.agent);
+  await step(`VM namespaces of ${v.name}`, async () => {
+    const server = v.processes.ovsdbServer;
+    let names: string[];
+    if (server && isRunning(server)) names = await vmsFromOvsdb(v.dbSocket, v.name).catch(() => vmsFromDbFile(v.dbFile, v.name));
+    else names = vmsFromDbFile(v.dbFile, v.name);
+    const present = [...new Set([...names, ...vmsFromMarkedLinks(v.netns, v.name)])].filter((n) => existsSync(`/run/netns/${n}`));
+    if (present.length === 0) return undefined;
+    const errors = (await netnsDelete(present)).map((err, i) => (err && err !== 'ENOENT' ? `${present[i]}: ${err}` : '')).filter(Boolean);
+    if (errors.length > 0) throw new Error(errors.join(', '));
+    return `${present.length} VM namespace${present.length === 1 ? '' : 's'} of ${v.name}`;
+  });
+  const controller = v.processes.ovnController;
+  if (controller) {
+    // Before OVS: its `exit` removes br-ovn's tunnel ports and its Chassis through them.
+    await step(`ovn-controller of ${v.name}`, async () => {
+      const how = await stopOvnController(controller, join(v.dir, 'ovs'));
+      if (how === 'survived') throw new Error(`pid ${controller.pid} survived SIGKILL`);
+      return how === 'not running' ? undefined : `ovn-controller of ${v.name} (pid ${controller.pid}, ${how})`;
+    });
+  }
+  await stopProcess(step, `ovs-vswitchd of ${v.name}`, v.processes.vswitchd);
+  await stopProcess(step, `ovsdb-server of ${v.name}`, v.processes.ovsdbServer);
+  // Anything of ours the record missed (the launcher died between a start and its record): a
+  // process in the vhost's namespace whose command line names the vhost's folder.
+  for (const p of processesInNetns(`/run/netns/${v.netns}`).filter((q) => q.cmdline.includes(v.dir))) {
+    await stopProcess(step, `unrecorded process of ${v.name} (${p.cmdline.split(' ')[0]})`, p);
+  }
+  await step(`namespace ${v.netns}`, async () => {
+    if (!existsSync(`/run/netns/${v.netns}`)) return undefined;
+    const [err] = await netnsDelete([v.netns]);
+    if (err && err !== 'ENOENT') throw new Error(err);
+    return `namespace ${v.netns}`;
+  });
+  // Deleting the namespace destroys the veth pair, asynchronously: wait for it, delete it if it stays.
+  await step(`link ${v.hostVeth}`, async () => {
+    const deadline = Date.now() + 5000;
+    while (linkExists(v.hostVeth) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return deleteLink(v.hostVeth) ? `link ${v.hostVeth}` : undefined;
+  });
+}
