@@ -86,10 +86,12 @@ export async function startOvnCentral(rec: OvnCentralRecord, o: OvnCentralStart)
   for (const [db, schema] of [['nb', OVN_NB_SCHEMA], ['sb', OVN_SB_SCHEMA]] as const) {
     const file = join(rec.dir, `${db}.db`);
     if (!existsSync(file)) execFileSync('ovsdb-tool', ['create', file, schema]);
-    const { unix, tcp } = db === 'nb' ? rec.nb : rec.sb;
+    const unix = db === 'nb' ? rec.nb.unix : rec.sb.unix;
+    // The listening form is ptcp:PORT:IP (the connecting one tcp:IP:PORT).
+    const ptcp = `ptcp:${db === 'nb' ? OVN_NB_PORT : OVN_SB_PORT}:${rec.underlayIp}`;
     const pid = await startDetached({
       what: `OVN ${db.toUpperCase()} ovsdb-server`, dir: rec.dir, netns: rec.netns, timeoutMs,
-      argv: ['ovsdb-server', file, `--remote=p${unix}`, `--remote=p${tcp}`, `--unixctl=${join(rec.dir, `${db}.ctl`)}`],
+      argv: ['ovsdb-server', file, `--remote=p${unix}`, `--remote=${ptcp}`, `--unixctl=${join(rec.dir, `${db}.ctl`)}`],
       pidFile: join(rec.dir, `${db}.pid`), logFile: join(rec.dir, `${db}.log`),
     });
     o.onProcess(db, pid);
