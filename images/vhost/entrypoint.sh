@@ -245,6 +245,7 @@ start_ovn_controller() {
   started ovn-controller $!
   EXIT_CTL[ovn-controller]=$(ovn_ctl $!)
   wait_for ovn-controller "ovn-appctl -t '${EXIT_CTL[ovn-controller]}' version" || return 1
+  log 30 "ovn-controller answers" "control=${EXIT_CTL[ovn-controller]}"
 }
 
 # Agent flags passed through when their variable (MERAK_ + the flag in capitals, - as _) is set.
