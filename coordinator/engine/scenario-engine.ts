@@ -215,7 +215,10 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const live = [...this.runs.values()].filter((r) => r.phase !== 'deleted');
     const clash = live.find((r) => r.spec.scenario.name === parsed.name);
     if (clash) throw new ScenarioError('ALREADY_EXISTS', `name: scenario '${parsed.name}' exists (${clash.id}, ${clash.phase}); delete it first or choose another name`);
-    if (!this.controlPlanes.has(parsed.provider)) throw new ScenarioError('FAILED_PRECONDITION', `provider: this coordinator has no '${parsed.provider}' control plane configured`);
+    const provider = this.controlPlanes.get(parsed.provider);
+    if (!provider) throw new ScenarioError('FAILED_PRECONDITION', `provider: this coordinator has no '${parsed.provider}' control plane configured`);
+    const problems = provider.check?.(parsed) ?? [];
+    if (problems.length > 0) throw new ScenarioValidationError(problems);
     const scenario = parsed.provider === 'standalone' ? assignVnis(parsed, live.filter((r) => r.spec.scenario.provider === 'standalone')) : parsed;
     const hosts = this.selectHosts(scenario);
     const seq = this.deps.store.nextSeq();
@@ -283,6 +286,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     this.stopping = true;
     for (const run of this.runs.values()) run.abort.abort();
     await Promise.all([...this.runs.values()].map((r) => r.task));
+    for (const cp of this.controlPlanes.values()) cp.close?.();
   }
 
   /** Resolves when the scenario's current run (create or delete) finishes. */
@@ -363,7 +367,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   }
 
   private context(run: Run): ScenarioContext {
-    return { id: run.id, seq: run.row.seq, scenario: run.spec.scenario, plan: run.plan, logger: this.deps.logger, signal: run.abort.signal };
+    return { id: run.id, seq: run.row.seq, scenario: run.spec.scenario, plan: run.plan, logger: this.deps.logger, signal: run.abort.signal, resumed: run.resumed };
   }
 
   private startCreate(run: Run): void {
@@ -454,6 +458,14 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
               for (let k = from; k < to; k++) ops[k - from] = this.createOperation(ctx, cp, plan.vm(indexes[k]!), run.resumed);
               return ops;
             },
+            // The control plane's part of a chunk (OVN: its ports in the northbound database) before it goes out.
+            ...(cp.prepareChunk ? {
+              prepare: (from: number, to: number, attempt: number) => {
+                const vms: PlannedVm[] = [];
+                for (let k = from; k < to; k++) vms.push(plan.vm(indexes[k]!));
+                return cp.prepareChunk!(ctx, vms, attempt);
+              },
+            } : {}),
           })),
           this.directory(),
           {
@@ -504,6 +516,8 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
         flush();
       }
       if (run.abort.signal.aborted) return;
+      // Steps timed on the coordinator's side (OVN: NB write, bound, up) join the VMs' own.
+      if (cp.vmSteps) this.deps.store.mergeSteps(run.row.seq, await cp.vmSteps(ctx));
       this.setPhase(run, 'testing');
     }
     const ping = run.spec.scenario.test.kind === 'ping' ? await this.runPing(run) : undefined;

@@ -105,4 +105,36 @@ describe('fanOut', () => {
     await done;
     expect(out).toEqual([]);
   });
+
+  it('prepares each chunk before it is sent, tries a failed preparation again, and fails the chunk when its retries are spent', async () => {
+    const events: string[] = [];
+    const agent: AgentPort = {
+      apply: async (req, onResult) => {
+        events.push(`send ${req.operations.map((o) => o.op!.value.id).join(',')}`);
+        req.operations.forEach((o) => onResult(ready(o.op!.value.id)));
+      },
+    };
+    const failures = new Map<number, number>([[0, 1]]); // chunk [0,3) fails once
+    const prepared: HostWork = {
+      ...work('h0', [0, 1, 2, 3, 4]),
+      prepare: async (from, to, attempt) => {
+        events.push(`prepare ${from}-${to}#${attempt}`);
+        if ((failures.get(from) ?? 0) > attempt) throw new Error('northbound busy');
+      },
+    };
+    const results: agentV1.VmResult[] = [];
+    await fanOut([prepared], always(agent), { onResult: (_, r) => results.push(r) }, 0, { ...config, agentParallelism: 1 });
+    expect(events).toEqual(['prepare 0-3#0', 'prepare 0-3#1', 'send v0,v1,v2', 'prepare 3-5#0', 'send v3,v4']);
+    expect(results.every((r) => r.status === agentV1.VmStatus.VM_STATUS_READY)).toBe(true);
+
+    const sent: string[] = [];
+    const never: HostWork = { ...work('h1', [7, 8]), prepare: async () => { throw new Error('no northbound'); } };
+    const failed: agentV1.VmResult[] = [];
+    await fanOut([never], always({ apply: async (req) => { sent.push(...req.operations.map((o) => o.op!.value.id)); } }), { onResult: (_, r) => failed.push(r) }, 0, { ...config, retries: 2 });
+    expect(sent).toEqual([]);
+    expect(failed.map((r) => [r.id, r.status, r.error?.step, r.error?.code])).toEqual([
+      ['v7', agentV1.VmStatus.VM_STATUS_FAILED, 'control-plane', 'UNAVAILABLE'], ['v8', agentV1.VmStatus.VM_STATUS_FAILED, 'control-plane', 'UNAVAILABLE'],
+    ]);
+    expect(failed[0]!.error!.message).toContain('no northbound');
+  });
 });

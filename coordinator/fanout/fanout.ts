@@ -2,6 +2,11 @@
 // one RPC per VM), bounded agents in flight, per-VM results streamed back. Operations are built
 // per chunk as it is sent, so a million-VM plan is never a million messages in memory.
 //
+// A host's work may have to be prepared before each of its chunks goes out (the OVN provider
+// writes the chunk's ports into OVN's northbound database): `prepare` is awaited first; when it
+// throws it is tried again after backoff, and when its retries are spent the chunk's VMs fail at
+// step `control-plane` without being sent.
+//
 // Failures: a transient one (deadline, agent busy) resends only the VMs that have no result yet,
 // after backoff. An agent that is gone (not connected) is waited for: its unanswered VMs are
 // reported as waiting, and sent again when it registers again. An agent treats a repeated create
@@ -46,6 +51,8 @@ export interface HostWork {
   readonly count: number;
   /** Operations [from, to) of this host's work, built when its chunk is sent. */
   operations(from: number, to: number): agentV1.VmOperation[];
+  /** Before operations [from, to) are sent (once per chunk; again after it threw; `attempt` from 0). */
+  prepare?(from: number, to: number, attempt: number): Promise<void>;
 }
 
 export interface FanoutHooks {
@@ -66,10 +73,13 @@ function statusOf(e: unknown): number | undefined {
 }
 
 /** A VM the fanout could not get a result for (agent gone, retries spent, or a permanent error). */
-export function undeliveredResult(op: agentV1.VmOperation, code: string, reason: string): agentV1.VmResult {
+export function undeliveredResult(op: agentV1.VmOperation, code: string, reason: string, step = 'fanout'): agentV1.VmResult {
   const v = op.op?.value;
-  return agentV1.VmResult.fromPartial({ id: v?.id ?? '', name: v?.name ?? '', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code, message: reason, step: 'fanout' } });
+  return agentV1.VmResult.fromPartial({ id: v?.id ?? '', name: v?.name ?? '', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code, message: reason, step } });
 }
+
+/** The step a chunk's VMs fail at when it could not be prepared. */
+export const PREPARE_STEP = 'control-plane';
 
 export async function fanOut(
   work: readonly HostWork[],
@@ -86,9 +96,30 @@ export async function fanOut(
   const worker = async (): Promise<void> => {
     while (next < chunks.length && !signal?.aborted) {
       const c = chunks[next++]!;
+      if (c.work.prepare && !(await prepareChunk(c.work, c.from, c.to))) continue;
+      if (signal?.aborted) return;
       await sendChunk(c.work.host, c.work.operations(c.from, c.to));
     }
   };
+
+  /** false: the chunk's VMs failed (or the fan-out was stopped), nothing to send. */
+  async function prepareChunk(w: HostWork, from: number, to: number): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await w.prepare!(from, to, attempt);
+        return true;
+      } catch (e) {
+        if (signal?.aborted) return false;
+        const reason = e instanceof Error ? e.message : String(e);
+        if (attempt >= config.retries) {
+          for (const op of w.operations(from, to)) hooks.onResult(w.host, undeliveredResult(op, 'UNAVAILABLE', `${w.host}: could not prepare its VMs: ${reason} (after ${config.retries} retries)`, PREPARE_STEP));
+          return false;
+        }
+        hooks.onRetry?.(w.host, attempt + 1, to - from, `prepare: ${reason}`);
+        await sleep(backoffDelay(attempt, config.backoff));
+      }
+    }
+  }
 
   async function sendChunk(host: string, operations: readonly agentV1.VmOperation[]): Promise<void> {
     let missing = operations;

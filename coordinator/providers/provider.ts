@@ -1,6 +1,6 @@
 // What a control plane does for a scenario, seen from the engine: set its network up before any
 // VM, add what it needs to each VM's create request, and take the network down after the VMs.
-// One implementation per control plane (standalone, alcor); main.ts registers them by name.
+// One implementation per control plane (standalone, alcor, ovn); main.ts registers them by name.
 import type { agentV1 } from '@merak/proto';
 import type { EndpointLatency } from '../report/report.js';
 import type { Logger } from 'pino';
@@ -15,11 +15,27 @@ export interface ScenarioContext {
   readonly plan: Plan;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** Started by another coordinator (or before a restart): what it made may exist already. */
+  readonly resumed?: boolean;
+}
+
+/** A step a control plane timed for a VM on the coordinator's side (merged into the VM's stored steps). */
+export interface ControlPlaneStep {
+  readonly step: string;
+  readonly micros: number;
 }
 
 export interface ControlPlane {
+  /** Before a scenario is accepted: what this control plane cannot run, by field (none: []). */
+  check?(scenario: Scenario): Array<{ path: string; message: string }>;
   /** Before any VM. Idempotent: a resumed scenario calls it again. Throws to fail the scenario. */
   setUp(ctx: ScenarioContext): Promise<void>;
+  /**
+   * Before a chunk of VMs goes to its agent (OVN: their ports written into the northbound
+   * database). `attempt` > 0: an earlier try threw, so part of it may be done. Throws to have it
+   * tried again; when retries are spent, the chunk's VMs fail without being sent.
+   */
+  prepareChunk?(ctx: ScenarioContext, vms: readonly PlannedVm[], attempt: number): Promise<void>;
   /** Fills in what this control plane adds to VM `vm`'s create request. */
   decorate(ctx: ScenarioContext, vm: PlannedVm, spec: agentV1.VmSpec): void;
   /** After the scenario's VMs are gone. Throws a ControlPlaneError listing what could not be removed. */
@@ -30,6 +46,13 @@ export interface ControlPlane {
   observe?(ctx: ScenarioContext, result: agentV1.VmResult): void;
   /** Per endpoint, the latency of the calls made for a scenario (for its report). */
   latency?(scenarioId: string): EndpointLatency[] | undefined;
+  /**
+   * After the fan-out: the steps timed on the coordinator's side per VM index (OVN: NB write,
+   * bound, up), merged into the VMs' stored results so the report's step quantiles include them.
+   */
+  vmSteps?(ctx: ScenarioContext): Promise<Map<number, ControlPlaneStep[]>>;
+  /** The coordinator is stopping: connections closed, timers stopped. */
+  close?(): void;
 }
 
 /** What a control plane may know of the engine's scenarios. */

@@ -1,7 +1,7 @@
 // The report as one self-contained HTML page (inline CSS and SVG, no scripts, no network), which a
 // browser opens from disk.
 import { type Quantiles, type Report, maxOf } from './report.js';
-import { alcorRows } from './table.js';
+import { alcorRows, ovnRows } from './table.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -39,6 +39,7 @@ export function renderHtml(r: Report): string {
   const alcor = !r.alcor ? '' : r.alcor.goalStateVms === 0
     ? '<h2>Alcor bind</h2><p>No VM waited for its GoalState (the agents serve none): Alcor\'s data plane was not part of readiness.</p>'
     : `<h2>Alcor bind: REST work vs GoalState push and programming (ms)</h2><p>Per VM; ${r.alcor.goalStateVms} VMs waited for their port's GoalState on their host.</p><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${alcorRows(r.alcor).map(([name, x]) => qRow(name.trim(), x)).join('')}</table>`;
+  const ovn = !r.ovn ? '' : `<h2>OVN: northbound write to installed (ms)</h2><p>Per VM; ${r.ovn.vms} VMs whose port this coordinator wrote${r.ovn.boundMs.count === 0 ? '; no southbound monitor: bound and up not measured' : ''}. The NB transactions are in the control plane table.</p><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${ovnRows(r.ovn).map(([name, x]) => qRow(name, x)).join('')}${r.ping ? qRow('ping: first reply', r.ping.firstReplyMs) : ''}</table>`;
   const failures = r.failures.first
     .map((f) => `<tr><td>${esc(f.vm)}</td><td>${esc(f.host)}</td><td>${esc(f.code)}</td><td>${esc(f.step)}</td><td>${esc(f.message)}</td></tr>`)
     .join('');
@@ -68,6 +69,7 @@ export function renderHtml(r: Report): string {
 <p><b>${r.vms.requested}</b> VMs requested, <b>${r.vms.ready}</b> ready, <b>${r.vms.failed}</b> failed${r.vms.pending > 0 ? `, <b>${r.vms.pending}</b> without a result` : ''}. Creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}.</p>
 <h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('end to end (accepted → ready)', r.latencyMs.endToEnd)}${qRow('since scheduled start', r.latencyMs.sinceScheduled)}${qRow('agent, whole VM', r.latencyMs.agent)}${steps}</table>
 ${alcor}
+${ovn}
 ${controlPlane}
 ${bars(r.histogram.map((b) => b.count), r.histogram.map((b) => `≤${b.leMs}`), 'End-to-end latency histogram', 'VMs')}
 ${bars(r.creationTimeline.counts, r.creationTimeline.counts.map((_, i) => `${((i * r.creationTimeline.bucketMs) / 1000).toFixed(r.creationTimeline.bucketMs < 1000 ? 2 : 0)}s`), `VMs ready over time (per ${r.creationTimeline.bucketMs} ms, since the scenario was accepted)`, 'VMs')}

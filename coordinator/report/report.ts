@@ -66,6 +66,8 @@ export interface Report {
   readonly controlPlane?: { readonly endpoints: readonly EndpointLatency[] };
   /** Alcor scenarios: each ready VM's bind split into Alcor's REST work and its GoalState push and programming. */
   readonly alcor?: AlcorBindSplit;
+  /** OVN scenarios: each ready VM's port from the northbound write to installed on its chassis. */
+  readonly ovn?: OvnPortSplit;
   readonly ping?: {
     readonly pairsPassed: number;
     readonly pairsFailed: number;
@@ -100,6 +102,44 @@ export interface AlcorBindSplit {
   readonly programmingMs: Quantiles;
   /** Port programmed -> bind answered (bind - goalstate, at least 0). */
   readonly answerMs: Quantiles;
+}
+
+/**
+ * An OVN port's way, per ready VM (ms): the northbound write of its chunk, then (on the
+ * coordinator's clock, from the southbound monitor) its Port_Binding bound to a chassis and up,
+ * and (on its vhost) ovn-controller's flows installed for it. The ping test's first reply follows.
+ */
+export interface OvnPortSplit {
+  /** Ready VMs whose port this coordinator wrote (VMs of a run resumed after a restart may lack it). */
+  readonly vms: number;
+  /** Chunk write sent -> committed (step nb-write). */
+  readonly nbWriteMs: Quantiles;
+  /** NB commit -> Port_Binding bound to a chassis (step bound; needs the southbound). */
+  readonly boundMs: Quantiles;
+  /** NB commit -> Port_Binding up (step up; needs the southbound). */
+  readonly upMs: Quantiles;
+  /** On the vhost: port in OVSDB -> ovn-installed (the agent's step installed). */
+  readonly installedMs: Quantiles;
+}
+
+/** Steps the OVN split reads: the coordinator's (provider-ovn) and the agent's. */
+export const OVN_STEPS = { nbWrite: 'nb-write', bound: 'bound', up: 'up', installed: 'installed' } as const;
+
+/** Accumulates the OVN split from each ready VM's steps. */
+class OvnSplitter {
+  private readonly series = { nbWrite: new Samples(), bound: new Samples(), up: new Samples(), installed: new Samples() };
+
+  add(steps: ReadonlyMap<string, number>): void {
+    for (const [key, step] of Object.entries(OVN_STEPS) as Array<[keyof typeof OVN_STEPS, string]>) {
+      const ms = steps.get(step);
+      if (ms !== undefined) this.series[key].push(ms);
+    }
+  }
+
+  summary(): OvnPortSplit {
+    const s = this.series;
+    return { vms: s.nbWrite.n, nbWriteMs: s.nbWrite.quantiles(), boundMs: s.bound.quantiles(), upMs: s.up.quantiles(), installedMs: s.installed.quantiles() };
+  }
 }
 
 /** Steps the Alcor split reads (agent/vm/alcor-stages.ts names them). */
@@ -217,7 +257,10 @@ export function buildReport(input: ReportInput): Report {
   let lastSecond = -1;
   const perSecond: number[] = [];
   const alcor = input.scenario.provider === 'alcor' ? new AlcorSplitter() : undefined;
+  const ovn = input.scenario.provider === 'ovn' ? new OvnSplitter() : undefined;
+  const vmSteps = new Map<string, number>();
   for (const r of input.rows) {
+    vmSteps.clear();
     let bindMs: number | undefined;
     let goalStateMs: number | undefined;
     let applyMs: number | undefined;
@@ -227,6 +270,7 @@ export function buildReport(input: ReportInput): Report {
         const name = item.slice(0, eq);
         const ms = Number(item.slice(eq + 1)) / 1000;
         (steps.get(name) ?? steps.set(name, new Samples()).get(name)!).push(ms);
+        if (ovn) vmSteps.set(name, ms);
         if (name === BIND) bindMs = ms;
         else if (name === GOALSTATE) goalStateMs = ms;
         else if (name === GOALSTATE_APPLY) applyMs = ms;
@@ -234,6 +278,7 @@ export function buildReport(input: ReportInput): Report {
     }
     if (r.phase === 'ready') {
       alcor?.add(bindMs, goalStateMs, applyMs);
+      ovn?.add(vmSteps);
       e2e[ready] = r.atMs;
       scheduled[ready] = Math.max(0, r.atMs - input.offsetOf(r.vmIndex));
       agent[ready] = r.totalMicros / 1000;
@@ -277,6 +322,7 @@ export function buildReport(input: ReportInput): Report {
     failures: { byCode, first },
     ...(input.controlPlane ? { controlPlane: { endpoints: input.controlPlane } } : {}),
     ...(alcor ? { alcor: alcor.summary() } : {}),
+    ...(ovn ? { ovn: ovn.summary() } : {}),
     ...(ping ? { ping } : {}),
   };
 }

@@ -1,5 +1,5 @@
 // The report as plain text for a terminal.
-import type { AlcorBindSplit, Quantiles, Report } from './report.js';
+import type { AlcorBindSplit, OvnPortSplit, Quantiles, Report } from './report.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -16,6 +16,23 @@ export function alcorRows(a: AlcorBindSplit): Array<[string, Quantiles]> {
     ['  GoalState programming on the host (received -> applied)', a.programmingMs],
     ['  answer after programming (applied -> PUT answered)', a.answerMs],
     ['bind sent -> port programmed (step goalstate)', a.goalStateMs],
+  ];
+}
+
+/** The labels of the OVN split's rows, in order (the HTML page uses them too). */
+export function ovnRows(o: OvnPortSplit): Array<[string, Quantiles]> {
+  return [
+    ['NB write of the chunk (sent -> committed)', o.nbWriteMs],
+    ['NB commit -> Port_Binding bound to a chassis', o.boundMs],
+    ['NB commit -> Port_Binding up', o.upMs],
+    ['on the vhost: port -> ovn-installed (agent)', o.installedMs],
+  ];
+}
+
+function ovnLines(o: OvnPortSplit, firstReply: Quantiles | undefined): string[] {
+  return [
+    `OVN: each port from the northbound write to installed on its chassis (${o.vms} VMs written by this coordinator${o.boundMs.count === 0 ? '; no southbound: bound/up not measured' : ''})`,
+    table([['OVN port (ms)', 'count', 'p50', 'p90', 'p99', 'max'], ...ovnRows(o).map(([name, x]) => q(name, x)), ...(firstReply ? [q('ping: first reply', firstReply)] : [])]),
   ];
 }
 
@@ -42,6 +59,7 @@ export function renderTable(r: Report): string {
     ]),
   ];
   if (r.alcor) lines.push('', ...alcorLines(r.alcor));
+  if (r.ovn) lines.push('', ...ovnLines(r.ovn, r.ping?.firstReplyMs));
   if (r.creationsPerSecond.length > 0) lines.push('', `creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}`);
   if (r.controlPlane && r.controlPlane.endpoints.length > 0) {
     lines.push('', table([

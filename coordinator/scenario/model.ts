@@ -7,7 +7,7 @@ export interface SubnetModel {
   readonly prefixLength: number;
   readonly gateway: string;
   readonly vms: number;
-  /** Security groups (by name) of its VMs' ports (Alcor mode). */
+  /** Security groups (by name) of its VMs' ports (Alcor and OVN modes). */
   readonly securityGroups: readonly string[];
 }
 
@@ -51,7 +51,7 @@ export interface SecurityGroupModel {
   readonly rules: readonly SecurityGroupRuleModel[];
 }
 
-/** A router joining subnets of one VPC (Alcor mode). */
+/** A router joining subnets of one VPC (Alcor and OVN modes). */
 export interface RouterModel {
   readonly name: string;
   readonly vpc: string;
@@ -79,6 +79,16 @@ export interface AlcorSettings {
   readonly awaitGoalState: boolean;
 }
 
+/** Where OVN's databases are (provider: ovn). */
+export interface OvnSettings {
+  /** Northbound: `tcp:HOST:PORT` or `unix:PATH`. undefined = the coordinator's --ovn-nb */
+  readonly nb: string | undefined;
+  /** Southbound (bound/up times per VM); undefined = the coordinator's --ovn-sb, or none. */
+  readonly sb: string | undefined;
+  /** Per northbound call, and how long a VM waits for ovn-controller to install its port. */
+  readonly timeoutMs: number;
+}
+
 export type TestSpec =
   | { readonly kind: 'none' }
   | { readonly kind: 'ping'; readonly pairsPerVpcLimit: number; readonly samplePairs: number; readonly count: number; readonly timeoutMs: number; readonly crossVpcChecks: number };
@@ -86,9 +96,11 @@ export type TestSpec =
 export interface Scenario {
   readonly name: string;
   readonly seed: number;
-  readonly provider: 'standalone' | 'alcor';
+  readonly provider: 'standalone' | 'alcor' | 'ovn';
   /** Set when provider is alcor. */
   readonly alcor: AlcorSettings | undefined;
+  /** Set when provider is ovn. */
+  readonly ovn: OvnSettings | undefined;
   readonly securityGroups: readonly SecurityGroupModel[];
   readonly routers: readonly RouterModel[];
   readonly hosts: HostSelection;

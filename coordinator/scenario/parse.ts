@@ -5,7 +5,7 @@ import { broadcastOf, formatIpv4, networkOf, parseIpv4 } from '@merak/agent';
 import { parse as parseYaml } from 'yaml';
 import { derivedUuid } from './derived-uuid.js';
 import {
-  ALCOR_SERVICES, type AlcorSettings, type HostSelection, type Placement, type RouterModel, type Scenario, type SecurityGroupModel,
+  ALCOR_SERVICES, type AlcorSettings, type HostSelection, type OvnSettings, type Placement, type RouterModel, type Scenario, type SecurityGroupModel,
   type SecurityGroupRuleModel, ScenarioValidationError, type Schedule, type SubnetModel, type TestSpec, type VpcModel,
 } from './model.js';
 
@@ -204,7 +204,7 @@ function parseRouters(r: Reader, root: Obj, vpcs: readonly VpcModel[]): RouterMo
       if (vpc && !vpc.subnets.some((s) => s.name === text)) r.issue(`${p}subnets[${k}]`, `'${text}' is not a subnet of VPC '${vpcName}'`);
       const key = `${vpcName}/${text}`;
       const other = attached.get(key);
-      if (other !== undefined) r.issue(`${p}subnets[${k}]`, `'${text}' is attached to router '${other}' already (Alcor refuses a second)`);
+      if (other !== undefined) r.issue(`${p}subnets[${k}]`, `'${text}' is attached to router '${other}' already (a subnet has one gateway)`);
       attached.set(key, name);
       return text;
     });
@@ -256,6 +256,27 @@ function parseAlcor(r: Reader, root: Obj, name: string): AlcorSettings {
     if (typeof v !== 'boolean') r.issue(field, `${JSON.stringify(v)} is not true or false`);
     return v === true;
   }
+}
+
+/** An OVSDB remote the coordinator can dial: `tcp:HOST:PORT` or `unix:PATH`; the problem, or undefined. */
+export function ovsdbEndpointProblem(v: string): string | undefined {
+  if (v.startsWith('unix:')) return v.length > 5 ? undefined : `'${v}' has no socket path`;
+  const m = /^tcp:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (!m) return `'${v}' is not tcp:HOST:PORT or unix:PATH`;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 ? undefined : `'${v}': port ${port} is not in 1..65535`;
+}
+
+function parseOvn(r: Reader, root: Obj): OvnSettings {
+  const o = r.obj(root.ovn, 'ovn', ['nb', 'sb', 'timeout_ms']) ?? {};
+  const endpoint = (key: 'nb' | 'sb'): string | undefined => {
+    const v = r.str(o, key, 'ovn.', undefined);
+    if (v === undefined) return undefined;
+    const problem = ovsdbEndpointProblem(v);
+    if (problem !== undefined) r.issue(`ovn.${key}`, problem);
+    return v;
+  };
+  return { nb: endpoint('nb'), sb: endpoint('sb'), timeoutMs: r.int(o, 'timeout_ms', 'ovn.', 60_000, 100, 3_600_000) };
 }
 
 function parseHosts(r: Reader, root: Obj): HostSelection {
@@ -347,17 +368,18 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   }
   const issues: { path: string; message: string }[] = [];
   const r = new Reader(issues);
-  const root = r.obj(raw, '', ['name', 'seed', 'provider', 'alcor', 'hosts', 'vpcs', 'vm', 'placement', 'schedule', 'test', 'security_groups', 'routers']);
+  const root = r.obj(raw, '', ['name', 'seed', 'provider', 'alcor', 'ovn', 'hosts', 'vpcs', 'vm', 'placement', 'schedule', 'test', 'security_groups', 'routers']);
   if (!root) throw new ScenarioValidationError(issues.length > 0 ? issues : [{ path: '(document)', message: 'must be an object' }]);
   const name = r.name(root, 'name', '');
   const seed = r.int(root, 'seed', '', 1, 0, 2 ** 31 - 1);
-  const provider = r.str(root, 'provider', '', 'standalone', ['standalone', 'alcor']) as 'standalone' | 'alcor';
+  const provider = r.str(root, 'provider', '', 'standalone', ['standalone', 'alcor', 'ovn']) as Scenario['provider'];
   const hosts = parseHosts(r, root);
   const vpcs = parseVpcs(r, root);
   const vmObj = r.obj(root.vm, 'vm', ['mtu', 'port_kind', 'ports']);
-  // 1450: what fits in VXLAN or Geneve over a 1500-byte underlay (larger frames are dropped silently).
+  // 1450: what fits in VXLAN or Geneve over a 1500-byte underlay (larger frames are dropped silently);
+  // 1442 in OVN mode: OVN's Geneve carries a 8-byte option on top (58 bytes of headers in all).
   const vm = {
-    mtu: r.int(vmObj, 'mtu', 'vm.', 1450, 576, 9000),
+    mtu: r.int(vmObj, 'mtu', 'vm.', provider === 'ovn' ? 1442 : 1450, 576, 9000),
     portKind: r.str(vmObj, 'port_kind', 'vm.', provider === 'alcor' ? 'internal' : 'veth', ['veth', 'internal']) as 'veth' | 'internal',
   };
   r.int(vmObj, 'ports', 'vm.', 1, 1, 1);
@@ -368,11 +390,13 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   })));
   if (root.alcor !== undefined && provider !== 'alcor') r.issue('alcor', 'is only for provider: alcor');
   const alcor = provider === 'alcor' ? parseAlcor(r, root, name) : undefined;
+  if (root.ovn !== undefined && provider !== 'ovn') r.issue('ovn', 'is only for provider: ovn');
+  const ovn = provider === 'ovn' ? parseOvn(r, root) : undefined;
   if (provider === 'alcor' && vm.portKind !== 'internal') r.issue('vm.port_kind', "alcor mode uses OVS internal ports named tap<port id>, as Alcor's host agent expects");
   if (provider === 'standalone') {
     // Refused rather than ignored: nothing in standalone mode would apply them.
-    if (securityGroups.length > 0) r.issue('security_groups', 'need a control plane that enforces them (provider: alcor); standalone mode has none');
-    if (routers.length > 0) r.issue('routers', 'need a control plane (provider: alcor); in standalone mode a VPC is one broadcast domain and needs none');
+    if (securityGroups.length > 0) r.issue('security_groups', 'need a control plane that enforces them (provider: alcor or ovn); standalone mode has none');
+    if (routers.length > 0) r.issue('routers', 'need a control plane (provider: alcor or ovn); in standalone mode a VPC is one broadcast domain and needs none');
   }
   const totalVms = vpcs.reduce((n, v) => n + v.subnets.reduce((m, s) => m + s.vms, 0), 0);
   if (totalVms === 0 && issues.length === 0) r.issue('vpcs', 'ask for no VMs');
@@ -381,5 +405,5 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   const schedule = parseSchedule(r, root);
   const test = parseTest(r, root);
   if (issues.length > 0) throw new ScenarioValidationError(issues);
-  return deepFreeze({ name, seed, provider, alcor, securityGroups, routers, hosts, vpcs, vm, placement, schedule, test });
+  return deepFreeze({ name, seed, provider, alcor, ovn, securityGroups, routers, hosts, vpcs, vm, placement, schedule, test });
 }

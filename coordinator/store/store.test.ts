@@ -42,6 +42,19 @@ describe('Store', () => {
     store.close();
   });
 
+  it("merges steps timed on the coordinator into VMs' stored steps (a step of the same name replaced; VMs without a result skipped)", () => {
+    const store = new Store(':memory:');
+    const s = store.insertScenario(scenario);
+    store.recordResults(s.seq, [row(0, 'ready', { steps: 'namespace=5;installed=40' }), row(1, 'failed', { steps: '' })]);
+    const n = store.mergeSteps(s.seq, new Map([
+      [0, [{ step: 'nb-write', micros: 1200.4 }, { step: 'bound', micros: 30 }]], [1, [{ step: 'nb-write', micros: 7 }]], [5, [{ step: 'nb-write', micros: 1 }]],
+    ]));
+    expect(n).toBe(2);
+    store.mergeSteps(s.seq, new Map([[0, [{ step: 'bound', micros: 31 }]]]));
+    expect([...store.results(s.seq)].map((r) => r.steps)).toEqual(['namespace=5;installed=40;nb-write=1200;bound=31', 'nb-write=7']);
+    store.close();
+  });
+
   it('writes large bursts in multi-row statements, every row once', () => {
     const store = new Store(':memory:');
     const s = store.insertScenario(scenario);

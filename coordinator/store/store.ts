@@ -182,6 +182,29 @@ export class Store {
     }
   }
 
+  /**
+   * Adds steps timed elsewhere (the control plane's, on the coordinator) to VMs' stored steps, in
+   * one transaction: a step of the same name already there is replaced. VMs without a result are
+   * skipped (their row, when it comes, carries the agent's steps only).
+   */
+  mergeSteps(seq: number, steps: ReadonlyMap<number, ReadonlyArray<{ step: string; micros: number }>>): number {
+    const read = this.db.prepare('SELECT steps FROM vm_results WHERE scenario_seq = ? AND vm_index = ?').pluck();
+    const write = this.db.prepare('UPDATE vm_results SET steps = ? WHERE scenario_seq = ? AND vm_index = ?');
+    let n = 0;
+    this.db.transaction(() => {
+      for (const [vmIndex, extra] of steps) {
+        if (extra.length === 0) continue;
+        const current = read.get(seq, vmIndex) as string | undefined;
+        if (current === undefined) continue;
+        const names = new Set(extra.map((x) => x.step));
+        const kept = current === '' ? [] : current.split(';').filter((item) => !names.has(item.slice(0, item.indexOf('='))));
+        write.run([...kept, ...extra.map((x) => `${x.step}=${Math.round(x.micros)}`)].join(';'), seq, vmIndex);
+        n++;
+      }
+    })();
+    return n;
+  }
+
   /** The address each ready VM's agent answered, as [vmIndex, ip] (for tests that need the real ones). */
   readyIps(seq: number): Array<[number, string]> {
     return this.db.prepare("SELECT vm_index, ip FROM vm_results WHERE scenario_seq = ? AND phase = ? AND ip <> ''").raw().all(seq, VM_PHASE_CODE.ready) as Array<[number, string]>;
