@@ -10,5 +10,7 @@ export { removeStaleSocket } from './server/unix-socket.js';
 export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';
 export { MARK as OVERLAY_MARKS, VLAN_MAX, VLAN_MIN, tunnelPortName } from './overlay/index.js';
 export { Vswitch } from './vswitch/vswitch.js';
+export { DEFAULT_OVN_BRIDGE, OVN_INSTALLED, OvnInstalledWatcher } from './ovn/installed-watcher.js';
+export { OvnBridgeMissingError, OvnInstallTimeoutError, OvnNotConfiguredError } from './ovn/errors.js';
 export { type AlcorCall, AlcorError, AlcorHttp, type AlcorHttpOptions, type AlcorRequest, type AlcorResponse } from './alcor/index.js';
 export { type ConnectOptions as OvsdbConnectOptions, type Json as OvsdbJson, type Operation as OvsdbOperation, OvsdbClient, OvsdbError, fromOvsMap, ovsMap, parseEndpoint, setMembers } from './vswitch/ovsdb-client.js';

@@ -14,6 +14,8 @@ import { pingFromNamespace } from './probe/pinger.js';
 import type { ReadinessCheck } from './server/http.js';
 import { KernelExecutor } from './vm/kernel-executor.js';
 import { PortCommitter } from './vm/port-committer.js';
+import { OvnInstalledWatcher } from './ovn/installed-watcher.js';
+import { OvsdbClient } from './vswitch/ovsdb-client.js';
 import { Vswitch } from './vswitch/vswitch.js';
 
 export async function createKernelBackend(config: AgentConfig, logger: Logger): Promise<Backend> {
@@ -52,7 +54,10 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     throw e;
   }
   const goalState = new GoalStateSlot();
-  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs, goalState });
+  // OVN VMs: one monitor for ovn-installed (opened on the first OVN VM), their ports outside the overlay.
+  const ovnWatcher = new OvnInstalledWatcher(() => OvsdbClient.connect(config.ovsdbSocket), logger);
+  const ovn = { watcher: ovnWatcher, ports: new PortCommitter((changes) => vs.applyPortChanges(changes)) };
+  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs, goalState, ovn });
   logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType, underlayIp: underlay?.ip }, 'bridge ready');
   const checks: ReadinessCheck[] = [
     { name: 'ovsdb', check: () => vs.echo() },
@@ -78,6 +83,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     goalState,
     goalStateDataPlane: (ownIps) => new KernelGoalStateDataPlane({ overlay, store: vs, logger, ownIps }),
     async close() {
+      ovnWatcher.close();
       stack?.close();
       host.close();
       probe.close();

@@ -1,6 +1,7 @@
 // Prometheus metrics of one agent, on a registry of its own (no global default registry).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GoalStateMetrics } from '../goalstate/host-agent.js';
+import { INSTALLED_STEP } from '../vm/ovn-stages.js';
 import type { VmResult } from '../vm/runner.js';
 
 export class AgentMetrics implements GoalStateMetrics {
@@ -17,6 +18,8 @@ export class AgentMetrics implements GoalStateMetrics {
   private readonly goalStateMessages: Counter<'version' | 'kind'>;
   private readonly goalStateResources: Counter<'type' | 'operation' | 'status'>;
   private readonly goalStateSeconds: Histogram;
+  private readonly ovnInstalledSeconds: Histogram;
+  private readonly ovnPorts: Counter<'outcome'>;
 
   constructor(vhost: string, presentVms: () => number) {
     this.registry.setDefaultLabels({ vhost });
@@ -36,6 +39,8 @@ export class AgentMetrics implements GoalStateMetrics {
     this.flowMods = new Counter({ name: 'merak_agent_flow_mods_total', help: 'flow_mods sent to br-tun for neighbor changes', registers });
     this.goalStateMessages = new Counter({ name: 'merak_agent_goalstate_messages_total', help: 'GoalState messages applied (version v1/v2; kind warmup = empty)', labelNames: ['version', 'kind'], registers });
     this.goalStateResources = new Counter({ name: 'merak_agent_goalstate_resources_total', help: 'GoalState resource statuses sent back, by resource type, operation and status', labelNames: ['type', 'operation', 'status'], registers });
+    this.ovnInstalledSeconds = new Histogram({ name: 'merak_agent_ovn_installed_seconds', help: 'OVN VMs: port committed to OVSDB -> ovn-controller marked it ovn-installed', buckets, registers });
+    this.ovnPorts = new Counter({ name: 'merak_agent_ovn_ports_total', help: 'OVN VM ports by outcome of the ovn-installed wait (installed, timeout, failed)', labelNames: ['outcome'], registers });
     this.goalStateSeconds = new Histogram({ name: 'merak_agent_goalstate_programming_seconds', help: 'Time to apply one GoalState message (its message_total_operation_time)', buckets, registers });
   }
 
@@ -68,6 +73,12 @@ export class AgentMetrics implements GoalStateMetrics {
   observe(r: VmResult): void {
     for (const s of r.steps) this.stepSeconds.observe({ step: s.step }, s.micros / 1e6);
     this.vmSeconds.observe({ operation: r.operation }, r.totalMicros / 1e6);
+    const installed = r.steps.find((s) => s.step === INSTALLED_STEP);
+    if (installed) {
+      const ok = r.status === 'ready';
+      if (ok) this.ovnInstalledSeconds.observe(installed.micros / 1e6);
+      this.ovnPorts.inc({ outcome: ok ? 'installed' : r.error?.code === 'TIMEOUT' ? 'timeout' : 'failed' });
+    }
     if (r.status === 'failed') this.failed.inc({ code: r.error?.code ?? 'INTERNAL', step: r.error?.step ?? 'unknown' });
     else if (r.status === 'ready' && r.steps.length > 0) this.created.inc();
     else if (r.status === 'deleted') this.deleted.inc();

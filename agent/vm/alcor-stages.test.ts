@@ -59,7 +59,7 @@ beforeEach(() => {
 function spec(awaitGoalState: boolean): VmSpec {
   return {
     id: 'vm-1', name: 'vm-1', ip: '', prefixLength: 16, gateway: '10.1.0.1', mac: '', mtu: 1500, portKind: 'internal',
-    portName: `tap${PORT_ID.slice(0, 11)}`, ifaceId: undefined, externalIds: {}, vni: 0, routes: [],
+    portName: `tap${PORT_ID.slice(0, 11)}`, ifaceId: undefined, externalIds: {}, vni: 0, routes: [], ovn: undefined,
     alcor: {
       portUrl: baseUrl, projectId: 'proj', tenantId: 'tenant', networkId: 'vpc-1', subnetId: 'subnet-1', securityGroupIds: [],
       portId: PORT_ID, hostId: 'vhost-0', timeoutMs: 1500, retries: 0, awaitGoalState,

@@ -72,6 +72,8 @@ export function sameSpec(a: VmSpec, b: VmSpec): boolean {
     const y = b.alcor;
     if (!x || !y || x.portId !== y.portId || x.projectId !== y.projectId || x.networkId !== y.networkId || x.subnetId !== y.subnetId || x.hostId !== y.hostId) return false;
   } else if (a.ip !== b.ip || a.mac !== b.mac) return false;
+  // An OVN VM and a standalone one differ (another bridge); the wait's timeout is not the VM's.
+  if ((a.ovn === undefined) !== (b.ovn === undefined)) return false;
   return (
     a.id === b.id && a.name === b.name && a.prefixLength === b.prefixLength &&
     (a.gateway ?? '') === (b.gateway ?? '') && a.mtu === b.mtu && a.portKind === b.portKind &&

@@ -14,6 +14,8 @@ import type { PortCommitter } from './port-committer.js';
 import type { PortKind, VmRef, VmRoute, VmSpec } from './spec.js';
 import { type Stage, StepTimer, VmFailure, codeOf, runStages } from './stages.js';
 import { networkOf, parseIpv4, parseMac } from './ipv4.js';
+import { type OvnCtx, type OvnDeps, awaitInstalledInPlace, installedStage, markCommitted, prepareOvnPort } from './ovn-stages.js';
+import { DEFAULT_OVN_TIMEOUT_MS } from './spec.js';
 
 /** external_ids keys the agent owns on each VM's OVS Interface. */
 export const EXT = {
@@ -35,6 +37,8 @@ export const EXT = {
   alcorNetwork: 'merak-alcor-network',
   alcorSubnet: 'merak-alcor-subnet',
   alcorHost: 'merak-alcor-host',
+  // OVN mode: the bridge the port is on (OVN's integration bridge); its presence marks an OVN VM.
+  ovnBridge: 'merak-ovn-bridge',
 } as const;
 
 /** An Interface row as the executor needs it. */
@@ -62,6 +66,8 @@ export interface KernelExecutorDeps {
   readonly lane?: KernelLane;
   /** Alcor mode with --goalstate: a VM is ready once its port's GoalState is applied here. */
   readonly goalState?: PortProgramming;
+  /** OVN mode: the agent's OVN monitor and a committer for ports on OVN's bridge. */
+  readonly ovn?: OvnDeps;
 }
 
 // Inside each VM: no IPv6 (its RS/DAD/MLD floods the bridge), and MTU probing as Merak did.
@@ -88,7 +94,7 @@ function nsPath(name: string): string {
   return `${NETNS_RUN_DIR}/${name}`;
 }
 
-interface CreateCtx extends AlcorCtx {
+interface CreateCtx extends AlcorCtx, OvnCtx {
   /** With Alcor, the addresses are filled in once the port is allocated. */
   spec: VmSpec;
   /** The VM's namespace: netlink, an ioctl socket and an fd on the namespace, all opened at creation. */
@@ -100,7 +106,7 @@ interface CreateCtx extends AlcorCtx {
   eth0Index: number;
 }
 
-function externalIdsOf(vhost: string, s: VmSpec): Record<string, string> {
+function externalIdsOf(vhost: string, s: VmSpec, ovnBridge: string | undefined): Record<string, string> {
   const ids: Record<string, string> = {
     ...s.externalIds,
     [EXT.vhost]: vhost,
@@ -115,6 +121,7 @@ function externalIdsOf(vhost: string, s: VmSpec): Record<string, string> {
   if (s.vni !== 0) ids[EXT.vni] = String(s.vni);
   if (s.routes.length > 0) ids[EXT.routes] = formatRoutes(s.routes);
   if (s.ifaceId) ids[EXT.ifaceId] = s.ifaceId;
+  if (ovnBridge !== undefined) ids[EXT.ovnBridge] = ovnBridge;
   if (s.alcor) {
     // The port's id is the interface id other controllers (Alcor's host agent) bind by.
     Object.assign(ids, {
@@ -140,6 +147,7 @@ function specOf(row: VmInterfaceRow): VmSpec {
       subnetId: e[EXT.alcorSubnet] ?? '', securityGroupIds: [], portId: e[EXT.ifaceId] ?? '', hostId: e[EXT.alcorHost] ?? '', timeoutMs: 20_000, retries: 3,
       awaitGoalState: false,
     },
+    ovn: e[EXT.ovnBridge] === undefined ? undefined : { timeoutMs: DEFAULT_OVN_TIMEOUT_MS },
   };
 }
 
@@ -185,7 +193,9 @@ export class KernelExecutor implements VmExecutor {
       maybeExists = true;
     }
     const ctx: CreateCtx = { spec, timer, maybeExists, ofport: -1, eth0Index: ETH0_INDEX, ...(this.deps.goalState ? { goalState: this.deps.goalState } : {}) };
-    const stages = spec.alcor ? this.alcorStages : spec.portKind === 'veth' ? this.vethStages : this.internalStages;
+    const stages = spec.alcor ? this.alcorStages
+      : spec.ovn ? (spec.portKind === 'veth' ? this.ovnVethStages : this.ovnInternalStages)
+        : spec.portKind === 'veth' ? this.vethStages : this.internalStages;
     try {
       await runStages(stages, ctx, timer);
     } finally {
@@ -208,11 +218,14 @@ export class KernelExecutor implements VmExecutor {
       if (!sameSpec(recorded, { ...spec, externalIds: spec.externalIds })) {
         throw new VmFailure('CONFLICT', 'admit', `namespace ${spec.name} already exists and exists with a different spec`);
       }
-      if (row.ofport > 0 && (await this.configured(recorded))) return { ofport: row.ofport, alreadyPresent: true, ip: recorded.ip, mac: recorded.mac };
+      if (row.ofport > 0 && (await this.configured(recorded))) {
+        if (spec.ovn) await awaitInstalledInPlace(this.ovnDeps(), spec);
+        return { ofport: row.ofport, alreadyPresent: true, ip: recorded.ip, mac: recorded.mac };
+      }
     } else if (!(await this.startedHere(spec))) {
       throw new VmFailure('CONFLICT', 'admit', `namespace ${spec.name} already exists and is not a VM of this vhost (no OVS port records it)`);
     }
-    await timer.time('recover', () => this.clearUnfinished(spec)).catch((e: unknown) => {
+    await timer.time('recover', () => this.clearUnfinished(spec, row?.externalIds[EXT.ovnBridge])).catch((e: unknown) => {
       throw new VmFailure('NETNS', 'recover', `clearing the unfinished ${spec.name}: ${errorMessage(e)}`, { cause: e });
     });
     return undefined;
@@ -246,8 +259,8 @@ export class KernelExecutor implements VmExecutor {
     }
   }
 
-  private async clearUnfinished(spec: VmSpec): Promise<void> {
-    await this.deps.ports.remove(spec.portName);
+  private async clearUnfinished(spec: VmSpec, bridge: string | undefined): Promise<void> {
+    await this.committer(bridge).remove(spec.portName, bridge);
     const [err] = await deleteNamespaces([spec.name]);
     if (err && err !== 'ENOENT') throw new MerakError('NETNS', `delete namespace ${spec.name}: ${err}`);
     await this.settle([spec.portName]);
@@ -299,19 +312,48 @@ export class KernelExecutor implements VmExecutor {
     },
   };
 
+  private ovnDeps(): OvnDeps {
+    if (!this.deps.ovn) throw new MerakError('FAILED_PRECONDITION', 'this agent was started without OVN support');
+    return this.deps.ovn;
+  }
+
+  /** Ports on OVN's bridge are committed outside the overlay (they have no VNI). */
+  private committer(bridge: string | undefined): PortCommitter {
+    return bridge === undefined ? this.deps.ports : this.ovnDeps().ports;
+  }
+
   /** Queues the VM's OVS port (group-committed); resolves to its ofport once vswitchd applied it. */
   private addPort(ctx: CreateCtx, type: '' | 'internal'): Promise<number> {
-    return this.deps.ports.add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec), ctx.spec.vni).catch((e: unknown) => {
-      throw tagged('OVSDB', `add port ${ctx.spec.portName} to the bridge`, e);
+    const bridge = ctx.ovnBridge;
+    const added = this.committer(bridge).add(ctx.spec.portName, type, externalIdsOf(this.deps.vhost, ctx.spec, bridge), ctx.spec.vni, bridge).catch((e: unknown) => {
+      throw tagged('OVSDB', `add port ${ctx.spec.portName} to ${bridge ?? 'the bridge'}`, e);
     });
+    return bridge === undefined ? added : added.then((ofport) => (markCommitted(ctx), ofport));
   }
 
   /** Removes the port this VM added; one whose add failed is not ours to remove (its name may be taken). */
   private readonly detach = async (ctx: CreateCtx): Promise<void> => {
+    ctx.wait?.cancel();
     // An add still in flight settles first, so the removal cannot overtake it.
     const added = await ctx.attached?.then(() => true, () => false);
-    if (added) await this.deps.ports.remove(ctx.spec.portName);
+    if (added) await this.committer(ctx.ovnBridge).remove(ctx.spec.portName, ctx.ovnBridge);
   };
+
+  /** OVN mode: the bridge and the wait for ovn-installed come before the port is added. */
+  private ovnAttach(stage: Stage<CreateCtx>): Stage<CreateCtx> {
+    return {
+      ...stage,
+      run: async (ctx) => {
+        await prepareOvnPort(this.ovnDeps(), ctx);
+        try {
+          await stage.run(ctx);
+        } catch (e) {
+          ctx.wait?.cancel();
+          throw e;
+        }
+      },
+    };
+  }
 
   /** Attach and wait: an internal port exists only once vswitchd made it, and it is moved next. */
   private readonly attachStage: Stage<CreateCtx> = {
@@ -422,6 +464,20 @@ export class KernelExecutor implements VmExecutor {
     this.configureStage,
   ];
 
+  /** OVN mode: the same steps, the port on OVN's bridge, then `installed` (docs/data-plane.md). */
+  private readonly ovnVethStages: readonly Stage<CreateCtx>[] = [
+    ...this.vethStages.map((s) => (s === this.queueAttachStage ? this.ovnAttach(s) : s)),
+    installedStage,
+  ];
+
+  private readonly ovnInternalStages: readonly Stage<CreateCtx>[] = [
+    this.namespaceStage,
+    this.ovnAttach(this.attachStage),
+    this.moveStage,
+    this.configureStage,
+    installedStage,
+  ];
+
   async delete(ref: VmRef, timer: StepTimer): Promise<DeleteOutcome> {
     const row = await timer.time('lookup', () => this.deps.interfaces.find(ref.id)).catch((e: unknown) => {
       throw new VmFailure('OVSDB', 'lookup', `looking up VM ${ref.id}: ${errorMessage(e)}`, { cause: e });
@@ -437,7 +493,8 @@ export class KernelExecutor implements VmExecutor {
       });
     }
     if (row) {
-      await timer.time('detach', () => this.deps.ports.remove(row.name)).catch((e: unknown) => {
+      const bridge = row.externalIds[EXT.ovnBridge];
+      await timer.time('detach', () => this.committer(bridge).remove(row.name, bridge)).catch((e: unknown) => {
         throw new VmFailure('OVSDB', 'detach', `remove port ${row.name}: ${errorMessage(e)}`, { cause: e });
       });
     }

@@ -9,11 +9,15 @@ export interface PortAdd {
   readonly externalIds: Readonly<Record<string, string>>;
   /** The VM's overlay segment (0 = none): whoever applies the change puts the port on its VLAN. */
   readonly vni: number;
+  /** Another bridge than the agent's (OVN's integration bridge); undefined = the agent's. */
+  readonly bridge?: string;
 }
 
 export interface PortRemove {
   readonly kind: 'remove';
   readonly name: string;
+  /** The bridge the port is on; undefined = the agent's. */
+  readonly bridge?: string;
 }
 
 export type PortChange = PortAdd | PortRemove;
@@ -39,13 +43,13 @@ export class PortCommitter {
   constructor(private readonly apply: ApplyPortChanges, private readonly maxInFlight = 4) {}
 
   /** Adds a port to the bridge; resolves to its ofport once vswitchd applied it. */
-  add(name: string, type: PortAdd['type'], externalIds: Readonly<Record<string, string>>, vni = 0): Promise<number> {
-    return this.enqueue({ kind: 'add', name, type, externalIds, vni });
+  add(name: string, type: PortAdd['type'], externalIds: Readonly<Record<string, string>>, vni = 0, bridge?: string): Promise<number> {
+    return this.enqueue({ kind: 'add', name, type, externalIds, vni, ...(bridge === undefined ? {} : { bridge }) });
   }
 
-  /** Removes a port (absent is fine). */
-  async remove(name: string): Promise<void> {
-    await this.enqueue({ kind: 'remove', name });
+  /** Removes a port (absent is fine) from `bridge` (default: the agent's). */
+  async remove(name: string, bridge?: string): Promise<void> {
+    await this.enqueue({ kind: 'remove', name, ...(bridge === undefined ? {} : { bridge }) });
   }
 
   private enqueue(change: PortChange): Promise<number> {

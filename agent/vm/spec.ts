@@ -24,7 +24,18 @@ export interface VmSpec {
   readonly routes: readonly VmRoute[];
   /** Alcor is the control plane: it allocates the port (ip and mac are '' until then). */
   readonly alcor: VmAlcorSettings | undefined;
+  /** OVN is the control plane: the port goes on OVN's bridge and the VM waits for ovn-installed. */
+  readonly ovn: VmOvnSettings | undefined;
 }
+
+export interface VmOvnSettings {
+  /** Port on the bridge -> ovn-installed seen, at most this long. */
+  readonly timeoutMs: number;
+}
+
+/** What VmSpec.ovn.timeout_ms = 0 means. */
+export const DEFAULT_OVN_TIMEOUT_MS = 60_000;
+const MAX_OVN_TIMEOUT_MS = 600_000;
 
 /** A VM's Alcor port, and whether it is ready only once its GoalState is applied on this host. */
 export interface VmAlcorSettings extends AlcorPortSettings {
@@ -107,7 +118,21 @@ function checkSpec(field: string, s: agentV1.VmSpec): VmSpec {
     default: throw new InvalidArgumentError(`${field}.port_kind`, `unknown port kind ${String(s.portKind)}`);
   }
   const common = { id, name, prefixLength: prefix, mtu, portKind, ifaceId: s.ifaceId === '' ? undefined : s.ifaceId, externalIds: { ...s.externalIds }, vni: s.vni };
-  return s.alcor ? checkAlcorSpec(field, s, s.alcor, common) : checkAddressedSpec(field, s, common);
+  if (s.alcor && s.ovn) throw new InvalidArgumentError(`${field}.ovn`, 'cannot be set with alcor: a VM has one control plane');
+  if (s.alcor) return checkAlcorSpec(field, s, s.alcor, common);
+  const spec = checkAddressedSpec(field, s, common);
+  return s.ovn ? { ...spec, ovn: checkOvn(field, s, s.ovn) } : spec;
+}
+
+const IFACE_ID = /^[\x21-\x7e]{1,255}$/;
+
+/** An OVN port: ovn-controller binds it by iface-id (the logical switch port's name), untagged. */
+function checkOvn(field: string, s: agentV1.VmSpec, o: agentV1.OvnPort): VmOvnSettings {
+  if (s.ifaceId === '') throw new InvalidArgumentError(`${field}.iface_id`, "is required with ovn: it is the logical switch port's name ovn-controller binds the port by");
+  if (!IFACE_ID.test(s.ifaceId)) throw new InvalidArgumentError(`${field}.iface_id`, `'${s.ifaceId}' is not a logical port name (1-255 printable characters, no spaces)`);
+  if (s.vni !== 0) throw new InvalidArgumentError(`${field}.vni`, "is OVN's to program: leave it 0 (the port is untagged on OVN's bridge)");
+  if (o.timeoutMs > MAX_OVN_TIMEOUT_MS) throw new InvalidArgumentError(`${field}.ovn.timeout_ms`, `${o.timeoutMs} exceeds ${MAX_OVN_TIMEOUT_MS}`);
+  return { timeoutMs: o.timeoutMs === 0 ? DEFAULT_OVN_TIMEOUT_MS : o.timeoutMs };
 }
 
 type CommonSpec = Pick<VmSpec, 'id' | 'name' | 'prefixLength' | 'mtu' | 'portKind' | 'ifaceId' | 'externalIds' | 'vni'>;
@@ -154,7 +179,7 @@ function checkAddressedSpec(field: string, s: agentV1.VmSpec, common: CommonSpec
   }
   const portName = checkPortName(field, s.portName === '' ? derivePortName(common.id) : s.portName);
   const routes = s.routes.map((r, k) => checkRoute(`${field}.routes[${k}]`, r, ip, prefix));
-  return { ...common, ip: s.ip, gateway, mac, portName, routes, alcor: undefined };
+  return { ...common, ip: s.ip, gateway, mac, portName, routes, alcor: undefined, ovn: undefined };
 }
 
 const PORT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{10,63}$/;
@@ -205,6 +230,7 @@ function checkAlcorSpec(field: string, s: agentV1.VmSpec, a: agentV1.AlcorPort, 
       securityGroupIds: [...a.securityGroupIds], portId: a.portId, hostId: a.hostId, timeoutMs: a.timeoutMs === 0 ? 20_000 : a.timeoutMs, retries: a.retries,
       awaitGoalState: a.awaitGoalstate,
     },
+    ovn: undefined,
   };
 }
 

@@ -45,6 +45,7 @@ export class OvsdbError extends MerakError {
 export class OvsdbClient {
   private readonly pending = new Map<number, Pending>();
   private readonly monitors = new Map<string, (update: Json) => void>();
+  private readonly closeListeners: Array<(e: Error) => void> = [];
   private nextId = 1;
   private closed = false;
 
@@ -117,6 +118,11 @@ export class OvsdbClient {
     onUpdate(initial);
   }
 
+  /** Called once when the connection is lost or closed (a monitor's owner learns its view went stale). */
+  onClose(listener: (e: Error) => void): void {
+    this.closeListeners.push(listener);
+  }
+
   async echo(): Promise<void> {
     await this.call('echo', [], 2000);
   }
@@ -143,6 +149,8 @@ export class OvsdbClient {
 
   private fail(e: Error): void {
     this.closed = true;
+    // splice: each listener hears of the loss once ('error' and 'close' both end here).
+    for (const l of this.closeListeners.splice(0)) l(e);
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(e);

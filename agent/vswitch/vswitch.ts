@@ -24,8 +24,10 @@ export type PortChangeRequest =
       readonly tag?: number;
       /** Extra Port external_ids (the owner mark is always added). */
       readonly portExternalIds?: Readonly<Record<string, string>>;
+      /** Another bridge than the agent's (OVN's integration bridge). */
+      readonly bridge?: string;
     }
-  | { readonly kind: 'remove'; readonly name: string };
+  | { readonly kind: 'remove'; readonly name: string; readonly bridge?: string };
 
 /** A Port row as listed. */
 export interface PortRow {
@@ -40,19 +42,20 @@ export type InterfaceOutcome = { ofport: number } | { error: Error };
 
 /**
  * The commands for a group of VM port changes: adds as they come, removes of the ports found
- * (`uuids`: name -> Port uuid; a port not found is already gone).
+ * (`uuids`: name -> Port uuid; a port not found is already gone), each on its own bridge if it
+ * names one, else on `bridge`.
  */
 export function portChangeCommands(bridge: string, vhost: string, changes: readonly PortChangeRequest[], uuids: ReadonlyMap<string, string>): Command[] {
   const commands: Command[] = [];
   for (const c of changes) {
     if (c.kind === 'add') {
       commands.push(new AddPort({
-        bridge, name: c.name, type: c.type, tag: c.tag, interfaceExternalIds: c.externalIds,
+        bridge: c.bridge ?? bridge, name: c.name, type: c.type, tag: c.tag, interfaceExternalIds: c.externalIds,
         portExternalIds: { [OWNER_KEY]: vhost, ...c.portExternalIds },
       }));
     } else {
       const uuid = uuids.get(c.name);
-      if (uuid) commands.push(new DelPort(bridge, c.name, uuid));
+      if (uuid) commands.push(new DelPort(c.bridge ?? bridge, c.name, uuid));
     }
   }
   return commands;
