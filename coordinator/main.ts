@@ -13,9 +13,11 @@ import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
 import { Overlay } from './overlay/overlay.js';
 import { alcorControlPlane } from './providers/provider-alcor.js';
+import { ovnControlPlane } from './providers/provider-ovn.js';
 import { standaloneControlPlane } from './providers/provider-standalone.js';
 import { AgentRegistry } from './registry/agent-registry.js';
 import { createCoordinatorService } from './server/coordinator-service.js';
+import { ovsdbEndpointProblem } from './scenario/index.js';
 import { Store } from './store/store.js';
 
 const HELP = `merak-coordinator: plans scenarios and fans them out to registered agents.
@@ -34,6 +36,10 @@ Usage: merak-coordinator [options]
                            baseline) (default neighbors)
   --alcor-url URL          Alcor for scenarios that give none (provider: alcor); each service on its
                            NodePort (30001 ... 30008) of this URL's host (or env MERAK_ALCOR_URL)
+  --ovn-nb ENDPOINT        OVN northbound database for scenarios that give none (provider: ovn),
+                           tcp:HOST:PORT or unix:PATH (or env MERAK_OVN_NB)
+  --ovn-sb ENDPOINT        OVN southbound database, monitored for each VM's port bound/up times
+                           (or env MERAK_OVN_SB; none: those times are not measured)
   --lost-agent-timeout S   how long VMs wait for a lost agent to come back before they fail (default 600)
   --log-level LEVEL        pino level (default info)
   -h, --help               this text
@@ -51,7 +57,7 @@ async function main(): Promise<number> {
       options: {
         listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
         'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tunnel-type': { type: 'string', default: 'vxlan' }, dataplane: { type: 'string', default: 'neighbors' },
-        'lost-agent-timeout': { type: 'string', default: '600' }, 'alcor-url': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
+        'lost-agent-timeout': { type: 'string', default: '600' }, 'alcor-url': { type: 'string' }, 'ovn-nb': { type: 'string' }, 'ovn-sb': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -72,6 +78,12 @@ async function main(): Promise<number> {
 
   const alcorUrl = values['alcor-url'] ?? (process.env.MERAK_ALCOR_URL || undefined);
   if (alcorUrl !== undefined && !/^https?:\/\/[^/]+/.test(alcorUrl)) return fail(`--alcor-url: '${alcorUrl}' is not an http(s) URL`);
+  const ovnNb = values['ovn-nb'] ?? (process.env.MERAK_OVN_NB || undefined);
+  const ovnSb = values['ovn-sb'] ?? (process.env.MERAK_OVN_SB || undefined);
+  for (const [flag, v] of [['--ovn-nb', ovnNb], ['--ovn-sb', ovnSb]] as const) {
+    const problem = v === undefined ? undefined : ovsdbEndpointProblem(v);
+    if (problem !== undefined) return fail(`${flag}: ${problem}`);
+  }
   const logger = pino({ level: values['log-level'] });
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
@@ -87,6 +99,7 @@ async function main(): Promise<number> {
     controlPlanes: {
       standalone: standaloneControlPlane({ overlay, logger }),
       alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger }),
+      ovn: ovnControlPlane({ defaultNb: ovnNb, defaultSb: ovnSb, store, logger }),
     },
     fanout: { ...DEFAULT_FANOUT, agentReturnTimeoutMs: lostAgentTimeoutS * 1000 },
   });

@@ -1,5 +1,5 @@
 // Scenarios: parse, default and validate once into an immutable model.
 export * from './model.js';
-export { parseScenario } from './parse.js';
+export { ovsdbEndpointProblem, parseScenario } from './parse.js';
 export { alcorDemoScenarioYaml, defaultDemoScenario, demoScenarioYaml } from './demo-scenario.js';
 export { derivedUuid } from './derived-uuid.js';

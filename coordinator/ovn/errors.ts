@@ -1,0 +1,10 @@
+// What can go wrong in OVN's databases beyond the OVSDB client's own errors (OvsdbError): a row
+// the topology needs that is gone, or a database that holds something else under our names.
+export type OvnErrorKind = 'MISSING' | 'CONFLICT' | 'CONFIG';
+
+export class OvnError extends Error {
+  constructor(readonly kind: OvnErrorKind, message: string) {
+    super(message);
+    this.name = 'OvnError';
+  }
+}
