@@ -5,9 +5,12 @@
 // --unixctl), readiness as its Chassis row in SB, and its stop with `exit` (which removes the
 // Chassis and the tunnel ports; SIGTERM would leave the Chassis behind in SB).
 import { join } from 'node:path';
-import { OvsdbClient, type OvsdbJson, ovsMap } from '@merak/agent';
+import { OvsdbClient, ovsMap } from '@merak/agent';
 import { type ProcessRecord, isRunning, stopRecorded } from './process-record.js';
 import { OvnStartError, run, startDetached } from './ovn-daemon.js';
+
+/** An OVSDB value (named from the client, whichever alias the agent package exports it under). */
+type OvsdbJson = Awaited<ReturnType<OvsdbClient['transact']>>[number];
 
 /** OVN's integration bridge on every vhost: not br-int, which the agent's standalone data plane owns. */
 export const OVN_BRIDGE = 'br-ovn';
