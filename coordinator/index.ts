@@ -5,7 +5,7 @@ export { type AgentProcess, type AgentProcessOptions, AgentStartError, agentMain
 export { type OvsInstance, OvsStartError, ovsMissing, startOvsInstance } from './local/ovs-instance.js';
 export { type LocalVhost, type LocalVhostOptions, startLocalVhost } from './local/vhost.js';
 export {
-  type EmulatedVhost, type LocalEmulation, type LocalEmulationOptions, type TeardownReport, bridgeName, hostVethName, startLocalEmulation,
+  type EmulatedVhost, type LocalEmulation, type LocalEmulationOptions, type LocalOvn, type TeardownReport, bridgeName, hostVethName, startLocalEmulation,
   teardownLocalEmulation, vhostName,
 } from './local/emulation.js';
 export { type EmulationState, type VhostRecord, STATE_FILE, readState } from './local/emulation-state.js';
