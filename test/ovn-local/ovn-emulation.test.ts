@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
+import { agentV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localStatus } from '../../coordinator/cli/local.js';
 import { type EmulationState, type LocalEmulation, readState, startLocalEmulation } from '../../coordinator/index.js';
@@ -117,6 +118,33 @@ describe('local emulation with OVN', () => {
     } finally {
       await netnsDelete(vms.map((vm) => vm.ns).filter((n) => existsSync(`/run/netns/${n}`)));
     }
+  }, 90_000);
+
+  it('VMs made by the agents on a logical switch (VmSpec.ovn) are ready once bound and installed, and ping across vhosts', async () => {
+    const nb = emu.ovn!.nb;
+    const ls = `${prefix}-ls2`;
+    const vms = [1, 2].map((h, i) => ({
+      vhost: emu.vhosts[h]!,
+      spec: agentV1.VmSpec.fromPartial({
+        id: `${prefix}-a${i}`, name: `${prefix}-a${i}`, ip: `10.201.0.${i + 1}`, prefixLength: 24, mac: `02:00:00:0b:00:0${i + 1}`, mtu: 1442,
+        portKind: agentV1.PortKind.PORT_KIND_VETH, ifaceId: `${prefix}-a${i}`, ovn: { timeoutMs: 30_000 },
+      }),
+    }));
+    nbctl(nb, 'ls-add', ls);
+    for (const { spec } of vms) nbctl(nb, 'lsp-add', ls, spec.ifaceId, '--', 'lsp-set-addresses', spec.ifaceId, `${spec.mac} ${spec.ip}`, '--', 'lsp-set-port-security', spec.ifaceId, `${spec.mac} ${spec.ip}`);
+    const results = await Promise.all(vms.map(({ vhost, spec }) => vhost.client.applyAll({ operations: [{ op: { $case: 'create', value: spec }, startOffsetMs: 0 }], concurrency: 1, startAtUnixMs: 0 })));
+    for (const [r] of results) expect({ status: r!.status, error: r!.error?.message ?? '' }).toEqual({ status: agentV1.VmStatus.VM_STATUS_READY, error: '' });
+    // On br-ovn with its iface-id, bound on its vhost's chassis.
+    const shown = sbShow(emu.ovn!.sb);
+    for (const { vhost, spec } of vms) {
+      expect(vsctl(vhost.dbSocket, 'list-ports', 'br-ovn')).toContain(results[vms.findIndex((v) => v.spec === spec)]![0]!.portName);
+      expect(shown.find((c) => c.name === vhost.name)!.ports).toContain(spec.ifaceId);
+    }
+    const ping = (args: string[]): string => sh('ip', ['netns', 'exec', vms[0]!.spec.name, 'ping', ...args, vms[1]!.spec.ip]);
+    await eventually('a first reply', () => (ping(['-c', '1', '-W', '1']), true), 15_000);
+    expect(ping(['-c', '3', '-i', '0.2', '-W', '2'])).toMatch(/3 packets transmitted, 3 received/);
+    const deleted = await Promise.all(vms.map(({ vhost, spec }) => vhost.client.applyAll({ operations: [{ op: { $case: 'delete', value: { id: spec.id, name: spec.name } }, startOffsetMs: 0 }], concurrency: 1, startAtUnixMs: 0 })));
+    for (const [r] of deleted) expect(r!.status).toBe(agentV1.VmStatus.VM_STATUS_DELETED);
   }, 90_000);
 
   it('`down` removes everything: central and vhosts, their namespaces, links, processes and files; ovn-controllers exit cleanly', async () => {
