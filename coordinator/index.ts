@@ -9,6 +9,7 @@ export {
   teardownLocalEmulation, vhostName,
 } from './local/emulation.js';
 export { type EmulationState, type VhostRecord, STATE_FILE, readState } from './local/emulation-state.js';
+export { OvnStartError, ovnMissing } from './local/ovn-daemon.js';
 export { type EngineDeps, ScenarioEngine, type ScenarioStatus } from './engine/scenario-engine.js';
 export { DEFAULT_FANOUT, type FanoutConfig } from './fanout/fanout.js';
 export { Overlay } from './overlay/overlay.js';

@@ -15,6 +15,7 @@ import { type EmulationState, type VhostRecord, statePath, writeState } from './
 import { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';
 import { type OvnCentralRecord, ovnCentralRecord, startOvnCentral } from './ovn-central.js';
 import { configureChassis, ovnControllerLog, startOvnController, waitForChassis } from './ovn-controller.js';
+import { OvnStartError, ovnMissing } from './ovn-daemon.js';
 import { type ProcessRecord, recordOf } from './process-record.js';
 import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, hostUnderlayAddress, linkExists, underlayAddress } from './underlay-network.js';
 import { ensureNeighbourTable } from './kernel-tuning.js';
@@ -193,6 +194,9 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
   if (existsSync(statePath(stateDir))) {
     throw new Error(`stateDir: ${stateDir} already records an emulation (${statePath(stateDir)}); tear it down first (teardownLocalEmulation)`);
   }
+  // Before anything is made: OVN's programs are there (scripts/ensure-deps.sh installs them).
+  const missing = options.ovn ? ovnMissing() : undefined;
+  if (missing) throw new OvnStartError(missing);
   const cidr = chooseUnderlay(options.underlayCidr);
   const { prefix } = options;
   const bridge = bridgeName(prefix);
