@@ -121,4 +121,21 @@ describe('report', () => {
       expect(renderHtml(none)).toMatch(/No VM waited for its GoalState/);
     });
   });
+
+  it('splits an OVN port from the NB write to installed, per ready VM, in the table and the page', () => {
+    const row = (i: number, steps: string): ResultRow => ({ vmIndex: i, phase: 'ready', atMs: 10 * i, totalMicros: 1000, steps, errorCode: '', errorStep: '', errorMessage: '', ip: '' });
+    const o = buildReport({
+      scenario: { id: 's', name: 'ovn', hosts: 1, provider: 'ovn', acceptedAtMs: 0 }, total: 3,
+      rows: [row(0, 'port=100;installed=40000;nb-write=2000;bound=30000;up=45000'), row(1, 'installed=20000;nb-write=2000;bound=10000'), row(2, 'installed=1000')],
+      idOf: String, hostOf: () => 'h0', offsetOf: () => 0,
+      controlPlane: [{ endpoint: 'NB write (VM ports of a chunk)', count: 1, errors: 0, p50: 2, p90: 2, p99: 2, max: 2 }],
+    });
+    expect(o.ovn).toEqual({
+      vms: 2, nbWriteMs: { count: 2, p50: 2, p90: 2, p99: 2, max: 2 }, boundMs: { count: 2, p50: 10, p90: 30, p99: 30, max: 30 },
+      upMs: { count: 1, p50: 45, p90: 45, p99: 45, max: 45 }, installedMs: { count: 3, p50: 20, p90: 40, p99: 40, max: 40 },
+    });
+    expect(renderTable(o)).toContain('NB commit -> Port_Binding bound to a chassis');
+    expect(renderHtml(o)).toContain('OVN: northbound write to installed');
+    expect(r.ovn).toBeUndefined();
+  });
 });

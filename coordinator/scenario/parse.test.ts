@@ -122,4 +122,18 @@ describe('parseScenario', () => {
     expect(files.length).toBeGreaterThanOrEqual(3);
     for (const f of files) expect(() => parseScenario(readFileSync(new URL(f, dir), 'utf8')), f).not.toThrow();
   });
+
+  it('reads provider ovn: its databases checked and every bad field named, MTU 1442 unless set, groups and routers allowed', () => {
+    const ovn = parseScenario({ ...base, provider: 'ovn', ovn: { nb: 'tcp:192.0.2.1:6641', sb: 'unix:/run/ovn/sb.sock' },
+      security_groups: [{ name: 'web', rules: [{ protocol: 'tcp', port_range_min: 80 }] }], routers: [{ name: 'r', vpc: 'vpc1', subnets: ['s1'] }] });
+    expect(ovn.ovn).toEqual({ nb: 'tcp:192.0.2.1:6641', sb: 'unix:/run/ovn/sb.sock', timeoutMs: 60_000 });
+    expect(ovn.vm).toEqual({ mtu: 1442, portKind: 'veth' });
+    expect(parseScenario({ ...base, provider: 'ovn', vm: { mtu: 1500 } }).vm.mtu).toBe(1500);
+    expect(parseScenario({ ...base, provider: 'ovn' }).ovn).toEqual({ nb: undefined, sb: undefined, timeoutMs: 60_000 });
+    expect(issuesOf({ ...base, provider: 'ovn', ovn: { nb: 'http://nb:6641', sb: 'tcp:host', timeout_ms: 5, extra: 1 } }).map(([p]) => p).sort())
+      .toEqual(['ovn.extra', 'ovn.nb', 'ovn.sb', 'ovn.timeout_ms']);
+    expect(issuesOf({ ...base, provider: 'ovn', ovn: { nb: 'tcp:[::1]:70000' } })).toEqual([['ovn.nb', "'tcp:[::1]:70000': port 70000 is not in 1..65535"]]);
+    expect(issuesOf({ ...base, ovn: { nb: 'unix:/x' } })).toEqual([['ovn', 'is only for provider: ovn']]);
+    expect(issuesOf({ ...base, provider: 'ovn', alcor: { url: 'http://x' } })).toEqual([['alcor', 'is only for provider: alcor']]);
+  });
 });
