@@ -11,50 +11,13 @@ import { type AlcorCtx, allocateStage, bindStage, releasePort } from './alcor-st
 import type { CreateOptions, CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
 import { sameSpec } from './hollow-executor.js';
 import type { PortCommitter } from './port-committer.js';
-import type { PortKind, VmRef, VmRoute, VmSpec } from './spec.js';
+import type { VmRef, VmSpec } from './spec.js';
 import { type Stage, StepTimer, VmFailure, codeOf, runStages } from './stages.js';
 import { networkOf, parseIpv4, parseMac } from './ipv4.js';
 import { type OvnCtx, type OvnDeps, awaitInstalledInPlace, installedStage, markCommitted, prepareOvnPort } from './ovn-stages.js';
-import { DEFAULT_OVN_TIMEOUT_MS } from './spec.js';
+import { EXT, type VmInterfaceStore, externalIdsOf, specOf } from './vm-record.js';
 
-/** external_ids keys the agent owns on each VM's OVS Interface. */
-export const EXT = {
-  vhost: 'merak-vhost',
-  vmId: 'vm-id',
-  vmName: 'vm-name',
-  ifaceId: 'iface-id',
-  attachedMac: 'attached-mac',
-  ip: 'merak-ip',
-  gateway: 'merak-gateway',
-  mtu: 'merak-mtu',
-  portKind: 'merak-port-kind',
-  vni: 'merak-vni',
-  routes: 'merak-routes',
-  // Alcor mode: what deleting the VM's port in Alcor needs, and what makes a resent create the same VM.
-  alcorUrl: 'merak-alcor-url',
-  alcorProject: 'merak-alcor-project',
-  alcorTenant: 'merak-alcor-tenant',
-  alcorNetwork: 'merak-alcor-network',
-  alcorSubnet: 'merak-alcor-subnet',
-  alcorHost: 'merak-alcor-host',
-  // OVN mode: the bridge the port is on (OVN's integration bridge); its presence marks an OVN VM.
-  ovnBridge: 'merak-ovn-bridge',
-} as const;
-
-/** An Interface row as the executor needs it. */
-export interface VmInterfaceRow {
-  readonly name: string;
-  readonly ofport: number;
-  readonly externalIds: Readonly<Record<string, string>>;
-}
-
-/** What the executor needs from OVSDB besides port changes. */
-export interface VmInterfaceStore {
-  /** This vhost's VM interfaces (external_ids merak-vhost = vhost). */
-  list(): Promise<VmInterfaceRow[]>;
-  /** The interface of one VM, by vm-id. */
-  find(vmId: string): Promise<VmInterfaceRow | undefined>;
-}
+export { EXT, type VmInterfaceRow, type VmInterfaceStore } from './vm-record.js';
 
 export interface KernelExecutorDeps {
   readonly vhost: string;
@@ -104,65 +67,6 @@ interface CreateCtx extends AlcorCtx, OvnCtx {
   ofport: number;
   /** eth0's index inside the VM: fixed for veths, looked up after an internal port moved in. */
   eth0Index: number;
-}
-
-function externalIdsOf(vhost: string, s: VmSpec, ovnBridge: string | undefined): Record<string, string> {
-  const ids: Record<string, string> = {
-    ...s.externalIds,
-    [EXT.vhost]: vhost,
-    [EXT.vmId]: s.id,
-    [EXT.vmName]: s.name,
-    [EXT.attachedMac]: s.mac,
-    [EXT.ip]: `${s.ip}/${s.prefixLength}`,
-    [EXT.mtu]: String(s.mtu),
-    [EXT.portKind]: s.portKind,
-  };
-  if (s.gateway) ids[EXT.gateway] = s.gateway;
-  if (s.vni !== 0) ids[EXT.vni] = String(s.vni);
-  if (s.routes.length > 0) ids[EXT.routes] = formatRoutes(s.routes);
-  if (s.ifaceId) ids[EXT.ifaceId] = s.ifaceId;
-  if (ovnBridge !== undefined) ids[EXT.ovnBridge] = ovnBridge;
-  if (s.alcor) {
-    // The port's id is the interface id other controllers (Alcor's host agent) bind by.
-    Object.assign(ids, {
-      [EXT.ifaceId]: s.alcor.portId, [EXT.alcorUrl]: s.alcor.portUrl, [EXT.alcorProject]: s.alcor.projectId, [EXT.alcorTenant]: s.alcor.tenantId,
-      [EXT.alcorNetwork]: s.alcor.networkId, [EXT.alcorSubnet]: s.alcor.subnetId, [EXT.alcorHost]: s.alcor.hostId,
-    });
-  }
-  return ids;
-}
-
-/** The spec a VM was created with, as recorded in its Interface's external_ids. */
-function specOf(row: VmInterfaceRow): VmSpec {
-  const e = row.externalIds;
-  const [ip = '', prefix = '0'] = (e[EXT.ip] ?? '').split('/');
-  const extra: Record<string, string> = {};
-  for (const [k, v] of Object.entries(e)) if (!(Object.values(EXT) as string[]).includes(k)) extra[k] = v;
-  return {
-    id: e[EXT.vmId] ?? '', name: e[EXT.vmName] ?? '', ip, prefixLength: Number(prefix), gateway: e[EXT.gateway],
-    mac: e[EXT.attachedMac] ?? '', mtu: Number(e[EXT.mtu] ?? 1500), portKind: (e[EXT.portKind] as PortKind | undefined) ?? 'veth',
-    portName: row.name, ifaceId: e[EXT.ifaceId], externalIds: extra, vni: Number(e[EXT.vni] ?? 0), routes: parseRoutes(e[EXT.routes] ?? ''),
-    alcor: e[EXT.alcorUrl] === undefined ? undefined : {
-      portUrl: e[EXT.alcorUrl], projectId: e[EXT.alcorProject] ?? '', tenantId: e[EXT.alcorTenant] ?? '', networkId: e[EXT.alcorNetwork] ?? '',
-      subnetId: e[EXT.alcorSubnet] ?? '', securityGroupIds: [], portId: e[EXT.ifaceId] ?? '', hostId: e[EXT.alcorHost] ?? '', timeoutMs: 20_000, retries: 3,
-      awaitGoalState: false,
-    },
-    ovn: e[EXT.ovnBridge] === undefined ? undefined : { timeoutMs: DEFAULT_OVN_TIMEOUT_MS },
-  };
-}
-
-/** Routes as one external_ids value: "10.1.0.0/16,10.9.0.0/16>10.1.0.254" ('>' = via). */
-function formatRoutes(routes: VmSpec['routes']): string {
-  return routes.map((r) => `${r.destination}/${r.prefixLength}${r.via ? `>${r.via}` : ''}`).join(',');
-}
-
-function parseRoutes(text: string): VmRoute[] {
-  if (text === '') return [];
-  return text.split(',').map((item) => {
-    const [cidr = '', via] = item.split('>');
-    const [destination = '', len = '0'] = cidr.split('/');
-    return { destination, prefixLength: Number(len), via };
-  });
 }
 
 /** Alcor's answer fits the VM: an address on the gateway's subnet (the agent routes by it). */
