@@ -368,7 +368,7 @@ export class KernelExecutor implements VmExecutor {
     this.configureStage,
   ];
 
-  /** OVN mode: the same steps, the port on OVN's bridge, then `installed` (docs/data-plane.md). */
+  /** OVN mode: the same steps with the port on OVN's bridge, then `installed` (agent/vm/ovn-stages.ts). */
   private readonly ovnVethStages: readonly Stage<CreateCtx>[] = [
     ...this.vethStages.map((s) => (s === this.queueAttachStage ? this.ovnAttach(s) : s)),
     installedStage,
