@@ -131,3 +131,6 @@ export const NETLINK_CAP_ACK = 10;
 export const NETLINK_EXT_ACK = 11;
 export const NETLINK_GET_STRICT_CHK = 12;
 export const ETHTOOL_STXCSUM = 0x17;
+/** Raw ICMP sockets: setsockopt(SOL_RAW, ICMP_FILTER, mask), a bit set per ICMP type to drop. */
+export const SOL_RAW = 255;
+export const ICMP_FILTER = 1;

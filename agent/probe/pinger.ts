@@ -1,9 +1,12 @@
 // Ping from inside a VM: a raw ICMP socket opened in the VM's namespace (so the probe crosses the
 // VM's own eth0, route and OVS port), echoes to each target, replies matched by id and sequence.
 import { randomInt } from 'node:crypto';
-import { AF_INET, IPPROTO_ICMP, NETNS_RUN_DIR, SOCK_RAW, netnsEnter, openSocket } from '@merak/native';
+import { AF_INET, ICMP_FILTER, IPPROTO_ICMP, NETNS_RUN_DIR, SOCK_RAW, SOL_RAW, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, netnsEnter, openSocket } from '@merak/native';
 import { errorMessage } from '../errors.js';
 import { decodeEchoReply, encodeEchoRequest } from './icmp.js';
+
+const ICMP_ECHO_REPLY = 0;
+const RECEIVE_BUFFER_BYTES = 4 << 20;
 
 export interface PingOptions {
   readonly count: number;
@@ -58,6 +61,16 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
     },
     () => undefined,
   );
+  // A raw ICMP socket gets a copy of every ICMP packet the VM receives, the echo requests of every
+  // VM pinging this one included. In a test where all VMs ping each other at once, those copies
+  // and the replies overran the default receive buffer whenever the agent's event loop lagged, and
+  // lost replies read as broken pairs. Only echo replies are let in, into a roomy buffer.
+  socket.setsockopt(SOL_RAW, ICMP_FILTER, ~(1 << ICMP_ECHO_REPLY));
+  try {
+    socket.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER_BYTES);
+  } catch {
+    socket.setsockopt(SOL_SOCKET, SO_RCVBUF, RECEIVE_BUFFER_BYTES);
+  }
   let seq = 0;
   const payload = Buffer.alloc(56, 0x6d);
   try {

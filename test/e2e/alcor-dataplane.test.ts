@@ -91,11 +91,13 @@ describe('Alcor mode with its data plane on the local emulation', () => {
     scenarioId = created.id;
     await client.watch(created.id, () => undefined);
     const done = await client.getScenario(created.id);
+    const report = JSON.parse((await client.getReport(created.id)).json) as {
+      ping: { pairsPassed: number; pairsFailed: number; failedPairs: unknown[] }; alcor: { goalStateVms: number; goalStateMs: { p50: number } };
+    };
+    // The failed pairs first: a red run says which pair and why.
+    expect(report.ping.failedPairs).toEqual([]);
     expect(done.error).toBe('');
     expect(done.vms).toMatchObject({ requested: 50, ready: 50, failed: 0 });
-    const report = JSON.parse((await client.getReport(created.id)).json) as {
-      ping: { pairsPassed: number; pairsFailed: number }; alcor: { goalStateVms: number; goalStateMs: { p50: number } };
-    };
     // Every ordered pair of the VPC (50 x 49), across vhosts and within them.
     expect(report.ping).toMatchObject({ pairsPassed: 2450, pairsFailed: 0 });
     expect(report.alcor.goalStateVms).toBe(50);
