@@ -1,18 +1,31 @@
 // `merak demo`, the main job on its embedded default: a local emulation of 5 vhosts, Merak's own
 // end-to-end scenario on it (1 VPC, 1 subnet, 50 VMs), the ping test from inside the VMs, the
 // report (table, report.json, report.html), and how to look around and tear down. With
-// --provider alcor, the same with Alcor as the control plane (demo-alcor.ts).
+// --provider alcor, the same with Alcor as the control plane (demo-alcor.ts); with --provider ovn,
+// with OVN as the control plane (demo-ovn.ts).
 import { join } from 'node:path';
 import { Plan } from '../plan/index.js';
 import { demoScenarioYaml, parseScenario } from '../scenario/index.js';
 import { connect } from './connect.js';
 import { alcorDemo } from './demo-alcor.js';
+import { ovnDemo } from './demo-ovn.js';
 import { localDown, localUp } from './local.js';
 import { runScenario } from './run-scenario.js';
 
+/** The demo's control planes, as `--provider` names them. */
+export const DEMO_PROVIDERS = ['standalone', 'alcor', 'ovn'] as const;
+export type DemoProvider = (typeof DEMO_PROVIDERS)[number];
+
+export function isDemoProvider(p: string): p is DemoProvider {
+  return (DEMO_PROVIDERS as readonly string[]).includes(p);
+}
+
 export interface DemoOptions {
-  /** The control plane: none of its own (standalone), or Alcor (the Alcor-compatible server, run here). */
-  readonly provider: 'standalone' | 'alcor';
+  /**
+   * The control plane: none of its own (standalone), Alcor (the Alcor-compatible server, run
+   * here), or OVN (central and a chassis per vhost, run by the emulation).
+   */
+  readonly provider: DemoProvider;
   readonly dir: string;
   readonly hosts: number;
   readonly vms: number;
@@ -23,7 +36,11 @@ export interface DemoOptions {
 }
 
 export async function demo(o: DemoOptions): Promise<boolean> {
-  return o.provider === 'alcor' ? alcorDemo(o) : standaloneDemo(o);
+  switch (o.provider) {
+    case 'alcor': return alcorDemo(o);
+    case 'ovn': return ovnDemo(o);
+    case 'standalone': return standaloneDemo(o);
+  }
 }
 
 async function standaloneDemo(o: DemoOptions): Promise<boolean> {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { ServiceError } from '@grpc/grpc-js';
 import { coordinatorV1 } from '@merak/proto';
 import { ConnectError, connect, localDir } from './connect.js';
-import { demo } from './demo.js';
+import { DEMO_PROVIDERS, demo, isDemoProvider } from './demo.js';
 import { localDown, localLeftovers, localStatus, localUp } from './local.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import { phaseName, runScenario, writeReport } from './run-scenario.js';
@@ -24,6 +24,12 @@ The main job:
                       allocates and binds every VM's port and pushes its GoalState to the agents,
                       which program it; the ping test runs on that data plane; the report splits
                       Alcor's bind into REST work and GoalState push and programming
+                      --provider ovn: the same with OVN as the control plane: the emulation also
+                      runs OVN central (NB, SB, ovn-northd) and an ovn-controller per vhost; the
+                      coordinator writes the VMs' ports, a security group and a router into OVN's
+                      northbound database, each VM is ready once ovn-controller installed its
+                      port; the ping test runs on OVN's Geneve data plane; the report splits each
+                      port into NB write, bound, up and ovn-installed
 
 The local emulation (needs root: network namespaces, Open vSwitch):
   local up            a coordinator and --hosts vhosts (default 5) on this machine, each vhost like a
@@ -51,7 +57,11 @@ Options:
   --prefix P          names of the local emulation's namespaces and links (default merak)
   --underlay CIDR     the local underlay network (default: a TEST-NET range no route here uses)
   --down              demo: tear down at the end
-  --provider P        demo: standalone (default: no control plane, Merak programs the overlay) or alcor
+  --provider P        demo: the control plane under test, one of
+                        standalone  (default) none: the coordinator tells the agents their VXLAN
+                                    peers and neighbors, and they program OVS themselves
+                        alcor       Alcor (the Alcor-compatible server, started here for the run)
+                        ovn         OVN (central and a chassis per vhost, in the emulation)
   --host-access       local up: give this machine an address on the underlay, so the vhosts reach
                       services running here (e.g. the Alcor-compatible server, for Alcor mode);
                       the agents (which serve Alcor's GoalState on 0.0.0.0:50001 of their vhost)
@@ -63,6 +73,8 @@ Options:
 Examples:
   merak demo
   merak demo --provider alcor --down
+  merak demo --provider ovn
+  merak local up --ovn && merak run examples/ovn.yaml
   merak local up --hosts 3 && merak run examples/two-vpcs.yaml && merak local down
 `;
 
@@ -130,10 +142,12 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'demo': {
-      const provider = values.provider;
-      if (provider !== 'standalone' && provider !== 'alcor') throw new UsageError(`--provider: '${provider}' is not standalone or alcor`);
+      const provider = values.provider!;
+      if (!isDemoProvider(provider)) throw new UsageError(`--provider: '${provider}' is not one of ${DEMO_PROVIDERS.join(', ')}`);
+      // Every flag is checked before anything needs root.
+      const options = { provider, dir: localDir(flags.localDir), hosts: count('hosts', 64), vms: count('vms', 10_000), out: flags.out, down: values.down!, prefix: values.prefix! };
       needRoot();
-      return (await demo({ provider, dir: localDir(flags.localDir), hosts: count('hosts', 64), vms: count('vms', 10_000), out: flags.out, down: values.down!, prefix: values.prefix! })) ? 0 : 1;
+      return (await demo(options)) ? 0 : 1;
     }
     case 'local': {
       const dir = localDir(flags.localDir);
