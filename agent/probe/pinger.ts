@@ -96,6 +96,10 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
     // Wait for the last replies, returning early when everything came back.
     const deadline = Date.now() + opts.timeoutMs;
     while (pending.size > 0 && Date.now() < deadline) await sleep(5);
+    // After a stalled event loop the timer above can fire before the poll phase has read the
+    // replies already waiting in the socket: one turn through poll (setImmediate runs after it)
+    // reads them before the socket closes.
+    if (pending.size > 0) await new Promise((resolve) => setImmediate(resolve));
   } finally {
     socket.close();
   }
