@@ -4,6 +4,7 @@
 // internal interface, where OVS's native tunnelling finds the route and ARPs for remote VTEPs.
 // On the kernel datapath the interface keeps its address. Idempotent: a restarted agent finds
 // br-phy and the address in place and changes nothing.
+import { netnsEnter } from '@merak/native';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, MerakError, errorMessage } from '../errors.js';
 import { IFF, RTN, RTPROT } from '../netlink/index.js';
@@ -106,6 +107,13 @@ export async function ensureUnderlay(host: NetnsHandle, vswitch: UplinkStore, cf
   }
   const ep = (await v4(phy.index)).find((a) => a.ip === chosen.ip);
   if (!ep) throw new MerakError('NETLINK', `${chosen.ip} is not on ${UPLINK_BRIDGE} after moving it there`);
+  // Nor may the kernel answer ARP on the interface: with arp_ignore 0 it answers a request for
+  // br-phy's address from the interface's own MAC as well as br-phy does, and a peer's vswitchd
+  // that snoops that reply sends its tunnels there, where nothing takes them (lost until the
+  // entry is replaced or ages out). 1: answer only for addresses on the interface the request came in on.
+  await netnsEnter(host.path, { sysctls: [[`net.ipv4.conf.${cfg.interface}.arp_ignore`, '1']] }).catch((e: unknown) => {
+    logger.warn({ interface: cfg.interface, err: errorMessage(e) }, 'could not set arp_ignore on the underlay interface: peers may learn its MAC for the tunnel endpoint');
+  });
   logger.info({ interface: cfg.interface, bridge: UPLINK_BRIDGE, underlayIp: ep.ip, changes }, changes.length > 0 ? 'underlay set up' : 'underlay already in place');
   // br-phy's MAC, read after vswitchd made it (it is the tap's own address).
   const mac = (await host.linkGet(UPLINK_BRIDGE))?.mac ?? phy.mac ?? '';
