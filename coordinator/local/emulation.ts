@@ -14,7 +14,7 @@ import type { AgentClient } from '../agent-client/agent-client.js';
 import { type EmulationState, type VhostRecord, statePath, writeState } from './emulation-state.js';
 import { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';
 import { type OvnCentralRecord, ovnCentralRecord, startOvnCentral } from './ovn-central.js';
-import { configureChassis, ovnControllerLog, startOvnController, waitForChassis } from './ovn-controller.js';
+import { configureChassis, ovnControllerLog, resolveTunnelPeers, startOvnController, waitForChassis } from './ovn-controller.js';
 import { OvnStartError, ovnMissing } from './ovn-daemon.js';
 import { type ProcessRecord, recordOf } from './process-record.js';
 import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, hostUnderlayAddress, linkExists, underlayAddress } from './underlay-network.js';
@@ -278,6 +278,7 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
       await waitForChassis(central.sb.unix, records.map((r) => ({
         name: r.name, encapIp: r.underlayIp, process: r.processes.ovnController!, logFile: ovnControllerLog(join(r.dir, 'ovs')),
       })), options.ovnReadyTimeoutMs ?? 30_000);
+      await resolveTunnelPeers(records.map((r) => ({ netns: r.netns, underlayIp: r.underlayIp })));
     }
   } catch (e) {
     for (const lv of started) lv?.client.close();
