@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { netnsDelete } from '@merak/native';
 import { type LocalEmulation, startLocalEmulation, teardownLocalEmulation } from '@merak/coordinator';
 import { type ModeFigures, type RunResult, figuresOf } from './figures.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from './host-state.js';
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   let emulationUpSeconds = 0;
   try {
     progress(`bringing up the local emulation with OVN: ${o.vhosts} vhosts (prefix ${prefix}, folder ${stateDir})`);
-    setLiveStateDir(stateDir);
+    setLiveStateDir(stateDir, `${prefix}-vm-`);
     const t = Date.now();
     emulation = await startLocalEmulation({ prefix, hosts: o.vhosts, stateDir, ovn: true, goalState: false, onTuning: (c) => progress(`kernel settings raised: ${c.join(', ')}`) });
     emulationUpSeconds = (Date.now() - t) / 1000;
@@ -75,6 +76,12 @@ async function main(): Promise<void> {
     progress(`FAILED: ${msg(e)}`);
   } finally {
     watch?.close();
+    // A stopped run's abandoned VMs (its removal may have been cut short): by name.
+    const vms = await namespacesWithPrefix(`${prefix}-vm-`).catch(() => []);
+    if (vms.length > 0 && !o.keep) {
+      errors.push(`${vms.length} VM namespaces were left by the runs (removed now)`);
+      await netnsDelete(vms);
+    }
     if (o.keep && emulation) {
       progress(`kept up (--keep); remove it with: npm run merak -- local down --local-dir ${root}  (or teardownLocalEmulation('${stateDir}'))`);
     } else {

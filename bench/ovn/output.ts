@@ -62,6 +62,8 @@ export function table(o: Options, cols: readonly ModeFigures[], r: Ratios, sizes
     ['northd CPU ms/port', (x) => String(x.cpu_ms_per_port.northd), 'northd_cpu_per_port'],
     ['ovn-controllers CPU ms/port', (x) => String(x.cpu_ms_per_port.ovn_controllers), 'controllers_cpu_per_port'],
     ['northd+controllers CPU ms/port', (x) => String(x.cpu_ms_per_port.northd_plus_controllers), 'northd_plus_controllers_cpu_per_port'],
+    ['  net of idle (ms/port)', (x) => String(x.cpu_ms_per_port_net_of_idle.northd_plus_controllers), ''],
+    ['  idle: northd+ctrl CPU ms/s', (x) => String(round(x.idle_cpu_ms_per_s.northd + x.idle_cpu_ms_per_s.ovn_controllers, 1)), ''],
     ['NB / SB ovsdb-server CPU ms/port', (x) => `${x.cpu_ms_per_port.nb_ovsdb} / ${x.cpu_ms_per_port.sb_ovsdb}`, ''],
     ['checks', (x) => (x.problems.length === 0 ? 'ok' : `${x.problems.length} FAILED`), ''],
   ];

@@ -50,9 +50,14 @@ export async function runOnce(b: Bench, mode: Mode, label: string, roundNo: numb
   let cpu1 = cpu0;
   const pings: Array<Promise<PingOutcome>> = [];
   let pingsOff = false;
+  let idleRate = { northd: 0, nb: 0, sb: 0, controllers: 0 };
   try {
     await way.setUp();
     made = true;
+    // The daemons' idle CPU over 2 s, so that a long run's share of it can be told from the ports' cost.
+    const idle0 = sampleCpu(b.pids);
+    await sleep(2000);
+    idleRate = cpuBetween(idle0, sampleCpu(b.pids));
     watch.expect(plan.ports);
     // Pings: each sampled port once it and the port before it are installed.
     const byIndex = plan.ports;
@@ -85,11 +90,12 @@ export async function runOnce(b: Bench, mode: Mode, label: string, roundNo: numb
       }
     }
     cpu1 = sampleCpu(b.pids);
+    // The wait is over: a sampled port not installed now never will be (its ping gives up; running pings finish).
+    pingsOff = true;
     await makeP;
     if (watch.lost) ctx.problems.push(watch.lost);
     if (watch.count < n && !stopped()) ctx.problems.push(`${n - watch.count} of ${n} ports not installed ${o.timeoutMs} ms after the last was made`);
     const outcomes = await Promise.all(pings);
-    pingsOff = true;
     for (const p of watch.misplaced) ctx.problems.push(`installed on the wrong vhost: ${p}`);
     // From outside, before anything is said of the run.
     if (!stopped()) ctx.problems.push(...(await checkMade(emulation, plan).catch((e: unknown) => [`checking from outside: ${msg(e)}`])));
@@ -119,7 +125,7 @@ export async function runOnce(b: Bench, mode: Mode, label: string, roundNo: numb
     const result: RunResult = {
       mode, label, round: roundNo, ports: n, installed: watch.count, seconds, makeSeconds: (makeDoneAt - firstSent) / 1000,
       latencyMs, nbWriteMs: [...writes.values()], nbWrites: ctx.nbWrites, firstReplyMs: replyMs, pingsSampled: outcomes.length, pingFailures,
-      cpu: cpuBetween(cpu0, cpu1), installedFromTs: watch.fromTs, problems: ctx.problems,
+      cpu: cpuBetween(cpu0, cpu1), idleCpuPerS: { northd: idleRate.northd / 2, nb: idleRate.nb / 2, sb: idleRate.sb / 2, controllers: idleRate.controllers / 2 }, installedFromTs: watch.fromTs, problems: ctx.problems,
     };
     say(`${watch.count}/${n} installed in ${seconds.toFixed(2)} s (${(n / seconds).toFixed(1)} ports/s; made in ${result.makeSeconds.toFixed(2)} s, ${ctx.nbWrites} NB writes), `
       + `northd ${(1000 * result.cpu.northd / n).toFixed(2)} + controllers ${(1000 * result.cpu.controllers / n).toFixed(2)} CPU ms/port${outcomes.length > 0 ? `, pings ${replyMs.length}/${outcomes.length}` : ''}`);

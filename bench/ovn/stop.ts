@@ -2,12 +2,15 @@
 // mode stops writing, its ports are removed and the emulation goes down in the `finally` blocks. A
 // second signal kills the bench's own child processes (pings, shell steps) by PID and exits at once,
 // saying how to remove the emulation.
-import { type ChildProcess, execFile } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 let signal: NodeJS.Signals | undefined;
 /** The emulation's folder while one is up (said on a hard exit). */
 let liveStateDir: string | undefined;
+/** Names of the shell-made VMs' namespaces start with this (local down does not know them). */
+let vmNetnsPrefix: string | undefined;
 const children = new Set<ChildProcess>();
 
 export class StoppedError extends Error {
@@ -23,8 +26,28 @@ export function throwIfStopped(): void {
   if (signal !== undefined) throw new StoppedError(signal);
 }
 
-export function setLiveStateDir(dir: string | undefined): void {
+export function setLiveStateDir(dir: string | undefined, vmPrefix?: string): void {
   liveStateDir = dir;
+  vmNetnsPrefix = vmPrefix;
+}
+
+/** On a hard exit: the VMs' namespaces, by name (the shell-made ones are no agent's to remove). */
+function deleteVmNamespaces(): void {
+  if (!vmNetnsPrefix) return;
+  let names: string[] = [];
+  try {
+    names = readdirSync('/run/netns').filter((n) => n.startsWith(vmNetnsPrefix!));
+  } catch {
+    return;
+  }
+  if (names.length > 0) console.error(`bench: deleting ${names.length} VM namespaces (${vmNetnsPrefix}*)`);
+  for (const n of names) {
+    try {
+      execFileSync('ip', ['netns', 'delete', n], { stdio: 'ignore' });
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 export function handleStopSignals(): void {
@@ -32,6 +55,7 @@ export function handleStopSignals(): void {
     process.on(sig, () => {
       if (signal !== undefined) {
         for (const c of children) c.kill('SIGKILL');
+        deleteVmNamespaces();
         if (liveStateDir) console.error(`bench: exiting; remove what is left with: npm run merak -- local down --local-dir ${liveStateDir.replace(/\/emulation$/, '')} (or teardownLocalEmulation on ${liveStateDir})`);
         process.exit(130);
       }
