@@ -133,18 +133,19 @@ export async function waitForChassis(sb: string, chassis: readonly ChassisWait[]
 }
 
 /**
- * Each vhost resolves every other vhost's tunnel endpoint once, by a ping from its namespace:
- * its vswitchd learns the peers' MACs from the ARP replies. Otherwise the first packets towards
- * each peer are lost for a few hundred ms while vswitchd ARPs (the userspace datapath keeps a flow
- * without the tunnel until it revalidates): longer than a ping test's echoes last. Unused, an
- * entry ages out after tnl/neigh/aging (900 s): the next packets to that peer meet the same loss.
- * Best effort: a peer that does not answer is left to vswitchd's own ARP.
+ * Each vhost resolves every other vhost's tunnel endpoint once, by pinging it from its namespace:
+ * its vswitchd learns a peer's MAC from the ARP reply on its way to br-phy. Otherwise the first
+ * packets towards each peer are lost for a few hundred ms while vswitchd ARPs (the userspace
+ * datapath keeps a flow without the tunnel until it revalidates): longer than a ping test's echoes
+ * last. One vhost after the other, its kernel's neighbors flushed first: a kernel that has just
+ * been asked for its own address knows the asker already and would send no ARP request of its own.
+ * Unused, an entry ages out after tnl/neigh/aging (900 s): the next packets to that peer meet the
+ * same loss. Best effort: a peer that does not answer is left to vswitchd's own ARP.
  */
-export async function resolveTunnelPeers(vhosts: ReadonlyArray<{ readonly netns: string; readonly underlayIp: string }>, parallel = 4): Promise<void> {
-  const script = 'for ip; do ping -q -c 1 -W 2 "$ip" >/dev/null 2>&1 & done; wait';
-  for (let i = 0; i < vhosts.length; i += parallel) {
-    await Promise.all(vhosts.slice(i, i + parallel).map((v) =>
-      run(['sh', '-c', script, 'sh', ...vhosts.filter((p) => p !== v).map((p) => p.underlayIp)], { netns: v.netns }).catch(() => undefined)));
+export async function resolveTunnelPeers(vhosts: ReadonlyArray<{ readonly netns: string; readonly underlayIp: string }>, device = 'br-phy'): Promise<void> {
+  const script = `ip neigh flush dev ${device}; for ip; do ping -q -c 1 -W 2 "$ip" >/dev/null 2>&1 & done; wait`;
+  for (const v of vhosts) {
+    await run(['sh', '-c', script, 'sh', ...vhosts.filter((p) => p !== v).map((p) => p.underlayIp)], { netns: v.netns }).catch(() => undefined);
   }
 }
 
