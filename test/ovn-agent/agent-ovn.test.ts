@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { agentV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OvnChassis, startOvnChassis } from '../fixtures/ovn-chassis.js';
-import { type OvnCentral, startOvnCentral, waitFor } from '../fixtures/ovn-central.js';
+import { type OvnCentral, startOvnCentral } from '../fixtures/ovn-central.js';
+import { waitFor } from '../fixtures/processes.js';
 import { type TestVhost, namespacesWithPrefix, startTestVhost } from '../fixtures/local-vhost.js';
 
 const OVN_BRIDGE = 'br-ovn';

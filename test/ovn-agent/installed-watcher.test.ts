@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvnInstallTimeoutError } from '../../agent/ovn/errors.js';
 import { OvnInstalledWatcher } from '../../agent/ovn/installed-watcher.js';
 import { OvsdbClient, OvsdbError } from '../../agent/vswitch/ovsdb-client.js';
-import { waitFor } from '../fixtures/ovn-central.js';
+import { waitFor } from '../fixtures/processes.js';
 
 const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 let dir = '';

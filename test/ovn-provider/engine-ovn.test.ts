@@ -16,12 +16,12 @@ import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import { ScenarioValidationError } from '../../coordinator/scenario/index.js';
 import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
 import { Store } from '../../coordinator/store/store.js';
-import { type OvnCentralFixture, startOvnCentralFixture } from '../fixtures/ovn-central-fixture.js';
+import { type OvnCentral, startOvnCentral } from '../fixtures/ovn-central.js';
 import { logger, nbRowsOf, rowsOfScenario, waitUntil } from './helpers.js';
 
 const TOKEN = 'ovn-engine-token';
 let dir = '';
-let central: OvnCentralFixture;
+let central: OvnCentral;
 let server: Server;
 let store: Store;
 let registry: AgentRegistry;
@@ -31,7 +31,7 @@ const agents: RunningAgent[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'merak-ovneng-'));
-  central = await startOvnCentralFixture();
+  central = await startOvnCentral({ tempPrefix: 'merak-ovnp-' });
   store = new Store(join(dir, 'state.db'));
   registry = new AgentRegistry({ minHeartbeatMs: 200 });
   const fanout = { ...DEFAULT_FANOUT, chunkSize: 4, backoff: { initialMs: 20, maxMs: 100 }, agentReturnTimeoutMs: 20_000 };

@@ -6,7 +6,7 @@ import { Plan } from '../../coordinator/plan/index.js';
 import type { ScenarioContext } from '../../coordinator/providers/provider.js';
 import { parseScenario } from '../../coordinator/scenario/index.js';
 import { Store } from '../../coordinator/store/store.js';
-import type { OvnCentralFixture } from '../fixtures/ovn-central-fixture.js';
+import type { OvnCentral } from '../fixtures/ovn-central.js';
 
 export const logger = pino({ level: 'silent' });
 
@@ -23,20 +23,20 @@ export function contextOf(store: Store, yaml: string, hosts: readonly string[], 
 export const lines = (out: string): string[] => out.split('\n').map((l) => l.trim()).filter((l) => l !== '');
 
 /** Names of the rows of `table` that carry external_ids merak-scenario=<id>. */
-export function rowsOfScenario(c: OvnCentralFixture, table: string, id: string): string[] {
+export function rowsOfScenario(c: OvnCentral, table: string, id: string): string[] {
   return lines(c.nbctl('--bare', `--columns=${table === 'ACL' ? 'match' : 'name'}`, 'find', table, `external_ids:merak-scenario=${id}`));
 }
 
 /** The names of a switch's ports. */
-export const switchPorts = (c: OvnCentralFixture, ls: string): string[] => lines(c.nbctl('lsp-list', ls)).map((l) => /\((.*)\)$/.exec(l)![1]!).sort();
+export const switchPorts = (c: OvnCentral, ls: string): string[] => lines(c.nbctl('lsp-list', ls)).map((l) => /\((.*)\)$/.exec(l)![1]!).sort();
 
 export const NB_TABLES = ['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Port_Group', 'ACL'] as const;
 
 /** Everything of scenario `id` in NB, as "Table: name" (none after a teardown). */
-export const nbRowsOf = (c: OvnCentralFixture, id: string): string[] => NB_TABLES.flatMap((t) => rowsOfScenario(c, t, id).map((n) => `${t}: ${n}`));
+export const nbRowsOf = (c: OvnCentral, id: string): string[] => NB_TABLES.flatMap((t) => rowsOfScenario(c, t, id).map((n) => `${t}: ${n}`));
 
 /** The SB datapaths and port bindings northd made from a scenario's rows (their names carry `prefix`). */
-export function sbRowsOf(c: OvnCentralFixture, prefix: string): string[] {
+export function sbRowsOf(c: OvnCentral, prefix: string): string[] {
   const datapaths = lines(c.sbctl('--bare', '--columns=external_ids', 'list', 'Datapath_Binding')).filter((l) => l.includes(prefix));
   const ports = lines(c.sbctl('--bare', '--columns=logical_port', 'list', 'Port_Binding')).filter((l) => l.includes(prefix));
   return [...datapaths, ...ports];

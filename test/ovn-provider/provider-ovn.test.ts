@@ -8,15 +8,15 @@ import { ovnControlPlane } from '../../coordinator/providers/provider-ovn.js';
 import type { PlannedVm } from '../../coordinator/plan/index.js';
 import { shortId } from '../../coordinator/ovn/names.js';
 import { Store } from '../../coordinator/store/store.js';
-import { type OvnCentralFixture, startOvnCentralFixture } from '../fixtures/ovn-central-fixture.js';
+import { type OvnCentral, startOvnCentral } from '../fixtures/ovn-central.js';
 import { contextOf, lines, logger, nbRowsOf, rowsOfScenario, sbRowsOf, switchPorts, waitUntil } from './helpers.js';
 
-let central: OvnCentralFixture;
+let central: OvnCentral;
 let store: Store;
 const providers: ControlPlane[] = [];
 
 beforeAll(async () => {
-  central = await startOvnCentralFixture();
+  central = await startOvnCentral({ tempPrefix: 'merak-ovnp-' });
   store = new Store(':memory:');
 });
 
