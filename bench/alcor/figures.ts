@@ -1,4 +1,5 @@
 // What one run of a mode measured, and the figures of a mode over its rounds.
+import { type Quantiles, quantiles, round } from '../common/stats.js';
 import type { Mode } from './options.js';
 
 export interface PushTally {
@@ -26,13 +27,6 @@ export interface ModeRun {
   readonly problems: string[];
 }
 
-export interface Quantiles {
-  p50: number;
-  p99: number;
-  max: number;
-  count: number;
-}
-
 export interface ModeFigures {
   mode: Mode;
   rounds: number;
@@ -51,16 +45,6 @@ export interface ModeFigures {
   fleet_cpu_us_per_push: number | null;
   failures: { rest: number; pushes: number; push_outcomes: Record<string, number> };
   problems: string[];
-}
-
-export const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
-
-/** Nearest-rank quantiles. */
-export function quantiles(values: readonly number[]): Quantiles {
-  if (values.length === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
-  const v = Float64Array.from(values).sort();
-  const at = (q: number): number => v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(v[v.length - 1]!), count: v.length };
 }
 
 /** A mode's runs pooled: every sample in the quantiles, pushes per second over the summed bind time. */

@@ -1,7 +1,7 @@
 // The report of a run: the table for people and the JSON line (the output's last line).
 import { cpus } from 'node:os';
-import type { ModeFigures, Quantiles } from './figures.js';
-import { round } from './figures.js';
+import { type Quantiles, round } from '../common/stats.js';
+import type { ModeFigures } from './figures.js';
 import type { Mode, Options } from './options.js';
 import type { Topology } from './topology.js';
 

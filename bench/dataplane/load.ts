@@ -1,15 +1,8 @@
 // The machine's load: waiting for it to be quiet before a mode, and sampling it while the mode runs.
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { busyPctBetween, cpuTimes, waitForQuietCpus } from '../common/machine-cpu.js';
 import { round, type LoadFigures } from './figures.js';
 import { progress, stop } from './stop.js';
-
-/** Busy and total jiffies of all CPUs, from /proc/stat. */
-function cpuTimes(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3]! - f[4]!, total }; // minus idle and iowait
-}
 
 /**
  * Waits (at most `maxMs`) until the CPUs were less than `busyPct` busy over a 2 s window, so a mode
@@ -17,16 +10,11 @@ function cpuTimes(): { busy: number; total: number } {
  * Returns the last window's busy percentage.
  */
 export async function waitForQuiet(label: string, busyPct = 30, maxMs = 60_000): Promise<number> {
-  const deadline = Date.now() + maxMs;
-  for (let said = false; ;) {
-    const a = cpuTimes();
-    await new Promise((r) => setTimeout(r, 2000));
-    const b = cpuTimes();
-    const busy = (100 * (b.busy - a.busy)) / Math.max(1, b.total - a.total);
-    if (busy < busyPct || Date.now() > deadline || stop.signal !== undefined) return round(busy);
-    if (!said) progress(`${label}: waiting for the machine to be quiet (CPUs ${busy.toFixed(0)}% busy)`);
-    said = true;
-  }
+  const busy = await waitForQuietCpus({
+    busyPct, maxMs, stopped: () => stop.signal !== undefined,
+    waiting: (b) => progress(`${label}: waiting for the machine to be quiet (CPUs ${b.toFixed(0)}% busy)`),
+  });
+  return round(busy);
 }
 
 export interface LoadSampler {
@@ -51,7 +39,7 @@ export function sampleLoad(): LoadSampler {
       atStart: round(atStart, 2),
       mean: round(loads.length > 0 ? loads.reduce((a, b) => a + b, 0) / loads.length : loadavg()[0]!, 2),
       max: round(Math.max(loadavg()[0]!, ...loads), 2),
-      cpuBusyPct: round((100 * (cpu1.busy - cpu0.busy)) / Math.max(1, cpu1.total - cpu0.total)),
+      cpuBusyPct: round(busyPctBetween(cpu0, cpu1)),
       cpuBusyPctBefore,
     }),
   };

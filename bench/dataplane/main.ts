@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModules } from './coordinator-modules.js';
 import type { Mode, ModeFigures } from './figures.js';
-import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from './host-state.js';
+import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from '../common/host-state.js';
 import { parseOptions } from './options.js';
 import { jsonLine, ratios, table } from './output.js';
 import { runMode } from './run-mode.js';

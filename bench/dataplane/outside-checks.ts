@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type * as LocalCli from '../../coordinator/cli/local.js';
 import type { Report } from '../../coordinator/report/report.js';
 import type { Mode, Options } from './figures.js';
-import { namespacesWithPrefix, run } from './host-state.js';
+import { namespacesWithPrefix, run } from '../common/host-state.js';
 
 export type Vhost = LocalCli.LocalUp['emulation']['vhosts'][number];
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
 import { readState, teardownLocalEmulation } from '@merak/coordinator';
 import type { Modules } from './coordinator-modules.js';
-import { linksWithPrefix, namespacesWithPrefix, processesMentioning, run } from './host-state.js';
+import { linksWithPrefix, namespacesWithPrefix, processesMentioning, run } from '../common/host-state.js';
 
 /**
  * `local down`, then whatever still carries the prefix: the emulation by its record, namespaces,

@@ -2,7 +2,7 @@
 // Merak's code): every port ovn-installed on its vhost (ovs-vsctl), bound to its vhost's chassis
 // (ovn-sbctl), the counts; after removal, nothing of the run anywhere.
 import type { LocalEmulation } from '@merak/coordinator';
-import { namespacesWithPrefix } from './host-state.js';
+import { namespacesWithPrefix } from '../common/host-state.js';
 import type { RunPlan } from './ports.js';
 import { run } from './stop.js';
 
@@ -86,7 +86,7 @@ export async function leftOf(em: LocalEmulation, plan: RunPlan, vmNetnsPrefix: s
     Promise.all(em.vhosts.map((vh) => interfacesOf(vh.dbSocket, plan.lspPrefix))),
     bindingsOf(ovn.sb, plan.lspPrefix),
     nbPortsOf(ovn.nb, plan.lspPrefix),
-    namespacesWithPrefix(vmNetnsPrefix),
+    namespacesWithPrefix(vmNetnsPrefix, run),
     run('ovn-nbctl', [`--db=${ovn.nb}`, '--timeout=30', '--bare', '--columns=name', 'find', 'Logical_Switch', `name=${plan.switchName}`]),
   ]);
   const left: string[] = [];

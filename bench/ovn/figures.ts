@@ -1,4 +1,5 @@
 // What one run of a mode measured, and a mode's figures pooled over its runs.
+import { type Quantiles, quantiles, round } from '../common/stats.js';
 import type { CpuSample } from './cpu.js';
 import type { Mode } from './options.js';
 
@@ -29,13 +30,6 @@ export interface RunResult {
   /** installed times taken from ovn-installed-ts (the rest: the monitor update's arrival) */
   readonly installedFromTs: number;
   readonly problems: string[];
-}
-
-export interface Quantiles {
-  p50: number;
-  p99: number;
-  max: number;
-  count: number;
 }
 
 export interface CpuPerPort {
@@ -71,16 +65,6 @@ export interface ModeFigures {
   cpu_s: { northd: number; ovn_controllers: number; nb_ovsdb: number; sb_ovsdb: number };
   installed_time_from_ts_pct: number;
   problems: string[];
-}
-
-export const round = (x: number, digits = 1): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x);
-
-/** Nearest-rank quantiles. */
-export function quantiles(values: readonly number[]): Quantiles {
-  if (values.length === 0) return { p50: 0, p99: 0, max: 0, count: 0 };
-  const v = Float64Array.from(values).sort();
-  const at = (q: number): number => v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
-  return { p50: round(at(0.5)), p99: round(at(0.99)), max: round(v[v.length - 1]!), count: v.length };
 }
 
 export function figuresOf(mode: Mode, label: string, runs: readonly RunResult[]): ModeFigures {

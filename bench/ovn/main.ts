@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
 import { type LocalEmulation, startLocalEmulation, teardownLocalEmulation } from '@merak/coordinator';
 import { type ModeFigures, type RunResult, figuresOf } from './figures.js';
-import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from './host-state.js';
+import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from '../common/host-state.js';
 import { InstalledWatch } from './installed-watch.js';
 import { loadOvnModules } from './modules.js';
 import { HELP, type Mode, parseOptions } from './options.js';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   } finally {
     watch?.close();
     // A stopped run's abandoned VMs (its removal may have been cut short): by name.
-    const vms = await namespacesWithPrefix(`${prefix}-vm-`).catch(() => []);
+    const vms = await namespacesWithPrefix(`${prefix}-vm-`, run).catch(() => []);
     if (vms.length > 0 && !o.keep) {
       errors.push(`${vms.length} VM namespaces were left by the runs (removed now)`);
       await netnsDelete(vms);
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       setLiveStateDir(undefined);
       // Seen from outside: nothing of the prefix may be left.
       const left = [
-        ...(await namespacesWithPrefix(prefix)).map((x) => `namespace ${x}`), ...(await linksWithPrefix(prefix)).map((x) => `link ${x}`),
+        ...(await namespacesWithPrefix(prefix, run)).map((x) => `namespace ${x}`), ...(await linksWithPrefix(prefix, run)).map((x) => `link ${x}`),
         ...processesMentioning(root).map((p) => `process ${p}`),
       ];
       rmSync(root, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // The report of a run: the table for people and the JSON line (the output's last line).
 import { cpus } from 'node:os';
-import { type ModeFigures, type Quantiles, round } from './figures.js';
+import { type Quantiles, round } from '../common/stats.js';
+import type { ModeFigures } from './figures.js';
 import { MODE_LABELS, type Mode, type Options } from './options.js';
 
 /** ours over a baseline: ports/s >1 = ours faster; latencies and CPU <1 = ours lower. */

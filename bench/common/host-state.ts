@@ -1,0 +1,35 @@
+// What the machine shows of a bench run, read from outside: network namespaces, links, processes.
+import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { promisify } from 'node:util';
+
+export const run = promisify(execFile);
+
+/** Runs a program and resolves with its stdout (a bench may pass its own, e.g. one a stop can kill). */
+export type RunText = (file: string, args: readonly string[]) => Promise<string>;
+
+const runText: RunText = async (file, args) => (await run(file, [...args])).stdout;
+
+export async function namespacesWithPrefix(prefix: string, runner: RunText = runText): Promise<string[]> {
+  return (await runner('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(prefix));
+}
+
+export async function linksWithPrefix(prefix: string, runner: RunText = runText): Promise<string[]> {
+  const out = await runner('ip', ['-j', 'link', 'show']);
+  return (JSON.parse(out || '[]') as Array<{ ifname: string }>).map((l) => l.ifname).filter((n) => n.startsWith(prefix));
+}
+
+/** PIDs of running processes whose command line mentions `text` (the bench's own folder). */
+export function processesMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const state = readFileSync(`/proc/${e}/stat`, 'utf8').split(') ')[1]?.[0];
+      if (state !== 'Z' && readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').includes(text)) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
