@@ -9,43 +9,11 @@ import { join } from 'node:path';
 import type { LocalOvn } from '../local/emulation.js';
 import { ovnNames } from '../ovn/names.js';
 import { Plan, type PlannedVm } from '../plan/index.js';
-import { parseScenario } from '../scenario/index.js';
+import { ovnDemoScenarioYaml, parseScenario } from '../scenario/index.js';
 import { connect } from './connect.js';
 import type { DemoOptions } from './demo.js';
 import { localDown, localUp } from './local.js';
 import { runScenario } from './run-scenario.js';
-
-/**
- * Merak's end-to-end scenario in OVN mode (examples/ovn.yaml): one VPC, one subnet, a security
- * group and a router. The group allows ICMP and TCP 80 in: its ACLs are live (IPv4 that no rule
- * allows is dropped) and the ping test passes through them. No `ovn:` block: the NB and SB are the
- * coordinator's (--ovn-nb/--ovn-sb, which `local up --ovn` gives it).
- */
-export function ovnDemoScenarioYaml(opts: { hosts?: number; vms?: number } = {}): string {
-  return `# Merak's end-to-end scenario in OVN mode: ${opts.hosts ?? 5} hosts, one VPC, one subnet, ${opts.vms ?? 50} VMs whose logical
-# switch ports the coordinator writes into OVN's northbound database, a security group (ICMP and TCP 80
-# in, as port group + ACLs) and a router; ping between all.
-name: ovn-e2e
-seed: 1
-provider: ovn
-hosts: { count: ${opts.hosts ?? 5} }
-security_groups:
-  - name: web
-    rules:
-      - { direction: ingress, protocol: icmp }
-      - { direction: ingress, protocol: tcp, port_range_min: 80 }
-vpcs:
-  - name: vpc1
-    cidr: 10.1.0.0/16
-    subnets:
-      - { name: subnet1, cidr: 10.1.0.0/16, gateway: 10.1.0.1, vms: ${opts.vms ?? 50}, security_groups: [web] }
-routers:
-  - { name: router1, vpc: vpc1, subnets: [subnet1] }
-placement: { type: uniform }
-schedule: { type: sequential, concurrency: 16 }
-test: { type: ping }
-`;
-}
 
 export async function ovnDemo(o: DemoOptions): Promise<boolean> {
   const log = (line: string): void => void process.stdout.write(`${line}\n`);

@@ -5,8 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseScenario } from '../scenario/index.js';
-import { ovnDemoScenarioYaml } from './demo-ovn.js';
+import { ovnDemoScenarioYaml, parseScenario } from '../scenario/index.js';
 import { DEMO_PROVIDERS, isDemoProvider } from './demo.js';
 
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
