@@ -14,7 +14,7 @@ import { type LocalUp, localDown, localUp } from '../../coordinator/cli/local.js
 import type { EmulatedVhost, LocalOvn } from '../../coordinator/local/emulation.js';
 import { shortId } from '../../coordinator/ovn/names.js';
 import type { OvnPortSplit, PingOutcome, Quantiles } from '../../coordinator/report/report.js';
-import { linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix, vsctlList } from '../fixtures/local-emulation.js';
+import { linksWithPrefix, namespacesWithPrefix, ovsdbJsonRows, processesMentioning, requireRoot, sweepEmulation, uniquePrefix, vsctlList } from '../fixtures/local-emulation.js';
 
 const quiet = (): void => undefined;
 const sh = (cmd: string, args: readonly string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
@@ -31,19 +31,6 @@ export interface Run {
   readonly error: string;
   readonly vms: { requested: number; ready: number; failed: number } | undefined;
   readonly report: ReportJson;
-}
-
-/** `--format=json` output of ovn-nbctl/ovn-sbctl list/find as objects (maps, sets and uuids decoded). */
-function jsonRows(out: string): Array<Record<string, unknown>> {
-  const parsed = JSON.parse(out) as { headings: string[]; data: unknown[][] };
-  const decode = (v: unknown): unknown => {
-    if (!Array.isArray(v)) return v;
-    if (v[0] === 'map') return Object.fromEntries((v[1] as Array<[string, unknown]>).map(([k, x]) => [k, decode(x)]));
-    if (v[0] === 'set') return (v[1] as unknown[]).map(decode);
-    if (v[0] === 'uuid') return v[1];
-    return v;
-  };
-  return parsed.data.map((row) => Object.fromEntries(row.map((cell, i) => [parsed.headings[i]!, decode(cell)])));
 }
 
 /** NB tables the provider writes; after a delete none may hold a row of the scenario. */
@@ -109,9 +96,9 @@ export class OvnE2e {
 
   /** SB, by `ovn-sbctl find Port_Binding` and `list Chassis`: logical port -> the name of the chassis it is bound on ('' = none). */
   bindings(): Map<string, string> {
-    const chassis = new Map(jsonRows(this.sbctl('--format=json', '--columns=_uuid,name', 'list', 'Chassis')).map((c) => [String(c._uuid), String(c.name)]));
+    const chassis = new Map(ovsdbJsonRows(this.sbctl('--format=json', '--columns=_uuid,name', 'list', 'Chassis')).map((c) => [String(c._uuid), String(c.name)]));
     const out = new Map<string, string>();
-    for (const pb of jsonRows(this.sbctl('--format=json', '--columns=logical_port,chassis', 'find', 'Port_Binding'))) {
+    for (const pb of ovsdbJsonRows(this.sbctl('--format=json', '--columns=logical_port,chassis', 'find', 'Port_Binding'))) {
       const c = pb.chassis;
       out.set(String(pb.logical_port), typeof c === 'string' ? (chassis.get(c) ?? `unknown chassis ${c}`) : '');
     }
@@ -131,9 +118,9 @@ export class OvnE2e {
   /** Rows of scenario `id` still in NB, found by external_ids and, independently, by name. */
   nbLeftovers(id: string): string[] {
     const short = shortId(id);
-    const byIds = NB_TABLES.flatMap((t) => jsonRows(this.nbctl('--format=json', '--columns=_uuid', 'find', t, `external_ids:merak-scenario=${id}`)).map((r) => `${t} ${String(r._uuid)}`));
+    const byIds = NB_TABLES.flatMap((t) => ovsdbJsonRows(this.nbctl('--format=json', '--columns=_uuid', 'find', t, `external_ids:merak-scenario=${id}`)).map((r) => `${t} ${String(r._uuid)}`));
     const byName = ['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Port_Group'].flatMap((t) =>
-      jsonRows(this.nbctl('--format=json', '--columns=name', 'list', t)).map((r) => `${t} ${String(r.name)}`).filter((n) => n.includes(`merak.${short}.`) || n.includes(`merak_${short}_`)));
+      ovsdbJsonRows(this.nbctl('--format=json', '--columns=name', 'list', t)).map((r) => `${t} ${String(r.name)}`).filter((n) => n.includes(`merak.${short}.`) || n.includes(`merak_${short}_`)));
     return [...byIds, ...byName];
   }
 
@@ -141,14 +128,14 @@ export class OvnE2e {
   sbLeftovers(id: string): string[] {
     const short = shortId(id);
     const mine = (s: string): boolean => s.includes(`merak.${short}.`) || s.includes(`merak_${short}_`);
-    const datapaths = jsonRows(this.sbctl('--format=json', '--columns=external_ids', 'list', 'Datapath_Binding')).map((r) => `Datapath_Binding ${JSON.stringify(r.external_ids)}`).filter(mine);
-    const ports = jsonRows(this.sbctl('--format=json', '--columns=logical_port', 'list', 'Port_Binding')).map((r) => `Port_Binding ${String(r.logical_port)}`).filter(mine);
-    const groups = jsonRows(this.sbctl('--format=json', '--columns=name', 'list', 'Port_Group')).map((r) => `Port_Group ${String(r.name)}`).filter(mine);
+    const datapaths = ovsdbJsonRows(this.sbctl('--format=json', '--columns=external_ids', 'list', 'Datapath_Binding')).map((r) => `Datapath_Binding ${JSON.stringify(r.external_ids)}`).filter(mine);
+    const ports = ovsdbJsonRows(this.sbctl('--format=json', '--columns=logical_port', 'list', 'Port_Binding')).map((r) => `Port_Binding ${String(r.logical_port)}`).filter(mine);
+    const groups = ovsdbJsonRows(this.sbctl('--format=json', '--columns=name', 'list', 'Port_Group')).map((r) => `Port_Group ${String(r.name)}`).filter(mine);
     return [...datapaths, ...ports, ...groups];
   }
 
   /** A vhost's br-ovn ports that are not OVN's Geneve tunnels, as "vhost: port (type)". */
-  brOvnNonTunnelPorts(v: EmulatedVhost): string[] {
+  private brOvnNonTunnelPorts(v: EmulatedVhost): string[] {
     const ports = new Set(sh('ovs-vsctl', [`--db=unix:${v.dbSocket}`, 'list-ports', 'br-ovn']).split('\n').filter(Boolean));
     return vsctlList(v.dbSocket, 'Interface', ['name', 'type']).filter((i) => ports.has(String(i.name)) && i.type !== 'geneve').map((i) => `${v.name}: ${String(i.name)} (${String(i.type)})`);
   }
@@ -204,8 +191,12 @@ export class OvnE2e {
     return wrong;
   }
 
-  /** `local down`, then nothing of the emulation on the machine. */
+  /**
+   * Checks each br-ovn holds only OVN's own Geneve tunnels (the scenarios gone), then `local down`,
+   * then nothing of the emulation on the machine.
+   */
   async downAndCheckGone(): Promise<void> {
+    expect(this.vhosts.flatMap((v) => this.brOvnNonTunnelPorts(v))).toEqual([]);
     const report = await localDown(this.localDir, quiet);
     expect(report.failed).toEqual([]);
     expect(namespacesWithPrefix(this.prefix)).toEqual([]);
@@ -213,6 +204,13 @@ export class OvnE2e {
     expect(processesMentioning(this.localDir)).toEqual([]);
     expect(existsSync(this.localDir)).toBe(false);
   }
+}
+
+/** A run that went through: no failed ping pair (checked first: a red run names them), no error, all `vms` VMs ready. */
+export function expectAllReady(run: Run, vms: number): void {
+  expect(run.report.ping.failedPairs).toEqual([]);
+  expect(run.error).toBe('');
+  expect(run.vms).toMatchObject({ requested: vms, ready: vms, failed: 0 });
 }
 
 /** Polls `read` until it equals `want` (at most `ms`), then asserts it does: a red run shows the last value. */
