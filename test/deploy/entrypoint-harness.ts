@@ -1,7 +1,7 @@
 // What the entrypoint tests share: the entrypoint run as it is (bash, outside a container) inside a
 // network namespace, its JSON log lines, and the processes it leaves (by process group and netns).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,27 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ENTRYPOINT = join(ROOT, 'images/vhost/entrypoint.sh');
 export const AGENT_MAIN = join(ROOT, 'agent/dist/main.js');
 export const COORDINATOR_MAIN = join(ROOT, 'coordinator/dist/main.js');
+
+/**
+ * The environment of one vhost: every OVS path and the agent's socket under `dir`/`name`, the
+ * container's names for the rest; `extra` adds or overrides.
+ */
+export function vhostEnvIn(dir: string, name: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  return {
+    PATH: process.env.PATH,
+    OVS_RUNDIR: join(d, 'run'),
+    OVS_DBDIR: join(d, 'db'),
+    OVS_LOGDIR: join(d, 'log'),
+    OVS_SYSCONFDIR: join(d, 'etc'),
+    MERAK_AGENT_CMD: `${process.execPath} --enable-source-maps ${AGENT_MAIN}`,
+    MERAK_VHOST: name,
+    MERAK_LISTEN: `unix:${join(d, 'agent.sock')}`,
+    MERAK_STOP_TIMEOUT_S: '10',
+    ...extra,
+  };
+}
 
 export interface LogLine {
   readonly msg: string;

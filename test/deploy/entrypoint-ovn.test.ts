@@ -5,13 +5,13 @@
 // in the SB with the pod's address as its tunnel endpoint, `entrypoint.sh ready` (the overlay's
 // readiness probe) follows the SB connection, and SIGTERM removes the chassis and every process.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsCreate, netnsDelete } from '@merak/native';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { namespacesWithPrefix, requireRoot, uniquePrefix } from '../fixtures/local-vhost.js';
-import { AGENT_MAIN, ENTRYPOINT, type Entrypoint, alive, killLeftovers, processGroup, processesInNetns, startEntrypoint } from './entrypoint-harness.js';
+import { ENTRYPOINT, type Entrypoint, alive, killLeftovers, processGroup, processesInNetns, startEntrypoint, vhostEnvIn } from './entrypoint-harness.js';
 
 const TOKEN = 'entrypoint-ovn-test-token-0123456789';
 const SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema';
@@ -73,24 +73,9 @@ describe('the entrypoint in OVN mode', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function vhostEnv(name: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-    const d = join(dir, name);
-    mkdirSync(d, { recursive: true });
-    return {
-      PATH: process.env.PATH,
-      OVS_RUNDIR: join(d, 'run'),
-      OVS_DBDIR: join(d, 'db'),
-      OVS_LOGDIR: join(d, 'log'),
-      OVS_SYSCONFDIR: join(d, 'etc'),
-      MERAK_AGENT_CMD: `${process.execPath} --enable-source-maps ${AGENT_MAIN}`,
-      MERAK_VHOST: name,
-      MERAK_TOKEN_FILE: join(dir, 'absent'),
-      MERAK_TOKEN: TOKEN,
-      MERAK_LISTEN: `unix:${join(d, 'agent.sock')}`,
-      MERAK_STOP_TIMEOUT_S: '10',
-      ...extra,
-    };
-  }
+  /** The environment of one vhost, the token from MERAK_TOKEN (no file). */
+  const vhostEnv = (name: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
+    vhostEnvIn(dir, name, { MERAK_TOKEN_FILE: join(dir, 'absent'), MERAK_TOKEN: TOKEN, ...extra });
 
   /** A namespace like a pod's: lo up, and an eth0 holding the pod IP (a veth; its peer stays in the namespace). */
   async function podNetns(name: string, withEth0: boolean): Promise<void> {

@@ -2,7 +2,7 @@
 // namespace: it brings up ovsdb-server, ovs-vswitchd and the worktree's built agent, the agent
 // registers with a real coordinator, and SIGTERM (or a child's death) takes everything down.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, type ServiceError, credentials } from '@grpc/grpc-js';
@@ -10,7 +10,7 @@ import { netnsCreate, netnsDelete } from '@merak/native';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { namespacesWithPrefix, requireRoot, uniquePrefix } from '../fixtures/local-vhost.js';
-import { AGENT_MAIN, COORDINATOR_MAIN, alive, httpGet, killLeftovers, processGroup, processesInNetns, runBash, startEntrypoint } from './entrypoint-harness.js';
+import { COORDINATOR_MAIN, alive, httpGet, killLeftovers, processGroup, processesInNetns, runBash, startEntrypoint, vhostEnvIn } from './entrypoint-harness.js';
 const TOKEN = 'entrypoint-test-token-0123456789';
 
 describe('datapath choice (the probe is injectable)', () => {
@@ -82,24 +82,9 @@ describe('the entrypoint in a fresh network namespace', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The environment of one vhost: every path under its own folder, the container's names for the rest. */
-  function vhostEnv(name: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-    const d = join(dir, name);
-    mkdirSync(d, { recursive: true });
-    return {
-      PATH: process.env.PATH,
-      OVS_RUNDIR: join(d, 'run'),
-      OVS_DBDIR: join(d, 'db'),
-      OVS_LOGDIR: join(d, 'log'),
-      OVS_SYSCONFDIR: join(d, 'etc'),
-      MERAK_AGENT_CMD: `${process.execPath} --enable-source-maps ${AGENT_MAIN}`,
-      MERAK_VHOST: name,
-      MERAK_LISTEN: `unix:${join(d, 'agent.sock')}`,
-      MERAK_HTTP: `unix:${join(d, 'agent-http.sock')}`,
-      MERAK_STOP_TIMEOUT_S: '10',
-      ...extra,
-    };
-  }
+  /** The environment of one vhost, its agent's HTTP on a unix socket in its folder. */
+  const vhostEnv = (name: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv =>
+    vhostEnvIn(dir, name, { MERAK_HTTP: `unix:${join(dir, name, 'agent-http.sock')}`, ...extra });
 
   async function listAgents(): Promise<coordinatorV1.AgentState[]> {
     const client = new coordinatorV1.CoordinatorClient(`unix:${coordinatorSocket()}`, credentials.createInsecure());
