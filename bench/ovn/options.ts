@@ -69,7 +69,9 @@ Options:
   --vm-concurrency N    ours: VMs an agent makes at once (default 16, the coordinator's)
   --ping N              ports per run pinged until reachable from the port before them (on the
                         previous vhost), once both are installed (default 10; 0: no pings)
-  --ping-timeout-ms MS  how long a sampled port may take to answer (default 20000)
+  --ping-timeout-ms MS  how long a sampled port may take to answer once both ends are installed
+                        (default 120000: in a large batch the other chassis program the path to a
+                        port long after it is installed; measured, not cut off)
   --timeout-ms MS       how long the last port may take to be installed after the last write
                         (default 120000)
   --keep                leave the emulation up at the end (remove it with the command printed)
@@ -90,7 +92,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     options: {
       vhosts: { type: 'string', default: '5' }, ports: { type: 'string', default: '500' }, rounds: { type: 'string', default: '2' },
       modes: { type: 'string', default: MODES.join(',') }, sizes: { type: 'string', default: '100,1000' }, chunk: { type: 'string', default: '2000' },
-      'vm-concurrency': { type: 'string', default: '16' }, ping: { type: 'string', default: '10' }, 'ping-timeout-ms': { type: 'string', default: '20000' },
+      'vm-concurrency': { type: 'string', default: '16' }, ping: { type: 'string', default: '10' }, 'ping-timeout-ms': { type: 'string', default: '120000' },
       'timeout-ms': { type: 'string', default: '120000' }, keep: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
     },
   });
