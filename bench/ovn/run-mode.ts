@@ -66,7 +66,7 @@ export async function runOnce(b: Bench, mode: Mode, label: string, roundNo: numb
         const p = byIndex[i]!;
         const q = byIndex[i - 1]!;
         while (!pingsOff && (watch.installedAt(p.lsp) === undefined || watch.installedAt(q.lsp) === undefined)) await watch.changed(1000);
-        if (pingsOff) return { from: p.lsp, to: q.lsp, replyAt: undefined, error: 'not installed' };
+        if (pingsOff) return { from: p.lsp, to: q.lsp, replyAt: undefined, error: 'not installed', attempts: 0 };
         return pingUntilReachable(p.vm, p.lsp, q.lsp, q.ip, o.pingTimeoutMs);
       })());
     }
