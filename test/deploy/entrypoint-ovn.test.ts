@@ -146,9 +146,14 @@ describe('the entrypoint in OVN mode', () => {
     expect(chassis.hostname).toBe(name);
     const encaps = rows('ovn-sbctl', sbSock, 'Encap', ['chassis_name', 'type', 'ip']);
     expect(encaps).toEqual([{ chassis_name: name, type: 'geneve', ip: POD_IP }]);
+    // The last answer goes into the error: a red run says which check stayed down.
+    let lastReady = '';
     const afterSb = await until('ready', () => {
       const r = ready(name, env);
+      lastReady = r.out;
       return r.code === 0 ? r : undefined;
+    }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; the last check said: ${JSON.stringify(lastReady)}`);
     });
     expect(afterSb.out).toBe('agent: HTTP/1.1 200 OK: ovsdb: ok; netlink: ok; underlay: ok\novn-controller: connected\n');
     const bridge = await until('br-ovn', () => rows('ovs-vsctl', ovsDb, 'Bridge', ['name', 'datapath_type', 'fail_mode']).find((b) => b.name === 'br-ovn'));
