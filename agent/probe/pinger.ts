@@ -12,6 +12,12 @@ export interface PingOptions {
   readonly count: number;
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /**
+   * Before the counted echoes, echo each target until its first reply, for up to this long
+   * (0 = no convergence: the counted echoes start at once). A path still being programmed is then
+   * slow, not broken: the pair fails only if nothing answered by the deadline.
+   */
+  readonly convergeMs?: number;
   /** Resolves when the next echo may be sent (the agent's Pacer); default: no pacing. */
   readonly pace?: () => Promise<void>;
 }
@@ -19,14 +25,36 @@ export interface PingOptions {
 export interface PingTargetResult {
   readonly vm: string;
   readonly target: string;
+  /** Every echo sent to the target, those sent while converging included. */
   readonly sent: number;
+  /** Every reply received, those to converging echoes included. */
   readonly received: number;
+  /** Round trips of the counted echoes (the steady path); of the converging ones if none came back. */
   readonly rttMinMs: number;
   readonly rttAvgMs: number;
   readonly rttMaxMs: number;
   readonly error: string;
   /** From the first echo sent to the first reply (0 = no reply). */
   readonly firstReplyMs: number;
+}
+
+/** Converging echoes start at the ping interval and back off to this, so a dead path costs little. */
+const MAX_CONVERGE_GAP_MS = 1000;
+
+/** One target's progress: converging (until a reply or the deadline), then counting, then done. */
+interface Target {
+  readonly ip: string;
+  phase: 'converge' | 'count' | 'done';
+  nextAt: number;
+  gapMs: number;
+  sent: number;
+  counted: number;
+  received: number;
+  readonly steadyRtts: number[];
+  readonly convergeRtts: number[];
+  firstSent?: bigint;
+  firstReplyMs: number;
+  error: string;
 }
 
 /** Pings every target from inside the VM namespace `vm`, all targets in parallel. */
@@ -37,14 +65,14 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
   } catch (e) {
     return targets.map((target) => emptyResult(vm, target, `cannot open an ICMP socket in ${vm}: ${errorMessage(e)}`));
   }
+  const converging = (opts.convergeMs ?? 0) > 0;
+  const state: Target[] = targets.map((ip) => ({
+    ip, phase: converging ? 'converge' : 'count', nextAt: 0, gapMs: opts.intervalMs, sent: 0, counted: 0, received: 0,
+    steadyRtts: [], convergeRtts: [], firstReplyMs: 0, error: '',
+  }));
   const identifier = randomInt(1, 0xffff);
-  // seq -> [target index, sent at]; one sequence space for the socket, so replies map back uniquely.
-  const pending = new Map<number, { target: number; sentAt: bigint }>();
-  const rtts: number[][] = targets.map(() => []);
-  const sent = targets.map(() => 0);
-  const errors = targets.map(() => '');
-  const firstSent: Array<bigint | undefined> = targets.map(() => undefined);
-  const firstReply = targets.map(() => 0);
+  // seq -> the echo; one sequence space for the socket, so replies map back uniquely.
+  const pending = new Map<number, { target: Target; sentAt: bigint; counted: boolean }>();
   const socket = openSocket(
     fd,
     (messages) => {
@@ -53,10 +81,12 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
         const reply = decodeEchoReply(m);
         if (!reply || reply.identifier !== identifier) continue;
         const p = pending.get(reply.sequence);
-        if (!p || targets[p.target] !== reply.source) continue;
+        if (!p || p.target.ip !== reply.source) continue;
         pending.delete(reply.sequence);
-        rtts[p.target]!.push(Number(now - p.sentAt) / 1e6);
-        if (firstReply[p.target] === 0) firstReply[p.target] = Number(now - firstSent[p.target]!) / 1e6;
+        const t = p.target;
+        t.received++;
+        (p.counted ? t.steadyRtts : t.convergeRtts).push(Number(now - p.sentAt) / 1e6);
+        if (t.firstReplyMs === 0) t.firstReplyMs = Number(now - t.firstSent!) / 1e6;
       }
     },
     () => undefined,
@@ -73,25 +103,56 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
   }
   let seq = 0;
   const payload = Buffer.alloc(56, 0x6d);
+  const send = async (t: Target, counted: boolean): Promise<boolean> => {
+    await opts.pace?.();
+    seq = (seq + 1) & 0xffff;
+    const sentAt = process.hrtime.bigint();
+    pending.set(seq, { target: t, sentAt, counted });
+    t.firstSent ??= sentAt;
+    try {
+      socket.sendTo(encodeEchoRequest(identifier, seq, payload), t.ip);
+      t.sent++;
+      return true;
+    } catch (e) {
+      pending.delete(seq);
+      t.error = `send to ${t.ip}: ${errorMessage(e)}`;
+      return false;
+    }
+  };
+  const convergeUntil = performance.now() + (opts.convergeMs ?? 0);
   try {
-    for (let round = 0; round < opts.count; round++) {
-      if (round > 0) await sleep(opts.intervalMs);
-      for (let t = 0; t < targets.length; t++) {
-        const target = targets[t]!;
-        if (errors[t]) continue;
-        await opts.pace?.();
-        seq = (seq + 1) & 0xffff;
-        const sentAt = process.hrtime.bigint();
-        pending.set(seq, { target: t, sentAt });
-        firstSent[t] ??= sentAt;
-        try {
-          socket.sendTo(encodeEchoRequest(identifier, seq, payload), target);
-          sent[t]!++;
-        } catch (e) {
-          pending.delete(seq);
-          errors[t] = `send to ${target}: ${errorMessage(e)}`;
+    for (;;) {
+      let wake = Infinity;
+      for (const t of state) {
+        const now = performance.now();
+        if (t.phase === 'converge') {
+          if (t.firstReplyMs > 0) {
+            // Answered: the counted echoes start now, and a send error seen while converging is history.
+            t.phase = 'count';
+            t.nextAt = now;
+            t.error = '';
+            // Its other converging echoes were lost or are late: the final wait is for counted ones.
+            for (const [k, p] of pending) if (p.target === t && !p.counted) pending.delete(k);
+          } else if (now >= convergeUntil) {
+            t.phase = 'done';
+            continue;
+          } else if (now >= t.nextAt) {
+            // A path not yet programmed may refuse a send (no route, ARP failed): try again later.
+            await send(t, false);
+            t.nextAt = now + t.gapMs;
+            t.gapMs = Math.min(t.gapMs * 2, MAX_CONVERGE_GAP_MS);
+          }
         }
+        if (t.phase === 'count' && now >= t.nextAt) {
+          t.counted++;
+          t.nextAt = now + opts.intervalMs;
+          if (!(await send(t, true)) || t.counted >= opts.count) t.phase = 'done';
+        }
+        if (t.phase !== 'done') wake = Math.min(wake, t.nextAt, t.phase === 'converge' ? convergeUntil : Infinity);
       }
+      if (wake === Infinity) break;
+      // Wake at the next send, or sooner to notice a first reply and start counting.
+      await sleep(Math.max(1, Math.min(wake - performance.now(), 20)));
     }
     // Wait for the last replies, returning early when everything came back.
     const deadline = Date.now() + opts.timeoutMs;
@@ -103,13 +164,13 @@ export async function pingFromNamespace(vm: string, targets: readonly string[], 
   } finally {
     socket.close();
   }
-  return targets.map((target, t) => {
-    const r = rtts[t]!;
-    if (r.length === 0) return { ...emptyResult(vm, target, errors[t]!), sent: sent[t]! };
+  return state.map((t) => {
+    const r = t.steadyRtts.length > 0 ? t.steadyRtts : t.convergeRtts;
+    if (r.length === 0) return { ...emptyResult(vm, t.ip, t.error), sent: t.sent };
     return {
-      vm, target, sent: sent[t]!, received: r.length,
+      vm, target: t.ip, sent: t.sent, received: t.received,
       rttMinMs: Math.min(...r), rttAvgMs: r.reduce((a, b) => a + b, 0) / r.length, rttMaxMs: Math.max(...r),
-      error: errors[t]!, firstReplyMs: firstReply[t]!,
+      error: t.error, firstReplyMs: t.firstReplyMs,
     };
   });
 }

@@ -92,7 +92,8 @@ function validatePing(req: agentV1.PingRequest): PingOptions {
   if (count > MAX_PING_COUNT) throw new InvalidArgumentError('count', `${req.count} exceeds ${MAX_PING_COUNT}`);
   const timeoutMs = req.timeoutMs === 0 ? 1000 : req.timeoutMs;
   if (timeoutMs > MAX_PING_TIMEOUT_MS) throw new InvalidArgumentError('timeout_ms', `${req.timeoutMs} exceeds ${MAX_PING_TIMEOUT_MS}`);
-  return { count, intervalMs: req.intervalMs === 0 ? 100 : req.intervalMs, timeoutMs };
+  if (req.convergeMs > MAX_PING_TIMEOUT_MS) throw new InvalidArgumentError('converge_ms', `${req.convergeMs} exceeds ${MAX_PING_TIMEOUT_MS}`);
+  return { count, intervalMs: req.intervalMs === 0 ? 100 : req.intervalMs, timeoutMs, convergeMs: req.convergeMs };
 }
 
 const MAX_TUNNELS = 65_536;

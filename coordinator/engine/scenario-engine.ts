@@ -582,7 +582,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
         const client = this.deps.agents.clientFor(host);
         const req: agentV1.PingRequest = {
           sources: sources.map((src) => ({ vm: plan.vm(src).name, targets: bySource.get(src)!.map((p) => p.dstIp) })),
-          count: test.count, intervalMs: 100, timeoutMs: test.timeoutMs,
+          count: test.count, intervalMs: 100, timeoutMs: test.timeoutMs, convergeMs: test.convergeMs,
         };
         const res = client ? await client.ping(req).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))) : new Error(`agent ${host} is not connected`);
         sources.forEach((src, k) => {

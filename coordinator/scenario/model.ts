@@ -91,7 +91,7 @@ export interface OvnSettings {
 
 export type TestSpec =
   | { readonly kind: 'none' }
-  | { readonly kind: 'ping'; readonly pairsPerVpcLimit: number; readonly samplePairs: number; readonly count: number; readonly timeoutMs: number; readonly crossVpcChecks: number };
+  | { readonly kind: 'ping'; readonly pairsPerVpcLimit: number; readonly samplePairs: number; readonly count: number; readonly timeoutMs: number; readonly convergeMs: number; readonly crossVpcChecks: number };
 
 export interface Scenario {
   readonly name: string;

@@ -116,6 +116,14 @@ describe('parseScenario', () => {
     expect(d.alcor).toMatchObject({ projectId: example.alcor!.projectId, awaitGoalState: true });
   });
 
+  it('has a ping test that converges for 5 s by default; converge_ms 0 turns it off, out of range names the field', () => {
+    const base = { name: 'c', hosts: { count: 2 }, vpcs: [{ name: 'v', cidr: '10.0.0.0/16', subnets: [{ name: 's', cidr: '10.0.0.0/24', vms: 2 }] }] };
+    expect(parseScenario(base).test).toMatchObject({ kind: 'ping', convergeMs: 5000, count: 3, timeoutMs: 2000 });
+    expect(parseScenario({ ...base, test: { type: 'ping', converge_ms: 0 } }).test).toMatchObject({ convergeMs: 0 });
+    expect(issuesOf({ ...base, test: { type: 'ping', converge_ms: 60_001 } }).map(([p]) => p)).toEqual(['test.converge_ms']);
+    expect(issuesOf({ ...base, test: { type: 'ping', converge_ms: -1 } }).map(([p]) => p)).toEqual(['test.converge_ms']);
+  });
+
   it('reads every example in examples/', () => {
     const dir = new URL('../../examples/', import.meta.url);
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

@@ -335,7 +335,7 @@ function parseSchedule(r: Reader, root: Obj): Schedule {
 
 function parseTest(r: Reader, root: Obj): TestSpec {
   if (root.test === 'none') return { kind: 'none' };
-  const o = r.obj(root.test, 'test', ['type', 'pairs_per_vpc_limit', 'sample_pairs', 'count', 'timeout_ms', 'cross_vpc_checks']) ?? {};
+  const o = r.obj(root.test, 'test', ['type', 'pairs_per_vpc_limit', 'sample_pairs', 'count', 'timeout_ms', 'converge_ms', 'cross_vpc_checks']) ?? {};
   const type = r.str(o, 'type', 'test.', 'ping', ['ping', 'none']);
   if (type === 'none') return { kind: 'none' };
   return {
@@ -344,6 +344,7 @@ function parseTest(r: Reader, root: Obj): TestSpec {
     samplePairs: r.int(o, 'sample_pairs', 'test.', 1000, 1, 1_000_000),
     count: r.int(o, 'count', 'test.', 3, 1, 100),
     timeoutMs: r.int(o, 'timeout_ms', 'test.', 2000, 100, 60_000),
+    convergeMs: r.int(o, 'converge_ms', 'test.', 5000, 0, 60_000),
     crossVpcChecks: r.int(o, 'cross_vpc_checks', 'test.', 10, 0, 1_000_000),
   };
 }

@@ -84,7 +84,7 @@ describe('agent', () => {
   });
 
   it('pings between two VMs through OVS, from inside the VMs', async () => {
-    const res = await t.vhost.client.ping({ sources: [{ vm: spec(0).name, targets: [spec(1).ip, spec(2).ip] }], count: 3, intervalMs: 50, timeoutMs: 2000 });
+    const res = await t.vhost.client.ping({ sources: [{ vm: spec(0).name, targets: [spec(1).ip, spec(2).ip] }], count: 3, intervalMs: 50, timeoutMs: 2000, convergeMs: 0 });
     expect(res.results).toHaveLength(2);
     for (const r of res.results) {
       expect(r.error).toBe('');
@@ -92,10 +92,37 @@ describe('agent', () => {
       expect(r.rttAvgMs).toBeGreaterThan(0);
     }
     // A target nobody has: all lost, not an error.
-    const lost = await t.vhost.client.ping({ sources: [{ vm: spec(0).name, targets: ['10.9.200.200'] }], count: 2, intervalMs: 50, timeoutMs: 300 });
+    const lost = await t.vhost.client.ping({ sources: [{ vm: spec(0).name, targets: ['10.9.200.200'] }], count: 2, intervalMs: 50, timeoutMs: 300, convergeMs: 0 });
     expect(lost.results[0]).toMatchObject({ sent: 2, received: 0 });
     // The same path is usable by users' own tools.
     expect(() => execFileSync('ip', ['netns', 'exec', spec(3).name, 'ping', '-c', '1', '-W', '2', spec(4).ip])).not.toThrow();
+  });
+
+  it('converges: a target that starts answering mid-deadline passes with its time to first reply; one that never does fails after the deadline', async () => {
+    // spec(2) loses its address, so nothing answers for it until it is given back.
+    const target = spec(2);
+    execFileSync('ip', ['-n', target.name, 'addr', 'del', `${target.ip}/${target.prefixLength}`, 'dev', 'eth0']);
+    const back = setTimeout(() => execFileSync('ip', ['-n', target.name, 'addr', 'add', `${target.ip}/${target.prefixLength}`, 'dev', 'eth0']), 700);
+    const started = Date.now();
+    let res: agentV1.PingResponse;
+    try {
+      res = await t.vhost.client.ping({ sources: [{ vm: spec(0).name, targets: [target.ip, '10.9.200.201'] }], count: 3, intervalMs: 50, timeoutMs: 1000, convergeMs: 2500 });
+    } finally {
+      clearTimeout(back);
+      execFileSync('ip', ['-n', target.name, 'addr', 'replace', `${target.ip}/${target.prefixLength}`, 'dev', 'eth0']);
+    }
+    const [late, dead] = [res.results.find((r) => r.target === target.ip)!, res.results.find((r) => r.target === '10.9.200.201')!];
+    // Answered once its address was back: the wait counts in the first reply, the steady RTT does not carry it.
+    expect(late.error).toBe('');
+    expect(late.received).toBeGreaterThanOrEqual(3);
+    expect(late.sent).toBeGreaterThan(late.received);
+    expect(late.firstReplyMs).toBeGreaterThanOrEqual(600);
+    expect(late.rttAvgMs).toBeLessThan(late.firstReplyMs);
+    // Never answered: failed once the deadline passed, after a few backed-off echoes, not 50.
+    expect(dead).toMatchObject({ received: 0, firstReplyMs: 0 });
+    expect(dead.sent).toBeGreaterThanOrEqual(3);
+    expect(dead.sent).toBeLessThanOrEqual(8);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
   });
 
   it('adds the extra routes a VM asks for (on-link and via a neighbour), and knows them again', async () => {
@@ -253,7 +280,7 @@ describe('agent', () => {
     }
     const port = results[0]!.portName;
     expect(t.vsctl('get', 'Interface', port, 'type').trim()).toBe('internal');
-    const res = await t.vhost.client.ping({ sources: [{ vm: internal[0]!.name, targets: [internal[1]!.ip] }], count: 3, intervalMs: 50, timeoutMs: 2000 });
+    const res = await t.vhost.client.ping({ sources: [{ vm: internal[0]!.name, targets: [internal[1]!.ip] }], count: 3, intervalMs: 50, timeoutMs: 2000, convergeMs: 0 });
     expect(res.results[0]).toMatchObject({ sent: 3, received: 3, error: '' });
     const { vms } = await t.vhost.client.listVms();
     expect(vms.map((v) => [v.id, v.portKind, v.complete])).toEqual(expect.arrayContaining(internal.map((s) => [s.id, agentV1.PortKind.PORT_KIND_INTERNAL, true])));

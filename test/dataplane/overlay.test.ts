@@ -227,7 +227,7 @@ async function ping(pairs: Array<[Vm, string]>, count: number, timeoutMs: number
     const bySource = new Map<string, string[]>();
     for (const [s, t] of pairs) if (s.host === i) bySource.set(s.spec.name, [...(bySource.get(s.spec.name) ?? []), t]);
     if (bySource.size === 0) continue;
-    const res = await host(i).client.ping({ sources: [...bySource].map(([v, targets]) => ({ vm: v, targets })), count, intervalMs: 100, timeoutMs });
+    const res = await host(i).client.ping({ sources: [...bySource].map(([v, targets]) => ({ vm: v, targets })), count, intervalMs: 100, timeoutMs, convergeMs: 0 });
     for (const r of res.results) out.set(`${r.vm}>${r.target}`, r);
   }
   return out;

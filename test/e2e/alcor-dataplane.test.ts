@@ -39,7 +39,7 @@ const tunnelPorts = (v: EmulatedVhost): string[] => vsctl(v, 'list-ports', 'br-t
 const vmsOf = async (v: EmulatedVhost): Promise<agentV1.VmState[]> => (await v.client.listVms()).vms.filter((x) => x.name.startsWith(prefix));
 
 async function pings(v: EmulatedVhost, vm: string, targets: readonly string[]): Promise<Map<string, number>> {
-  const res = await v.client.ping({ sources: [{ vm, targets: [...targets] }], count: 3, intervalMs: 100, timeoutMs: 1500 });
+  const res = await v.client.ping({ sources: [{ vm, targets: [...targets] }], count: 3, intervalMs: 100, timeoutMs: 1500, convergeMs: 2000 });
   return new Map(res.results.map((r) => [r.target, r.received]));
 }
 
