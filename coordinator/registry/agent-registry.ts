@@ -107,6 +107,26 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
     return this.list().filter((a) => a.connected);
   }
 
+  /**
+   * Drops an agent that stopped answering (a plan chunk missed its progress deadline) as if its
+   * stream had closed: its calls in flight fail, it is lost, and it is back only when it
+   * registers again (ending its stream tells a live agent to). A fresh record: heartbeats still
+   * on the old stream do not bring it back.
+   */
+  disconnect(name: string, reason: string): void {
+    const agent = this.agents.get(name);
+    if (!agent) return;
+    const stream = this.streams.get(name);
+    this.streams.delete(name);
+    const channel = this.channels.get(name);
+    this.channels.delete(name);
+    channel?.close(`dropped: ${reason}`);
+    const dropped = { ...agent, connected: false };
+    this.agents.set(name, dropped);
+    if (agent.connected) this.emit('lost', dropped);
+    stream?.end();
+  }
+
   get(name: string): RegisteredAgent | undefined {
     return this.agents.get(name);
   }
