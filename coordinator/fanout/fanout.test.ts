@@ -137,4 +137,89 @@ describe('fanOut', () => {
     ]);
     expect(failed[0]!.error!.message).toContain('no northbound');
   });
+
+  describe('progress deadline', () => {
+    const deadline = { ...config, progressDeadlineMs: 300, agentReturnTimeoutMs: 5000, retries: 0 };
+    /** An agent that keeps the Apply open and answers nothing until cancelled. */
+    const silent: AgentPort = {
+      apply: (_req, _on, signal) => new Promise((_, reject) => signal!.addEventListener('abort', () => reject(Object.assign(new Error('cancelled'), { code: status.CANCELLED })))),
+    };
+    const answering: AgentPort = { apply: async (req, onResult) => req.operations.forEach((o) => onResult(ready(o.op!.value.id))) };
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+    it('treats a connected agent that answers nothing as lost: its VMs wait, and are sent again once it registers again', async () => {
+      let current: AgentPort | undefined = silent;
+      let back: ((ok: boolean) => void) | undefined;
+      const events: string[] = [];
+      const directory: AgentDirectory = {
+        clientFor: () => current,
+        waitFor: () => new Promise<boolean>((resolve) => { back = resolve; }),
+        stalled: (host) => {
+          events.push(`dropped ${host}`);
+          current = undefined;
+        },
+      };
+      const results: agentV1.VmResult[] = [];
+      const done = fanOut([work('h0', [0, 1])], directory, {
+        onResult: (_, r) => results.push(r),
+        onWaiting: (_, ops) => events.push(`waiting ${ops.map((o) => o.op!.value.id).join(',')}`),
+        onStalled: (host, outstanding) => events.push(`stalled ${host} ${outstanding}`),
+      }, Date.now(), deadline);
+      while (back === undefined) await sleep(20);
+      expect(events).toEqual(['stalled h0 2', 'dropped h0', 'waiting v0,v1']);
+      expect(results).toEqual([]);
+      current = answering;
+      back(true);
+      await done;
+      expect(results.map((r) => [r.id, r.status])).toEqual([['v0', agentV1.VmStatus.VM_STATUS_READY], ['v1', agentV1.VmStatus.VM_STATUS_READY]]);
+    });
+
+    it('fails the VMs with the reason when the stalled agent does not come back in time', async () => {
+      let current: AgentPort | undefined = silent;
+      const results: agentV1.VmResult[] = [];
+      await fanOut([work('h0', [0])], { clientFor: () => current, waitFor: async () => false, stalled: () => { current = undefined; } },
+        { onResult: (_, r) => results.push(r) }, Date.now(), deadline);
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ id: 'v0', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code: 'DEADLINE_EXCEEDED', step: 'fanout' } });
+      expect(results[0]!.error!.message).toBe('h0: the agent sent no result for 0.3 s (progress deadline) and did not come back working within 5 s');
+    });
+
+    it('gives up on an agent that stalls again after every return, once the lost-agent timeout is spent', async () => {
+      let stalls = 0;
+      const results: agentV1.VmResult[] = [];
+      // No `stalled` in this directory: the same agent is asked again at once, and stalls again.
+      await fanOut([work('h0', [0])], always(silent), { onResult: (_, r) => results.push(r), onStalled: () => stalls++ }, Date.now(), { ...deadline, agentReturnTimeoutMs: 700 });
+      expect(stalls).toBeGreaterThanOrEqual(2);
+      expect(results[0]!.error).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    });
+
+    it('does not fire on an agent that is slow but answers, nor on VMs scheduled after the deadline', async () => {
+      // Slow: one result every 100 ms, 8 VMs (800 ms in all, the deadline 300 ms).
+      const slow: AgentPort = {
+        apply: async (req, onResult) => {
+          for (const o of req.operations) {
+            await sleep(100);
+            onResult(ready(o.op!.value.id));
+          }
+        },
+      };
+      const stalled: string[] = [];
+      const results: string[] = [];
+      await fanOut([work('slow', [0, 1, 2, 3, 4, 5, 6, 7])], always(slow), { onResult: (_, r) => results.push(r.id), onStalled: (h) => stalled.push(h) }, Date.now(), { ...deadline, chunkSize: 8 });
+      // Scheduled: each VM answered at its start, 600 ms and 1200 ms after the scenario's start.
+      const startAt = Date.now();
+      const punctual: AgentPort = {
+        apply: async (req, onResult) => {
+          for (const o of req.operations) {
+            await sleep(startAt + o.startOffsetMs - Date.now());
+            onResult(ready(o.op!.value.id));
+          }
+        },
+      };
+      const later: HostWork = { host: 'later', count: 2, operations: (from, to) => [600, 1200].slice(from, to).map((ms, k) => ({ ...op(10 + from + k), startOffsetMs: ms })) };
+      await fanOut([later], always(punctual), { onResult: (_, r) => results.push(r.id), onStalled: (h) => stalled.push(h) }, startAt, deadline);
+      expect(stalled).toEqual([]);
+      expect(results).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v10', 'v11']);
+    });
+  });
 });

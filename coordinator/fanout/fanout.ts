@@ -10,10 +10,15 @@
 // Failures: a transient one (deadline, agent busy) resends only the VMs that have no result yet,
 // after backoff. An agent that is gone (not connected) is waited for: its unanswered VMs are
 // reported as waiting, and sent again when it registers again. An agent treats a repeated create
-// of the same VM as a no-op, so a VM is never made twice.
+// of the same VM as a no-op, so a VM is never made twice. An agent that stays connected but sends
+// no result for a chunk within the progress deadline (progress-watch.ts) is stalled: the
+// directory drops it (it must register again) and its VMs wait as a lost agent's do. The
+// lost-agent timeout counts from when the VMs began to wait and only a result resets it, so an
+// agent that comes back stalled again and again still ends with its VMs failed.
 import { status } from '@grpc/grpc-js';
 import { agentV1 } from '@merak/proto';
 import { type BackoffConfig, backoffDelay } from './backoff.js';
+import { ProgressWatch } from './progress-watch.js';
 
 /** The narrow part of an agent client the fanout uses. */
 export interface AgentPort {
@@ -26,6 +31,8 @@ export interface AgentDirectory {
   clientFor(host: string): AgentPort | undefined;
   /** Resolves true once the agent is connected (at once if it is), false after `timeoutMs` or on abort. */
   waitFor(host: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /** The agent missed the progress deadline: treat it as lost (it must register again). */
+  stalled?(host: string, reason: string): void;
 }
 
 export interface FanoutConfig {
@@ -40,10 +47,13 @@ export interface FanoutConfig {
   readonly backoff: BackoffConfig;
   /** How long to wait for a lost agent to come back before its VMs fail. */
   readonly agentReturnTimeoutMs: number;
+  /** How long a chunk sent to a connected agent may go without a result (VMs not yet due aside) before the agent is treated as lost. */
+  readonly progressDeadlineMs: number;
 }
 
 export const DEFAULT_FANOUT: FanoutConfig = {
   chunkSize: 2000, agentParallelism: 256, vmConcurrency: 16, retries: 5, backoff: { initialMs: 200, maxMs: 5000 }, agentReturnTimeoutMs: 600_000,
+  progressDeadlineMs: 60_000,
 };
 
 export interface HostWork {
@@ -60,6 +70,8 @@ export interface FanoutHooks {
   /** The agent is not connected; these operations wait for it to come back. */
   onWaiting?(host: string, operations: readonly agentV1.VmOperation[]): void;
   onRetry?(host: string, attempt: number, missing: number, reason: string): void;
+  /** The agent sent no result for `idleMs` (past the progress deadline) with `outstanding` VMs unanswered. */
+  onStalled?(host: string, outstanding: number, idleMs: number): void;
 }
 
 const TRANSIENT = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED, status.INTERNAL, status.UNKNOWN, status.CANCELLED]);
@@ -77,6 +89,9 @@ export function undeliveredResult(op: agentV1.VmOperation, code: string, reason:
   const v = op.op?.value;
   return agentV1.VmResult.fromPartial({ id: v?.id ?? '', name: v?.name ?? '', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code, message: reason, step } });
 }
+
+/** "600 s", "2.5 s": durations in reasons, tenths only where they matter. */
+const seconds = (ms: number): string => `${ms >= 10_000 ? Math.round(ms / 1000) : Math.round(ms / 100) / 10} s`;
 
 /** The step a chunk's VMs fail at when it could not be prepared. */
 export const PREPARE_STEP = 'control-plane';
@@ -123,31 +138,69 @@ export async function fanOut(
 
   async function sendChunk(host: string, operations: readonly agentV1.VmOperation[]): Promise<void> {
     let missing = operations;
+    // When these VMs began to wait for their agent (lost or stalled); a result resets it.
+    let waitingSince: number | undefined;
+    let stalled = false;
+    const giveUp = (): void => {
+      const reason = stalled
+        ? `${host}: the agent sent no result for ${seconds(config.progressDeadlineMs)} (progress deadline) and did not come back working within ${seconds(config.agentReturnTimeoutMs)}`
+        : `${host}: the agent is not connected and did not come back within ${seconds(config.agentReturnTimeoutMs)}`;
+      for (const op of missing) hooks.onResult(host, undeliveredResult(op, stalled ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE', reason));
+    };
     for (let attempt = 0; ; ) {
+      const left = waitingSince === undefined ? config.agentReturnTimeoutMs : config.agentReturnTimeoutMs - (Date.now() - waitingSince);
+      if (left <= 0) return giveUp();
       const client = agents.clientFor(host);
       if (!client) {
         hooks.onWaiting?.(host, missing);
-        if (await agents.waitFor(host, config.agentReturnTimeoutMs, signal)) {
+        waitingSince ??= Date.now();
+        if (await agents.waitFor(host, left, signal)) {
           for (const op of missing) op.maybeExists = true;
           continue;
         }
         if (signal?.aborted) return;
-        const reason = `${host}: the agent is not connected and did not come back within ${Math.round(config.agentReturnTimeoutMs / 1000)} s`;
-        for (const op of missing) hooks.onResult(host, undeliveredResult(op, 'UNAVAILABLE', reason));
-        return;
+        return giveUp();
       }
       const answered = new Set<string>();
       let failure: unknown;
+      // The Apply is cancelled when the fan-out stops or the agent stalls.
+      const stop = new AbortController();
+      const onAbort = (): void => stop.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) stop.abort();
+      const sent = missing;
+      const watch = new ProgressWatch({
+        deadlineMs: config.progressDeadlineMs, startAtUnixMs,
+        outstanding: () => sent.filter((op) => !answered.has(opId(op))),
+        onStall: (idleMs) => {
+          hooks.onStalled?.(host, sent.length - answered.size, idleMs);
+          stop.abort();
+        },
+      });
       try {
         await client.apply({ operations: [...missing], concurrency: config.vmConcurrency, startAtUnixMs }, (r) => {
           answered.add(r.id);
+          watch.progress();
+          waitingSince = undefined;
           hooks.onResult(host, r);
-        }, signal);
+        }, stop.signal);
       } catch (e) {
         failure = e;
+      } finally {
+        watch.stop();
+        signal?.removeEventListener('abort', onAbort);
       }
       if (answered.size > 0) missing = missing.filter((op) => !answered.has(opId(op)));
       if (missing.length === 0 || signal?.aborted) return;
+      // What was sent may have been made (the answer was lost): the agent looks before it makes.
+      for (const op of missing) op.maybeExists = true;
+      if (watch.fired) {
+        // Not a retry: the agent is lost until it registers again, and the VMs wait for it.
+        stalled = true;
+        waitingSince ??= Date.now();
+        agents.stalled?.(host, `no result for ${seconds(config.progressDeadlineMs)} with ${missing.length} VMs outstanding`);
+        continue;
+      }
       const code = statusOf(failure);
       const reason = failure instanceof Error ? failure.message : 'the agent ended the stream without a result';
       if (code !== undefined && !TRANSIENT.has(code)) {
@@ -159,8 +212,6 @@ export async function fanOut(
         return;
       }
       hooks.onRetry?.(host, attempt, missing.length, reason);
-      // What was sent may have been made (the answer was lost): the agent looks before it makes.
-      for (const op of missing) op.maybeExists = true;
       await sleep(backoffDelay(attempt - 1, config.backoff));
     }
   }
