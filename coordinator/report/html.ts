@@ -1,6 +1,7 @@
 // The report as one self-contained HTML page (inline CSS and SVG, no scripts, no network), which a
 // browser opens from disk.
 import { type Quantiles, type Report, maxOf } from './report.js';
+import { runSummaryLines } from './run-summary.js';
 import { alcorRows, ovnRows } from './table.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -33,8 +34,8 @@ const qRow = (name: string, x: Quantiles): string =>
 export function renderHtml(r: Report): string {
   const steps = Object.entries(r.latencyMs.steps).map(([s, x]) => qRow(`step ${s}`, x)).join('');
   const endpoints = r.controlPlane?.endpoints ?? [];
-  const controlPlane = endpoints.length === 0 ? '' : `<h2>Control plane API (ms)</h2><table><tr><th>endpoint</th><th>calls</th><th>errors</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${endpoints
-    .map((e) => `<tr><td>${esc(e.endpoint)}</td><td>${e.count}</td><td class="${e.errors > 0 ? 'bad' : ''}">${e.errors}</td><td>${e.p50.toFixed(2)}</td><td>${e.p90.toFixed(2)}</td><td>${e.p99.toFixed(2)}</td><td>${e.max.toFixed(2)}</td></tr>`)
+  const controlPlane = endpoints.length === 0 ? '' : `<h2>Control plane API (ms)</h2><table><tr><th>endpoint</th><th>calls</th><th>errors</th><th>retries</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${endpoints
+    .map((e) => `<tr><td>${esc(e.endpoint)}</td><td>${e.count}</td><td class="${e.errors > 0 ? 'bad' : ''}">${e.errors}</td><td>${e.retries ?? 0}</td><td>${e.p50.toFixed(2)}</td><td>${e.p90.toFixed(2)}</td><td>${e.p99.toFixed(2)}</td><td>${e.max.toFixed(2)}</td></tr>`)
     .join('')}</table>`;
   const alcor = !r.alcor ? '' : r.alcor.goalStateVms === 0
     ? '<h2>Alcor bind</h2><p>No VM waited for its GoalState (the agents serve none): Alcor\'s data plane was not part of readiness.</p>'
@@ -67,6 +68,7 @@ export function renderHtml(r: Report): string {
 <body><h1>Scenario ${esc(r.scenario.name)}</h1>
 <p>${esc(r.scenario.id)} · ${r.scenario.hosts} hosts · provider ${esc(r.scenario.provider)} · generated ${esc(r.generatedAt)}</p>
 <p><b>${r.vms.requested}</b> VMs requested, <b>${r.vms.ready}</b> ready, <b>${r.vms.failed}</b> failed${r.vms.pending > 0 ? `, <b>${r.vms.pending}</b> without a result` : ''}. Creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}.</p>
+${r.run ? `<h2>Run</h2><pre class="${r.run.outcome === 'failed' ? 'bad' : ''}">${esc(runSummaryLines(r.run).join('\n'))}</pre>` : ''}
 <h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('end to end (accepted → ready)', r.latencyMs.endToEnd)}${qRow('since scheduled start', r.latencyMs.sinceScheduled)}${qRow('agent, whole VM', r.latencyMs.agent)}${steps}</table>
 ${alcor}
 ${ovn}

@@ -4,6 +4,7 @@
 // hundred milliseconds and tens of megabytes, once.
 
 import type { VmResultRow } from '../store/store.js';
+import type { RunSummary } from './run-summary.js';
 
 /** One VM's stored result, as the report reads it. */
 export type ResultRow = VmResultRow;
@@ -28,6 +29,8 @@ export interface EndpointLatency {
   readonly endpoint: string;
   readonly count: number;
   readonly errors: number;
+  /** Calls that repeated a failed attempt (counted in `count` too); absent where not tracked. */
+  readonly retries?: number;
   readonly p50: number;
   readonly p90: number;
   readonly p99: number;
@@ -82,6 +85,8 @@ export interface Report {
     /** src -> dst -> received/sent, for small scenarios only. */
     readonly matrix?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   };
+  /** How the run went: outcome, the failed step (with the control plane's answer), timeline, what was made and is left. */
+  readonly run?: RunSummary;
 }
 
 /**
@@ -242,6 +247,7 @@ export interface ReportInput {
   readonly offsetOf: (vmIndex: number) => number;
   readonly ping?: readonly PingOutcome[];
   readonly controlPlane?: readonly EndpointLatency[];
+  readonly run?: RunSummary;
   readonly now?: Date;
 }
 
@@ -324,11 +330,15 @@ export function buildReport(input: ReportInput): Report {
     ...(alcor ? { alcor: alcor.summary() } : {}),
     ...(ovn ? { ovn: ovn.summary() } : {}),
     ...(ping ? { ping } : {}),
+    ...(input.run ? { run: input.run } : {}),
   };
 }
 
+/** A pair passed: a reach pair got a reply; an isolated pair got none, and no error. */
+export const pingPassed = (p: PingOutcome): boolean => (p.expect === 'reach' ? p.received > 0 : p.received === 0 && p.error === '');
+
 function pingSummary(outcomes: readonly PingOutcome[]): NonNullable<Report['ping']> {
-  const passed = (p: PingOutcome): boolean => (p.expect === 'reach' ? p.received > 0 : p.received === 0 && p.error === '');
+  const passed = pingPassed;
   const reach = outcomes.filter((p) => p.expect === 'reach');
   const isolated = outcomes.filter((p) => p.expect === 'isolated');
   let matrix: Record<string, Record<string, string>> | undefined;

@@ -1,5 +1,6 @@
 // The report as plain text for a terminal.
 import type { AlcorBindSplit, OvnPortSplit, Quantiles, Report } from './report.js';
+import { runSummaryLines } from './run-summary.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -49,6 +50,8 @@ export function renderTable(r: Report): string {
   const lines = [
     `scenario ${r.scenario.name} (${r.scenario.id}) on ${r.scenario.hosts} hosts, provider ${r.scenario.provider}`,
     `VMs: ${r.vms.requested} requested, ${r.vms.ready} ready, ${r.vms.failed} failed${r.vms.pending > 0 ? `, ${r.vms.pending} without a result` : ''}`,
+    // A failed run says why first.
+    ...(r.run?.outcome === 'failed' ? ['', ...runSummaryLines(r.run)] : []),
     '',
     table([
       ['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'],
@@ -63,8 +66,8 @@ export function renderTable(r: Report): string {
   if (r.creationsPerSecond.length > 0) lines.push('', `creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}`);
   if (r.controlPlane && r.controlPlane.endpoints.length > 0) {
     lines.push('', table([
-      ['control plane (ms)', 'calls', 'errors', 'p50', 'p90', 'p99', 'max'],
-      ...r.controlPlane.endpoints.map((e) => [e.endpoint, String(e.count), String(e.errors), e.p50.toFixed(2), e.p90.toFixed(2), e.p99.toFixed(2), e.max.toFixed(2)]),
+      ['control plane (ms)', 'calls', 'errors', 'retries', 'p50', 'p90', 'p99', 'max'],
+      ...r.controlPlane.endpoints.map((e) => [e.endpoint, String(e.count), String(e.errors), String(e.retries ?? 0), e.p50.toFixed(2), e.p90.toFixed(2), e.p99.toFixed(2), e.max.toFixed(2)]),
     ]));
   }
   if (r.vms.failed > 0) {
@@ -80,5 +83,6 @@ export function renderTable(r: Report): string {
       lines.push(`  ${f.expect === 'reach' ? 'unreachable' : 'NOT ISOLATED'}: ${f.src} (${f.srcHost}) -> ${f.dst} ${f.dstIp} (${f.dstHost}): ${f.received}/${f.sent}${f.error ? ` ${f.error}` : ''}`);
     }
   }
+  if (r.run && r.run.outcome !== 'failed') lines.push('', ...runSummaryLines(r.run));
   return lines.join('\n');
 }

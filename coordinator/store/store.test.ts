@@ -93,6 +93,33 @@ describe('Store', () => {
     store.close();
   });
 
+  it("keeps each scenario's timeline in order, and removes it with the scenario", () => {
+    const store = new Store(':memory:');
+    const s = store.insertScenario(scenario);
+    store.addEvent(s.seq, { atMs: 3, kind: 'phase', message: 'network' });
+    store.addEvent(s.seq, { atMs: 2.6, kind: 'failed', message: 'subnet create answered 500' });
+    expect(store.events(s.seq)).toEqual([{ atMs: 3, kind: 'phase', message: 'network' }, { atMs: 3, kind: 'failed', message: 'subnet create answered 500' }]);
+    store.deleteScenario('s1');
+    expect(store.events(s.seq)).toEqual([]);
+    store.close();
+  });
+
+  it('upgrades a schema 3 database in place: it gains timelines, its scenarios kept', () => {
+    const db = join(tmp(), 'v3.db');
+    const v3 = new Store(db);
+    v3.insertScenario(scenario);
+    v3.close();
+    const raw = new Database(db);
+    raw.exec('DROP TABLE scenario_events');
+    raw.pragma('user_version = 3');
+    raw.close();
+    const store = new Store(db);
+    expect(store.listScenarios().map((x) => x.id)).toEqual(['s1']);
+    store.addEvent(1, { atMs: 1, kind: 'phase', message: 'creating' });
+    expect(store.events(1)).toHaveLength(1);
+    store.close();
+  });
+
   it('refuses a database written by another schema version, changing nothing in it', () => {
     const db = join(tmp(), 'old.db');
     const old = new Database(db);

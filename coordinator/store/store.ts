@@ -45,9 +45,23 @@ export class StoreError extends Error {
   }
 }
 
-const SCHEMA_VERSION = 3;
+/** One entry of a scenario's timeline (phases, agents lost and back, stalls, the failure). */
+export interface ScenarioEvent {
+  /** ms after the scenario was accepted */
+  readonly atMs: number;
+  readonly kind: string;
+  readonly message: string;
+}
+
+const EVENTS_TABLE = `CREATE TABLE IF NOT EXISTS scenario_events (
+  scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
+  n INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
+  PRIMARY KEY (scenario_seq, n)
+) WITHOUT ROWID`;
+
+const SCHEMA_VERSION = 4;
 /** An older schema this one upgrades in place: ALTERs, in order, from each version. */
-const UPGRADES: Readonly<Record<number, string>> = { 2: "ALTER TABLE vm_results ADD COLUMN ip TEXT NOT NULL DEFAULT ''" };
+const UPGRADES: Readonly<Record<number, string>> = { 2: "ALTER TABLE vm_results ADD COLUMN ip TEXT NOT NULL DEFAULT ''", 3: EVENTS_TABLE };
 const ROWS_PER_INSERT = 64;
 
 const SCHEMA = `
@@ -67,6 +81,7 @@ CREATE TABLE IF NOT EXISTS control_plane (
   kind TEXT NOT NULL, name TEXT NOT NULL, remote_id TEXT NOT NULL, detail_json TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (scenario_seq, kind, name)
 ) WITHOUT ROWID;
+${EVENTS_TABLE};
 `;
 
 interface ScenarioRow {
@@ -227,6 +242,19 @@ export class Store {
       ? this.db.prepare('SELECT kind, name, remote_id, detail_json FROM control_plane WHERE scenario_seq = ? ORDER BY kind, name').all(seq)
       : this.db.prepare('SELECT kind, name, remote_id, detail_json FROM control_plane WHERE scenario_seq = ? AND kind = ? ORDER BY name').all(seq, kind)) as Array<{ kind: string; name: string; remote_id: string; detail_json: string }>;
     return rows.map((r) => ({ kind: r.kind, name: r.name, remoteId: r.remote_id, detailJson: r.detail_json }));
+  }
+
+  /** Appends to a scenario's timeline. */
+  addEvent(seq: number, e: ScenarioEvent): void {
+    this.db
+      .prepare('INSERT INTO scenario_events (scenario_seq, n, at_ms, kind, message) VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM scenario_events WHERE scenario_seq = ?), ?, ?, ?)')
+      .run(seq, seq, Math.round(e.atMs), e.kind, e.message);
+  }
+
+  /** A scenario's timeline, oldest first. */
+  events(seq: number): ScenarioEvent[] {
+    return (this.db.prepare('SELECT at_ms, kind, message FROM scenario_events WHERE scenario_seq = ? ORDER BY n').all(seq) as Array<{ at_ms: number; kind: string; message: string }>)
+      .map((r) => ({ atMs: r.at_ms, kind: r.kind, message: r.message }));
   }
 
   deleteControlPlaneObject(seq: number, kind: string, name: string): void {
