@@ -41,6 +41,9 @@ Usage: merak-coordinator [options]
   --ovn-sb ENDPOINT        OVN southbound database, monitored for each VM's port bound/up times
                            (or env MERAK_OVN_SB; none: those times are not measured)
   --lost-agent-timeout S   how long VMs wait for a lost agent to come back before they fail (default 600)
+  --progress-deadline S    how long a plan chunk sent to a connected agent may go without any result
+                           (VMs scheduled later aside) before the agent is treated as lost: its VMs
+                           wait for it to register again, as a lost agent's do (default 60)
   --log-level LEVEL        pino level (default info)
   -h, --help               this text
 `;
@@ -57,7 +60,7 @@ async function main(): Promise<number> {
       options: {
         listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
         'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tunnel-type': { type: 'string', default: 'vxlan' }, dataplane: { type: 'string', default: 'neighbors' },
-        'lost-agent-timeout': { type: 'string', default: '600' }, 'alcor-url': { type: 'string' }, 'ovn-nb': { type: 'string' }, 'ovn-sb': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
+        'lost-agent-timeout': { type: 'string', default: '600' }, 'progress-deadline': { type: 'string', default: '60' }, 'alcor-url': { type: 'string' }, 'ovn-nb': { type: 'string' }, 'ovn-sb': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -75,6 +78,8 @@ async function main(): Promise<number> {
   if (dataplane !== 'neighbors' && dataplane !== 'flood') return fail(`--dataplane: '${dataplane}' is neither neighbors nor flood`);
   const lostAgentTimeoutS = Number(values['lost-agent-timeout']);
   if (!Number.isInteger(lostAgentTimeoutS) || lostAgentTimeoutS < 1) return fail(`--lost-agent-timeout: '${values['lost-agent-timeout']}' is not a whole number of seconds >= 1`);
+  const progressDeadlineS = Number(values['progress-deadline']);
+  if (!Number.isInteger(progressDeadlineS) || progressDeadlineS < 1) return fail(`--progress-deadline: '${values['progress-deadline']}' is not a whole number of seconds >= 1`);
 
   const alcorUrl = values['alcor-url'] ?? (process.env.MERAK_ALCOR_URL || undefined);
   if (alcorUrl !== undefined && !/^https?:\/\/[^/]+/.test(alcorUrl)) return fail(`--alcor-url: '${alcorUrl}' is not an http(s) URL`);
@@ -101,7 +106,7 @@ async function main(): Promise<number> {
       alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger }),
       ovn: ovnControlPlane({ defaultNb: ovnNb, defaultSb: ovnSb, store, logger }),
     },
-    fanout: { ...DEFAULT_FANOUT, agentReturnTimeoutMs: lostAgentTimeoutS * 1000 },
+    fanout: { ...DEFAULT_FANOUT, agentReturnTimeoutMs: lostAgentTimeoutS * 1000, progressDeadlineMs: progressDeadlineS * 1000 },
   });
 
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
