@@ -176,12 +176,13 @@ export interface SecurityGroupRule {
   description: string | null;
   security_group_id: string;
   remote_group_id: string | null;
-  direction: 'ingress' | 'egress';
+  /** Strings in Alcor: 'ingress'/'egress' and 'IPv4'/'IPv6' in practice, but any non-empty direction is kept. */
+  direction: string;
   remote_ip_prefix: string | null;
   protocol: string | null;
   port_range_max: number | null;
   port_range_min: number | null;
-  ethertype: 'IPv4' | 'IPv6';
+  ethertype: string | null;
 }
 
 /** `WE/securitygroup/SecurityGroup.java` (§4.3). */

@@ -1,6 +1,6 @@
 // Fault injection: rules matched by service, method and path, each with an action (added latency,
 // an error status with Alcor's error JSON, or a dropped connection) and a limit (always, the first
-// N matching calls, every Kth, or a seeded probability).
+// N matching calls, the first N of each endpoint, every Kth, or a seeded probability).
 //
 // A rule applies `before` processing (the default: the call changes nothing, as when Alcor is
 // down or overloaded) or `after` it (Alcor did the work but the client saw an error, a late
@@ -25,6 +25,11 @@ export type FaultLimit =
   | { readonly kind: 'always' }
   /** The first `n` matching calls. */
   | { readonly kind: 'first'; readonly n: number }
+  /**
+   * The first `n` matching calls of each endpoint (method and path template, e.g. each create and
+   * each look-up once): "every call fails once" without a rule per endpoint.
+   */
+  | { readonly kind: 'first-per-endpoint'; readonly n: number }
   /** The kth, 2kth, 3kth… matching call. */
   | { readonly kind: 'every'; readonly k: number }
   /** Each matching call with probability `p`, drawn from a PRNG seeded with `seed`. */
@@ -81,6 +86,8 @@ interface LiveRule {
   readonly rule: Omit<FaultRule, 'matched' | 'fired'>;
   readonly regex: RegExp | undefined;
   readonly random: (() => number) | undefined;
+  /** first-per-endpoint: matching calls so far per endpoint. */
+  readonly perEndpoint: Map<string, number>;
   matched: number;
   fired: number;
 }
@@ -135,8 +142,9 @@ export function checkLimit(v: unknown): FaultLimit {
     case 'always':
       return { kind: 'always' };
     case 'first':
+    case 'first-per-endpoint':
       if (!isInt(v.n, 1)) throw new InvalidArgumentError('limit.n', 'must be an integer ≥ 1');
-      return { kind: 'first', n: v.n };
+      return { kind: v.kind, n: v.n };
     case 'every':
       if (!isInt(v.k, 1)) throw new InvalidArgumentError('limit.k', 'must be an integer ≥ 1');
       return { kind: 'every', k: v.k };
@@ -145,15 +153,19 @@ export function checkLimit(v: unknown): FaultLimit {
       if (!isInt(v.seed, 0)) throw new InvalidArgumentError('limit.seed', 'must be an integer ≥ 0');
       return { kind: 'probability', p: v.p, seed: v.seed };
     default:
-      throw new InvalidArgumentError('limit.kind', `'${String(v.kind)}' is not always, first, every or probability`);
+      throw new InvalidArgumentError('limit.kind', `'${String(v.kind)}' is not always, first, first-per-endpoint, every or probability`);
   }
 }
 
-/** Whether a rule whose limit is `limit` fires on its `matched`-th matching call (1-based). */
+/**
+ * Whether a rule whose limit is `limit` fires on its `matched`-th matching call (1-based; for
+ * first-per-endpoint, the call's number among those of its endpoint).
+ */
 export function limitFires(limit: FaultLimit, matched: number, random: (() => number) | undefined): boolean {
   switch (limit.kind) {
     case 'always': return true;
-    case 'first': return matched <= limit.n;
+    case 'first':
+    case 'first-per-endpoint': return matched <= limit.n;
     case 'every': return matched % limit.k === 0;
     case 'probability': return random!() / 2 ** 32 < limit.p;
   }
@@ -191,6 +203,7 @@ export class Faults {
       },
       regex: path === undefined ? undefined : path instanceof RegExp ? path : globToRegExp(path),
       random: limit.kind === 'probability' ? seededRandom(limit.seed) : undefined,
+      perEndpoint: new Map(),
       matched: 0,
       fired: 0,
     };
@@ -218,8 +231,11 @@ export class Faults {
     return r && this.view(r);
   }
 
-  /** @internal Counts the call against every matching rule and says what to do with it. */
-  decide(service: AlcorService | undefined, method: string, path: string): FaultPlan {
+  /**
+   * @internal Counts the call against every matching rule and says what to do with it. `route`:
+   * the path template it was routed to (the path itself when none matched).
+   */
+  decide(service: AlcorService | undefined, method: string, path: string, route = path): FaultPlan {
     let beforeLatencyMs = 0;
     let afterLatencyMs = 0;
     let before: TerminalFault | undefined;
@@ -231,7 +247,7 @@ export class Faults {
       if (rule.method !== undefined && rule.method !== method) continue;
       if (r.regex && !r.regex.test(path)) continue;
       r.matched++;
-      if (!this.fires(r)) continue;
+      if (!this.fires(r, `${method} ${route}`)) continue;
       const a = rule.action;
       if (a.kind === 'latency') {
         if (rule.phase === 'before') beforeLatencyMs += a.ms;
@@ -249,8 +265,11 @@ export class Faults {
     return { beforeLatencyMs, before, afterLatencyMs, after, applied };
   }
 
-  private fires(r: LiveRule): boolean {
-    return limitFires(r.rule.limit, r.matched, r.random);
+  private fires(r: LiveRule, endpoint: string): boolean {
+    if (r.rule.limit.kind !== 'first-per-endpoint') return limitFires(r.rule.limit, r.matched, r.random);
+    const n = (r.perEndpoint.get(endpoint) ?? 0) + 1;
+    r.perEndpoint.set(endpoint, n);
+    return limitFires(r.rule.limit, n, r.random);
   }
 
   private view(r: LiveRule): FaultRule {

@@ -1,6 +1,8 @@
 // Security group manager (NodePort 30008), Alcor's API §4.3. It runs Spring Boot 2.3,
 // so its error bodies carry `"message":""` (errors.ts); the reasons below are still what Alcor
-// throws, and they show in this server's logs.
+// throws, and they show in this server's logs. A group's rules live twice, as in Alcor's
+// repository: in the group's list and in the rule cache the rules API reads
+// (security-group-rules.ts); a group's create and delete write both.
 import { randomUUID } from 'node:crypto';
 import { localStamp } from './clock.js';
 import type { SecurityGroup, SecurityGroupRule } from './entities.js';
@@ -19,6 +21,12 @@ function defaultRules(sg: SecurityGroup, direction: 'ingress' | 'egress'): Secur
   }));
 }
 
+/** `addSecurityGroup`: the group and its rules, into both caches. */
+function putGroup(state: AlcorState, sg: SecurityGroup): void {
+  for (const r of sg.security_group_rules) state.securityGroupRules.set(r.id, r);
+  state.securityGroups.set(sg.id, sg);
+}
+
 function newDefaultSg(state: AlcorState, tenantId: string, projectId: string, description: string | null): SecurityGroup {
   const now = localStamp();
   const sg: SecurityGroup = {
@@ -26,7 +34,7 @@ function newDefaultSg(state: AlcorState, tenantId: string, projectId: string, de
     security_group_rules: [], create_at: now, update_at: now,
   };
   sg.security_group_rules = defaultRules(sg, 'ingress');
-  state.securityGroups.set(sg.id, sg);
+  putGroup(state, sg);
   state.defaultSgByTenant.set(tenantId, sg.id);
   return sg;
 }
@@ -70,7 +78,7 @@ function createSecurityGroup(state: AlcorState, projectId: string, body: unknown
   };
   // [QUIRK 4] The client's rules are discarded: always the 2 egress rules.
   sg.security_group_rules = defaultRules(sg, 'egress');
-  state.securityGroups.set(sg.id, sg);
+  putGroup(state, sg);
   return sg;
 }
 
@@ -107,6 +115,8 @@ export function securityGroupRoutes(state: AlcorState): Route[] {
         const sg = state.securityGroups.get(id);
         if (!sg) throw new AlcorHttpError(412, 'Security group is required'); // sic (§4.3)
         if ((state.sgBindings.get(id)?.size ?? 0) > 0) throw new AlcorHttpError(403, 'Security group are bound by other resources');
+        // `deleteSecurityGroup`: the group's rules leave the rule cache with it.
+        for (const r of sg.security_group_rules) state.securityGroupRules.delete(r.id);
         state.securityGroups.delete(id);
         state.sgBindings.delete(id);
         if (state.defaultSgByTenant.get(sg.tenant_id) === id) state.defaultSgByTenant.delete(sg.tenant_id);

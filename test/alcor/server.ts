@@ -21,6 +21,7 @@ import { portRoutes } from './ports.js';
 import { randomSeed } from './random.js';
 import { routerRoutes } from './routers.js';
 import { type Reply, RouteTable, type RouteMatch } from './routes.js';
+import { securityGroupRuleRoutes } from './security-group-rules.js';
 import { securityGroupRoutes } from './security-groups.js';
 import { type AlcorSnapshot, AlcorState, type BindHook } from './state.js';
 import { subnetRoutes } from './subnets.js';
@@ -131,7 +132,7 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
   const calls = new CallLog(options.maxCalls);
   const faults = new Faults();
   const all = new RouteTable([
-    ...vpcRoutes(state), ...subnetRoutes(state), ...securityGroupRoutes(state),
+    ...vpcRoutes(state), ...subnetRoutes(state), ...securityGroupRoutes(state), ...securityGroupRuleRoutes(state),
     ...routerRoutes(state), ...nodeRoutes(state), ...portRoutes(state),
   ]);
   let seq = 0;
@@ -205,7 +206,7 @@ export async function startAlcorServer(options: AlcorServerOptions = {}): Promis
     const match = table.match(method, inc.path);
     const service = match.kind === 'found' ? match.route.service : match.kind === 'method-not-allowed' ? match.service : undefined;
     const flavour = service ?? (listener === 'all' ? undefined : listener);
-    const plan = faults.decide(service, method, inc.path);
+    const plan = faults.decide(service, method, inc.path, match.kind === 'found' ? match.route.pattern : inc.path);
     if (plan.beforeLatencyMs > 0) await sleep(plan.beforeLatencyMs);
     let reply: Reply | 'drop' = plan.before ? faultReply(plan.before, flavour, inc.path) : await process(match, inc, flavour);
     if (plan.afterLatencyMs > 0) await sleep(plan.afterLatencyMs);

@@ -2,7 +2,7 @@
 // in Alcor they call each other synchronously (subnet create makes a port, port create reads the
 // VPC, subnet, SGs and nodes, §2 "Synchronous fan-out"); each service module owns its part.
 import type { Logger } from 'pino';
-import type { NodeInfo, PortEntity, RouteTable, RouterEntity, SecurityGroup, SubnetEntity, VpcEntity } from './entities.js';
+import type { NodeInfo, PortEntity, RouteTable, RouterEntity, SecurityGroup, SecurityGroupRule, SubnetEntity, VpcEntity } from './entities.js';
 import { AlcorHttpError } from './errors.js';
 import type { Ipv4Range } from './ip-allocator.js';
 import { MacAllocator } from './mac-allocator.js';
@@ -57,6 +57,8 @@ export interface AlcorSnapshot {
   readonly ports: PortEntity[];
   /** Every SG, the tenants' `default` SGs included. */
   readonly securityGroups: SecurityGroup[];
+  /** The SG manager's rule cache: every rule by id, the groups' own (default ones included). */
+  readonly securityGroupRules: SecurityGroupRule[];
   readonly routers: RouterEntity[];
   readonly nodes: NodeInfo[];
   /** SG id → the ports bound to it (explicit `security_groups` only, §4.6). */
@@ -98,6 +100,8 @@ export class AlcorState {
   /** PM's SubnetPortsRepository: `subnet/port` keys of non-gateway ports (quirk 5). */
   readonly subnetPorts = new Set<string>();
   readonly securityGroups = new Map<string, SecurityGroup>();
+  /** SG manager's rule cache by rule id (`SG/repo/SecurityGroupRepository.java`): what the rules API lists. */
+  readonly securityGroupRules = new Map<string, SecurityGroupRule>();
   /** tenant id → its auto-created `default` SG (quirk 4). */
   readonly defaultSgByTenant = new Map<string, string>();
   /** SG id → bound port ids. */
@@ -122,7 +126,7 @@ export class AlcorState {
   /** Forgets everything; allocation restarts from the same seed. */
   clear(): void {
     for (const m of [this.vpcs, this.vpcSubnetIds, this.subnets, this.ranges, this.subnetRouteTables, this.ports,
-      this.securityGroups, this.defaultSgByTenant, this.sgBindings, this.routers, this.nodes]) m.clear();
+      this.securityGroups, this.securityGroupRules, this.defaultSgByTenant, this.sgBindings, this.routers, this.nodes]) m.clear();
     this.subnetPorts.clear();
     this.goalState?.clear();
     this.macs = new MacAllocator(seededRandom(this.seed));
@@ -147,6 +151,7 @@ export class AlcorState {
       subnets: [...this.subnets.values()].map(clone),
       ports: [...this.ports.values()].map(clone),
       securityGroups: [...this.securityGroups.values()].map(clone),
+      securityGroupRules: [...this.securityGroupRules.values()].map(clone),
       routers: [...this.routers.values()].map(clone),
       nodes: [...this.nodes.values()].map(clone),
       securityGroupBindings: bindings,

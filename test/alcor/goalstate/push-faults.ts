@@ -76,6 +76,8 @@ export class PushFaults {
     if (s.host !== undefined && (typeof s.host !== 'string' || s.host === '')) throw new InvalidArgumentError('host', 'must be a node name');
     const action = checkAction(s.action);
     const limit = checkLimit(s.limit);
+    // Pushes have no endpoints to count by.
+    if (limit.kind === 'first-per-endpoint') throw new InvalidArgumentError('limit.kind', 'first-per-endpoint is for REST faults; use first');
     const live: LiveRule = {
       rule: { id, host: s.host as string | undefined, action, limit },
       random: limit.kind === 'probability' ? seededRandom(limit.seed) : undefined,
