@@ -6,14 +6,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/ensure-deps.sh
 
 npx eslint .
-report=$(mktemp /tmp/merak-vitest-XXXXXX.json)
-trap 'rm -f "$report"' EXIT
+# The closing line counts every failure, failed suites and errors outside tests included
+# (test/summary/): the reporter writes the summary, the CLI prints it and picks the exit code.
+summary=$(mktemp /tmp/merak-vitest-summary-XXXXXX.json)
+trap 'rm -f "$summary"' EXIT
 set +e
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+MERAK_TEST_SUMMARY="$summary" npx vitest run --reporter=default --reporter=./test/summary/reporter.ts "$@"
 rc=$?
 set -e
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
-' "$report" || echo "tests: 0 passed, 1 failed"
-exit $rc
+node test/dist/summary/main.js "$summary" "$rc"
