@@ -1,9 +1,13 @@
 // The agent's part of Alcor: a VM's port, allocated, bound to this host and released through
 // Alcor's port manager, exactly as Alcor's port API defines them (Merak's calls,
 // without its bugs). The port's id is chosen by the coordinator, so a create that is tried again,
-// or sent again after a restart, finds the port it made instead of making a second one.
+// or sent again after a restart, finds the port it made instead of making a second one; a create
+// that timed out is waited for before it is sent again (create-or-adopt.ts), and the bind checks
+// that the port is still the one allocated.
 import { MerakError } from '../errors.js';
-import { type AlcorCall, AlcorError, AlcorHttp } from './alcor-http.js';
+import { type AlcorCall, AlcorHttp } from './alcor-http.js';
+import { createOrAdopt } from './create-or-adopt.js';
+import type { RetryEvent } from './retry.js';
 
 export interface AlcorPortSettings {
   /** The port manager's base URL (http://host:30006). */
@@ -34,12 +38,28 @@ interface PortJson {
 const PORTS = '/project/{project_id}/ports';
 const PORT = '/project/{project_id}/ports/{port_id}';
 
+/**
+ * Alcor holds the port with other addresses than the ones allocated: a create that had timed out
+ * landed after the one that was retried, and replaced the port (Alcor's create with an existing id
+ * overwrites). The VM must not go on with addresses Alcor no longer has.
+ */
+export class AlcorPortReplacedError extends MerakError {
+  constructor(readonly portId: string, readonly allocated: AllocatedPort, readonly now: AllocatedPort) {
+    super('ALCOR', `Alcor port ${portId} was replaced after it was allocated (a late create landed): allocated ${allocated.ip} ${allocated.mac}, Alcor now has ${now.ip} ${now.mac}`,
+      { context: { portId } });
+  }
+}
+
 export class AlcorPorts {
+  private readonly client: AlcorHttp;
+
   /** `onCall` sees every call made for this VM (retries included), for its result and the report. */
-  constructor(private readonly s: AlcorPortSettings, private readonly onCall: (c: AlcorCall) => void) {}
+  constructor(private readonly s: AlcorPortSettings, onCall: (c: AlcorCall) => void, onRetry?: (r: RetryEvent) => void) {
+    this.client = new AlcorHttp({ timeoutMs: s.timeoutMs, retries: s.retries, onCall, ...(onRetry ? { onRetry } : {}) });
+  }
 
   private http(): AlcorHttp {
-    return new AlcorHttp({ timeoutMs: this.s.timeoutMs, retries: this.s.retries, onCall: this.onCall });
+    return this.client;
   }
 
   private portPath(): string {
@@ -55,8 +75,8 @@ export class AlcorPorts {
   /**
    * Alcor allocates the port: an IP from the subnet and a MAC (a minimal create, as Merak made it).
    * `maybeExists`: an earlier attempt may have made it already (a resent create): look first.
-   * A POST that got no clear answer is never blindly repeated: the port is looked up, and only
-   * made again if Alcor does not have it.
+   * A POST that got no clear answer is never blindly repeated: the port is looked up (after a
+   * timeout, for as long again), adopted when there, and only made again when Alcor does not have it.
    */
   async allocate(vmName: string, maybeExists: boolean): Promise<AllocatedPort> {
     if (maybeExists) {
@@ -72,22 +92,20 @@ export class AlcorPorts {
       },
     };
     const path = `/project/${encodeURIComponent(this.s.projectId)}/ports`;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.http().call({ method: 'POST', base: this.s.portUrl, path, template: PORTS, body, expect: [201], idempotent: false });
-        return this.parse(res.json, 'POST');
-      } catch (e) {
-        if (!(e instanceof AlcorError) || !e.transient || attempt >= this.s.retries) throw e;
-        const found = await this.get();
-        if (found) return found;
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
-      }
-    }
+    const { value } = await createOrAdopt({
+      endpoint: `POST ${PORTS}`, http: this.http(), settleMs: this.s.timeoutMs,
+      lookup: () => this.get(),
+      create: async (retry) => this.parse((await this.http().call({ method: 'POST', base: this.s.portUrl, path, template: PORTS, body, expect: [201], idempotent: false, retry })).json, 'POST'),
+    });
+    return value;
   }
 
-  /** Binds the port to this host (Merak's update, less its leftovers): Alcor then programs the host. */
-  async bind(vmName: string): Promise<void> {
-    await this.http().call({
+  /**
+   * Binds the port to this host (Merak's update, less its leftovers): Alcor then programs the host.
+   * With `allocated`, the answer (the port as Alcor now holds it) must still carry its addresses.
+   */
+  async bind(vmName: string, allocated?: AllocatedPort): Promise<void> {
+    const res = await this.http().call({
       method: 'PUT', base: this.s.portUrl, path: this.portPath(), template: PORT, expect: [200], idempotent: true,
       body: {
         port: {
@@ -96,6 +114,9 @@ export class AlcorPorts {
         },
       },
     });
+    if (!allocated) return;
+    const now = this.parse(res.json, 'PUT');
+    if (now.ip !== allocated.ip || now.mac !== allocated.mac) throw new AlcorPortReplacedError(this.s.portId, allocated, now);
   }
 
   /** Deletes the port; 'absent' when Alcor no longer had it. */

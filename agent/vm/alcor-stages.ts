@@ -51,7 +51,7 @@ export const bindStage: Stage<AlcorCtx> = {
   selfTimed: true,
   run: async (ctx) => {
     const sinceMs = Date.now();
-    await ctx.timer.time('bind', () => portsOf(ctx).bind(ctx.spec.name));
+    await ctx.timer.time('bind', () => portsOf(ctx).bind(ctx.spec.name, ctx.port));
     const settings = ctx.spec.alcor!;
     if (!ctx.goalState || !settings.awaitGoalState) return;
     try {
