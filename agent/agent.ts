@@ -1,6 +1,6 @@
 // One running agent: gRPC (Agent + grpc.health.v1) and HTTP, over a backend. Used by main.ts and,
 // several to a process, by hollow-mode load tests.
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { agentV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
@@ -17,6 +17,7 @@ import { requireToken } from './server/auth.js';
 import { createAgentHandlers } from './server/agent-handlers.js';
 import { createAgentService } from './server/agent-service.js';
 import { createHttpServer } from './server/http.js';
+import { serverCredentials, tokenInClear } from './server/tls.js';
 import { removeStaleSocket } from './server/unix-socket.js';
 import { HostAgentSupervisor } from './supervisor/host-agent-supervisor.js';
 import { systemClock } from './vm/clock.js';
@@ -67,7 +68,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
 
   if (config.grpcListen.startsWith('unix:')) await removeStaleSocket(config.grpcListen.slice(5));
   const grpcPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.grpcListen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    server.bindAsync(config.grpcListen, serverCredentials(config.tlsServer), (err, port) => (err ? reject(err) : resolve(port))),
   );
   // Read at each /readyz: the host agent's check joins once it is started (last, below).
   const checks = [...backend.checks];
@@ -89,19 +90,24 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     ? new CoordinatorLink({
         coordinator: config.coordinator,
         token: config.token,
+        tls: config.tlsCoordinator,
         hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp, underlayMac, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
         vmCount: () => runner.vmCount,
         handlers,
         logger,
       })
     : undefined;
+  if (link) checks.push({ name: 'coordinator-link', check: async () => link.check() });
+  // The token is the only thing between a network and this vhost's VMs: say when it travels in clear.
+  if (config.token && tokenInClear(config.grpcListen, config.tlsServer !== undefined)) logger.warn({ listen: config.grpcListen }, 'gRPC without TLS on a network address: callers send the token in clear (--tls-cert/--tls-key)');
+  if (config.token && config.coordinator && tokenInClear(config.coordinator, config.tlsCoordinator !== undefined)) logger.warn({ coordinator: config.coordinator }, 'the coordinator is dialed without TLS: the token crosses the network in clear (--tls-ca)');
   // Started last: nothing after it can fail and leave it running unsupervised.
   const supervisor = config.hostAgent ? new HostAgentSupervisor({ argv: config.hostAgent, logger }) : undefined;
   if (supervisor) {
     metrics.hostAgent(() => supervisor.status());
     checks.push({ name: 'host-agent', check: async () => supervisor.check() });
   }
-  logger.info({ vhost: config.vhost, grpcPort, httpPort, vms: initial.length, hollow: config.hollow, auth: config.token ? 'token' : 'insecure', goalstate: goalState?.server.address }, 'agent ready');
+  logger.info({ vhost: config.vhost, grpcPort, httpPort, vms: initial.length, hollow: config.hollow, auth: config.token ? 'token' : 'insecure', tls: config.tlsServer !== undefined, coordinatorTls: config.tlsCoordinator !== undefined, goalstate: goalState?.server.address }, 'agent ready');
   if (goalState && config.alcorNcm) goalState.resyncWithNcm(config.alcorNcm, config.vhost);
 
   return {

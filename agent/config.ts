@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from './errors.js';
+import { type ClientTls, type ServerTls, loadClientTls, loadServerTls } from './server/tls.js';
 import { splitCommand } from './supervisor/host-agent-supervisor.js';
 import { parseIpv4 } from './vm/ipv4.js';
 
@@ -18,6 +19,10 @@ export interface AgentConfig {
   readonly datapathType: 'system' | 'netdev';
   /** undefined only with --insecure */
   readonly token: string | undefined;
+  /** --tls-cert/--tls-key: the gRPC listener serves TLS; undefined = plaintext. */
+  readonly tlsServer: ServerTls | undefined;
+  /** --tls-ca/--tls-server-name: the coordinator is dialed over TLS and verified; undefined = plaintext. */
+  readonly tlsCoordinator: ClientTls | undefined;
   readonly capacity: number;
   readonly defaultConcurrency: number;
   readonly maxBatch: number;
@@ -52,6 +57,12 @@ Usage: merak-agent [options]
   --datapath-type TYPE    system (kernel module) or netdev (userspace) (default system)
   --token-file PATH       bearer token required on every call (or env MERAK_TOKEN)
   --insecure              accept calls without a token (local use only)
+  --tls-cert PATH, --tls-key PATH
+                          serve gRPC over TLS with this certificate (PEM) and its key
+  --tls-ca PATH           dial the coordinator over TLS and verify its certificate against this
+                          CA (PEM); without it the link is plaintext (docs/security.md)
+  --tls-server-name NAME  the name the coordinator's certificate must hold (default: the host of
+                          --coordinator)
   --capacity N            the most VMs this vhost holds (default 10000)
   --concurrency N         VMs in flight per batch unless the batch says (default 32)
   --max-batch N           operations per Apply call (default 100000)
@@ -120,7 +131,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     options: {
       vhost: { type: 'string' }, listen: { type: 'string' }, http: { type: 'string' }, ovsdb: { type: 'string' },
       bridge: { type: 'string' }, 'ovs-rundir': { type: 'string' }, 'datapath-type': { type: 'string' }, 'token-file': { type: 'string' },
-      insecure: { type: 'boolean' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
+      insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-server-name': { type: 'string' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
       advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'underlay-interface': { type: 'string' },
       'ping-rate': { type: 'string' }, 'host-agent': { type: 'string' }, goalstate: { type: 'string' }, 'alcor-ncm': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -162,6 +173,9 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     const port = Number(goalstate.slice(goalstate.lastIndexOf(':') + 1));
     if (port === acaPort) throw new InvalidArgumentError('--goalstate', `port ${port} is the one the --host-agent listens on: one GoalState server per port (give the host agent -s PORT, or --goalstate another port)`);
   }
+  const tlsServer = loadServerTls(values['tls-cert'], values['tls-key']);
+  const tlsCoordinator = loadClientTls(values['tls-ca'], values['tls-server-name']);
+  if (tlsCoordinator !== undefined && values.coordinator === undefined) throw new InvalidArgumentError('--tls-ca', 'verifies the coordinator: give --coordinator too');
   if (values['alcor-ncm'] !== undefined && goalstate === undefined) throw new InvalidArgumentError('--alcor-ncm', 'asks for goal states that only --goalstate can take: give --goalstate too');
   return {
     vhost,
@@ -172,6 +186,8 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     bridge,
     datapathType,
     token: values.insecure ? undefined : token,
+    tlsServer,
+    tlsCoordinator,
     capacity: positiveInt('--capacity', values.capacity ?? '10000', 10_000_000),
     defaultConcurrency: positiveInt('--concurrency', values.concurrency ?? '32', 4096),
     maxBatch: positiveInt('--max-batch', values['max-batch'] ?? '100000', 10_000_000),

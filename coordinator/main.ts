@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { coordinatorV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import { pino } from 'pino';
-import { createHttpServer, removeStaleSocket, requireToken } from '@merak/agent';
+import { type ServerTls, createHttpServer, errorMessage, loadServerTls, removeStaleSocket, requireToken, serverCredentials, tokenInClear } from '@merak/agent';
 import { ScenarioEngine } from './engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
@@ -29,6 +29,9 @@ Usage: merak-coordinator [options]
   --state PATH             SQLite database (default ./merak-state.db)
   --token-file PATH        bearer token for agents' and users' calls (or env MERAK_TOKEN)
   --insecure               no token (local use only)
+  --tls-cert PATH          serve gRPC over TLS with this certificate (PEM; agents and users verify
+                           it with the CA that signed it: their --tls-ca; docs/security.md)
+  --tls-key PATH           the certificate's private key (PEM)
   --tunnel-type TYPE       standalone overlay encapsulation: vxlan or geneve (default vxlan)
   --dataplane MODE         standalone data plane: neighbors (each vhost answers ARP and sends
                            frames straight to the right tunnel from its neighbor table) or flood
@@ -59,7 +62,7 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       options: {
         listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
-        'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tunnel-type': { type: 'string', default: 'vxlan' }, dataplane: { type: 'string', default: 'neighbors' },
+        'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tunnel-type': { type: 'string', default: 'vxlan' }, dataplane: { type: 'string', default: 'neighbors' },
         'lost-agent-timeout': { type: 'string', default: '600' }, 'progress-deadline': { type: 'string', default: '60' }, 'alcor-url': { type: 'string' }, 'ovn-nb': { type: 'string' }, 'ovn-sb': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -72,6 +75,12 @@ async function main(): Promise<number> {
   }
   const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.MERAK_TOKEN?.trim();
   if (!token && !values.insecure) return fail('--token-file: no token (give --token-file or MERAK_TOKEN, or --insecure)');
+  let tls: ServerTls | undefined;
+  try {
+    tls = loadServerTls(values['tls-cert'], values['tls-key']);
+  } catch (e) {
+    return fail(errorMessage(e));
+  }
   const tunnelType = values['tunnel-type'];
   if (tunnelType !== 'vxlan' && tunnelType !== 'geneve') return fail(`--tunnel-type: '${tunnelType}' is neither vxlan nor geneve`);
   const dataplane = values.dataplane;
@@ -94,6 +103,7 @@ async function main(): Promise<number> {
   const registry = new AgentRegistry();
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
   registry.on('connected', (a) => logger.info({ agent: a.name, address: a.address, underlayIp: a.underlayIp }, 'agent connected'));
+  registry.on('replaced', (a, previousPeer) => logger.warn({ agent: a.name, previousPeer }, 'agent registered again on another stream: the older stream is ended'));
   registry.on('lost', (a) => {
     metrics.agentsLost.inc();
     logger.warn({ agent: a.name }, 'agent lost');
@@ -117,12 +127,14 @@ async function main(): Promise<number> {
   // A socket file left by a coordinator killed with SIGKILL would refuse the bind.
   if (values.listen!.startsWith('unix:')) await removeStaleSocket(values.listen!.slice(5));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(values.listen!, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    server.bindAsync(values.listen!, serverCredentials(tls), (e, p) => (e ? reject(e) : resolve(p))),
   );
   const http = createHttpServer(metrics.registry, [{ name: 'store', check: async () => store.check() }]);
   if (values.http!.startsWith('unix:')) await removeStaleSocket(values.http!.slice(5));
   await listenHttp(http, values.http!);
-  logger.info({ listen: values.listen, port, http: values.http, state: values.state }, 'coordinator ready');
+  // The token is all that keeps a network out: say when it would travel in clear.
+  if (token && tokenInClear(values.listen!, tls !== undefined)) logger.warn({ listen: values.listen }, 'gRPC without TLS on a network address: agents and users send the token in clear (--tls-cert/--tls-key)');
+  logger.info({ listen: values.listen, port, http: values.http, state: values.state, auth: token ? 'token' : 'insecure', tls: tls !== undefined }, 'coordinator ready');
   engine.resume();
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -2,17 +2,33 @@
 // heartbeats and the replies to the coordinator's calls (which come down the same stream and run
 // through the same handlers as the gRPC service). When the stream breaks it is opened again with
 // capped exponential backoff; calls in flight are cancelled (the coordinator sends again what has
-// no result, and the agent answers a repeated create with the VM it has).
-import { type ClientDuplexStream, Metadata, credentials, status } from '@grpc/grpc-js';
+// no result, and the agent answers a repeated create with the VM it has). A stream the coordinator
+// ends because another agent registered with this vhost's name (and the token) is not reopened:
+// one name, one agent (docs/security.md).
+import { type ClientDuplexStream, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import type { agentV1, coordinatorV1 } from '@merak/proto';
 import { coordinatorV1 as proto } from '@merak/proto';
 import type { Logger } from 'pino';
+import { MerakError } from '../errors.js';
 import type { AgentHandlers } from '../server/agent-handlers.js';
 import { toServiceError } from '../server/status.js';
+import { type ClientTls, channelCredentials, channelOptions } from '../server/tls.js';
+
+/** Trailer the coordinator sets when it ends a Register stream because a newer one took the name. */
+export const REPLACED_TRAILER = 'merak-replaced-by';
+
+/** The coordinator ended this agent's registration: another agent registered with its name. */
+export class RegistrationReplacedError extends MerakError {
+  constructor(readonly vhost: string, readonly by: string) {
+    super('FAILED_PRECONDITION', `another agent registered as vhost ${vhost} (from ${by}): this one no longer takes the coordinator's calls`, { context: { vhost, by } });
+  }
+}
 
 export interface CoordinatorLinkOptions {
   readonly coordinator: string;
   readonly token: string | undefined;
+  /** Verify the coordinator with this CA; undefined = plaintext. */
+  readonly tls: ClientTls | undefined;
   readonly hello: coordinatorV1.AgentInfo;
   readonly vmCount: () => number;
   readonly handlers: AgentHandlers;
@@ -29,13 +45,15 @@ export class CoordinatorLink {
   private retry: NodeJS.Timeout | undefined;
   private backoffMs = 200;
   private closed = false;
+  private replaced: RegistrationReplacedError | undefined;
   private readonly calls = new Map<number, AbortController>();
 
   constructor(private readonly opts: CoordinatorLinkOptions) {
     // A plan chunk for thousands of VMs is one message: allow large ones.
-    this.client = new proto.CoordinatorClient(opts.coordinator, credentials.createInsecure(), {
+    this.client = new proto.CoordinatorClient(opts.coordinator, channelCredentials(opts.tls), {
       'grpc.max_receive_message_length': 512 * 1024 * 1024,
       'grpc.max_send_message_length': 512 * 1024 * 1024,
+      ...channelOptions(opts.tls),
     });
     this.open();
   }
@@ -72,7 +90,15 @@ export class CoordinatorLink {
       this.retry = setTimeout(() => this.open(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 10_000);
     };
-    stream.on('error', (e: Error) => broken(e.message));
+    stream.on('error', (e: ServiceError) => {
+      const by = e.code === status.ABORTED ? e.metadata?.get(REPLACED_TRAILER)[0] : undefined;
+      if (by !== undefined && this.stream === stream) {
+        this.replaced = new RegistrationReplacedError(this.opts.hello.name, String(by));
+        this.opts.logger.error({ coordinator: this.opts.coordinator, by: String(by) }, this.replaced.message);
+        this.closed = true;
+      }
+      broken(e.message);
+    });
     stream.on('end', () => broken('stream ended'));
   }
 
@@ -116,6 +142,11 @@ export class CoordinatorLink {
       default:
         reply(undefined, true, { code: status.UNIMPLEMENTED, message: 'this agent does not know that call (a newer coordinator?)' });
     }
+  }
+
+  /** For /readyz: throws once another agent took this vhost's registration. */
+  check(): void {
+    if (this.replaced) throw this.replaced;
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 // A promise-based client of one agent, with the bearer token on every call.
-import { type ClientReadableStream, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
+import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type ClientTls, channelCredentials, channelOptions } from '@merak/agent';
 import { agentV1 } from '@merak/proto';
 
 export interface AgentClientOptions {
@@ -7,6 +8,8 @@ export interface AgentClientOptions {
   readonly token?: string;
   /** Per-call deadline for unary calls (default 60 s). */
   readonly deadlineMs?: number;
+  /** The agent serves TLS (--tls-cert): verify it with this CA; omitted = plaintext. */
+  readonly tls?: ClientTls;
 }
 
 export class AgentClient {
@@ -16,7 +19,8 @@ export class AgentClient {
 
   /** `address` is HOST:PORT or unix:PATH. */
   constructor(readonly address: string, opts: AgentClientOptions = {}) {
-    this.client = new agentV1.AgentClient(address, credentials.createInsecure(), {
+    this.client = new agentV1.AgentClient(address, channelCredentials(opts.tls), {
+      ...channelOptions(opts.tls),
       'grpc.max_receive_message_length': 512 * 1024 * 1024,
       'grpc.max_send_message_length': 512 * 1024 * 1024,
       // A pool per channel: the shared one is swept every 10 s over all subchannels, which costs

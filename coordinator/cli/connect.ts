@@ -1,6 +1,8 @@
-// Where the CLI finds the coordinator: --coordinator and --token-file (or MERAK_TOKEN), else the
-// local emulation's (`merak local up` records its coordinator socket and token in its folder).
+// Where the CLI finds the coordinator: --coordinator and --token-file (or MERAK_TOKEN), --tls-ca
+// (or MERAK_TLS_CA) for a coordinator serving TLS, else the local emulation's (`merak local up`
+// records its coordinator socket and token in its folder).
 import { existsSync, readFileSync } from 'node:fs';
+import { loadClientTls } from '@merak/agent';
 import { join } from 'node:path';
 import { CoordinatorClient } from './coordinator-client.js';
 
@@ -28,7 +30,17 @@ export class ConnectError extends Error {
   }
 }
 
-export function connect(flags: { coordinator?: string | undefined; tokenFile?: string | undefined; localDir?: string | undefined }): CoordinatorClient {
+export interface ConnectFlags {
+  coordinator?: string | undefined;
+  tokenFile?: string | undefined;
+  localDir?: string | undefined;
+  /** The CA that signed the coordinator's certificate (or env MERAK_TLS_CA); none: plaintext. */
+  tlsCa?: string | undefined;
+  /** The name the coordinator's certificate holds, when not --coordinator's host (or env MERAK_TLS_SERVER_NAME). */
+  tlsServerName?: string | undefined;
+}
+
+export function connect(flags: ConnectFlags): CoordinatorClient {
   let address = flags.coordinator;
   let tokenFile = flags.tokenFile;
   if (!address) {
@@ -38,5 +50,7 @@ export function connect(flags: { coordinator?: string | undefined; tokenFile?: s
     tokenFile ??= local.tokenFile;
   }
   const token = tokenFile ? readFileSync(tokenFile, 'utf8').trim() : process.env.MERAK_TOKEN?.trim();
-  return new CoordinatorClient(address, token || undefined);
+  // Only for a coordinator named here: the local emulation's is on a unix socket, without TLS.
+  const tls = flags.coordinator ? loadClientTls(flags.tlsCa ?? (process.env.MERAK_TLS_CA || undefined), flags.tlsServerName ?? (process.env.MERAK_TLS_SERVER_NAME || undefined)) : undefined;
+  return new CoordinatorClient(address, token || undefined, undefined, tls);
 }

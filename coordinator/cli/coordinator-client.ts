@@ -1,13 +1,14 @@
 // A promise-based client of the coordinator's gRPC API, with the bearer token on every call.
-import { type ClientReadableStream, Metadata, type ServiceError, credentials } from '@grpc/grpc-js';
+import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type ClientTls, channelCredentials, channelOptions } from '@merak/agent';
 import { coordinatorV1 } from '@merak/proto';
 
 export class CoordinatorClient {
   private readonly client: InstanceType<typeof coordinatorV1.CoordinatorClient>;
 
-  /** `address` is HOST:PORT or unix:PATH. */
-  constructor(readonly address: string, private readonly token: string | undefined, private readonly deadlineMs = 120_000) {
-    this.client = new coordinatorV1.CoordinatorClient(address, credentials.createInsecure(), { 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+  /** `address` is HOST:PORT or unix:PATH; with `tls` the coordinator's certificate is verified against its CA. */
+  constructor(readonly address: string, private readonly token: string | undefined, private readonly deadlineMs = 120_000, readonly tls?: ClientTls) {
+    this.client = new coordinatorV1.CoordinatorClient(address, channelCredentials(tls), { 'grpc.max_receive_message_length': 256 * 1024 * 1024, ...channelOptions(tls) });
   }
 
   private metadata(): Metadata {

@@ -3,9 +3,10 @@
 // with --coordinator); `local` and `demo` build the emulation on this machine.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { ServiceError } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
+import { InvalidArgumentError } from '@merak/agent';
 import { coordinatorV1 } from '@merak/proto';
-import { ConnectError, connect, localDir } from './connect.js';
+import { ConnectError, type ConnectFlags, connect, localDir } from './connect.js';
 import { DEMO_PROVIDERS, demo, isDemoProvider } from './demo.js';
 import { localDown, localLeftovers, localStatus, localUp } from './local.js';
 import type { CoordinatorClient } from './coordinator-client.js';
@@ -51,6 +52,9 @@ Scenarios (on the local emulation's coordinator, or --coordinator ADDR):
 Options:
   --coordinator ADDR  HOST:PORT or unix:PATH (default: the local emulation's)
   --token-file PATH   the coordinator's token (or env MERAK_TOKEN; default: the local emulation's)
+  --tls-ca PATH       the coordinator serves TLS: verify it with this CA (or env MERAK_TLS_CA)
+  --tls-server-name N the name in the coordinator's certificate, if not --coordinator's host
+                      (or env MERAK_TLS_SERVER_NAME)
   --local-dir DIR     the local emulation's folder (default $MERAK_LOCAL_DIR or /run/merak/local)
   --out DIR           where reports go (default ./merak-report)
   --hosts N, --vms N  for demo and local up
@@ -78,10 +82,7 @@ Examples:
   merak local up --hosts 3 && merak run examples/two-vpcs.yaml && merak local down
 `;
 
-interface Flags {
-  coordinator?: string | undefined;
-  tokenFile?: string | undefined;
-  localDir?: string | undefined;
+interface Flags extends ConnectFlags {
   out: string;
 }
 
@@ -105,9 +106,29 @@ async function withClient(flags: Flags, fn: (c: CoordinatorClient) => Promise<nu
   const client = connect(flags);
   try {
     return await fn(client);
+  } catch (e) {
+    throw withHint(e, client);
   } finally {
     client.close();
   }
+}
+
+/** A call refused for a reason the user can fix here: the same error, and what to give. */
+class CallError extends Error {
+  constructor(readonly grpc: ServiceError, hint: string) {
+    super(`${grpc.details} (${hint})`);
+  }
+}
+
+function withHint(e: unknown, client: CoordinatorClient): unknown {
+  const grpc = e as Partial<ServiceError>;
+  if (typeof grpc.code !== 'number') return e;
+  if (grpc.code === status.UNAUTHENTICATED) return new CallError(e as ServiceError, "the coordinator's token: --token-file or MERAK_TOKEN");
+  // A plaintext client gets no usable answer from a TLS server, nor a TLS client from a plaintext one.
+  if (grpc.code === status.UNAVAILABLE && !client.address.startsWith('unix:')) {
+    return new CallError(e as ServiceError, client.tls ? `could not reach ${client.address} over TLS: is it up, serving TLS, with a certificate from --tls-ca's CA?` : `could not reach ${client.address}: if it serves TLS, give --tls-ca`);
+  }
+  return e;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -115,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      coordinator: { type: 'string' }, 'token-file': { type: 'string' }, 'local-dir': { type: 'string' },
+      coordinator: { type: 'string' }, 'token-file': { type: 'string' }, 'local-dir': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-server-name': { type: 'string' },
       out: { type: 'string', default: 'merak-report' }, help: { type: 'boolean', short: 'h' },
       hosts: { type: 'string', default: '5' }, vms: { type: 'string', default: '50' }, prefix: { type: 'string', default: 'merak' },
       underlay: { type: 'string' }, down: { type: 'boolean', default: false }, 'host-access': { type: 'boolean', default: false },
@@ -127,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command || values.help ? 0 : 2;
   }
-  const flags: Flags = { coordinator: values.coordinator, tokenFile: values['token-file'], localDir: values['local-dir'], out: values.out! };
+  const flags: Flags = { coordinator: values.coordinator, tokenFile: values['token-file'], localDir: values['local-dir'], tlsCa: values['tls-ca'], tlsServerName: values['tls-server-name'], out: values.out! };
   const needId = (): string => {
     if (!args[0]) throw new UsageError(`${command} needs a scenario id (see 'merak list')`);
     return args[0];
@@ -229,6 +250,6 @@ main(process.argv.slice(2)).then(
     const grpc = e as Partial<ServiceError>;
     const message = typeof grpc.code === 'number' && grpc.details !== undefined ? grpc.details : e instanceof Error ? e.message : String(e);
     process.stderr.write(`merak: ${message}\n${e instanceof UsageError ? `\n${HELP}` : ''}`);
-    process.exitCode = e instanceof UsageError || e instanceof ConnectError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
+    process.exitCode = e instanceof UsageError || e instanceof ConnectError || e instanceof InvalidArgumentError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
   },
 );

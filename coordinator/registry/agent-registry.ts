@@ -3,7 +3,8 @@
 // closes is lost at once, one whose heartbeats stop within a few intervals. The interval grows with the fleet (about `targetBeatsPerSecond` in all), so liveness
 // costs the coordinator the same at 10 agents and at 10,000; agents are told when it changes.
 import { EventEmitter } from 'node:events';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { Metadata, type ServerDuplexStream, type ServiceError, status } from '@grpc/grpc-js';
+import { REPLACED_TRAILER } from '@merak/agent';
 import type { coordinatorV1 } from '@merak/proto';
 import { AgentChannel } from './agent-channel.js';
 
@@ -23,6 +24,8 @@ export interface RegisteredAgent {
 export interface RegistryEvents {
   connected: [RegisteredAgent];
   lost: [RegisteredAgent];
+  /** A newer Register stream took the name; `previousPeer` is where the ended one came from. */
+  replaced: [RegisteredAgent, string];
 }
 
 export interface RegistryOptions {
@@ -141,8 +144,18 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
         const h = m.body.value;
         agent = { name: h.name, address: h.address, underlayIp: h.underlayIp, underlayMac: h.underlayMac, version: h.version, capacity: h.capacity, hollow: h.hollow, connected: true, lastSeen: now };
         this.agents.set(h.name, agent);
+        const previous = this.streams.get(h.name);
         this.streams.set(h.name, call);
         this.channels.get(h.name)?.close('it registered again on another stream');
+        // The newer registration wins (a restarted agent must get its name back before the old
+        // stream times out); the older stream is ended, saying so, and its agent stops.
+        if (previous && previous !== call) {
+          const replaced = new Metadata();
+          replaced.set(REPLACED_TRAILER, call.getPeer());
+          const e: ServiceError = Object.assign(new Error(`vhost ${h.name} registered again from ${call.getPeer()}`), { code: status.ABORTED, details: `vhost ${h.name} registered again from ${call.getPeer()}`, metadata: replaced });
+          previous.emit('error', e);
+          this.emit('replaced', agent, previous.getPeer());
+        }
         const channel = new AgentChannel(h.name, (msg) => call.write(msg));
         this.channels.set(h.name, channel);
         myChannel = channel;
