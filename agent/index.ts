@@ -5,6 +5,8 @@ export { type AgentConfig, parseAgentConfig } from './config.js';
 export { type ErrorContext, InvalidArgumentError, MerakError, type MerakErrorCode, errorMessage } from './errors.js';
 export { createHollowBackend } from './hollow-backend.js';
 export { hasToken, requireToken } from './server/auth.js';
+export { type ClientTls, type ServerTls, TlsFileError, channelCredentials, channelOptions, loadClientTls, loadServerTls, serverCredentials, tokenInClear } from './server/tls.js';
+export { REPLACED_TRAILER, RegistrationReplacedError } from './registration/coordinator-link.js';
 export { type ReadinessCheck, createHttpServer } from './server/http.js';
 export { removeStaleSocket } from './server/unix-socket.js';
 export { parseIpv4, formatIpv4, prefixMask, networkOf, broadcastOf, parseMac } from './vm/ipv4.js';
