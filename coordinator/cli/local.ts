@@ -1,159 +1,155 @@
-// `merak local up | down | status`: the local emulation as a user runs it. `up` starts a
-// coordinator and N vhosts that keep running after the command returns (each process logs to its
-// file in the local folder); `down` removes everything, from any shell, also what an interrupted
-// or crashed run left behind.
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `merak local up | down | status`: the local emulation as a user runs it. `up` builds a
+// coordinator and N vhosts under a supervisor daemon that restarts whatever ends (with backoff);
+// on an existing emulation it starts only what is down and keeps everything else (VMs, the
+// coordinator's store, which it resumes from); `--fresh` removes it all first. `down` stops the
+// supervisor, then removes everything, from any shell, also what an interrupted run left behind.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stopRecordedAlcorServer } from '../local/alcor-server-process.js';
-import { startCoordinatorProcess } from '../local/coordinator-process.js';
-import { type LocalEmulation, type LocalOvn, type TeardownReport, startLocalEmulation, teardownLocalEmulation } from '../local/emulation.js';
-import { type EmulationState, readState } from '../local/emulation-state.js';
-import { northdStatus } from '../local/ovn-central.js';
-import { type ProcessRecord, isRunning, recordOf, stopRecorded } from '../local/process-record.js';
-import { type LocalEndpoint, readLocalEndpoint } from './connect.js';
+import { type LocalEmulation, type TeardownReport, teardownLocalEmulation } from '../local/emulation.js';
+import { readState } from '../local/emulation-state.js';
+import { supervisedEmulation } from '../local/emulation-view.js';
+import { EMULATION_DIR, ENDPOINT_FILE, type LocalRecord, type LocalSettings, readLocalRecord } from '../local/local-record.js';
+import { waitForAgents } from '../local/local-launch.js';
+import { isRunning, stopRecorded } from '../local/process-record.js';
+import { askToHeal, followSupervisor, runningSupervisor, spawnSupervisor, stopSupervisor } from '../local/supervisor/daemon-client.js';
+import { readSupervision, supervisionPath } from '../local/supervisor/supervision-file.js';
+import { emulationUnits } from '../local/supervisor/units.js';
 import { CoordinatorClient } from './coordinator-client.js';
 
-/** What `local up` records beside the endpoint, for `down` and `status`. */
-interface LocalRecord extends LocalEndpoint {
-  readonly prefix: string;
-  readonly hosts: number;
-  readonly coordinatorProcess: ProcessRecord;
-  readonly startedAt: string;
-}
+export { ovnCoordinatorArgs } from '../local/local-launch.js';
+export { localStatus } from '../local/local-status.js';
 
-export interface LocalUpOptions {
+export interface LocalUpOptions extends LocalSettings {
   readonly dir: string;
-  readonly hosts: number;
-  readonly prefix: string;
-  readonly underlayCidr?: string;
-  /** Give this machine an address on the underlay, so vhosts reach services here (Alcor). */
-  readonly hostAccess?: boolean;
-  /** The coordinator's --dataplane (default neighbors). */
-  readonly dataplane?: 'neighbors' | 'flood';
-  /** OVN too: OVN central on the underlay, an ovn-controller per vhost, the coordinator pointed at them. */
-  readonly ovn?: boolean;
+  /** Remove whatever emulation is in `dir` first and start clean (`local up --fresh`). */
+  readonly fresh?: boolean;
   readonly log: (line: string) => void;
 }
 
-/** The coordinator's flags for the emulation's OVN (its NB and SB over their unix sockets). */
-export function ovnCoordinatorArgs(ovn: LocalOvn): string[] {
-  return ['--ovn-nb', ovn.nb, '--ovn-sb', ovn.sb];
+/** A local emulation that is there but not as asked; `--fresh` replaces it. */
+export class LocalSettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalSettingsError';
+  }
 }
-
-const ENDPOINT = 'endpoint.json';
-const EMULATION = 'emulation';
 
 /** Where a run in Alcor mode records the Alcor-compatible server it started (stopped by `down`). */
 export function alcorServerRecordFile(dir: string): string {
   return join(dir, 'alcor-server.json');
 }
 
-function readRecord(dir: string): LocalRecord | undefined {
-  return readLocalEndpoint(dir) as LocalRecord | undefined;
-}
-
 /** Is a local emulation up in `dir` (its coordinator running)? */
 export function localIsUp(dir: string): boolean {
-  const r = readRecord(dir);
+  const r = readLocalRecord(dir);
   return r !== undefined && isRunning(r.coordinatorProcess);
 }
 
 /** Something of an earlier run is in `dir` (up, or left behind). */
 export function localLeftovers(dir: string): boolean {
-  return existsSync(join(dir, ENDPOINT)) || readState(join(dir, EMULATION)) !== undefined || existsSync(alcorServerRecordFile(dir));
+  return existsSync(join(dir, ENDPOINT_FILE)) || readState(join(dir, EMULATION_DIR)) !== undefined || existsSync(alcorServerRecordFile(dir)) || existsSync(supervisionPath(dir));
 }
 
 export interface LocalUp {
   readonly record: LocalRecord;
-  /** The running emulation (its vhosts' clients and agent kill/restart, for tests). */
+  /** The running emulation (its vhosts' clients, agent kill/restart through the supervisor). */
   readonly emulation: LocalEmulation;
+  /** What this `up` started again (empty for a fresh start, or when everything was running). */
+  readonly restarted: readonly string[];
 }
 
 export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
-  if (localIsUp(o.dir)) throw new Error(`a local emulation is already up in ${o.dir}: 'merak local down' first (or give another --local-dir)`);
+  const settings: LocalSettings = {
+    prefix: o.prefix, hosts: o.hosts, underlayCidr: o.underlayCidr, hostAccess: o.hostAccess ?? false, dataplane: o.dataplane, ovn: o.ovn ?? false,
+  };
+  const existing = readLocalRecord(o.dir);
+  if (!o.fresh && existing && readState(join(o.dir, EMULATION_DIR))) return heal(o, existing, settings);
   if (localLeftovers(o.dir)) {
-    o.log(`removing what an earlier run left in ${o.dir}`);
-    await localDown(o.dir, o.log);
+    o.log(o.fresh ? `--fresh: removing the emulation in ${o.dir}` : `removing what an earlier, unfinished run left in ${o.dir}`);
+    const report = await localDown(o.dir, o.log);
+    if (report.failed.length > 0) throw new Error(`could not remove the earlier emulation in ${o.dir}: ${report.failed.map((f) => f.what).join(', ')}`);
   }
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-  const tokenFile = join(o.dir, 'token');
-  writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
-  const coordinator = `unix:${join(o.dir, 'coordinator.sock')}`;
-  let record: LocalRecord | undefined;
-  // The coordinator starts once the underlay (and OVN central) is up, before the vhosts: with OVN
-  // it is given the central's databases, which then exist. Recorded at once: `down` stops it.
-  const startCoordinator = async (ovn: LocalOvn | undefined): Promise<void> => {
-    o.log(`coordinator: ${coordinator} (log ${join(o.dir, 'coordinator.log')})`);
-    const extraArgs = [...(o.dataplane ? ['--dataplane', o.dataplane] : []), ...(ovn ? ovnCoordinatorArgs(ovn) : [])];
-    const proc = await startCoordinatorProcess({
-      listen: coordinator, http: `unix:${join(o.dir, 'coordinator-http.sock')}`, state: join(o.dir, 'state.db'), tokenFile, logFile: join(o.dir, 'coordinator.log'), extraArgs,
-    });
-    record = {
-      coordinator, tokenFile, prefix: o.prefix, hosts: o.hosts, coordinatorProcess: recordOf(proc.pid) ?? { pid: proc.pid, startTime: 0 }, startedAt: new Date().toISOString(),
-    };
-    writeFileSync(join(o.dir, ENDPOINT), `${JSON.stringify(record, null, 2)}\n`);
-  };
   try {
-    if (o.ovn) o.log(`OVN central: its own namespace on the underlay, NB + SB ovsdb-server, ovn-northd (logs in ${join(o.dir, EMULATION, 'ovn-central')})`);
-    o.log(`${o.hosts} vhosts: network namespace, underlay veth, ovsdb-server + ovs-vswitchd (userspace datapath), agent${o.ovn ? ', ovn-controller' : ''}`);
-    const emulation = await startLocalEmulation({
-      prefix: o.prefix, hosts: o.hosts, stateDir: join(o.dir, EMULATION), coordinator, tokenFile,
-      onTuning: (changes) => o.log(`raised machine-wide kernel limits (the ARP table is shared by all namespaces): ${changes.join(', ')}`),
-      beforeVhosts: startCoordinator,
-      ...(o.underlayCidr !== undefined ? { underlayCidr: o.underlayCidr } : {}),
-      ...(o.hostAccess ? { hostAccess: true } : {}),
-      ...(o.ovn ? { ovn: true } : {}),
-    });
-    const client = new CoordinatorClient(coordinator, readFileSync(tokenFile, 'utf8').trim());
-    try {
-      await waitForAgents(client, emulation.vhosts.map((v) => v.name));
-    } finally {
-      client.close();
-    }
-    for (const v of emulation.vhosts) o.log(`  ${v.name}  underlay ${v.underlayIp}  registered`);
-    if (emulation.hostIp) o.log(`  this machine is ${emulation.hostIp} on the underlay: services here (e.g. npm run alcor:server -- --host ${emulation.hostIp}) are reachable from the vhosts`);
-    if (emulation.ovn) {
-      const c = emulation.ovn;
-      o.log(`  OVN central ${c.netns}  underlay ${c.underlayIp}  NB ${c.nb} | ${c.nbTcp}  SB ${c.sb} | ${c.sbTcp}`);
-      o.log(`  look: ovn-nbctl --db=${c.nb} show; ovn-sbctl --db=${c.sb} show`);
-    }
-    if (!record) throw new Error('the coordinator was not started (launcher bug)');
-    return { record, emulation };
+    await followSupervisor(o.dir, spawnSupervisor(o.dir, { launch: settings }), ['supervising'], o.log);
   } catch (e) {
     o.log('start failed; removing what was made');
     await localDown(o.dir, () => undefined);
     throw e;
   }
+  const record = readLocalRecord(o.dir)!;
+  o.log(`supervised: a process that ends is started again (see 'merak local status')`);
+  return { record, emulation: supervisedEmulation(o.dir, record, () => localDown(o.dir, () => undefined)), restarted: [] };
 }
 
-async function waitForAgents(client: CoordinatorClient, names: readonly string[], timeoutMs = 60_000): Promise<void> {
+/** `up` on an existing emulation: start what is down (through its supervisor), keep the rest. */
+async function heal(o: LocalUpOptions, record: LocalRecord, asked: LocalSettings): Promise<LocalUp> {
+  const had = record.settings;
+  const differs = (['prefix', 'hosts', 'ovn', 'hostAccess'] as const).filter((k) => (asked[k] ?? false) !== (had[k] ?? false));
+  if (differs.length > 0) {
+    throw new LocalSettingsError(`the emulation in ${o.dir} was made with other settings (${differs.map((k) => `${k} ${String(had[k] ?? false)}, asked ${String(asked[k] ?? false)}`).join('; ')}): 'merak local up --fresh' replaces it, 'merak local down' removes it`);
+  }
+  const state = readState(join(o.dir, EMULATION_DIR))!;
+  const down = emulationUnits(record, state).filter((u) => { const r = u.current(); return !r || !isRunning(r); }).map((u) => u.what);
+  const running = runningSupervisor(o.dir);
+  if (running) {
+    askToHeal(running);
+  } else {
+    down.unshift('supervisor');
+    await followSupervisor(o.dir, spawnSupervisor(o.dir, { heal: true }), ['supervising'], o.log);
+  }
+  o.log(down.length === 0 ? `the emulation in ${o.dir} is up; nothing to restart` : `restarting: ${down.join(', ')}`);
+  await waitUntilAllRunning(o.dir);
+  const now = readLocalRecord(o.dir)!;
+  const client = new CoordinatorClient(now.coordinator, readFileSync(now.tokenFile, 'utf8').trim());
+  try {
+    await waitForAgents(client, state.vhosts.map((v) => v.name), 120_000);
+  } finally {
+    client.close();
+  }
+  if (down.length > 0) o.log(`restarted: ${down.join(', ')}; kept the rest, its VMs and the coordinator's store (its runs resume)`);
+  return { record: now, emulation: supervisedEmulation(o.dir, now, () => localDown(o.dir, () => undefined)), restarted: down };
+}
+
+/** Resolves once every recorded process runs; a process the supervisor cannot start fails it with its error. */
+async function waitUntilAllRunning(dir: string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { agents } = await client.listAgents();
-    const connected = new Set(agents.filter((a) => a.connected).map((a) => a.info?.name));
-    const missing = names.filter((n) => !connected.has(n));
-    if (missing.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`agents not registered after ${timeoutMs / 1000} s: ${missing.join(', ')}`);
+    const record = readLocalRecord(dir);
+    const state = readState(join(dir, EMULATION_DIR));
+    if (!record || !state) throw new Error(`the emulation in ${dir} went away`);
+    const down = emulationUnits(record, state).filter((u) => { const r = u.current(); return !r || !isRunning(r); });
+    if (down.length === 0) return;
+    if (!runningSupervisor(dir)) throw new Error(`the supervisor exited; see ${join(dir, 'supervisor.log')}`);
+    if (Date.now() > deadline) {
+      const units = readSupervision(dir)?.units ?? {};
+      throw new Error(`not running after ${timeoutMs / 1000} s: ${down.map((u) => `${u.what}${units[u.key]?.lastError ? ` (${units[u.key]!.lastError})` : ''}`).join(', ')}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** Removes the local emulation in `dir`: coordinator, vhosts (with their VMs), the folder. */
+/** Removes the local emulation in `dir`: the supervisor first (nothing restarts), the coordinator, the vhosts (with their VMs), the folder. */
 export async function localDown(dir: string, log: (line: string) => void): Promise<TeardownReport> {
   const removed: string[] = [];
   const failed: Array<{ what: string; error: string }> = [];
+  const supervisor = readSupervision(dir)?.supervisor;
+  const how = await stopSupervisor(dir);
+  if (how === 'survived') failed.push({ what: `supervisor (pid ${supervisor?.pid})`, error: 'still running after SIGKILL' });
+  else if (how !== 'not running') removed.push(`supervisor (pid ${supervisor?.pid}, ${how})`);
   const alcor = await stopRecordedAlcorServer(alcorServerRecordFile(dir));
   if (alcor?.how === 'survived') failed.push({ what: alcor.what, error: 'still running after SIGKILL' });
   else if (alcor && alcor.how !== 'not running') removed.push(`${alcor.what}, ${alcor.how}`);
-  const record = readRecord(dir);
+  // Read after the supervisor stopped: it records every process it started.
+  const record = readLocalRecord(dir);
   if (record) {
     const how = await stopRecorded(record.coordinatorProcess, 10_000);
     if (how === 'survived') failed.push({ what: `coordinator (pid ${record.coordinatorProcess.pid})`, error: 'still running after SIGKILL' });
     else if (how !== 'not running') removed.push(`coordinator (pid ${record.coordinatorProcess.pid}, ${how})`);
   }
-  if (readState(join(dir, EMULATION))) {
-    const report = await teardownLocalEmulation(join(dir, EMULATION));
+  if (readState(join(dir, EMULATION_DIR))) {
+    const report = await teardownLocalEmulation(join(dir, EMULATION_DIR));
     removed.push(...report.removed);
     failed.push(...report.failed);
   }
@@ -163,23 +159,7 @@ export async function localDown(dir: string, log: (line: string) => void): Promi
   return { removed, failed };
 }
 
-export async function localStatus(dir: string): Promise<string> {
-  const record = readRecord(dir);
-  const state = readState(join(dir, EMULATION));
-  if (!record && !state) return `no local emulation in ${dir}`;
-  const lines = [`local emulation in ${dir}${record ? `, started ${record.startedAt}` : ''}`];
-  if (record) lines.push(`  coordinator ${record.coordinator}: ${isRunning(record.coordinatorProcess) ? 'running' : 'NOT RUNNING'} (pid ${record.coordinatorProcess.pid})`);
-  const procs = (ps: Readonly<Record<string, ProcessRecord | undefined>>): string =>
-    Object.entries(ps).map(([name, p]) => `${name} ${p && isRunning(p) ? 'up' : 'DOWN'}${p ? ` (pid ${p.pid})` : ''}`).join(', ');
-  if (state?.ovn) lines.push(...(await ovnStatus(state.ovn, procs)));
-  for (const v of state?.vhosts ?? []) lines.push(`  ${v.name}  underlay ${v.underlayIp}  ${procs(v.processes)}`);
-  return lines.join('\n');
-}
-
-async function ovnStatus(c: NonNullable<EmulationState['ovn']>, procs: (ps: Readonly<Record<string, ProcessRecord | undefined>>) => string): Promise<string[]> {
-  const northd = c.processes.northd && isRunning(c.processes.northd) ? (await northdStatus(c).catch(() => 'no answer')).replace(/^Status: /, '') : 'down';
-  return [
-    `  OVN central ${c.netns}  underlay ${c.underlayIp}  ${procs(c.processes)}; northd ${northd}`,
-    `    NB ${c.nb.unix} | ${c.nb.tcp}   SB ${c.sb.unix} | ${c.sb.tcp}`,
-  ];
+/** The settings of the emulation recorded in `dir`, if any. */
+export function localSettings(dir: string): LocalSettings | undefined {
+  return readLocalRecord(dir)?.settings;
 }

@@ -21,6 +21,8 @@ export interface AgentProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** How long to wait for "agent ready". */
   readonly readyTimeoutMs?: number;
+  /** Called with the PID right after the spawn (to record it before readiness). */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export type AgentProcess = NodeProcess;
@@ -37,5 +39,6 @@ export async function startAgentProcess(opts: AgentProcessOptions): Promise<Agen
     ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
     ...(opts.env !== undefined ? { env: opts.env } : {}),
     ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
+    ...(opts.onSpawn !== undefined ? { onSpawn: opts.onSpawn } : {}),
   });
 }

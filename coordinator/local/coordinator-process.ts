@@ -13,6 +13,8 @@ export interface CoordinatorProcessOptions {
   readonly logFile: string;
   readonly extraArgs?: readonly string[];
   readonly readyTimeoutMs?: number;
+  /** Called with the PID right after the spawn (to record it before readiness). */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export type CoordinatorProcess = NodeProcess;
@@ -27,5 +29,6 @@ export function startCoordinatorProcess(opts: CoordinatorProcessOptions): Promis
     what: 'coordinator', script: coordinatorMainPath(), logFile: opts.logFile, readyText: '"msg":"coordinator ready"',
     args: ['--listen', opts.listen, '--http', opts.http, '--state', opts.state, '--token-file', opts.tokenFile, ...(opts.extraArgs ?? [])],
     ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
+    ...(opts.onSpawn !== undefined ? { onSpawn: opts.onSpawn } : {}),
   });
 }

@@ -20,6 +20,8 @@ export interface VhostRecord {
   readonly dbFile: string;
   readonly grpcAddress: string;
   readonly httpSocket: string;
+  /** The agent's flags once it started (a supervisor restarts it with the same). */
+  agentArgs?: readonly string[];
   /** ovnController: with OVN on (its control socket is <dir>/ovs/ovn-controller.<pid>.ctl). */
   processes: { ovsdbServer?: ProcessRecord; vswitchd?: ProcessRecord; agent?: ProcessRecord; ovnController?: ProcessRecord };
 }

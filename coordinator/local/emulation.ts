@@ -260,6 +260,7 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
         ],
       });
       started[records.indexOf(rec)] = lv;
+      rec.agentArgs = lv.agentArgs;
       record(rec, 'ovsdbServer', lv.ovsPids.ovsdbServer);
       record(rec, 'vswitchd', lv.ovsPids.vswitchd);
       record(rec, 'agent', lv.agent.pid);

@@ -4,6 +4,7 @@
 // down), is ready when a given line appears in that log, and is stopped by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { noteChildExit } from './child-exits.js';
 
 export interface NodeProcessOptions {
   readonly script: string;
@@ -18,6 +19,8 @@ export interface NodeProcessOptions {
   readonly nodeFlags?: readonly string[];
   /** What to call it in errors ("agent", "coordinator"). */
   readonly what: string;
+  /** Called with the PID right after the spawn, before readiness (to record it at once). */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export interface NodeProcess {
@@ -55,6 +58,8 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
     closeSync(logFd);
   }
   child.unref();
+  noteChildExit(child);
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));

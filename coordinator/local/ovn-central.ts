@@ -86,30 +86,38 @@ export async function startOvnCentral(rec: OvnCentralRecord, o: OvnCentralStart)
   for (const [db, schema] of [['nb', OVN_NB_SCHEMA], ['sb', OVN_SB_SCHEMA]] as const) {
     const file = join(rec.dir, `${db}.db`);
     if (!existsSync(file)) execFileSync('ovsdb-tool', ['create', file, schema]);
-    const unix = db === 'nb' ? rec.nb.unix : rec.sb.unix;
-    // The listening form is ptcp:PORT:IP (the connecting one tcp:IP:PORT).
-    const ptcp = `ptcp:${db === 'nb' ? OVN_NB_PORT : OVN_SB_PORT}:${rec.underlayIp}`;
-    const pid = await startDetached({
-      what: `OVN ${db.toUpperCase()} ovsdb-server`, dir: rec.dir, netns: rec.netns, timeoutMs,
-      argv: ['ovsdb-server', file, `--remote=p${unix}`, `--remote=${ptcp}`, `--unixctl=${join(rec.dir, `${db}.ctl`)}`],
-      pidFile: join(rec.dir, `${db}.pid`), logFile: join(rec.dir, `${db}.log`),
-    });
-    o.onProcess(db, pid);
+    o.onProcess(db, await startOvnDb(rec, db, timeoutMs));
     // The root row (what `ovn-nbctl init` / `ovn-sbctl init` write), over OVSDB itself.
-    const client = await OvsdbClient.connect(unix, { database: db === 'nb' ? 'OVN_Northbound' : 'OVN_Southbound', timeoutMs });
+    const client = await OvsdbClient.connect(db === 'nb' ? rec.nb.unix : rec.sb.unix, { database: db === 'nb' ? 'OVN_Northbound' : 'OVN_Southbound', timeoutMs });
     try {
       await client.transact([{ op: 'insert', table: db === 'nb' ? 'NB_Global' : 'SB_Global', row: {} }]);
     } finally {
       client.close();
     }
   }
-  const northd = await startDetached({
+  o.onProcess('northd', await startNorthd(rec, timeoutMs));
+  await waitNorthdActive(rec, timeoutMs);
+}
+
+/** The NB or SB ovsdb-server of OVN central (its database file exists); resolves to its PID. Also a restart. */
+export function startOvnDb(rec: OvnCentralRecord, db: 'nb' | 'sb', timeoutMs = 20_000): Promise<number> {
+  const unix = db === 'nb' ? rec.nb.unix : rec.sb.unix;
+  // The listening form is ptcp:PORT:IP (the connecting one tcp:IP:PORT).
+  const ptcp = `ptcp:${db === 'nb' ? OVN_NB_PORT : OVN_SB_PORT}:${rec.underlayIp}`;
+  return startDetached({
+    what: `OVN ${db.toUpperCase()} ovsdb-server`, dir: rec.dir, netns: rec.netns, timeoutMs,
+    argv: ['ovsdb-server', join(rec.dir, `${db}.db`), `--remote=p${unix}`, `--remote=${ptcp}`, `--unixctl=${join(rec.dir, `${db}.ctl`)}`],
+    pidFile: join(rec.dir, `${db}.pid`), logFile: join(rec.dir, `${db}.log`),
+  });
+}
+
+/** ovn-northd of OVN central; resolves to its PID. Also a restart. */
+export function startNorthd(rec: OvnCentralRecord, timeoutMs = 20_000): Promise<number> {
+  return startDetached({
     what: 'ovn-northd', dir: rec.dir, netns: rec.netns, timeoutMs,
     argv: ['ovn-northd', `--ovnnb-db=${rec.nb.unix}`, `--ovnsb-db=${rec.sb.unix}`, `--unixctl=${rec.northdCtl}`],
     pidFile: join(rec.dir, 'ovn-northd.pid'), logFile: join(rec.dir, 'ovn-northd.log'),
   });
-  o.onProcess('northd', northd);
-  await waitNorthdActive(rec, timeoutMs);
 }
 
 /** northd's own word: `Status: active` (it holds the SB lock and works). */

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { noteChildExit } from './child-exits.js';
 
 export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 
@@ -83,6 +84,65 @@ function socketAnswers(path: string): Promise<boolean> {
   });
 }
 
+/** Every OVS file (sockets, pid files, logs, the netdev tap's control) stays in `dir`. */
+function ovsEnv(dir: string): NodeJS.ProcessEnv {
+  return { ...process.env, OVS_RUNDIR: dir, OVS_DBDIR: dir, OVS_LOGDIR: dir, OVS_SYSCONFDIR: dir, OVS_PKGDATADIR: '/usr/share/openvswitch' };
+}
+
+function launch(dir: string, netnsName: string | undefined, cmd: string[], onSpawn?: (pid: number) => void): ChildProcess {
+  const [bin, args] = netnsName ? ['nsenter', [`--net=/run/netns/${netnsName}`, '--', ...cmd]] : [cmd[0]!, cmd.slice(1)];
+  // Own process group, like the agent: the launcher stops it, in order. Unreferenced: it may
+  // outlive the launcher (and be stopped later by PID).
+  const child = spawn(bin, args, { env: ovsEnv(dir), stdio: 'ignore', detached: true });
+  child.unref();
+  noteChildExit(child);
+  if (child.pid !== undefined) onSpawn?.(child.pid);
+  return child;
+}
+
+export interface OvsDaemonStart {
+  /** The instance's folder (conf.db, sockets, logs). */
+  readonly dir: string;
+  readonly netnsName?: string | undefined;
+  readonly timeoutMs?: number;
+  /** Called with the PID right after the spawn, before readiness. */
+  readonly onSpawn?: (pid: number) => void;
+}
+
+/** ovsdb-server on `dir`'s conf.db (which must exist); resolves once its socket answers. */
+export async function startOvsdbServer(o: OvsDaemonStart): Promise<ChildProcess> {
+  const { dir } = o;
+  const dbSocket = join(dir, 'db.sock');
+  // mlockall is off unless asked for (--mlockall): right for many small instances.
+  const server = launch(dir, o.netnsName, ['ovsdb-server', join(dir, 'conf.db'), `--remote=punix:${dbSocket}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',
+    `--pidfile=${join(dir, 'ovsdb-server.pid')}`, `--unixctl=${join(dir, 'ovsdb-server.ctl')}`, `--log-file=${join(dir, 'ovsdb-server.log')}`], o.onSpawn);
+  try {
+    await until(() => socketAnswers(dbSocket), server, o.timeoutMs ?? 20_000, 'ovsdb-server');
+  } catch (e) {
+    await terminate(server, 2000);
+    throw new OvsStartError((e as Error).message, tail(join(dir, 'ovsdb-server.log')));
+  }
+  return server;
+}
+
+/** ovs-vswitchd on `dir`'s ovsdb-server; resolves once its control socket exists. */
+export async function startVswitchd(o: OvsDaemonStart): Promise<ChildProcess> {
+  const { dir } = o;
+  const ctl = join(dir, 'ovs-vswitchd.ctl');
+  // A killed vswitchd leaves its control socket behind: readiness is the new one appearing.
+  rmSync(ctl, { force: true });
+  const child = launch(dir, o.netnsName, ['ovs-vswitchd', `unix:${join(dir, 'db.sock')}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
+    `--unixctl=${ctl}`, `--log-file=${join(dir, 'ovs-vswitchd.log')}`], o.onSpawn);
+  try {
+    // vswitchd is up once it has written its pid file and control socket.
+    await until(async () => existsSync(ctl), child, o.timeoutMs ?? 20_000, 'ovs-vswitchd');
+  } catch (e) {
+    await terminate(child, 2000);
+    throw new OvsStartError((e as Error).message, tail(join(dir, 'ovs-vswitchd.log')));
+  }
+  return child;
+}
+
 export async function startOvsInstance(opts: { dir: string; netnsName?: string; timeoutMs?: number }): Promise<OvsInstance> {
   const missing = ovsMissing();
   if (missing) throw new OvsStartError(missing, '');
@@ -91,46 +151,13 @@ export async function startOvsInstance(opts: { dir: string; netnsName?: string; 
   const db = join(dir, 'conf.db');
   const dbSocket = join(dir, 'db.sock');
   if (!existsSync(db)) execFileSync('ovsdb-tool', ['create', db, VSWITCH_SCHEMA]);
-  // mlockall is off unless asked for (--mlockall): right for many small instances.
-  // Every OVS file (sockets, pid files, logs, the netdev tap's control) stays in `dir`.
-  const env = { ...process.env, OVS_RUNDIR: dir, OVS_DBDIR: dir, OVS_LOGDIR: dir, OVS_SYSCONFDIR: dir, OVS_PKGDATADIR: '/usr/share/openvswitch' };
-  const wrap = (cmd: string[]): [string, string[]] => (opts.netnsName ? ['nsenter', [`--net=/run/netns/${opts.netnsName}`, '--', ...cmd]] : [cmd[0]!, cmd.slice(1)]);
-  const launch = (cmd: string[]): ChildProcess => {
-    const [bin, args] = wrap(cmd);
-    // Own process group, like the agent: the launcher stops it, in order. Unreferenced: it may
-    // outlive the launcher (and be stopped later by PID).
-    const child = spawn(bin, args, { env, stdio: 'ignore', detached: true });
-    child.unref();
-    return child;
-  };
-  const timeoutMs = opts.timeoutMs ?? 20_000;
-  const server = launch(['ovsdb-server', db, `--remote=punix:${dbSocket}`, '--remote=db:Open_vSwitch,Open_vSwitch,manager_options',
-    `--pidfile=${join(dir, 'ovsdb-server.pid')}`, `--unixctl=${join(dir, 'ovsdb-server.ctl')}`, `--log-file=${join(dir, 'ovsdb-server.log')}`]);
-  try {
-    await until(() => socketAnswers(dbSocket), server, timeoutMs, 'ovsdb-server');
-  } catch (e) {
-    await terminate(server, 2000);
-    throw new OvsStartError((e as Error).message, tail(join(dir, 'ovsdb-server.log')));
-  }
+  const server = await startOvsdbServer(opts);
   // The Open_vSwitch root row and its version, as ovs-ctl writes them at start.
   const version = /\(Open vSwitch\) (\S+)/.exec(execFileSync('ovs-vswitchd', ['--version'], { encoding: 'utf8' }))?.[1] ?? '';
   execFileSync('ovs-vsctl', [`--db=unix:${dbSocket}`, '--no-wait', 'init', '--', 'set', 'Open_vSwitch', '.', `ovs_version=${JSON.stringify(version)}`]);
-  const ctl = join(dir, 'ovs-vswitchd.ctl');
-  const startVswitchd = async (): Promise<ChildProcess> => {
-    const child = launch(['ovs-vswitchd', `unix:${dbSocket}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
-      `--unixctl=${ctl}`, `--log-file=${join(dir, 'ovs-vswitchd.log')}`]);
-    try {
-      // vswitchd is up once it has written its pid file and control socket.
-      await until(async () => existsSync(ctl), child, timeoutMs, 'ovs-vswitchd');
-    } catch (e) {
-      await terminate(child, 2000);
-      throw new OvsStartError((e as Error).message, tail(join(dir, 'ovs-vswitchd.log')));
-    }
-    return child;
-  };
   let vswitchd: ChildProcess;
   try {
-    vswitchd = await startVswitchd();
+    vswitchd = await startVswitchd(opts);
   } catch (e) {
     await terminate(server, 2000);
     throw e;
@@ -144,9 +171,7 @@ export async function startOvsInstance(opts: { dir: string; netnsName?: string; 
     async restartVswitchd() {
       vswitchd.kill('SIGKILL');
       await exited(vswitchd);
-      // A killed vswitchd leaves its control socket behind: readiness is the new one appearing.
-      rmSync(ctl, { force: true });
-      vswitchd = await startVswitchd();
+      vswitchd = await startVswitchd(opts);
       return vswitchd.pid!;
     },
     async stop() {

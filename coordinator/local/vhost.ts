@@ -31,6 +31,8 @@ export interface LocalVhost {
   readonly grpcAddress: string;
   readonly httpSocket: string;
   readonly token: string;
+  /** The agent's flags, as given to it (a supervisor restarts it with the same). */
+  readonly agentArgs: readonly string[];
   /** ovsdb-server's and ovs-vswitchd's PIDs (vswitchd's changes with restartVswitchd). */
   readonly ovsPids: { readonly ovsdbServer: number; readonly vswitchd: number };
   client: AgentClient;
@@ -86,6 +88,7 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
     grpcAddress: `unix:${grpcSocket}`,
     httpSocket,
     token,
+    agentArgs: args,
     get ovsPids() {
       return ovs!.pids;
     },

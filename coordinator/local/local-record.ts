@@ -1,0 +1,60 @@
+// What `merak local up` records in its folder beside the emulation's own record: where its
+// coordinator listens (other commands find it there), the settings it was made with, and how its
+// coordinator runs (PID + start time, and its command line, so that it can be started again).
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProcessRecord } from './process-record.js';
+
+export const ENDPOINT_FILE = 'endpoint.json';
+/** The emulation's own state folder inside the local folder. */
+export const EMULATION_DIR = 'emulation';
+
+/** The settings of a local emulation (what `local up` was asked for). */
+export interface LocalSettings {
+  readonly prefix: string;
+  readonly hosts: number;
+  /** The underlay asked for (undefined: the first free TEST-NET range). */
+  readonly underlayCidr?: string | undefined;
+  readonly hostAccess?: boolean | undefined;
+  readonly dataplane?: 'neighbors' | 'flood' | undefined;
+  readonly ovn?: boolean | undefined;
+}
+
+/** The coordinator's command line, as startCoordinatorProcess takes it. */
+export interface CoordinatorLaunch {
+  readonly listen: string;
+  readonly http: string;
+  readonly state: string;
+  readonly tokenFile: string;
+  readonly logFile: string;
+  readonly extraArgs: readonly string[];
+}
+
+export interface LocalRecord {
+  /** unix:PATH of the coordinator (what `connect` reads). */
+  readonly coordinator: string;
+  readonly tokenFile: string;
+  readonly prefix: string;
+  readonly hosts: number;
+  readonly settings: LocalSettings;
+  readonly coordinatorLaunch: CoordinatorLaunch;
+  coordinatorProcess: ProcessRecord;
+  /** This machine's address on the underlay (with hostAccess). */
+  readonly hostIp?: string | undefined;
+  readonly startedAt: string;
+}
+
+export const endpointPath = (dir: string): string => join(dir, ENDPOINT_FILE);
+
+export function readLocalRecord(dir: string): LocalRecord | undefined {
+  const file = endpointPath(dir);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
+}
+
+/** Atomically (write + rename): `status` and `connect` never read half a file. */
+export function writeLocalRecord(dir: string, r: LocalRecord): void {
+  const file = endpointPath(dir);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(r, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
