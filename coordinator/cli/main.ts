@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '@merak/agent';
 import { coordinatorV1 } from '@merak/proto';
 import { ConnectError, type ConnectFlags, connect, localDir } from './connect.js';
 import { DEMO_PROVIDERS, demo, isDemoProvider } from './demo.js';
-import { localDown, localLeftovers, localStatus, localUp } from './local.js';
+import { localDown, localLeftovers, localSettings, localStatus, localUp } from './local.js';
 import type { CoordinatorClient } from './coordinator-client.js';
 import { phaseName, runScenario, writeReport } from './run-scenario.js';
 
@@ -35,9 +35,14 @@ The main job:
 The local emulation (needs root: network namespaces, Open vSwitch):
   local up            a coordinator and --hosts vhosts (default 5) on this machine, each vhost like a
                       Kubernetes pod: its own network namespace on an underlay bridge, its own
-                      ovsdb-server + ovs-vswitchd (userspace datapath), its own agent
-  local down          remove all of it (also what an interrupted run left)
-  local status        what is up
+                      ovsdb-server + ovs-vswitchd (userspace datapath), its own agent; a supervisor
+                      restarts any of these processes that ends (backoff 1 s doubling to 60 s, as
+                      kubelet does). On an existing emulation: starts only what is down (and the
+                      supervisor), keeps the rest, its VMs and the coordinator's store (its runs
+                      resume), and says what it restarted
+  local up --fresh    remove the existing emulation first, then start clean
+  local down          remove all of it, the supervisor first (also what an interrupted run left)
+  local status        per process: running or not, restarts, last exit (code or signal, when)
 
 Scenarios (on the local emulation's coordinator, or --coordinator ADDR):
   run FILE            create the scenario in FILE (YAML or JSON; - = stdin), show its progress,
@@ -61,6 +66,7 @@ Options:
   --prefix P          names of the local emulation's namespaces and links (default merak)
   --underlay CIDR     the local underlay network (default: a TEST-NET range no route here uses)
   --down              demo: tear down at the end
+  --fresh             local up: remove the existing emulation and start clean
   --provider P        demo: the control plane under test, one of
                         standalone  (default) none: the coordinator tells the agents their VXLAN
                                     peers and neighbors, and they program OVS themselves
@@ -80,6 +86,7 @@ Examples:
   merak demo --provider ovn
   merak local up --ovn && merak run examples/ovn.yaml
   merak local up --hosts 3 && merak run examples/two-vpcs.yaml && merak local down
+  merak local up          (again, after a crash: starts only what is down)
 `;
 
 interface Flags extends ConnectFlags {
@@ -140,7 +147,7 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string', default: 'merak-report' }, help: { type: 'boolean', short: 'h' },
       hosts: { type: 'string', default: '5' }, vms: { type: 'string', default: '50' }, prefix: { type: 'string', default: 'merak' },
       underlay: { type: 'string' }, down: { type: 'boolean', default: false }, 'host-access': { type: 'boolean', default: false },
-      provider: { type: 'string', default: 'standalone' }, ovn: { type: 'boolean', default: false },
+      provider: { type: 'string', default: 'standalone' }, ovn: { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false },
     },
   });
   const [command, ...args] = positionals;
@@ -176,8 +183,18 @@ async function main(argv: string[]): Promise<number> {
       if (args[0] === 'status') return (console.log(await localStatus(dir)), 0);
       needRoot();
       if (args[0] === 'up') {
-        await localUp({ dir, hosts: count('hosts', 64), prefix: values.prefix!, log, hostAccess: values['host-access']!, ovn: values.ovn!, ...(values.underlay ? { underlayCidr: values.underlay } : {}) });
-        console.log(`up; run a scenario with 'merak run FILE', tear down with 'merak local down'`);
+        // On an existing emulation, the settings not given are its own (`local up` heals it as it is).
+        const had = values.fresh ? undefined : localSettings(dir);
+        const given = (flag: string): boolean => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
+        await localUp({
+          dir, log, fresh: values.fresh!,
+          hosts: had && !given('--hosts') ? had.hosts : count('hosts', 64),
+          prefix: had && !given('--prefix') ? had.prefix : values.prefix!,
+          hostAccess: had && !given('--host-access') ? had.hostAccess ?? false : values['host-access']!,
+          ovn: had && !given('--ovn') ? had.ovn ?? false : values.ovn!,
+          ...(values.underlay ? { underlayCidr: values.underlay } : {}),
+        });
+        console.log(`up; run a scenario with 'merak run FILE', see its processes with 'merak local status', tear down with 'merak local down'`);
         return 0;
       }
       if (args[0] === 'down') {
