@@ -56,20 +56,23 @@ export interface RunSummary {
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+/** A line's worth of `s` (the JSON report has the whole). */
+const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /** The summary as lines of text (the CLI's report). */
 export function runSummaryLines(r: RunSummary): string[] {
   const q = r.requested;
+  const f = r.failure;
   const lines = [
-    `Run: ${r.outcome}${r.error ? ` (${r.error})` : ''}`,
+    // The failure's own lines carry the error when there is one.
+    `Run: ${r.outcome}${r.error && !f ? ` (${r.error})` : ''}`,
     `  requested: ${q.vms} VMs on ${q.hosts} hosts, ${q.vpcs} VPCs, ${q.subnets} subnets, ${q.securityGroups} security groups, ${q.routers} routers`,
   ];
-  const f = r.failure;
   if (f) {
-    lines.push(`  failed at: ${f.step} (phase ${f.phase}): ${f.message}`);
+    lines.push(`  failed at: ${f.step} (phase ${f.phase})`, `    error: ${clip(f.message, 300)}`);
     if (f.call) {
       lines.push(`    call: ${f.call.operation}: ${f.call.endpoint || f.call.system}${f.call.url ? ` (${f.call.url})` : ''} -> ${f.call.status === 0 ? 'no answer' : f.call.status}`);
-      if (f.call.body) lines.push(`    body: ${f.call.body.length > 300 ? `${f.call.body.slice(0, 300)}…` : f.call.body}`);
+      if (f.call.body) lines.push(`    body: ${clip(f.call.body, 300)}`);
     }
     for (const l of f.leftovers?.slice(0, 10) ?? []) lines.push(`    not removed: ${l}`);
   }
@@ -78,7 +81,7 @@ export function runSummaryLines(r: RunSummary): string[] {
   if (r.leftBehind) lines.push(`  left behind: ${r.leftBehind.vms} VMs; ${objects(r.leftBehind.controlPlane)}${r.leftBehind.hint ? ` (${r.leftBehind.hint})` : ''}`);
   if (r.timeline.length > 0) {
     lines.push('  timeline:');
-    for (const e of r.timeline.slice(-30)) lines.push(`    +${seconds(e.atMs).padStart(8)}  ${e.kind.padEnd(13)} ${e.message}`);
+    for (const e of r.timeline.slice(-30)) lines.push(`    +${seconds(e.atMs).padStart(8)}  ${e.kind.padEnd(13)} ${clip(e.message, 160)}`);
   }
   return lines;
 }

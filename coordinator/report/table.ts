@@ -52,15 +52,17 @@ export function renderTable(r: Report): string {
     `VMs: ${r.vms.requested} requested, ${r.vms.ready} ready, ${r.vms.failed} failed${r.vms.pending > 0 ? `, ${r.vms.pending} without a result` : ''}`,
     // A failed run says why first.
     ...(r.run?.outcome === 'failed' ? ['', ...runSummaryLines(r.run)] : []),
-    '',
-    table([
+  ];
+  // A run that made no VM has no latency to show (a failed set-up): no table of zeros.
+  if (l.endToEnd.count > 0 || Object.keys(l.steps).length > 0) {
+    lines.push('', table([
       ['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'],
       q('end to end (accepted -> ready)', l.endToEnd),
       q('since scheduled start', l.sinceScheduled),
       q('agent, whole VM', l.agent),
       ...Object.entries(l.steps).map(([s, x]) => q(`  step ${s}`, x)),
-    ]),
-  ];
+    ]));
+  }
   if (r.alcor) lines.push('', ...alcorLines(r.alcor));
   if (r.ovn) lines.push('', ...ovnLines(r.ovn, r.ping?.firstReplyMs));
   if (r.creationsPerSecond.length > 0) lines.push('', `creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}`);
