@@ -21,6 +21,7 @@ export interface ProgressWatchOptions {
 export class ProgressWatch {
   private lastProgress: number;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private stalled = false;
   private readonly now: () => number;
 
@@ -43,6 +44,8 @@ export class ProgressWatch {
   stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
   }
 
   /** When the chunk has been without progress for too long (ms since the epoch). */
@@ -59,11 +62,20 @@ export class ProgressWatch {
     this.timer = setTimeout(() => this.check(), Math.min(Math.max(ms, 1), 2 ** 31 - 1));
   }
 
-  private check(): void {
+  private check(confirming = false): void {
     this.timer = undefined;
     const now = this.now();
     const due = this.dueAt();
     if (now < due) return this.arm(due - now);
+    // Timers run before the I/O that waited while the process was busy: results may sit unread in
+    // the socket. Judge again once they are read (setImmediate runs after the poll phase).
+    if (!confirming) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.check(true);
+      });
+      return;
+    }
     this.stalled = true;
     this.opts.onStall(now - this.lastProgress);
   }

@@ -126,6 +126,8 @@ describe('an agent that stops answering', () => {
     expect(done.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY);
     expect(done.vms).toMatchObject({ requested: 300, ready: 300, failed: 0, pending: 0, waiting: 0 });
     expect(done.lostHosts).toEqual([]);
+    // It came back by registering again: the coordinator had ended its stream.
+    expect(readFileSync(join(dir, 'agent-1.log'), 'utf8')).toMatch(/"msg":"coordinator link lost"/);
     // Nothing made twice: 300 made in all, 100 held by each agent.
     const made = await Promise.all([0, 1, 2].map((i) => agentMetric(i, 'merak_agent_vms_created_total')));
     expect(made.reduce((a, b) => a + b, 0)).toBe(300);
