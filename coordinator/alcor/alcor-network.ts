@@ -1,9 +1,11 @@
 // The coordinator's calls to Alcor: what a scenario's network is made of (VPCs, subnets, security
-// groups, routers and their interfaces) and the hosts, each create with an id chosen from the
-// scenario so that a resumed scenario finds what it made (a look-up first, never a second copy),
-// and each delete tolerant of what is already gone. Paths, bodies and codes follow
-// Alcor's REST API, in the order Merak used, without its bugs.
-import { AlcorHttp, type AlcorCall, type AlcorResponse } from '@merak/agent';
+// groups and their rules, routers and their interfaces) and the hosts, each create with an id
+// chosen from the scenario so that a resumed scenario finds what it made (a look-up first, never a
+// second copy), and each delete tolerant of what is already gone. Transient failures (no answer,
+// 5xx) are retried with bounded backoff: reads and deletes as they are, creates and router
+// interface changes only after a look-up says the first attempt did not land (createOrAdopt).
+// Paths, bodies and codes follow Alcor's REST API, in the order Merak used, without its bugs.
+import { AlcorHttp, type AlcorCall, type AlcorResponse, type RetryEvent, createOrAdopt } from '@merak/agent';
 import type { AlcorServiceName } from '../scenario/index.js';
 
 export type AlcorEndpoints = Readonly<Record<AlcorServiceName, string>>;
@@ -35,49 +37,81 @@ export interface NodeInfo {
   readonly server_port: number;
 }
 
+/** A security group rule as Alcor's rules API takes it (reference §4.3 rule keys). */
+export interface SecurityGroupRuleBody {
+  readonly id: string;
+  readonly security_group_id: string;
+  readonly direction: 'ingress' | 'egress';
+  readonly ethertype: 'IPv4' | 'IPv6';
+  readonly protocol: string | null;
+  readonly port_range_min: number | null;
+  readonly port_range_max: number | null;
+  readonly remote_ip_prefix: string | null;
+  readonly remote_group_id: string | null;
+  readonly tenant_id: string;
+  readonly project_id: string;
+}
+
+export interface AlcorNetworkOptions {
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** Every call, retries included (marked). */
+  readonly onCall: (c: AlcorCall) => void;
+  /** Each retry, before its backoff. */
+  readonly onRetry?: (r: RetryEvent) => void;
+}
+
 const enc = encodeURIComponent;
+const RULES = '/project/{project_id}/security-group-rules';
 
 export class AlcorNetwork {
   private readonly http: AlcorHttp;
+  private readonly timeoutMs: number;
 
-  constructor(private readonly ep: AlcorEndpoints, opts: { timeoutMs: number; retries: number; onCall: (c: AlcorCall) => void }) {
-    this.http = new AlcorHttp({ timeoutMs: opts.timeoutMs, retries: opts.retries, onCall: opts.onCall });
+  constructor(private readonly ep: AlcorEndpoints, opts: AlcorNetworkOptions) {
+    this.timeoutMs = opts.timeoutMs;
+    this.http = new AlcorHttp({ timeoutMs: opts.timeoutMs, retries: opts.retries, onCall: opts.onCall, ...(opts.onRetry ? { onRetry: opts.onRetry } : {}) });
   }
 
   private get(service: AlcorServiceName, path: string, template: string, absent: number[] = []): Promise<AlcorResponse> {
     return this.http.call({ method: 'GET', base: this.ep[service], path, template, expect: [200], absent, idempotent: true });
   }
 
-  /** POST once: a create that got no clear answer is not repeated blindly (the caller looks it up). */
-  private post(service: AlcorServiceName, path: string, template: string, body: unknown, expect: number[]): Promise<AlcorResponse> {
-    return this.http.call({ method: 'POST', base: this.ep[service], path, template, body, expect, idempotent: false });
+  /** One POST; repeats are its caller's (a look-up comes first). */
+  private post(service: AlcorServiceName, path: string, template: string, body: unknown, expect: number[], retry: boolean): Promise<AlcorResponse> {
+    return this.http.call({ method: 'POST', base: this.ep[service], path, template, body, expect, idempotent: false, retry });
   }
 
-  private put(service: AlcorServiceName, path: string, template: string, body: unknown): Promise<AlcorResponse> {
-    return this.http.call({ method: 'PUT', base: this.ep[service], path, template, body, expect: [200], idempotent: true });
+  private put(service: AlcorServiceName, path: string, template: string, body: unknown, retry: boolean): Promise<AlcorResponse> {
+    return this.http.call({ method: 'PUT', base: this.ep[service], path, template, body, expect: [200], idempotent: false, retry });
   }
 
   private del(service: AlcorServiceName, path: string, template: string, absent: number[]): Promise<AlcorResponse> {
     return this.http.call({ method: 'DELETE', base: this.ep[service], path, template, expect: [200], absent, idempotent: true });
   }
 
-  /** Makes the object unless a look-up finds it; repeats the look-up when the create got no clear answer. */
-  private async ensure(exists: () => Promise<boolean>, create: () => Promise<unknown>): Promise<'made' | 'found'> {
-    if (await exists()) return 'found';
-    try {
-      await create();
-      return 'made';
-    } catch (e) {
-      if (await exists().catch(() => false)) return 'found';
-      throw e;
-    }
+  /**
+   * Brings about what `done` checks, unless it already holds: `act` is sent, and after any failure
+   * `done` is asked again before `act` is repeated (transient failures only, with backoff).
+   */
+  private async ensure(endpoint: string, done: () => Promise<boolean>, act: (retry: boolean) => Promise<unknown>): Promise<'made' | 'found'> {
+    if (await done()) return 'found';
+    const { how } = await createOrAdopt({
+      endpoint, http: this.http, settleMs: this.timeoutMs,
+      lookup: async () => ((await done()) ? true : undefined),
+      create: async (retry) => {
+        await act(retry);
+        return true;
+      },
+    });
+    return how;
   }
 
   // --- nodes (reference §4.5) ---
 
-  /** Registers every host at once (Merak's bulk call; answered 200 with the list). */
+  /** Registers every host at once (Merak's bulk call; answered 200 with the list). An upsert, so repeated as is. */
   async registerNodes(nodes: readonly NodeInfo[]): Promise<void> {
-    await this.post('node', '/nodes/bulk', '/nodes/bulk', { host_infos: nodes }, [200]);
+    await this.http.call({ method: 'POST', base: this.ep.node, path: '/nodes/bulk', template: '/nodes/bulk', body: { host_infos: nodes }, expect: [200], idempotent: true });
   }
 
   /** The node's record, or undefined (Alcor answers 200 with null for an unknown id). */
@@ -86,22 +120,25 @@ export class AlcorNetwork {
     return (res.json as { host_info?: unknown } | undefined)?.host_info ?? undefined;
   }
 
-  /** 'absent' when Alcor had no such node (it answers an unknown id with 500, so it is looked up first). */
+  /**
+   * 'absent' when Alcor had no such node. It answers an unknown id with 500, so the node is looked
+   * up first and again after a failure (a delete that landed but lost its answer is done).
+   */
   async deleteNode(id: string): Promise<'deleted' | 'absent'> {
-    if ((await this.getNode(id)) === undefined) return 'absent';
-    await this.del('node', `/nodes/${enc(id)}`, '/nodes/{node_id}', []);
-    return 'deleted';
+    const how = await this.ensure('DELETE /nodes/{node_id}', async () => (await this.getNode(id)) === undefined,
+      () => this.http.call({ method: 'DELETE', base: this.ep.node, path: `/nodes/${enc(id)}`, template: '/nodes/{node_id}', expect: [200], idempotent: false }));
+    return how === 'made' ? 'deleted' : 'absent';
   }
 
   // --- VPCs (§4.1), subnets (§4.2) ---
 
   ensureVpc(p: string, body: { id: string; name: string; cidr: string; tenantId: string; mtu: number }): Promise<'made' | 'found'> {
     const path = `/project/${enc(p)}/vpcs`;
-    return this.ensure(
+    return this.ensure('POST /project/{project_id}/vpcs',
       async () => ((await this.get('vpc', `${path}/${enc(body.id)}`, '/project/{project_id}/vpcs/{vpc_id}')).json as { network?: unknown } | undefined)?.network != null,
-      () => this.post('vpc', path, '/project/{project_id}/vpcs', {
+      (retry) => this.post('vpc', path, '/project/{project_id}/vpcs', {
         network: { id: body.id, name: body.name, cidr: body.cidr, project_id: p, tenant_id: body.tenantId, admin_state_up: true, port_security_enabled: true, mtu: body.mtu, description: 'merak-ts' },
-      }, [201]),
+      }, [201], retry),
     );
   }
 
@@ -118,12 +155,12 @@ export class AlcorNetwork {
   }
 
   ensureSubnet(p: string, body: { id: string; name: string; cidr: string; gateway: string; vpcId: string; tenantId: string }): Promise<'made' | 'found'> {
-    return this.ensure(
+    return this.ensure('POST /project/{project_id}/subnets',
       async () => (await this.getSubnet(p, body.id)) !== undefined,
       // The gateway is sent (Merak did not, so its VMs' gateway could differ from Alcor's).
-      () => this.post('subnet', `/project/${enc(p)}/subnets`, '/project/{project_id}/subnets', {
+      (retry) => this.post('subnet', `/project/${enc(p)}/subnets`, '/project/{project_id}/subnets', {
         subnet: { id: body.id, name: body.name, cidr: body.cidr, gateway_ip: body.gateway, ip_version: 4, network_id: body.vpcId, project_id: p, tenant_id: body.tenantId },
-      }, [201]),
+      }, [201], retry),
     );
   }
 
@@ -134,15 +171,52 @@ export class AlcorNetwork {
 
   // --- security groups (§4.3) ---
 
-  ensureSecurityGroup(p: string, body: { id: string; name: string; description: string; tenantId: string; rules: unknown[] }): Promise<'made' | 'found'> {
+  /** The group without rules: Alcor ignores rules sent with it (quirk 4); they go through the rules API. */
+  ensureSecurityGroup(p: string, body: { id: string; name: string; description: string; tenantId: string }): Promise<'made' | 'found'> {
     const path = `/project/${enc(p)}/security-groups`;
-    return this.ensure(
+    return this.ensure('POST /project/{project_id}/security-groups',
       // An unknown group is answered 412 (reference §4.3).
       async () => !(await this.get('sg', `${path}/${enc(body.id)}`, '/project/{project_id}/security-groups/{security_group_id}', [412])).absent,
-      () => this.post('sg', path, '/project/{project_id}/security-groups', {
-        security_group: { id: body.id, name: body.name, description: body.description, project_id: p, tenant_id: body.tenantId, security_group_rules: body.rules },
-      }, [201]),
+      (retry) => this.post('sg', path, '/project/{project_id}/security-groups', {
+        security_group: { id: body.id, name: body.name, description: body.description, project_id: p, tenant_id: body.tenantId },
+      }, [201], retry),
     );
+  }
+
+  /** The ids of the group's rules as Alcor has them (its list filters on any rule field). */
+  async ruleIdsOf(p: string, groupId: string): Promise<Set<string>> {
+    const res = await this.get('sg', `/project/${enc(p)}/security-group-rules?security_group_id=${enc(groupId)}`, RULES);
+    const rules = (res.json as { security_group_rules?: Array<{ id?: string; security_group_id?: string }> } | undefined)?.security_group_rules ?? [];
+    return new Set(rules.filter((r) => r.security_group_id === groupId && r.id).map((r) => r.id!));
+  }
+
+  /**
+   * Adds the rules the group lacks, in one bulk call (one rule: the single create). Alcor appends
+   * a rule whose id it has already to the group a second time, so only the missing ones are sent,
+   * and after a failure the group is listed again before anything is repeated.
+   */
+  async ensureSecurityGroupRules(p: string, groupId: string, rules: readonly SecurityGroupRuleBody[]): Promise<'made' | 'found'> {
+    let have = await this.ruleIdsOf(p, groupId);
+    const missing = (): SecurityGroupRuleBody[] => rules.filter((r) => !have.has(r.id));
+    const one = missing().length === 1;
+    return this.ensure(`POST ${RULES}${one ? '' : '/bulk'}`,
+      async () => {
+        have = await this.ruleIdsOf(p, groupId);
+        return missing().length === 0;
+      },
+      (retry) => {
+        const todo = missing();
+        return todo.length === 1
+          ? this.post('sg', `/project/${enc(p)}/security-group-rules`, RULES, { security_group_rule: todo[0] }, [201], retry)
+          : this.post('sg', `/project/${enc(p)}/security-group-rules/bulk`, `${RULES}/bulk`, { security_group_rules: todo }, [201], retry);
+      },
+    );
+  }
+
+  /** Deletes a rule; 'absent' when Alcor had none with that id (it answers 412). */
+  async deleteSecurityGroupRule(p: string, id: string): Promise<'deleted' | 'absent'> {
+    const res = await this.del('sg', `/project/${enc(p)}/security-group-rules/${enc(id)}`, `${RULES}/{security_group_rule_id}`, [412]);
+    return res.absent ? 'absent' : 'deleted';
   }
 
   async deleteSecurityGroup(p: string, id: string): Promise<'deleted' | 'absent'> {
@@ -154,27 +228,28 @@ export class AlcorNetwork {
 
   ensureRouter(p: string, body: { id: string; name: string; tenantId: string }): Promise<'made' | 'found'> {
     const path = `/project/${enc(p)}/routers`;
-    return this.ensure(
+    return this.ensure('POST /project/{project_id}/routers',
       async () => ((await this.get('route', `${path}/${enc(body.id)}`, '/project/{project_id}/routers/{router_id}')).json as { router?: unknown } | undefined)?.router != null,
       // Router create answers 200, not 201 (reference §8 quirk 2); project and tenant are the scenario's (Merak hard-coded them).
-      () => this.post('route', path, '/project/{project_id}/routers', {
+      (retry) => this.post('route', path, '/project/{project_id}/routers', {
         router: { id: body.id, name: body.name, project_id: p, tenant_id: body.tenantId, admin_state_up: true, description: 'merak-ts' },
-      }, [200]),
+      }, [200], retry),
     );
   }
 
-  /** Attaches the subnet unless it is already attached to this router. */
-  async attachSubnet(p: string, routerId: string, subnetId: string): Promise<'made' | 'found'> {
-    if ((await this.getSubnet(p, subnetId))?.attached_router_id === routerId) return 'found';
-    await this.put('route', `/project/${enc(p)}/routers/${enc(routerId)}/add_router_interface`, '/project/{project_id}/routers/{router_id}/add_router_interface', { subnet_id: subnetId });
-    return 'made';
+  /** Attaches the subnet unless it is already attached to this router (a repeated attach is a 409: looked up instead). */
+  attachSubnet(p: string, routerId: string, subnetId: string): Promise<'made' | 'found'> {
+    const template = '/project/{project_id}/routers/{router_id}/add_router_interface';
+    return this.ensure(`PUT ${template}`, async () => (await this.getSubnet(p, subnetId))?.attached_router_id === routerId,
+      (retry) => this.put('route', `/project/${enc(p)}/routers/${enc(routerId)}/add_router_interface`, template, { subnet_id: subnetId }, retry));
   }
 
   /** Detaches the subnet if it is attached to this router. */
   async detachSubnet(p: string, routerId: string, subnetId: string): Promise<'deleted' | 'absent'> {
-    if ((await this.getSubnet(p, subnetId))?.attached_router_id !== routerId) return 'absent';
-    await this.put('route', `/project/${enc(p)}/routers/${enc(routerId)}/remove_router_interface`, '/project/{project_id}/routers/{router_id}/remove_router_interface', { subnet_id: subnetId });
-    return 'deleted';
+    const template = '/project/{project_id}/routers/{router_id}/remove_router_interface';
+    const how = await this.ensure(`PUT ${template}`, async () => (await this.getSubnet(p, subnetId))?.attached_router_id !== routerId,
+      (retry) => this.put('route', `/project/${enc(p)}/routers/${enc(routerId)}/remove_router_interface`, template, { subnet_id: subnetId }, retry));
+    return how === 'made' ? 'deleted' : 'absent';
   }
 
   async deleteRouter(p: string, id: string): Promise<'deleted' | 'absent'> {

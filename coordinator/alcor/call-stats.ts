@@ -1,5 +1,5 @@
-// Latency and errors of the control plane's API, per endpoint, for a scenario's report: the
-// coordinator's own calls and those its agents made for each VM (they come back in the results).
+// Latency, errors and retries of the control plane's API, per endpoint, for a scenario's report:
+// the coordinator's own calls and those its agents made for each VM (they come back in the results).
 import type { EndpointLatency } from '../report/report.js';
 import { Samples } from '../report/report.js';
 
@@ -9,22 +9,38 @@ export interface CallSample {
   /** 0 = no answer */
   readonly status: number;
   readonly error: string;
+  /** A repeat of a failed attempt. */
+  readonly retry?: boolean;
 }
 
 export class CallStats {
-  private readonly byEndpoint = new Map<string, { samples: Samples; errors: number }>();
+  private readonly byEndpoint = new Map<string, { samples: Samples; errors: number; retries: number }>();
 
   add(c: CallSample): void {
-    const e = this.byEndpoint.get(c.endpoint) ?? this.byEndpoint.set(c.endpoint, { samples: new Samples(), errors: 0 }).get(c.endpoint)!;
+    const e = this.byEndpoint.get(c.endpoint) ?? this.byEndpoint.set(c.endpoint, { samples: new Samples(), errors: 0, retries: 0 }).get(c.endpoint)!;
     e.samples.push(c.micros / 1000);
     if (c.error !== '') e.errors++;
+    if (c.retry) e.retries++;
   }
 
-  /** Per endpoint, sorted by name: calls, errors (no answer or an answer not expected) and latency quantiles in ms. */
+  /**
+   * One VM's calls, in the order its agent made them. Their wire form says nothing of retries, but
+   * they are all about one port, so a call to an endpoint whose last call failed is its retry.
+   */
+  addVmCalls(calls: readonly CallSample[]): void {
+    const failed = new Set<string>();
+    for (const c of calls) {
+      this.add({ ...c, retry: c.retry === true || failed.has(c.endpoint) });
+      if (c.error !== '') failed.add(c.endpoint);
+      else failed.delete(c.endpoint);
+    }
+  }
+
+  /** Per endpoint, sorted by name: calls, errors (no answer or an answer not expected), retries and latency quantiles in ms. */
   summary(): EndpointLatency[] {
     return [...this.byEndpoint].sort(([a], [b]) => a.localeCompare(b)).map(([endpoint, e]) => {
       const q = e.samples.quantiles();
-      return { endpoint, count: q.count, errors: e.errors, p50: q.p50, p90: q.p90, p99: q.p99, max: q.max };
+      return { endpoint, count: q.count, errors: e.errors, retries: e.retries, p50: q.p50, p90: q.p90, p99: q.p99, max: q.max };
     });
   }
 }

@@ -1,7 +1,8 @@
 // Alcor mode: Alcor is the control plane under test. Before any VM the coordinator registers the
 // scenario's hosts in Alcor (one bulk call, each with the name its ports will be bound to) and
-// makes the scenario's VPCs, subnets, security groups and routers, with the scenario's project and
-// tenant; each agent then has Alcor allocate and bind its VMs' ports (agent/alcor/). A host whose
+// makes the scenario's VPCs, subnets, security groups (their rules through the rules API, since
+// Alcor ignores rules sent with the group) and routers, with the scenario's project and tenant;
+// transient failures are retried (alcor.retries), each retry logged and counted in the report; each agent then has Alcor allocate and bind its VMs' ports (agent/alcor/). A host whose
 // agent serves GoalState is registered with that server's address, and its VMs are ready only once
 // Alcor's push programmed their ports there (so Alcor's data plane is tested too). Teardown runs
 // the other way, tolerant of what is already gone, and says what it could not remove.
@@ -10,8 +11,9 @@
 // finds what it made; the ids are also recorded in the store.
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { type AlcorEndpoints, AlcorNetwork, type NodeInfo, alcorEndpoints } from '../alcor/alcor-network.js';
+import { type AlcorEndpoints, AlcorNetwork, type NodeInfo, type SecurityGroupRuleBody, alcorEndpoints } from '../alcor/alcor-network.js';
 import { CallStats } from '../alcor/call-stats.js';
+import { AlcorSetupError } from '../alcor/errors.js';
 import type { PlannedVm } from '../plan/index.js';
 import type { EndpointLatency } from '../report/report.js';
 import { type AlcorSettings, type Scenario, derivedUuid } from '../scenario/index.js';
@@ -40,6 +42,8 @@ interface Names {
   readonly vpc: (vpc: string) => string;
   readonly subnet: (vpc: string, subnet: string) => string;
   readonly sg: (name: string) => string;
+  /** The `index`th rule of group `name` in the scenario. */
+  readonly rule: (name: string, index: number) => string;
   readonly router: (name: string) => string;
   readonly port: (vmId: string) => string;
 }
@@ -49,6 +53,7 @@ function namesOf(scenarioId: string): Names {
     vpc: (v) => derivedUuid(`${scenarioId}/vpc/${v}`),
     subnet: (v, s) => derivedUuid(`${scenarioId}/subnet/${v}/${s}`),
     sg: (g) => derivedUuid(`${scenarioId}/sg/${g}`),
+    rule: (g, i) => derivedUuid(`${scenarioId}/sg/${g}/rule/${i}`),
     router: (r) => derivedUuid(`${scenarioId}/router/${r}`),
     port: (vm) => derivedUuid(`${scenarioId}/port/${vm}`),
   };
@@ -83,6 +88,16 @@ const DEFAULT_GOALSTATE_PORT = 50001;
 const HOST_INFO_PARALLELISM = 64;
 const NODES_PER_CALL = 1000;
 
+/** Group `name`'s rules as the rules API takes them, each with its id from the scenario. */
+function rulesOf(s: Session, name: string, groupId: string, p: string, t: string, sc: Scenario): SecurityGroupRuleBody[] {
+  const g = sc.securityGroups.find((x) => x.name === name);
+  return (g?.rules ?? []).map((r, i) => ({
+    id: s.names.rule(name, i), security_group_id: groupId, direction: r.direction, ethertype: r.ethertype, protocol: r.protocol ?? null,
+    port_range_min: r.portRangeMin ?? null, port_range_max: r.portRangeMax ?? null, remote_ip_prefix: r.remoteIpPrefix ?? null,
+    remote_group_id: null, tenant_id: t, project_id: p,
+  }));
+}
+
 export function alcorControlPlane(deps: AlcorDeps): ControlPlaneFactory {
   return (live) => create(deps, live);
 }
@@ -98,7 +113,10 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
     const endpoints = alcorEndpoints(settings.url ?? deps.defaultUrl, settings.endpoints);
     if (typeof endpoints === 'string') throw new ControlPlaneError(endpoints);
     const stats = new CallStats();
-    const net = new AlcorNetwork(endpoints, { timeoutMs: settings.timeoutMs, retries: settings.retries, onCall: (c) => stats.add(c) });
+    const net = new AlcorNetwork(endpoints, {
+      timeoutMs: settings.timeoutMs, retries: settings.retries, onCall: (c) => stats.add(c),
+      onRetry: (r) => ctx.logger.warn({ scenario: ctx.id, endpoint: r.endpoint, attempt: r.attempt, retries: r.retries, delayMs: r.delayMs, status: r.status, reason: r.reason }, 'Alcor call failed; retrying'),
+    });
     const names = namesOf(ctx.id);
     const groups = new Map<string, string[]>();
     for (const v of ctx.scenario.vpcs) for (const s of v.subnets) groups.set(`${v.name}/${s.name}`, s.securityGroups.map((g) => names.sg(g)));
@@ -168,32 +186,38 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
       const t = s.settings.tenantId;
       const sc: Scenario = ctx.scenario;
       const nodes = await nodeInfos(ctx.plan.hosts, s.pushedTo);
-      for (let i = 0; i < nodes.length; i += NODES_PER_CALL) await s.net.registerNodes(nodes.slice(i, i + NODES_PER_CALL));
+      // Each step names what it makes, so a failure says which object and what Alcor answered.
+      const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+        try {
+          return await fn();
+        } catch (e) {
+          throw new AlcorSetupError(what, e);
+        }
+      };
+      for (let i = 0; i < nodes.length; i += NODES_PER_CALL) await step(`nodes ${i + 1}-${Math.min(nodes.length, i + NODES_PER_CALL)}`, () => s.net.registerNodes(nodes.slice(i, i + NODES_PER_CALL)));
       for (const n of nodes) record(ctx, 'node', n.node_name, n.node_id);
       for (const v of sc.vpcs) {
         const vpcId = s.names.vpc(v.name);
-        await s.net.ensureVpc(p, { id: vpcId, name: v.name, cidr: v.cidr, tenantId: t, mtu: sc.vm.mtu });
+        await step(`vpc ${v.name}`, () => s.net.ensureVpc(p, { id: vpcId, name: v.name, cidr: v.cidr, tenantId: t, mtu: sc.vm.mtu }));
         record(ctx, 'vpc', v.name, vpcId);
         for (const sub of v.subnets) {
           const id = s.names.subnet(v.name, sub.name);
-          await s.net.ensureSubnet(p, { id, name: sub.name, cidr: sub.cidr, gateway: sub.gateway, vpcId, tenantId: t });
+          await step(`subnet ${v.name}/${sub.name}`, () => s.net.ensureSubnet(p, { id, name: sub.name, cidr: sub.cidr, gateway: sub.gateway, vpcId, tenantId: t }));
           record(ctx, 'subnet', `${v.name}/${sub.name}`, id);
         }
       }
       for (const g of sc.securityGroups) {
         const id = s.names.sg(g.name);
-        const rules = g.rules.map((r) => ({
-          direction: r.direction, ethertype: r.ethertype, protocol: r.protocol ?? null, port_range_min: r.portRangeMin ?? null,
-          port_range_max: r.portRangeMax ?? null, remote_ip_prefix: r.remoteIpPrefix ?? null, security_group_id: id, project_id: p, tenant_id: t,
-        }));
-        await s.net.ensureSecurityGroup(p, { id, name: g.name, description: g.description, tenantId: t, rules });
+        await step(`security group ${g.name}`, () => s.net.ensureSecurityGroup(p, { id, name: g.name, description: g.description, tenantId: t }));
         record(ctx, 'sg', g.name, id);
+        const rules = rulesOf(s, g.name, id, p, t, sc);
+        if (rules.length > 0) await step(`security group ${g.name} rules`, () => s.net.ensureSecurityGroupRules(p, id, rules));
       }
       for (const r of sc.routers) {
         const id = s.names.router(r.name);
-        await s.net.ensureRouter(p, { id, name: r.name, tenantId: t });
+        await step(`router ${r.name}`, () => s.net.ensureRouter(p, { id, name: r.name, tenantId: t }));
         record(ctx, 'router', r.name, id);
-        for (const sub of r.subnets) await s.net.attachSubnet(p, id, s.names.subnet(r.vpc, sub));
+        for (const sub of r.subnets) await step(`router ${r.name} interface ${r.vpc}/${sub}`, () => s.net.attachSubnet(p, id, s.names.subnet(r.vpc, sub)));
       }
       ctx.logger.info({ scenario: ctx.id, nodes: nodes.length, vpcs: sc.vpcs.length, securityGroups: sc.securityGroups.length, routers: sc.routers.length }, 'Alcor network set up');
     },
@@ -216,7 +240,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
 
     observe(ctx, result: agentV1.VmResult): void {
       const s = session(ctx);
-      for (const c of result.apiCalls) s.stats.add(c);
+      s.stats.addVmCalls(result.apiCalls);
     },
 
     latency(scenarioId: string): EndpointLatency[] | undefined {
@@ -261,6 +285,9 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
         });
       }
       for (const g of sc.securityGroups) {
+        // Its rules first, through the rules API that made them (deleting the group would take them too).
+        const rules = rulesOf(s, g.name, s.names.sg(g.name), p, s.settings.tenantId, sc);
+        for (const rule of rules) await step(`security group ${g.name} rule ${rule.id}`, () => s.net.deleteSecurityGroupRule(p, rule.id));
         await step(`security group ${g.name}`, async () => {
           await s.net.deleteSecurityGroup(p, s.names.sg(g.name));
           deps.store.deleteControlPlaneObject(ctx.seq, 'sg', g.name);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlcorError, type AlcorCall } from '../../agent/alcor/alcor-http.js';
 import { AlcorPortReplacedError, AlcorPorts, type AlcorPortSettings } from '../../agent/alcor/port-client.js';
-import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
+import { type AlcorServer, type PortEntity, startAlcorServer } from '../alcor/index.js';
 
 let alcor: AlcorServer;
 let base: Omit<AlcorPortSettings, 'portId'>;
@@ -41,7 +41,7 @@ function client(): { ports: AlcorPorts; calls: AlcorCall[]; id: string } {
   return { ports: new AlcorPorts({ ...base, portId: id }, (c) => calls.push(c)), calls, id };
 }
 
-const portsWith = (id: string): Array<{ fixed_ips?: Array<{ ip_address?: string }>; mac_address?: string }> => alcor.state().ports.filter((p) => p.id === id);
+const portsWith = (id: string): PortEntity[] => alcor.state().ports.filter((p) => p.id === id);
 const addressesInUse = (): string[] => (alcor.state().allocatedIps[base.subnetId] ?? []).filter((ip) => ip !== '10.2.0.1');
 
 describe('a port create that lands after the agent gave up on it', () => {

@@ -101,7 +101,7 @@ describe('Alcor mode with hollow agents', () => {
     const mine = alcor.calls.all().filter((c) => c.service !== 'port').map((c) => (c.route ?? '').replace(/\{[^}]+\}/g, '{}'));
     expect(mine.filter((c) => !c.startsWith('GET'))).toEqual([
       'POST /nodes/bulk', 'POST /project/{}/vpcs', 'POST /project/{}/subnets', 'POST /project/{}/security-groups',
-      'POST /project/{}/routers', 'PUT /project/{}/routers/{}/add_router_interface',
+      'POST /project/{}/security-group-rules', 'POST /project/{}/routers', 'PUT /project/{}/routers/{}/add_router_interface',
     ]);
     const bulk = alcor.calls.last({ path: '/nodes/bulk' })!.requestBody as { host_infos: Array<Record<string, unknown>> };
     expect(bulk.host_infos.map((n) => [n.node_name, n.local_ip, n['data-path-ip'], n.server_port])).toEqual(
