@@ -25,8 +25,8 @@ export function takeChildExit(pid: number): ExitStatus | undefined {
   return e;
 }
 
-/** "code 1", "signal SIGKILL", or "unknown" (a process this supervisor did not start). */
+/** "code 1", "signal SIGKILL", or "status unknown" (a process this supervisor did not start). */
 export function describeExit(e: Pick<ExitStatus, 'code' | 'signal'> | undefined): string {
-  if (!e || (e.code === null && e.signal === null)) return 'unknown';
+  if (!e || (e.code === null && e.signal === null)) return 'status unknown';
   return e.signal !== null ? `signal ${e.signal}` : `code ${e.code}`;
 }

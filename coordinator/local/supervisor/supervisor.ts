@@ -68,7 +68,10 @@ export class Supervisor {
     this.record.phase = 'supervising';
     this.save();
     this.timer = setInterval(() => {
-      this.ticking ??= this.tick().finally(() => (this.ticking = undefined));
+      // A failed round (a state file that could not be written) is logged; the next one tries again.
+      this.ticking ??= this.tick()
+        .catch((e: unknown) => this.log.error({ err: errorMessage(e) }, 'supervision round failed'))
+        .finally(() => (this.ticking = undefined));
     }, POLL_MS);
   }
 
