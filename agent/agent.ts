@@ -95,9 +95,10 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
         vmCount: () => runner.vmCount,
         handlers,
         logger,
+        // Not ready from then on, saying why (a check that appears only then: /readyz is unchanged until it does).
+        onReplaced: (e) => checks.push({ name: 'registration', check: () => Promise.reject(e) }),
       })
     : undefined;
-  if (link) checks.push({ name: 'coordinator-link', check: async () => link.check() });
   // The token is the only thing between a network and this vhost's VMs: say when it travels in clear.
   if (config.token && tokenInClear(config.grpcListen, config.tlsServer !== undefined)) logger.warn({ listen: config.grpcListen }, 'gRPC without TLS on a network address: callers send the token in clear (--tls-cert/--tls-key)');
   if (config.token && config.coordinator && tokenInClear(config.coordinator, config.tlsCoordinator !== undefined)) logger.warn({ coordinator: config.coordinator }, 'the coordinator is dialed without TLS: the token crosses the network in clear (--tls-ca)');

@@ -33,6 +33,8 @@ export interface CoordinatorLinkOptions {
   readonly vmCount: () => number;
   readonly handlers: AgentHandlers;
   readonly logger: Logger;
+  /** Called once if another agent takes this vhost's registration (the link then stays closed). */
+  readonly onReplaced?: (e: RegistrationReplacedError) => void;
 }
 
 type Stream = ClientDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage>;
@@ -45,7 +47,6 @@ export class CoordinatorLink {
   private retry: NodeJS.Timeout | undefined;
   private backoffMs = 200;
   private closed = false;
-  private replaced: RegistrationReplacedError | undefined;
   private readonly calls = new Map<number, AbortController>();
 
   constructor(private readonly opts: CoordinatorLinkOptions) {
@@ -93,9 +94,10 @@ export class CoordinatorLink {
     stream.on('error', (e: ServiceError) => {
       const by = e.code === status.ABORTED ? e.metadata?.get(REPLACED_TRAILER)[0] : undefined;
       if (by !== undefined && this.stream === stream) {
-        this.replaced = new RegistrationReplacedError(this.opts.hello.name, String(by));
-        this.opts.logger.error({ coordinator: this.opts.coordinator, by: String(by) }, this.replaced.message);
+        const replaced = new RegistrationReplacedError(this.opts.hello.name, String(by));
+        this.opts.logger.error({ coordinator: this.opts.coordinator, by: String(by) }, replaced.message);
         this.closed = true;
+        this.opts.onReplaced?.(replaced);
       }
       broken(e.message);
     });
@@ -142,11 +144,6 @@ export class CoordinatorLink {
       default:
         reply(undefined, true, { code: status.UNIMPLEMENTED, message: 'this agent does not know that call (a newer coordinator?)' });
     }
-  }
-
-  /** For /readyz: throws once another agent took this vhost's registration. */
-  check(): void {
-    if (this.replaced) throw this.replaced;
   }
 
   close(): void {

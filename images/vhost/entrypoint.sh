@@ -17,7 +17,8 @@
 #   MERAK_TOKEN_FILE (/etc/merak/token/token), else MERAK_TOKEN
 #   MERAK_VHOST ($HOSTNAME: in a pod, its name)
 #   MERAK_COORDINATOR, MERAK_ADVERTISE, MERAK_LISTEN, MERAK_HTTP, MERAK_BRIDGE, MERAK_UNDERLAY_IP,
-#   MERAK_UNDERLAY_INTERFACE, MERAK_HOST_AGENT   each passed as the agent flag of the same name when set
+#   MERAK_UNDERLAY_INTERFACE, MERAK_HOST_AGENT, MERAK_TLS_CA, MERAK_TLS_SERVER_NAME, MERAK_TLS_CERT,
+#   MERAK_TLS_KEY                   each passed as the agent flag of the same name when set
 #   MERAK_AGENT_ARGS                more agent flags, split on blanks
 #   MERAK_OVS_TIMEOUT_S (30)        how long OVSDB and vswitchd may take to come up
 #   MERAK_STOP_TIMEOUT_S (20)       how long each process may take to stop before SIGKILL
@@ -249,7 +250,7 @@ start_ovn_controller() {
 }
 
 # Agent flags passed through when their variable (MERAK_ + the flag in capitals, - as _) is set.
-PASSED_FLAGS=(coordinator advertise listen http bridge underlay-ip underlay-interface host-agent)
+PASSED_FLAGS=(coordinator advertise listen http bridge underlay-ip underlay-interface host-agent tls-ca tls-server-name tls-cert tls-key)
 
 agent_args() {
   local flag var

@@ -427,6 +427,58 @@ describe('overlays', () => {
   });
 });
 
+// ---- TLS: the certificates mounted where the flags point, from one Secret -----------------------
+
+describe('TLS (docs/security.md)', () => {
+  const tlsOf = (w: Workload, c: IContainer, path: string): { secret: string; key: string } => {
+    const src = secretFileSource(w, c, path);
+    if (!src) throw new Error(`${w.kind}/${nameOf(w)}: nothing mounted at ${path}`);
+    return src;
+  };
+  const COORDINATOR_FILES = ['coordinator.crt', 'coordinator.key'];
+  const VHOST_FILES = ['ca.crt', 'vhost.crt', 'vhost.key'];
+
+  it.each(['base', 'overlays/alcor', 'overlays/ovn', 'overlays/daemonset'])('%s: the coordinator serves TLS and every vhost verifies it, each mounting only its own files', (dir) => {
+    const objs = render(dir);
+    const d = must(objs, 'Deployment', 'coordinator');
+    const c = mainContainer(d);
+    const served = [tlsOf(d, c, argAfter(c, '--tls-cert')), tlsOf(d, c, argAfter(c, '--tls-key'))];
+    expect(served.map((f) => f.key)).toEqual(COORDINATOR_FILES);
+    const secret = must(objs, 'Secret', served[0]!.secret);
+    expect(nameOf(secret)).toMatch(/^merak-tls/);
+    // The CA's key is in no Secret, and the coordinator's key in no vhost.
+    expect(dataKeys(secret).sort()).toEqual([...COORDINATOR_FILES, ...VHOST_FILES].sort());
+    const vhosts = objs.filter((o): o is IStatefulSet | IDaemonSet => o.kind === 'StatefulSet' || o.kind === 'DaemonSet').filter((w) => (mainContainer(w).image ?? '').startsWith('merak/vhost'));
+    expect(vhosts.length).toBeGreaterThan(0);
+    for (const v of vhosts) {
+      const vc = mainContainer(v);
+      const files = ['MERAK_TLS_CA', 'MERAK_TLS_CERT', 'MERAK_TLS_KEY'].map((e) => tlsOf(v, vc, envValue(vc, e)));
+      expect(files.map((f) => f.key)).toEqual(VHOST_FILES);
+      for (const f of files) expect(f.secret).toBe(nameOf(secret));
+      const mounted = (podSpec(v).volumes ?? []).filter((vol) => vol.secret?.secretName === nameOf(secret)).flatMap((vol) => (vol.secret?.items ?? []).map((i) => i.key));
+      expect(mounted.sort()).toEqual(VHOST_FILES);
+      // Each variable is one the entrypoint passes to the agent as the flag of the same name.
+      for (const e of ['MERAK_TLS_CA', 'MERAK_TLS_CERT', 'MERAK_TLS_KEY']) expect(entrypointVars).toContain(e);
+    }
+  });
+
+  it("deploy/make-certs.sh makes exactly the Secret's files, the coordinator's certificate holding the name the vhosts dial", () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'merak-certs-'));
+    try {
+      execFileSync('bash', [join(DEPLOY, 'make-certs.sh'), tmp], { stdio: 'pipe' });
+      const secret = render('base').find((o): o is ISecret => o.kind === 'Secret' && nameOf(o).startsWith('merak-tls'))!;
+      expect(readdirSync(tmp).filter((f) => f !== 'ca.key').sort()).toEqual(dataKeys(secret).sort());
+      const san = execFileSync('openssl', ['x509', '-in', join(tmp, 'coordinator.crt'), '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' });
+      const dialed = envValue(mainContainer(must(render('base'), 'StatefulSet', 'vhost')), 'MERAK_COORDINATOR');
+      expect(san).toContain(`DNS:${dialed.slice(0, dialed.lastIndexOf(':'))}`);
+      // Each certificate verifies against the CA.
+      expect(execFileSync('openssl', ['verify', '-CAfile', join(tmp, 'ca.crt'), join(tmp, 'coordinator.crt'), join(tmp, 'vhost.crt')], { encoding: 'utf8' })).toMatch(/coordinator\.crt: OK\n.*vhost\.crt: OK/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
 // ---- the probe paths are what the real servers answer --------------------------------------------
 
 describe('probe paths against the real servers', () => {
