@@ -5,7 +5,8 @@
 // repeated create of the same VM with the VM it has), none is made twice. Every run ends with a
 // report, a failed one too (run-report.ts): what failed, the timeline, what is left behind.
 // The parts live beside this file: run state and tallies (run-state.ts), the VM fan-out
-// (vm-fanout.ts), the ping test (ping-test.ts), failures (failure.ts), VNIs (vni-policy.ts).
+// (vm-fanout.ts), the ping test (ping-test.ts), failures (failure.ts), VNIs (vni-policy.ts),
+// admission (admission.ts).
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { agentV1 } from '@merak/proto';
@@ -19,6 +20,7 @@ import type { AgentRegistry } from '../registry/agent-registry.js';
 import { type PingOutcome, type Report, pingPassed } from '../report/report.js';
 import { type Scenario, ScenarioValidationError, parseScenario } from '../scenario/index.js';
 import type { Store } from '../store/store.js';
+import { ScenarioError, selectHosts } from './admission.js';
 import { describeFailure } from './failure.js';
 import { runPingTest } from './ping-test.js';
 import { type Outcome, assembleReport } from './run-report.js';
@@ -26,6 +28,7 @@ import { FINAL, type Phase, Run, type StoredSpec, type VmCounts } from './run-st
 import { assignVnis } from './vni-policy.js';
 import { type VmFanoutEnv, fanOutCreates, fanOutDeletes } from './vm-fanout.js';
 
+export { ScenarioError } from './admission.js';
 export type { Phase, VmCounts } from './run-state.js';
 
 export interface ScenarioStatus {
@@ -58,13 +61,6 @@ export interface EngineDeps {
   readonly pingParallelism?: number;
 }
 
-export class ScenarioError extends Error {
-  constructor(readonly code: 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS', message: string) {
-    super(message);
-    this.name = 'ScenarioError';
-  }
-}
-
 /** Timeline entries one process writes per scenario at most (an agent flapping all day must not fill the store). */
 const MAX_EVENTS = 1000;
 
@@ -80,6 +76,8 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     for (const row of deps.store.listScenarios()) {
       const run = new Run(row, JSON.parse(row.specJson) as StoredSpec, deps.store);
       this.runs.set(row.id, run);
+      // Failed before failed runs had reports (an older store): one from what the store knows.
+      if (run.phase === 'failed' && !run.report) this.reportLegacyFailure(run);
     }
     deps.registry.on('lost', (a) => this.onAgentChange(a.name, false));
     deps.registry.on('connected', (a) => {
@@ -100,7 +98,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const problems = provider.check?.(parsed) ?? [];
     if (problems.length > 0) throw new ScenarioValidationError(problems);
     const scenario = parsed.provider === 'standalone' ? assignVnis(parsed, live.filter((r) => r.spec.scenario.provider === 'standalone').map((r) => r.spec.scenario)) : parsed;
-    const hosts = this.selectHosts(scenario);
+    const hosts = selectHosts(scenario, this.deps.registry.connected().map((a) => a.name));
     const seq = this.deps.store.nextSeq();
     const tag = seq.toString(36);
     let plan: Plan;
@@ -118,21 +116,6 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     this.runs.set(row.id, run);
     this.startCreate(run);
     return this.status(row.id)!;
-  }
-
-  private selectHosts(s: Scenario): string[] {
-    const agents = this.deps.registry.connected().map((a) => a.name);
-    if (s.hosts.kind === 'names') {
-      const missing = s.hosts.names.filter((h) => !agents.includes(h));
-      if (missing.length > 0) throw new ScenarioError('FAILED_PRECONDITION', `hosts.names: not connected: ${missing.join(', ')}`);
-      return [...s.hosts.names];
-    }
-    if (agents.length === 0) throw new ScenarioError('FAILED_PRECONDITION', 'hosts: no agent is connected');
-    if (s.hosts.kind === 'count') {
-      if (agents.length < s.hosts.count) throw new ScenarioError('FAILED_PRECONDITION', `hosts.count: ${s.hosts.count} hosts wanted, ${agents.length} agents connected`);
-      return agents.slice(0, s.hosts.count);
-    }
-    return agents;
   }
 
   /** Picks up scenarios a previous coordinator left unfinished. */
@@ -290,6 +273,15 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
       this.settle(run, { outcome: 'failed', error: message, failure });
     } catch (reportError) {
       this.deps.logger.error({ scenario: run.id, err: reportError }, 'could not build the report of a failed scenario');
+    }
+  }
+
+  private reportLegacyFailure(run: Run): void {
+    try {
+      this.finishReport(run, { outcome: 'failed', error: run.error, failure: { step: 'unknown (an older coordinator recorded no step)', phase: 'failed', message: run.error } });
+      run.release();
+    } catch (e) {
+      this.deps.logger.warn({ scenario: run.id, err: e }, 'could not build the report of a scenario that failed earlier');
     }
   }
 

@@ -19,6 +19,7 @@ import { alcorControlPlane, nodeIdOf } from '../../coordinator/providers/provide
 import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import type { Report } from '../../coordinator/report/report.js';
 import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
+import { parseScenario } from '../../coordinator/scenario/index.js';
 import { Store } from '../../coordinator/store/store.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 
@@ -139,5 +140,17 @@ describe('a failed run', () => {
     expect((await client.getScenario(s.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
     const left = alcor.state();
     expect({ vpcs: left.vpcs, subnets: left.subnets, nodes: left.nodes }).toEqual({ vpcs: [], subnets: [], nodes: [] });
+  });
+
+  it('has a report when it failed under an older coordinator that kept none', () => {
+    const old = new Store(':memory:');
+    const spec = { scenario: parseScenario(scenario('legacy')), hosts: ['fr-0'], acceptedAt: 1000, tag: '1' };
+    old.insertScenario({ id: 'legacy-1', name: 'legacy', specJson: JSON.stringify(spec), phase: 'failed', error: 'Alcor POST /project/{project_id}/vpcs (...): answered 503', createdAt: 1000, updatedAt: 2000 });
+    const restarted = new ScenarioEngine({ store: old, registry, logger, agents: registry, controlPlanes: {} });
+    const run = restarted.status('legacy-1')!.report!.run!;
+    expect(run).toMatchObject({ outcome: 'failed', error: 'Alcor POST /project/{project_id}/vpcs (...): answered 503', requested: { vms: 30, hosts: 1 } });
+    expect(run.failure!.step).toMatch(/^unknown/);
+    expect(run.failure!.message).toBe(run.error);
+    old.close();
   });
 });
