@@ -1,6 +1,7 @@
 // How Alcor calls are tried again: a few attempts, each wait twice the last (with jitter so that
 // many clients do not retry in step), no wait longer than a cap. With the call's own deadline this
-// bounds a call's whole time: (retries + 1) deadlines plus at most retries × maxDelayMs of waiting.
+// bounds a call's whole time: (retries + 1) deadlines plus at most retries × maxDelayMs of waiting;
+// a create also waits up to one more deadline after each attempt that timed out (create-or-adopt.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RetryPolicy {
