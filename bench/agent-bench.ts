@@ -14,23 +14,20 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { netnsCreate, netnsDelete } from '@merak/native';
 import { agentV1 } from '@merak/proto';
-import { AgentClient, startAgentProcess, startOvsInstance } from '@merak/coordinator';
+import { AgentClient, type OvsInstance, startAgentProcess, startOvsInstance } from '@merak/coordinator';
+import { leftBehind, namespacesWithPrefix } from './common/host-state.js';
+import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
 
 const run = promisify(execFile);
 
-// SIGINT/SIGTERM stop the run between steps, so the `finally` blocks remove what it made (namespaces
-// by prefix, OVS, the work directory); a second signal exits at once.
-let stopSignal: NodeJS.Signals | undefined;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (stopSignal !== undefined) process.exit(130);
-    stopSignal = sig;
-    console.error(`bench: ${sig}, stopping and cleaning up…`);
-  });
-}
-function throwIfStopped(): void {
-  if (stopSignal !== undefined) throw new Error(`stopped by ${stopSignal}`);
-}
+/** The run's name prefix and folder, said on a hard exit (a second signal). */
+let live: { prefix: string; dir: string } | undefined;
+
+// SIGINT/SIGTERM stop the run: the agent is killed (its batch ends at once), the `finally` blocks
+// remove what the run made (namespaces by prefix, OVS, the folder); a second signal exits at once.
+const stop = new StopOnSignals(() => {
+  if (live) console.error(`bench: exiting; what is left carries the prefix ${live.prefix} (ip netns list) or names ${live.dir}`);
+});
 
 interface Figures {
   createPerSec: number;
@@ -59,7 +56,11 @@ async function benchAgent(vhostNs: string, db: string, dir: string, prefix: stri
       '--http', `unix:${join(dir, 'agent-http.sock')}`, '--token-file', join(dir, 'token')],
   });
   const client = new AgentClient(`unix:${socket}`, { token, deadlineMs: 600_000 });
+  // A stop kills the agent: the batch in flight fails at once instead of running to its end.
+  const killOnStop = (): void => void agent.kill();
+  stop.signal.addEventListener('abort', killOnStop, { once: true });
   try {
+    stop.throwIfStopped();
     const creates: agentV1.VmOperation[] = Array.from({ length: n }, (_, i) => {
       const v = vmAt(prefix, i);
       return { op: { $case: 'create', value: agentV1.VmSpec.fromPartial({ id: v.id, name: v.name, ip: v.ip, prefixLength: 16, gateway: '10.200.0.1', mac: v.mac }) }, startOffsetMs: 0 };
@@ -81,7 +82,10 @@ async function benchAgent(vhostNs: string, db: string, dir: string, prefix: stri
     console.log(stepSummary('create', created));
     console.log(stepSummary('delete', deleted));
     return { createPerSec: n / createSec, deletePerSec: n / deleteSec };
+  } catch (e) {
+    throw stop.stopped ? stop.signal.reason : e;
   } finally {
+    stop.signal.removeEventListener('abort', killOnStop);
     client.close();
     await agent.stop();
   }
@@ -102,7 +106,7 @@ function stepSummary(what: string, results: agentV1.VmResult[]): string {
  */
 async function benchBaseline(vhostNs: string, db: string, prefix: string, n: number): Promise<Figures> {
   const bash = (cmd: string): Promise<unknown> => {
-    throwIfStopped();
+    stop.throwIfStopped();
     return run('bash', ['-c', cmd]);
   };
   const inVhost = (cmd: string): string => `nsenter --net=/run/netns/${vhostNs} -- ${cmd}`;
@@ -141,13 +145,18 @@ async function main(): Promise<void> {
   const prefix = `mb${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'merak-bench-'));
   const vhostNs = `${prefix}-vhost`;
-  await netnsCreate(vhostNs);
-  const ovs = await startOvsInstance({ dir, netnsName: vhostNs });
+  live = { prefix, dir };
+  console.log(`bench: prefix ${prefix}, folder ${dir}`);
+  let json = '';
+  let ovs: OvsInstance | undefined;
   try {
+    await netnsCreate(vhostNs);
+    ovs = await startOvsInstance({ dir, netnsName: vhostNs });
+    stop.throwIfStopped();
     await run('ovs-vsctl', [`--db=unix:${ovs.dbSocket}`, '--may-exist', 'add-br', 'br-int', '--', 'set', 'Bridge', 'br-int', 'datapath_type=netdev']);
     console.log(`agent: creating and deleting ${n} VMs (concurrency ${concurrency})…`);
     const agent = await benchAgent(vhostNs, ovs.dbSocket, dir, prefix, n, concurrency);
-    throwIfStopped();
+    stop.throwIfStopped();
     console.log(`agent:    create ${agent.createPerSec.toFixed(1)} VMs/s, delete ${agent.deletePerSec.toFixed(1)} VMs/s`);
     let baseline: Figures = { createPerSec: 0, deletePerSec: 0 };
     if (!values['skip-baseline']) {
@@ -161,23 +170,26 @@ async function main(): Promise<void> {
     };
     console.log(`ratio:    create ${ratio.create.toFixed(1)}x, delete ${ratio.delete.toFixed(1)}x (targets: 30x, 20x)`);
     const round = (x: number): number => Math.round(x * 10) / 10;
-    console.log(JSON.stringify({
+    json = JSON.stringify({
       vms: n,
       agent: { createPerSec: round(agent.createPerSec), deletePerSec: round(agent.deletePerSec) },
       baseline: { createPerSec: round(baseline.createPerSec), deletePerSec: round(baseline.deletePerSec) },
       ratio: { create: round(ratio.create), delete: round(ratio.delete) },
-    }));
+    });
   } finally {
-    await ovs.stop();
-    // Anything a failed run left: VM namespaces by prefix, then the vhost.
-    const { stdout } = await run('ip', ['netns', 'list']);
-    const leftovers = stdout.split('\n').map((l) => l.split(' ')[0]!).filter((nm) => nm.startsWith(prefix) && nm !== vhostNs);
-    await netnsDelete([...leftovers, vhostNs]);
+    // Each step even when the one before failed: OVS, then whatever a failed or stopped run left
+    // (VM namespaces by prefix, the vhost's), then the folder.
+    const warn = (what: string) => (e: unknown): void => console.error(`bench: ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    await ovs?.stop().catch(warn('stopping OVS'));
+    await namespacesWithPrefix(prefix).then((names) => netnsDelete(names)).catch(warn('deleting namespaces'));
     rmSync(dir, { recursive: true, force: true });
+    const left = await leftBehind([prefix], dir);
+    console.log(left.length === 0 ? `bench: nothing of ${prefix} is left (namespaces, links, processes, folder)` : `bench: LEFT BEHIND: ${left.join(', ')}`);
+    if (left.length > 0) process.exitCode = 1;
+    live = undefined;
   }
+  stop.throwIfStopped();
+  console.log(json);
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+runBenchMain(main);

@@ -1,6 +1,6 @@
 // What the machine shows of a bench run, read from outside: network namespaces, links, processes.
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 export const run = promisify(execFile);
@@ -32,4 +32,19 @@ export function processesMentioning(text: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * What a run left on the machine, read from outside: namespaces and links whose names start with
+ * one of `prefixes`, processes naming `dir`, and `dir` itself. Empty = nothing left.
+ */
+export async function leftBehind(prefixes: readonly string[], dir: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const p of prefixes) {
+    left.push(...(await namespacesWithPrefix(p)).map((n) => `namespace ${n}`));
+    left.push(...(await linksWithPrefix(p)).map((l) => `link ${l}`));
+  }
+  left.push(...processesMentioning(dir).map((pid) => `process ${pid}`));
+  if (existsSync(dir)) left.push(`folder ${dir}`);
+  return left;
 }
