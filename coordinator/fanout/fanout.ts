@@ -149,8 +149,9 @@ export async function fanOut(
     };
     for (let attempt = 0; ; ) {
       const left = waitingSince === undefined ? config.agentReturnTimeoutMs : config.agentReturnTimeoutMs - (Date.now() - waitingSince);
-      if (left <= 0) return giveUp();
       const client = agents.clientFor(host);
+      // A stalled agent asked again is still waited for: its time runs out as a lost one's does.
+      if (left <= 0 && (stalled || !client)) return giveUp();
       if (!client) {
         hooks.onWaiting?.(host, missing);
         waitingSince ??= Date.now();
