@@ -17,6 +17,14 @@ import { requireToken } from '@merak/agent';
 import { AgentRegistry, DEFAULT_FANOUT, Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
+import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
+
+/** The hollow fleets, killed by PID on a hard exit (a second signal). */
+const children: ChildProcess[] = [];
+// SIGINT/SIGTERM end the wait in flight; the `finally` stops the fleets and removes the folder.
+const stop = new StopOnSignals(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -45,7 +53,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
 
   const fleet = join(dirname(fileURLToPath(import.meta.url)), 'hollow-fleet.js');
-  const children: ChildProcess[] = [];
+  let progress: NodeJS.Timeout | undefined;
   try {
     console.log(`starting ${agents} hollow agents in ${Math.ceil(agents / perProcess)} processes…`);
     const ready: Promise<void>[] = [];
@@ -59,8 +67,8 @@ async function main(): Promise<void> {
         child.once('exit', (code) => reject(new Error(`a hollow fleet exited with ${code}`)));
       }));
     }
-    await Promise.all(ready);
-    while (registry.connected().length < agents) await new Promise((r) => setTimeout(r, 100));
+    await stop.race(Promise.all(ready));
+    while (registry.connected().length < agents) await stop.sleep(100);
     console.log(`${agents} agents registered; creating ${vms} VMs…`);
     const text = JSON.stringify({
       name: 'bench', hosts: { count: agents }, test: { type: 'none' },
@@ -74,12 +82,12 @@ async function main(): Promise<void> {
     }
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    const progress = setInterval(() => {
+    progress = setInterval(() => {
       const s = engine.list()[0];
       if (s) process.stdout.write(`\r  ${s.counts.ready + s.counts.failed}/${vms} VMs`);
     }, 1000);
     const created = engine.create(text, 'json');
-    await engine.settled(created.id);
+    await stop.race(engine.settled(created.id));
     clearInterval(progress);
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
@@ -102,8 +110,15 @@ async function main(): Promise<void> {
       wallSeconds: round(wallSeconds, 2),
     }));
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)))));
+    clearInterval(progress);
+    // SIGTERM, then SIGKILL to a fleet that has not exited 5 s later.
+    await Promise.all(children.map((c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+      return exited.finally(() => clearTimeout(t));
+    }));
     server.forceShutdown();
     registry.close();
     store.close();
@@ -111,7 +126,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+runBenchMain(main);

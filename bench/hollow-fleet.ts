@@ -21,6 +21,11 @@ async function main(): Promise<void> {
     agents.push(await startAgent(config, createHollowBackend(), logger));
   }
   process.stdout.write(`ready ${count}\n`);
+  // A bench that died without stopping us (SIGKILL): we were re-parented, so we go too.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+  }, 1000).unref();
   process.once('SIGTERM', () => {
     void Promise.all(agents.map((a) => a.stop(1000))).then(() => process.exit(0));
   });

@@ -12,6 +12,16 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { agentV1 } from '@merak/proto';
 import { startLocalVhost } from '@merak/coordinator';
+import { leftBehind } from './common/host-state.js';
+import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
+
+/** The run's folder, said on a hard exit (a second signal). */
+let liveDir: string | undefined;
+// SIGINT/SIGTERM end the wait or batch in flight; the `finally` stops the vhost (VMs, agent, OVS,
+// namespace) and removes the folder.
+const stop = new StopOnSignals(() => {
+  if (liveDir) console.error(`bench: exiting; what is left names ${liveDir} (its vhost namespace too)`);
+});
 
 interface ProcessMemory {
   rssMiB: number;
@@ -50,7 +60,7 @@ function cgroupKernelKiB(): number {
   return NaN;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number): Promise<void> => stop.sleep(ms);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { vms: { type: 'string', default: '100,1000' }, 'settle-ms': { type: 'string', default: '5000' } } });
@@ -58,9 +68,13 @@ async function main(): Promise<void> {
   const settle = Number(values['settle-ms']);
   const prefix = `mtmem${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), `merak-${prefix}-`));
-  const vhost = await startLocalVhost({ name: `${prefix}-vh`, dir });
+  liveDir = dir;
+  console.log(`bench: prefix ${prefix}, folder ${dir}`);
   const results: Array<Record<string, unknown>> = [];
+  let vhost: Awaited<ReturnType<typeof startLocalVhost>> | undefined;
   try {
+    vhost = await startLocalVhost({ name: `${prefix}-vh`, dir });
+    stop.throwIfStopped();
     const pid = {
       'ovsdb-server': Number(readFileSync(join(dir, 'ovs', 'ovsdb-server.pid'), 'utf8')),
       'ovs-vswitchd': Number(readFileSync(join(dir, 'ovs', 'ovs-vswitchd.pid'), 'utf8')),
@@ -90,7 +104,7 @@ async function main(): Promise<void> {
           startOffsetMs: 0,
         });
       }
-      const created = await vhost.client.applyAll({ operations, concurrency: 0, startAtUnixMs: 0 });
+      const created = await stop.race(vhost.client.applyAll({ operations, concurrency: 0, startAtUnixMs: 0 }));
       const failed = created.filter((r) => r.status !== agentV1.VmStatus.VM_STATUS_READY);
       if (failed.length > 0) throw new Error(`${failed.length} VMs failed, first: ${failed[0]!.error?.message}`);
       made = target;
@@ -98,13 +112,14 @@ async function main(): Promise<void> {
       sample(made, kernelBase);
     }
   } finally {
-    await vhost.stop();
+    await vhost?.stop().catch((e: unknown) => console.error(`bench: stopping the vhost: ${e instanceof Error ? e.message : String(e)}`));
     rmSync(dir, { recursive: true, force: true });
+    const left = await leftBehind([prefix], dir);
+    console.log(left.length === 0 ? `bench: nothing of ${prefix} is left (namespaces, links, processes, folder)` : `bench: LEFT BEHIND: ${left.join(', ')}`);
+    if (left.length > 0) process.exitCode = 1;
+    liveDir = undefined;
   }
   console.log(JSON.stringify({ bench: 'vhost-memory', results }));
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+runBenchMain(main);

@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ModeFigures, type ModeRun, figuresOf } from './figures.js';
 import { liveFleets, startedFleetPids } from './fleet-client.js';
+import { runBenchMain } from '../common/lifecycle.js';
 import { loadAlcor } from './modules.js';
 import { HELP, type Mode, parseOptions } from './options.js';
 import { jsonLine, ratios, table } from './output.js';
@@ -88,8 +89,8 @@ async function main(): Promise<void> {
   console.log(jsonLine(o, topo, figures, r, errors, ok));
 }
 
-main().catch((e: unknown) => {
+// The event loop held until the fleet is stopped; an error outside the run stops it like SIGTERM.
+runBenchMain(() => main().catch((e: unknown) => {
   for (const child of liveFleets) child.kill('SIGKILL');
-  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+  throw e;
+}));

@@ -18,10 +18,12 @@ export function holdEventLoop(): () => void {
 export function runBenchMain(main: () => Promise<void>): void {
   const release = holdEventLoop();
   let fatal = false;
+  let ended = false;
   process.on('uncaughtException', (e: unknown) => {
     console.error(`bench: error outside the run: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     process.exitCode = 1;
-    if (fatal) return;
+    // Once main has ended (its cleanup done), work it abandoned may still fail: only said.
+    if (fatal || ended) return;
     fatal = true;
     // The bench's stop path (a SIGTERM handler) ends the run and cleans up.
     process.kill(process.pid, 'SIGTERM');
@@ -31,7 +33,10 @@ export function runBenchMain(main: () => Promise<void>): void {
       console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
       process.exitCode = 1;
     })
-    .finally(release);
+    .finally(() => {
+      ended = true;
+      release();
+    });
 }
 
 export class BenchStoppedError extends Error {

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { loadModules } from './coordinator-modules.js';
 import type { Mode, ModeFigures } from './figures.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from '../common/host-state.js';
+import { runBenchMain } from '../common/lifecycle.js';
 import { parseOptions } from './options.js';
 import { jsonLine, ratios, table } from './output.js';
 import { runMode } from './run-mode.js';
@@ -80,7 +81,5 @@ async function main(): Promise<void> {
   console.log(jsonLine(o, results, ratio, errors));
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+// The event loop held until the teardown ends; an error outside the run stops it like SIGTERM.
+runBenchMain(main);

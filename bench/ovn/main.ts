@@ -14,6 +14,7 @@ import { netnsDelete } from '@merak/native';
 import { type LocalEmulation, startLocalEmulation, teardownLocalEmulation } from '@merak/coordinator';
 import { type ModeFigures, type RunResult, figuresOf } from './figures.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from '../common/host-state.js';
+import { runBenchMain } from '../common/lifecycle.js';
 import { InstalledWatch } from './installed-watch.js';
 import { loadOvnModules } from './modules.js';
 import { HELP, type Mode, parseOptions } from './options.js';
@@ -125,7 +126,5 @@ async function main(): Promise<void> {
   console.log(jsonLine(o, figures, r, bySize, g, errors, ok, { emulation_up_s: Math.round(emulationUpSeconds * 10) / 10, total_s: Math.round((Date.now() - started) / 100) / 10 }));
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench: ${msg(e)}`);
-  process.exitCode = 1;
-});
+// The event loop held until the teardown ends; an error outside the run stops it like SIGTERM.
+runBenchMain(main);
