@@ -1,0 +1,28 @@
+// What every part of the soak works on: the emulation's folder and prefix, its coordinator client,
+// the Alcor-compatible server, the options, and how to say progress.
+import type { CoordinatorClient } from '../../coordinator/cli/coordinator-client.js';
+import type { AlcorServer } from '../../test/alcor/index.js';
+import type { SoakModules } from './modules.js';
+import type { SoakOptions } from './options.js';
+
+export interface Soak {
+  readonly o: SoakOptions;
+  readonly m: SoakModules;
+  /** The local emulation's folder (`local up --local-dir`). */
+  readonly dir: string;
+  readonly prefix: string;
+  readonly alcor: AlcorServer;
+  client: CoordinatorClient;
+  readonly log: (line: string) => void;
+}
+
+/** A step of the soak that could not be done (a fault not injectable, a heal that failed). */
+export class SoakError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SoakError';
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
