@@ -14,6 +14,13 @@ export interface Soak {
   readonly alcor: AlcorServer;
   client: CoordinatorClient;
   readonly log: (line: string) => void;
+  /** Aborted by SIGINT/SIGTERM: every wait of the soak ends, and nothing new is started. */
+  readonly stop: AbortSignal;
+}
+
+/** Throws the stop's reason once a signal came (before any step that makes or starts something). */
+export function throwIfStopped(s: Soak): void {
+  if (s.stop.aborted) throw s.stop.reason instanceof Error ? s.stop.reason : new SoakError('stopped');
 }
 
 /** A step of the soak that could not be done (a fault not injectable, a heal that failed). */

@@ -2,7 +2,7 @@
 // deleted and awaited, checked again.
 import { coordinatorV1 } from '@merak/proto';
 import { type Baseline, type CheckResult, checkHosts } from './checks.js';
-import { type Soak, errorText, sleep } from './context.js';
+import { type Soak, errorText, sleep, throwIfStopped } from './context.js';
 
 const Phase = coordinatorV1.ScenarioPhase;
 const FINAL = new Set([Phase.SCENARIO_PHASE_READY, Phase.SCENARIO_PHASE_FAILED, Phase.SCENARIO_PHASE_DELETED]);
@@ -36,6 +36,7 @@ async function until(s: Soak, id: string, done: (sc: coordinatorV1.Scenario) => 
   const deadline = Date.now() + s.o.cycleTimeoutMs;
   let last = '';
   for (;;) {
+    throwIfStopped(s);
     try {
       const sc = await s.client.getScenario(id);
       if (done(sc)) return sc;
@@ -55,6 +56,7 @@ export async function runCycle(s: Soak, n: number, baseline: Baseline): Promise<
   const failures: string[] = [];
   let id = '';
   try {
+    throwIfStopped(s);
     id = (await s.client.createScenario(scenarioText(s, name), 'yaml')).id;
     const made = await until(s, id, (sc) => FINAL.has(sc.phase), `create ${name}`);
     if (made.phase !== Phase.SCENARIO_PHASE_READY || made.vms?.ready !== s.o.vms) {
@@ -64,8 +66,9 @@ export async function runCycle(s: Soak, n: number, baseline: Baseline): Promise<
   } catch (e) {
     failures.push(errorText(e));
   }
-  // Deleted also after a failed create: the next cycle starts from nothing.
+  // Deleted also after a failed create: the next cycle starts from nothing (on a stop, local down does it).
   try {
+    throwIfStopped(s);
     if (id) {
       const asked = Date.now();
       await s.client.deleteScenario(id);

@@ -3,7 +3,7 @@
 // to the coordinator. Not healed within the bound: `local up` on the existing emulation (the heal
 // path, which starts only what is down), then the same wait once more.
 import { join } from 'node:path';
-import { type Soak, SoakError, errorText, sleep } from './context.js';
+import { type Soak, SoakError, errorText, sleep, throwIfStopped } from './context.js';
 
 /** What is not healthy yet (empty = healed). */
 async function unhealthy(s: Soak): Promise<string[]> {
@@ -27,6 +27,7 @@ async function unhealthy(s: Soak): Promise<string[]> {
 async function waitHealthy(s: Soak, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    throwIfStopped(s);
     const left = await unhealthy(s);
     if (left.length === 0 || Date.now() > deadline) return left;
     await sleep(250);
@@ -37,6 +38,7 @@ async function waitHealthy(s: Soak, timeoutMs: number): Promise<string[]> {
 export async function awaitHealed(s: Soak): Promise<'self' | 'up'> {
   const left = await waitHealthy(s, s.o.healTimeoutMs);
   if (left.length === 0) return 'self';
+  throwIfStopped(s);
   s.log(`not healed after ${s.o.healTimeoutMs} ms (${left.join(', ')}): running local up on the existing emulation`);
   const up = await s.m.local.localUp({ dir: s.dir, prefix: s.prefix, hosts: s.o.vhosts, hostAccess: true, log: (l) => s.log(`  local up: ${l.trim()}`) });
   s.log(`local up restarted: ${up.restarted.join(', ') || 'nothing'}`);

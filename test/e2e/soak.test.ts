@@ -1,6 +1,6 @@
 // npm run soak at its smallest: one cycle per fault kind on 2 vhosts with 4 VMs each; every VM the
 // store says exists is in the kernel and OVS, nothing else is, and nothing is left after.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,4 +38,21 @@ describe('npm run soak', () => {
     });
     expect(mentioning).toEqual([]);
   }, 600_000);
+
+  it('stopped by SIGINT after its first cycle: says so in its JSON line and leaves nothing', async () => {
+    const child = spawn(process.execPath, [join(repo, 'bench/dist/soak/main.js'), '--cycles', '3', '--vhosts', '2', '--vms', '4'], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (/cycle 1: done/.test(stdout) && child.signalCode === null && !child.killed) child.kill('SIGINT');
+    });
+    const code = await exited;
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(result, stdout).toMatchObject({ cycles: 1, leaks: 0, lost: 0, duplicated: 0, errors: ['stopped by SIGINT'], ok: false });
+    expect(code).not.toBe(0);
+    const prefix = /\(prefix (\S+), folder/.exec(stdout)![1]!;
+    expect(namespacesWithPrefix(prefix)).toEqual([]);
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith(`merak-soak-${prefix}-`))).toEqual([]);
+  }, 300_000);
 });
