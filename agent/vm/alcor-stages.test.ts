@@ -102,8 +102,8 @@ describe('Alcor bind with GoalState', () => {
     expect(programming.asked[0]!.sinceMs).toBeLessThanOrEqual(putAtMs);
     const steps = stepsOf(timer);
     expect([...steps.keys()]).toEqual(['allocate', 'bind', 'goalstate', 'goalstate-apply', 'hollow']);
+    // The PUT (held 30 ms by the server): a floor only, a loaded machine may take longer.
     expect(steps.get('bind')!).toBeGreaterThanOrEqual(30_000);
-    expect(steps.get('bind')!).toBeLessThan(120_000);
     expect(steps.get('goalstate')).toBe(120_000);
     expect(steps.get('goalstate-apply')).toBe(5_000);
     expect(seen).toEqual(['POST', 'PUT']);
