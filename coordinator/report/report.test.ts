@@ -52,6 +52,10 @@ describe('report', () => {
     expect(r.ping?.matrix?.a?.b).toBe('3/3');
     // Time to the first reply counts the pairs that got one.
     expect(r.ping?.firstReplyMs).toMatchObject({ count: 1, p50: 1.5, max: 1.5 });
+    // Each pair's own first reply and steady RTT, for JSON readers.
+    expect(r.ping?.pairs).toHaveLength(3);
+    expect(r.ping?.pairs.find((p) => p.src === 'a' && p.dst === 'b')).toMatchObject({ expect: 'reach', firstReplyMs: 1.5, received: 3, sent: 3 });
+    expect(r.ping?.pairsNotListed).toBe(0);
   });
 
   it('renders a table and a self-contained, escaped HTML page', () => {

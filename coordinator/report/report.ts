@@ -24,6 +24,17 @@ export interface PingOutcome {
   readonly error: string;
 }
 
+/** One ping pair in the report's JSON: time to first reply apart from the steady RTT. */
+export interface PairFigures {
+  readonly src: string;
+  readonly dst: string;
+  readonly expect: 'reach' | 'isolated';
+  readonly firstReplyMs: number;
+  readonly rttAvgMs: number;
+  readonly received: number;
+  readonly sent: number;
+}
+
 /** Latency of calls to one control-plane endpoint (Alcor mode). */
 export interface EndpointLatency {
   readonly endpoint: string;
@@ -84,6 +95,10 @@ export interface Report {
     readonly failedPairs: readonly PingOutcome[];
     /** src -> dst -> received/sent, for small scenarios only. */
     readonly matrix?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+    /** Every pair's own figures (the first MAX_LISTED_PAIRS), for JSON readers: slow apart from broken. */
+    readonly pairs: readonly PairFigures[];
+    /** How many pairs `pairs` leaves out. */
+    readonly pairsNotListed: number;
   };
   /** How the run went: outcome, the failed step (with the control plane's answer), timeline, what was made and is left. */
   readonly run?: RunSummary;
@@ -216,6 +231,8 @@ export class Samples {
 }
 
 const MAX_LISTED_FAILURES = 200;
+/** Pairs listed one by one in the JSON (~100 bytes each). */
+const MAX_LISTED_PAIRS = 10_000;
 const HISTOGRAM_BUCKETS = 24;
 const TIMELINE_BUCKETS = 40;
 
@@ -356,5 +373,9 @@ function pingSummary(outcomes: readonly PingOutcome[]): NonNullable<Report['ping
     firstReplyMs: quantiles(reach.filter((p) => p.received > 0).map((p) => p.firstReplyMs)),
     failedPairs: outcomes.filter((p) => !passed(p)).slice(0, MAX_LISTED_FAILURES),
     ...(matrix ? { matrix } : {}),
+    pairs: outcomes.slice(0, MAX_LISTED_PAIRS).map((p) => ({
+      src: p.src, dst: p.dst, expect: p.expect, firstReplyMs: round3(p.firstReplyMs), rttAvgMs: round3(p.rttAvgMs), received: p.received, sent: p.sent,
+    })),
+    pairsNotListed: Math.max(0, outcomes.length - MAX_LISTED_PAIRS),
   };
 }
