@@ -31,7 +31,7 @@ export async function localStatus(dir: string): Promise<string> {
   lines.push(`  supervisor ${sup}`);
   if (state?.ovn) lines.push(...(await ovnLines(state.ovn)));
   for (const v of state?.vhosts ?? []) lines.push(`  ${v.name}  underlay ${v.underlayIp}`);
-  if (record && state) {
+  if (state) {
     const rows = [['PROCESS', 'STATE', 'PID', 'RESTARTS', 'LAST EXIT']];
     for (const u of emulationUnits(record, state)) {
       const r = u.current();

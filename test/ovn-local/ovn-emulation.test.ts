@@ -79,8 +79,13 @@ describe('local emulation with OVN', () => {
 
   it('shows OVN central and every ovn-controller in `local status`', async () => {
     const status = await localStatus(local);
-    expect(status).toMatch(new RegExp(`OVN central ${emu.ovn!.netns} .*nb up \\(pid ${emu.ovn!.pids.nb}\\), sb up \\(pid ${emu.ovn!.pids.sb}\\), northd up \\(pid ${emu.ovn!.pids.northd}\\); northd active`));
-    for (const v of emu.vhosts) expect(status).toMatch(new RegExp(`${v.name} .*ovnController up \\(pid ${v.ovnControllerPid}\\)`));
+    expect(status).toMatch(new RegExp(`OVN central ${emu.ovn!.netns} .*; northd active`));
+    // One row per process: what it is, running, its PID.
+    const row = (what: string, pid: number): RegExp => new RegExp(`^\\s+${what}\\s+running\\s+${pid}\\s`, 'm');
+    expect(status).toMatch(row('OVN NB ovsdb-server', emu.ovn!.pids.nb));
+    expect(status).toMatch(row('OVN SB ovsdb-server', emu.ovn!.pids.sb));
+    expect(status).toMatch(row('ovn-northd', emu.ovn!.pids.northd));
+    for (const v of emu.vhosts) expect(status).toMatch(row(`ovn-controller of ${v.name}`, v.ovnControllerPid!));
   });
 
   it('binds a logical switch port on each of two vhosts: the VMs ping each other across vhosts over Geneve, at MTU 1442', async () => {

@@ -39,7 +39,19 @@ function vhostUnit(v: VhostRecord, kind: VhostProcess, tier: number, what: strin
 }
 
 /** Every supervised process of the emulation, in start order. */
-export function emulationUnits(local: LocalRecord, state: EmulationState): Unit[] {
+function coordinatorUnit(local: LocalRecord): Unit {
+  const c = local.coordinatorLaunch;
+  return {
+    key: 'coordinator', what: 'coordinator', tier: 2,
+    current: () => local.coordinatorProcess,
+    set: (r) => { local.coordinatorProcess = r; },
+    // Same flags, same store: it resumes the runs the store holds.
+    start: async (onSpawn) => (await startCoordinatorProcess({ ...c, extraArgs: [...c.extraArgs], onSpawn })).pid,
+  };
+}
+
+/** The emulation's processes; without a local record (an emulation started by the API alone) no coordinator. */
+export function emulationUnits(local: LocalRecord | undefined, state: EmulationState): Unit[] {
   const units: Unit[] = [];
   const central = state.ovn;
   if (central) {
@@ -57,14 +69,7 @@ export function emulationUnits(local: LocalRecord, state: EmulationState): Unit[
     units.push(vhostUnit(v, 'ovsdbServer', 0, 'ovsdb-server', async (onSpawn) => (await startOvsdbServer({ ...ovs, onSpawn })).pid!));
     units.push(vhostUnit(v, 'vswitchd', 1, 'ovs-vswitchd', async (onSpawn) => (await startVswitchd({ ...ovs, onSpawn })).pid!));
   }
-  const c = local.coordinatorLaunch;
-  units.push({
-    key: 'coordinator', what: 'coordinator', tier: 2,
-    current: () => local.coordinatorProcess,
-    set: (r) => { local.coordinatorProcess = r; },
-    // Same flags, same store: it resumes the runs the store holds.
-    start: async (onSpawn) => (await startCoordinatorProcess({ ...c, extraArgs: [...c.extraArgs], onSpawn })).pid,
-  });
+  if (local) units.push(coordinatorUnit(local));
   for (const v of state.vhosts) {
     if (v.agentArgs === undefined) continue;
     const args = v.agentArgs;
