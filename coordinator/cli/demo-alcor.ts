@@ -56,7 +56,7 @@ export async function alcorDemo(o: DemoOptions): Promise<boolean> {
     log(`[3/4] scenario alcor-e2e: ${o.vms} VMs in VPC 10.1.0.0/16 (gateway 10.1.0.1, security group web, router1), ports allocated and bound by Alcor, each VM ready once its GoalState is programmed on its vhost; then a ping between every pair`);
     const client = connect({ localDir: o.dir });
     try {
-      ok = (await runScenario(client, text, { out: o.out, format: 'yaml', log: indent, signal: interrupted.signal })).ok;
+      ok = (await runScenario(client, text, { out: o.out, format: 'yaml', log: indent, signal: interrupted.signal, replaces: parseScenario(text).name })).ok;
     } finally {
       client.close();
     }

@@ -32,7 +32,7 @@ export async function ovnDemo(o: DemoOptions): Promise<boolean> {
       + 'a VM is ready once its port is ovn-installed; then a ping between every pair');
     const client = connect({ localDir: o.dir });
     try {
-      const outcome = await runScenario(client, text, { out: o.out, format: 'yaml', log: indent });
+      const outcome = await runScenario(client, text, { out: o.out, format: 'yaml', log: indent, replaces: scenario.name });
       ok = outcome.ok;
       scenarioId = outcome.scenario.id;
     } finally {

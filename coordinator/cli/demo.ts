@@ -56,7 +56,7 @@ async function standaloneDemo(o: DemoOptions): Promise<boolean> {
     log(`[2/3] scenario ${scenario.name}: ${o.vms} VMs in VPC 10.1.0.0/16, then a ping between every pair, from inside the VMs`);
     const client = connect({ localDir: o.dir });
     try {
-      ok = (await runScenario(client, text, { out: o.out, format: 'yaml', log: (l) => log(`      ${l}`.trimEnd()) })).ok;
+      ok = (await runScenario(client, text, { out: o.out, format: 'yaml', log: (l) => log(`      ${l}`.trimEnd()), replaces: scenario.name })).ok;
     } finally {
       client.close();
     }

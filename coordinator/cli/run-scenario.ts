@@ -26,10 +26,33 @@ export interface RunOptions {
   readonly progress?: boolean;
   /** Stops watching (as Ctrl-C does): the scenario goes on in the coordinator. */
   readonly signal?: AbortSignal;
+  /** A scenario of this name left by an earlier run (a demo run again) is deleted first. */
+  readonly replaces?: string;
+}
+
+/** A scenario named `name` could not be deleted to make room for a new run of it. */
+export class ScenarioNotReplacedError extends Error {
+  constructor(readonly scenarioName: string, readonly id: string, readonly phase: string, readonly reason: string) {
+    super(`scenario '${scenarioName}' (${id}) from an earlier run could not be deleted (${phase}${reason ? `: ${reason}` : ''}); 'merak local up --fresh' starts the emulation clean`);
+  }
+}
+
+/** Deletes the scenarios named `name` that still exist, waiting for each to be gone. */
+async function deleteNamed(client: CoordinatorClient, name: string, log: (line: string) => void): Promise<void> {
+  const { scenarios } = await client.listScenarios();
+  for (const s of scenarios) {
+    if (s.name !== name || s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED) continue;
+    log(`deleting scenario ${name} (${s.id}) of an earlier run first`);
+    await client.deleteScenario(s.id);
+    await client.watch(s.id, () => undefined);
+    const after = await client.getScenario(s.id);
+    if (after.phase !== coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED) throw new ScenarioNotReplacedError(name, s.id, phaseName(after.phase), after.error);
+  }
 }
 
 export async function runScenario(client: CoordinatorClient, text: string, opts: RunOptions): Promise<RunOutcome> {
   const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  if (opts.replaces !== undefined) await deleteNamed(client, opts.replaces, log);
   const created = await client.createScenario(text, opts.format ?? '');
   log(`scenario ${created.name} (${created.id}): ${created.vms?.requested ?? 0} VMs on ${created.hosts} hosts, provider ${created.provider}`);
   const bar = new ProgressBar();

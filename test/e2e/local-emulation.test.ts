@@ -73,6 +73,23 @@ describe('local emulation, end to end', () => {
     expect(namespacesWithPrefix(name)).toEqual([]);
   }, 300_000);
 
+  it('runs a scenario again under its name, as a second demo does: the earlier run is deleted first, the new one is ready', async () => {
+    const name = `${prefix}-again`;
+    const text = demoScenarioYaml({ hosts: 5, vms: 10 }).replace('name: merak-e2e', `name: ${name}`);
+    const first = await runScenario(client, text, { out, format: 'yaml', log: quiet, progress: false, replaces: name });
+    expect(first.ok).toBe(true);
+    const lines: string[] = [];
+    const second = await runScenario(client, text, { out, format: 'yaml', log: (l) => lines.push(l), progress: false, replaces: name });
+    expect(second.ok).toBe(true);
+    expect(second.scenario.id).not.toBe(first.scenario.id);
+    expect(lines.some((l) => l.includes(`deleting scenario ${name} (${first.scenario.id})`))).toBe(true);
+    expect((await client.getScenario(first.scenario.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
+    expect(namespacesWithPrefix(name)).toHaveLength(10);
+    await client.deleteScenario(second.scenario.id);
+    await client.watch(second.scenario.id, () => undefined);
+    expect(namespacesWithPrefix(name)).toEqual([]);
+  }, 300_000);
+
   it('keeps VPCs apart: the same addresses in two VPCs, each VM reaching only its own VPC', async () => {
     const name = `${prefix}-iso`;
     const text = `
