@@ -1,79 +1,58 @@
-// A coordinator in process (engine, registry, store, gRPC service on a unix socket) with hollow
-// agents (the real agent and API, no kernel work: their Alcor calls are real) and an
-// Alcor-compatible server, for Alcor-mode tests. Everything lives in one temp folder, removed on close.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { type RunningAgent, createHollowBackend, parseAgentConfig, startAgent } from '@merak/agent';
-import { coordinatorV1 } from '@merak/proto';
+// The in-process coordinator (test/fixtures/coordinator-in-process.ts) with its alcor control
+// plane, hollow agents (their Alcor calls are real) and an Alcor-compatible server, for Alcor-mode
+// tests. Everything lives in one temp folder, removed on close.
 import type { Logger } from 'pino';
-import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
-import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
-import { Overlay } from '../../coordinator/overlay/overlay.js';
-import { alcorControlPlane } from '../../coordinator/providers/provider-alcor.js';
-import { standaloneControlPlane } from '../../coordinator/providers/provider-standalone.js';
-import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
-import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
-import { Store } from '../../coordinator/store/store.js';
+import type { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
+import type { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
+import { type InProcessCoordinator, startInProcessCoordinator } from '../fixtures/coordinator-in-process.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 
 export interface AlcorHarness {
   readonly alcor: AlcorServer;
+  /** The coordinator: its folder, API address, agents (more can be started). */
+  readonly coordinator: InProcessCoordinator;
   readonly engine: ScenarioEngine;
   readonly registry: AgentRegistry;
-  /** `endpoints: {…}` for a scenario's alcor section, pointing at this server. */
-  readonly endpointsYaml: string;
+  /**
+   * A scenario's first lines: `name`, provider alcor, and its alcor section for this server
+   * (project proj-<name>, 1 s timeout, `retries`), which more indented keys may extend.
+   */
+  scenarioHead(name: string, retries: number): string;
   close(): Promise<void>;
 }
 
-/** `hosts` hollow agents vhost-0… (underlay 198.51.100.10+i), connected before this returns. */
-export async function startAlcorHarness(opts: { prefix: string; hosts: number; logger: Logger; seed?: number }): Promise<AlcorHarness> {
-  const { logger } = opts;
-  const dir = mkdtempSync(join(tmpdir(), opts.prefix));
-  const agents: RunningAgent[] = [];
+export interface AlcorHarnessOptions {
+  /** The temp folder's name prefix. */
+  readonly prefix: string;
+  readonly hosts: number;
+  readonly logger: Logger;
+  /** The Alcor server's seed (7 unless given). */
+  readonly seed?: number;
+  /** The agents' names: `<hostPrefix>0`… (`vhost-` unless given). */
+  readonly hostPrefix?: string;
+}
+
+/** `endpoints: {…}` for a scenario's alcor section, pointing at `server`. */
+export const endpointsYamlOf = (server: AlcorServer): string =>
+  `endpoints: { ${(['vpc', 'subnet', 'route', 'port', 'node', 'sg'] as const).map((k) => `${k}: ${server.urls[k]}`).join(', ')} }`;
+
+/** `hosts` hollow agents <hostPrefix>0… (underlay 198.51.100.10+i), connected before this returns. */
+export async function startAlcorHarness(opts: AlcorHarnessOptions): Promise<AlcorHarness> {
+  const coordinator = await startInProcessCoordinator({ prefix: opts.prefix, logger: opts.logger, alcor: true });
   let alcor: AlcorServer | undefined;
-  let store: Store | undefined;
-  let registry: AgentRegistry | undefined;
-  let server: Server | undefined;
   const close = async (): Promise<void> => {
-    for (const a of agents) await a.stop(1000);
-    server?.forceShutdown();
-    registry?.close();
-    store?.close();
+    await coordinator.close();
     await alcor?.close();
-    rmSync(dir, { recursive: true, force: true });
   };
   try {
     alcor = await startAlcorServer({ mode: 'node-ports', seed: opts.seed ?? 7 });
-    store = new Store(join(dir, 'state.db'));
-    const reg = (registry = new AgentRegistry({ minHeartbeatMs: 200 }));
-    const overlay = new Overlay({ clientFor: (h) => reg.clientFor(h), underlayIp: () => undefined, type: 'vxlan', logger });
-    const engine = new ScenarioEngine({
-      store, registry, logger, agents: registry,
-      controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }), alcor: alcorControlPlane({ defaultUrl: undefined, agents: registry, store, logger }) },
-      fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 } },
-    });
-    server = new Server();
-    server.addService(coordinatorV1.CoordinatorService, createCoordinatorService(engine, registry));
-    const sock = join(dir, 'c.sock');
-    const s = server;
-    await new Promise<void>((resolve, reject) => s.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-    for (let i = 0; i < opts.hosts; i++) {
-      const config = parseAgentConfig(
-        ['--vhost', `vhost-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `a${i}.sock`)}`, '--http', `unix:${join(dir, `h${i}.sock`)}`,
-          '--coordinator', `unix:${sock}`, '--underlay-ip', `198.51.100.${10 + i}`],
-        {},
-      );
-      if (config === 'help') throw new Error('unexpected --help');
-      agents.push(await startAgent(config, createHollowBackend(), logger));
-    }
-    const deadline = Date.now() + 10_000;
-    while (reg.connected().length < opts.hosts && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (reg.connected().length < opts.hosts) throw new Error(`only ${reg.connected().length} of ${opts.hosts} hollow agents connected`);
-    const a = alcor;
-    const endpointsYaml = `endpoints: { ${(['vpc', 'subnet', 'route', 'port', 'node', 'sg'] as const).map((k) => `${k}: ${a.urls[k]}`).join(', ')} }`;
-    return { alcor: a, engine, registry: reg, endpointsYaml, close };
+    for (let i = 0; i < opts.hosts; i++) await coordinator.startAgent(`${opts.hostPrefix ?? 'vhost-'}${i}`, { underlayIp: `198.51.100.${10 + i}` });
+    await coordinator.waitForAgents(opts.hosts);
+    const { engine, registry } = coordinator;
+    const endpoints = endpointsYamlOf(alcor);
+    const scenarioHead = (name: string, retries: number): string =>
+      `name: ${name}\nprovider: alcor\nalcor:\n  ${endpoints}\n  project_id: proj-${name}\n  timeout_ms: 1000\n  retries: ${retries}`;
+    return { alcor, coordinator, engine, registry, scenarioHead, close };
   } catch (e) {
     await close();
     throw e;

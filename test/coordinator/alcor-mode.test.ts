@@ -3,80 +3,30 @@
 // and with the bodies Merak used (without its bugs), each VM's port allocated and bound by its
 // agent, faults (5xx, slow, dropped) retried or failing the VM with Alcor's reason, and a teardown
 // that leaves nothing in Alcor.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { type RunningAgent, createHollowBackend, parseAgentConfig, startAgent } from '@merak/agent';
-import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
-import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
-import { Overlay } from '../../coordinator/overlay/overlay.js';
-import { alcorControlPlane, nodeIdOf } from '../../coordinator/providers/provider-alcor.js';
-import { standaloneControlPlane } from '../../coordinator/providers/provider-standalone.js';
-import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
-import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
-import { Store } from '../../coordinator/store/store.js';
+import type { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
+import { nodeIdOf } from '../../coordinator/providers/provider-alcor.js';
+import type { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
+import { type AlcorHarness, endpointsYamlOf, startAlcorHarness } from './alcor-harness.js';
 
-const logger = pino({ level: 'silent' });
-let dir = '';
+let h: AlcorHarness;
 let alcor: AlcorServer;
-let store: Store;
 let registry: AgentRegistry;
 let engine: ScenarioEngine;
-let server: Server;
-const agents: RunningAgent[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'merak-alcor-mode-'));
-  alcor = await startAlcorServer({ mode: 'node-ports', seed: 7 });
-  store = new Store(join(dir, 'state.db'));
-  registry = new AgentRegistry({ minHeartbeatMs: 200 });
-  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: () => undefined, type: 'vxlan', logger });
-  engine = new ScenarioEngine({
-    store, registry, logger, agents: registry,
-    controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }), alcor: alcorControlPlane({ defaultUrl: undefined, agents: registry, store, logger }) },
-    fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 } },
-  });
-  server = new Server();
-  server.addService(coordinatorV1.CoordinatorService, createCoordinatorService(engine, registry));
-  const sock = join(dir, 'c.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-  for (let i = 0; i < 5; i++) {
-    const config = parseAgentConfig(
-      ['--vhost', `vhost-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `a${i}.sock`)}`, '--http', `unix:${join(dir, `h${i}.sock`)}`,
-        '--coordinator', `unix:${sock}`, '--underlay-ip', `198.51.100.${10 + i}`],
-      {},
-    );
-    if (config === 'help') throw new Error('unexpected');
-    agents.push(await startAgent(config, createHollowBackend(), logger));
-  }
-  const deadline = Date.now() + 10_000;
-  while (registry.connected().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  h = await startAlcorHarness({ prefix: 'merak-alcor-mode-', hosts: 5, logger: pino({ level: 'silent' }) });
+  ({ alcor, registry, engine } = h);
 });
 
-afterAll(async () => {
-  for (const a of agents) await a.stop(1000);
-  server?.forceShutdown();
-  registry?.close();
-  store?.close();
-  await alcor?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => h?.close());
 
 beforeEach(() => alcor.reset());
 
 const scenario = (name: string, vms = 50, retries = 2): string => `
-name: ${name}
-provider: alcor
-alcor:
-  endpoints: { vpc: ${alcor.urls.vpc}, subnet: ${alcor.urls.subnet}, route: ${alcor.urls.route}, port: ${alcor.urls.port}, node: ${alcor.urls.node}, sg: ${alcor.urls.sg} }
-  project_id: proj-${name}
-  timeout_ms: 1000
-  retries: ${retries}
+${h.scenarioHead(name, retries)}
 hosts: { count: 5 }
 security_groups: [{ name: web, rules: [{ direction: ingress, protocol: tcp, port_range_min: 80 }] }]
 vpcs:
@@ -125,7 +75,7 @@ describe('Alcor mode with hollow agents', () => {
     expect(ips).not.toContain('10.1.0.1');
     expect(new Set(ports.map((p) => p.mac_address)).size).toBe(50);
     // The agents hold exactly what Alcor allocated.
-    const held = (await Promise.all(agents.map((a) => a.runner && registry.clientFor(`vhost-${agents.indexOf(a)}`)!.listVms()))).flatMap((r) => r.vms);
+    const held = (await Promise.all([0, 1, 2, 3, 4].map((i) => registry.clientFor(`vhost-${i}`)!.listVms()))).flatMap((r) => r.vms);
     expect(held.map((v) => [v.ip, v.mac]).sort()).toEqual(ports.map((p) => [(p.fixed_ips as Array<{ ip_address: string }>)[0]!.ip_address, p.mac_address]).sort());
 
     // The report counts the Alcor calls per endpoint.
@@ -189,24 +139,17 @@ describe('Alcor mode with hollow agents', () => {
   it("registers a host whose agent serves GoalState with that server's address; its VMs are ready once their GoalState is applied there, and fail without one", async () => {
     // Two more agents serving GoalState: one on a named address, one on all of them (its underlay,
     // a loopback address here, stands for it). Alcor pushes to both.
-    const served: RunningAgent[] = [];
     const pushing = await startAlcorServer({ mode: 'single', seed: 8, goalState: { ncmPort: 0 } });
     try {
       for (const [i, [listen, underlay]] of [['127.0.0.1:0', '198.51.100.20'], ['0.0.0.0:0', '127.0.0.2']].entries()) {
-        const config = parseAgentConfig(
-          ['--vhost', `gs-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `gs${i}.sock`)}`, '--http', `unix:${join(dir, `gsh${i}.sock`)}`,
-            '--coordinator', `unix:${join(dir, 'c.sock')}`, '--underlay-ip', underlay!, '--goalstate', listen!],
-          {},
-        );
-        if (config === 'help') throw new Error('unexpected');
-        served.push(await startAgent(config, createHollowBackend(), logger));
+        await h.coordinator.startAgent(`gs-${i}`, { underlayIp: underlay!, args: ['--goalstate', listen!] });
       }
       const deadline = Date.now() + 10_000;
       while (!(registry.clientFor('gs-0') && registry.clientFor('gs-1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      const ports = await Promise.all(['gs-0', 'gs-1'].map(async (h) => Number((await registry.clientFor(h)!.info()).goalstateAddress.split(':')[1])));
+      const ports = await Promise.all(['gs-0', 'gs-1'].map(async (host) => Number((await registry.clientFor(host)!.info()).goalstateAddress.split(':')[1])));
       expect(ports.every((p) => p > 0)).toBe(true);
       const on = (server: AlcorServer, name: string): string => scenario(name, 4).replace('hosts: { count: 5 }', 'hosts: { names: [gs-0, gs-1] }')
-        .replace(/endpoints: \{[^}]*\}/, `endpoints: { ${(['vpc', 'subnet', 'route', 'port', 'node', 'sg'] as const).map((k) => `${k}: ${server.urls[k]}`).join(', ')} }`);
+        .replace(/endpoints: \{[^}]*\}/, endpointsYamlOf(server));
 
       // Alcor pushes each bound port's GoalState to the address its host was registered with.
       const ready = engine.create(on(pushing, 'alp'));
@@ -246,7 +189,7 @@ describe('Alcor mode with hollow agents', () => {
       expect(engine.status(created.id)!.phase).toBe('deleted');
       expect(alcor.state().nodes).toEqual([]);
     } finally {
-      for (const a of served) await a.stop(1000);
+      for (const g of ['gs-0', 'gs-1']) await h.coordinator.stopAgent(g);
       await pushing.close();
       // Gone from the registry before the next test picks its hosts.
       const deadline = Date.now() + 10_000;

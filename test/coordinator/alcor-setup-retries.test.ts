@@ -30,14 +30,8 @@ beforeEach(() => {
 });
 
 const scenario = (name: string): string => `
-name: ${name}
-provider: alcor
-alcor:
-  ${h.endpointsYaml}
-  project_id: proj-${name}
+${h.scenarioHead(name, 3)}
   tenant_id: tenant-${name}
-  timeout_ms: 1000
-  retries: 3
 hosts: { count: 3 }
 security_groups:
   - name: web

@@ -1,31 +1,19 @@
 // The coordinator over real gRPC with hollow agents (the real agent and API, no kernel work):
 // agents register, a scenario is planned and fanned out, results land in the store, delete tears
 // down; a lost agent's VMs wait for it and are sent again when it is back.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Metadata, Server, ServerCredentials, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { type RunningAgent, createHollowBackend, parseAgentConfig, requireToken, startAgent } from '@merak/agent';
+import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
-import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
-import { Overlay } from '../../coordinator/overlay/overlay.js';
-import { standaloneControlPlane } from '../../coordinator/providers/provider-standalone.js';
-import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
-import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
-import { Store } from '../../coordinator/store/store.js';
+import type { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
+import type { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
+import { type InProcessCoordinator, startInProcessCoordinator } from '../fixtures/coordinator-in-process.js';
+import { waitFor } from '../fixtures/processes.js';
 
 const TOKEN = 'test-token';
-const logger = pino({ level: 'silent' });
-let dir = '';
-let server: Server;
-let store: Store;
+let c: InProcessCoordinator;
 let registry: AgentRegistry;
 let engine: ScenarioEngine;
-let sock = '';
-const agents = new Map<string, RunningAgent>();
 let client: InstanceType<typeof coordinatorV1.CoordinatorClient>;
 
 const md = (): Metadata => {
@@ -44,50 +32,19 @@ const api = {
 };
 const failure = (p: Promise<unknown>): Promise<ServiceError> => p.then(() => { throw new Error('expected a failure'); }, (e: ServiceError) => e);
 
-async function startHollow(name: string): Promise<RunningAgent> {
-  const config = parseAgentConfig(
-    ['--vhost', name, '--hollow', '--listen', `unix:${join(dir, `${name}.sock`)}`, '--http', `unix:${join(dir, `${name}-http.sock`)}`, '--coordinator', `unix:${sock}`],
-    { MERAK_TOKEN: TOKEN },
-  );
-  if (config === 'help') throw new Error('unexpected');
-  const agent = await startAgent(config, createHollowBackend(), logger);
-  agents.set(name, agent);
-  return agent;
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, check: () => boolean): Promise<void> => waitFor(check, 10_000, what);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'merak-engine-'));
-  store = new Store(join(dir, 'state.db'));
-  registry = new AgentRegistry({ minHeartbeatMs: 200 });
-  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
-  engine = new ScenarioEngine({
-    store, registry, logger, agents: registry, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
-    fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 }, agentReturnTimeoutMs: 20_000 },
-  });
-  server = new Server();
-  server.addService(coordinatorV1.CoordinatorService, requireToken(createCoordinatorService(engine, registry), TOKEN));
-  sock = join(dir, 'coordinator.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-  for (let i = 0; i < 4; i++) await startHollow(`vhost-${i}`);
-  client = new coordinatorV1.CoordinatorClient(`unix:${sock}`, credentials.createInsecure());
+  c = await startInProcessCoordinator({ prefix: 'merak-engine-', logger: pino({ level: 'silent' }), token: TOKEN, fanout: { agentReturnTimeoutMs: 20_000 } });
+  ({ registry, engine } = c);
+  for (let i = 0; i < 4; i++) await c.startAgent(`vhost-${i}`);
+  client = new coordinatorV1.CoordinatorClient(c.address, credentials.createInsecure());
   await until('4 agents', () => registry.connected().length === 4);
 });
 
 afterAll(async () => {
   client?.close();
-  for (const a of agents.values()) await a.stop(1000);
-  server?.forceShutdown();
-  registry?.close();
-  store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await c?.close();
 });
 
 const scenarioText = (name: string, extra = ''): string => `
@@ -118,7 +75,7 @@ describe('coordinator with hollow agents', () => {
     expect(done.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY);
     expect(done.vms).toMatchObject({ requested: 200, ready: 200, failed: 0, pending: 0 });
     // skew: half the VMs on the hot quarter (vhost-0), the rest spread over the others.
-    expect([0, 1, 2, 3].map((i) => agents.get(`vhost-${i}`)!.runner.vmCount)).toEqual([100, 34, 33, 33]);
+    expect([0, 1, 2, 3].map((i) => c.agents.get(`vhost-${i}`)!.runner.vmCount)).toEqual([100, 34, 33, 33]);
     const report = engine.status(created.id)!.report!;
     expect(report.vms).toEqual({ requested: 200, ready: 200, failed: 0, pending: 0 });
     expect(report.latencyMs.endToEnd.count).toBe(200);
@@ -133,7 +90,7 @@ describe('coordinator with hollow agents', () => {
     const deleted = await api.getScenario(created.id);
     expect(deleted.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
     expect(deleted.vms).toMatchObject({ requested: 200, deleted: 200 });
-    expect([...agents.values()].map((a) => a.runner.vmCount)).toEqual([0, 0, 0, 0]);
+    expect([...c.agents.values()].map((a) => a.runner.vmCount)).toEqual([0, 0, 0, 0]);
   });
 
   it('gives live scenarios distinct VNIs unless told, and refuses an explicit clash', async () => {
@@ -156,13 +113,13 @@ describe('coordinator with hollow agents', () => {
     const created = await api.createScenario({ text, format: 'yaml' });
     // Stop vhost-3 a moment after the scenario starts (200 VMs at 100/s: 2 s of work).
     await new Promise((r) => setTimeout(r, 300));
-    await agents.get('vhost-3')!.stop(100);
+    await c.stopAgent('vhost-3', 100);
     await until('vhost-3 lost', () => engine.status(created.id)!.lostHosts.includes('vhost-3'));
     await until('VMs waiting for vhost-3', () => engine.status(created.id)!.counts.waiting > 0);
     const during = await api.getScenario(created.id);
     expect(during.lostHosts).toEqual(['vhost-3']);
     expect(during.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_CREATING);
-    await startHollow('vhost-3');
+    await c.startAgent('vhost-3');
     await engine.settled(created.id);
     const done = engine.status(created.id)!;
     expect(done.error).toBe('');
@@ -170,7 +127,7 @@ describe('coordinator with hollow agents', () => {
     expect(done.counts).toMatchObject({ ready: 200, failed: 0, pending: 0, waiting: 0 });
     expect(done.lostHosts).toEqual([]);
     // The restarted (hollow, memory-only) agent holds exactly the VMs sent to it after it came back.
-    expect(agents.get('vhost-3')!.runner.vmCount).toBeGreaterThan(0);
+    expect(c.agents.get('vhost-3')!.runner.vmCount).toBeGreaterThan(0);
     engine.delete(created.id);
     await engine.settled(created.id);
   });

@@ -3,83 +3,44 @@
 // the coordinator's API, and as the CLI prints it) names the step, the call, Alcor's status and
 // body, the timeline up to the failure and what the run left in Alcor; deleting the scenario then
 // leaves nothing. Hollow agents (the real agent, no kernel work) and the real gRPC API.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { type RunningAgent, createHollowBackend, parseAgentConfig, startAgent } from '@merak/agent';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinatorClient } from '../../coordinator/cli/coordinator-client.js';
 import { runScenario } from '../../coordinator/cli/run-scenario.js';
 import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
-import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
-import { alcorControlPlane, nodeIdOf } from '../../coordinator/providers/provider-alcor.js';
-import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
+import { nodeIdOf } from '../../coordinator/providers/provider-alcor.js';
+import type { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import type { Report } from '../../coordinator/report/report.js';
-import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
 import { parseScenario } from '../../coordinator/scenario/index.js';
 import { Store } from '../../coordinator/store/store.js';
-import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
+import type { AlcorServer } from '../alcor/index.js';
+import { type AlcorHarness, startAlcorHarness } from './alcor-harness.js';
 
 const logger = pino({ level: 'silent' });
+let h: AlcorHarness;
 let dir = '';
 let alcor: AlcorServer;
-let store: Store;
 let registry: AgentRegistry;
 let engine: ScenarioEngine;
-let server: Server;
 let client: CoordinatorClient;
-const agents: RunningAgent[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'merak-failed-report-'));
-  alcor = await startAlcorServer({ mode: 'node-ports', seed: 5 });
-  store = new Store(join(dir, 'state.db'));
-  registry = new AgentRegistry({ minHeartbeatMs: 200 });
-  engine = new ScenarioEngine({
-    store, registry, logger, agents: registry,
-    controlPlanes: { alcor: alcorControlPlane({ defaultUrl: undefined, agents: registry, store, logger }) },
-    fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 } },
-  });
-  server = new Server();
-  server.addService(coordinatorV1.CoordinatorService, createCoordinatorService(engine, registry));
-  const sock = join(dir, 'c.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-  for (let i = 0; i < 3; i++) {
-    const config = parseAgentConfig(
-      ['--vhost', `fr-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `a${i}.sock`)}`, '--http', `unix:${join(dir, `h${i}.sock`)}`,
-        '--coordinator', `unix:${sock}`, '--underlay-ip', `198.51.100.${20 + i}`],
-      {},
-    );
-    if (config === 'help') throw new Error('unexpected');
-    agents.push(await startAgent(config, createHollowBackend(), logger));
-  }
-  const deadline = Date.now() + 10_000;
-  while (registry.connected().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  client = new CoordinatorClient(`unix:${sock}`, undefined);
+  h = await startAlcorHarness({ prefix: 'merak-failed-report-', hosts: 3, logger, seed: 5, hostPrefix: 'fr-' });
+  ({ alcor, registry, engine } = h);
+  dir = h.coordinator.dir;
+  client = new CoordinatorClient(h.coordinator.address, undefined);
 });
 
 afterAll(async () => {
   client?.close();
-  for (const a of agents) await a.stop(1000);
-  await engine?.shutdown();
-  server?.forceShutdown();
-  registry?.close();
-  store?.close();
-  await alcor?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await h?.close();
 });
 
 const scenario = (name: string): string => `
-name: ${name}
-provider: alcor
-alcor:
-  endpoints: { vpc: ${alcor.urls.vpc}, subnet: ${alcor.urls.subnet}, route: ${alcor.urls.route}, port: ${alcor.urls.port}, node: ${alcor.urls.node}, sg: ${alcor.urls.sg} }
-  project_id: proj-${name}
-  timeout_ms: 1000
-  retries: 1
+${h.scenarioHead(name, 1)}
 hosts: { count: 3 }
 vpcs:
   - name: vpc1

@@ -2,29 +2,15 @@
 // it lost. The progress deadline does: the coordinator ends its stream (the agent registers
 // again), its VMs wait, and once the creates move again the run completes with every VM made
 // once. The real agent (hollow backend, its creates held at a gate) over real gRPC.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { type Backend, type RunningAgent, createHollowBackend, parseAgentConfig, startAgent } from '@merak/agent';
-import { coordinatorV1 } from '@merak/proto';
+import { type Backend, createHollowBackend } from '@merak/agent';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
-import { DEFAULT_FANOUT } from '../../coordinator/fanout/fanout.js';
-import { Overlay } from '../../coordinator/overlay/overlay.js';
-import { standaloneControlPlane } from '../../coordinator/providers/provider-standalone.js';
-import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
-import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
-import { Store } from '../../coordinator/store/store.js';
+import type { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
+import { type InProcessCoordinator, startInProcessCoordinator } from '../fixtures/coordinator-in-process.js';
+import { waitFor } from '../fixtures/processes.js';
 
-const logger = pino({ level: 'silent' });
-let dir = '';
-let server: Server;
-let store: Store;
-let registry: AgentRegistry;
+let c: InProcessCoordinator;
 let engine: ScenarioEngine;
-const agents: RunningAgent[] = [];
 /** Creates on the silent agent wait here while it is closed. */
 let gate: { open: () => void; opened: Promise<void> } | undefined;
 const registrations = new Map<string, number>();
@@ -48,48 +34,23 @@ function gated(inner: Backend['executor']): Backend['executor'] {
   };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, check: () => boolean): Promise<void> => waitFor(check, 20_000, what);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'merak-silent-'));
-  store = new Store(join(dir, 'state.db'));
-  registry = new AgentRegistry({ minHeartbeatMs: 200 });
-  registry.on('connected', (a) => registrations.set(a.name, (registrations.get(a.name) ?? 0) + 1));
-  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: () => undefined, type: 'vxlan', logger });
-  engine = new ScenarioEngine({
-    store, registry, logger, agents: registry, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
-    fanout: { ...DEFAULT_FANOUT, backoff: { initialMs: 20, maxMs: 100 }, progressDeadlineMs: 800, agentReturnTimeoutMs: 30_000 },
+  c = await startInProcessCoordinator({
+    prefix: 'merak-silent-', logger: pino({ level: 'silent' }), fanout: { progressDeadlineMs: 800, agentReturnTimeoutMs: 30_000 },
   });
-  server = new Server();
-  server.addService(coordinatorV1.CoordinatorService, createCoordinatorService(engine, registry));
-  const sock = join(dir, 'c.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-  for (let i = 0; i < 2; i++) {
-    const config = parseAgentConfig(
-      ['--vhost', `si-${i}`, '--hollow', '--insecure', '--listen', `unix:${join(dir, `a${i}.sock`)}`, '--http', `unix:${join(dir, `h${i}.sock`)}`, '--coordinator', `unix:${sock}`],
-      {},
-    );
-    if (config === 'help') throw new Error('unexpected');
-    const hollow = createHollowBackend();
-    agents.push(await startAgent(config, i === 1 ? { ...hollow, executor: gated(hollow.executor) } : hollow, logger));
-  }
-  await until('2 agents', () => registry.connected().length === 2);
+  engine = c.engine;
+  c.registry.on('connected', (a) => registrations.set(a.name, (registrations.get(a.name) ?? 0) + 1));
+  const hollow = createHollowBackend();
+  await c.startAgent('si-0');
+  await c.startAgent('si-1', { backend: { ...hollow, executor: gated(hollow.executor) } });
+  await c.waitForAgents(2);
 });
 
 afterAll(async () => {
   gate?.open();
-  for (const a of agents) await a.stop(1000);
-  await engine?.shutdown();
-  server?.forceShutdown();
-  registry?.close();
-  store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await c?.close();
 });
 
 describe('an agent that heartbeats but answers nothing', () => {
@@ -111,7 +72,7 @@ test: none
     const done = engine.status(created.id)!;
     expect(done.error).toBe('');
     expect(done.counts).toMatchObject({ requested: 40, ready: 40, failed: 0, pending: 0, waiting: 0 });
-    expect(agents[1]!.runner.vmCount).toBe(20);
+    expect(c.agents.get('si-1')!.runner.vmCount).toBe(20);
     const kinds = done.report!.run!.timeline.map((e) => e.kind);
     expect(kinds).toContain('agent-stalled');
     expect(kinds).toContain('agent-back');

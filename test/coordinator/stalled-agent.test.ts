@@ -4,37 +4,21 @@
 // registers again): the run completes, nothing made twice. One that never comes back has its VMs
 // failed with the reason once the lost-agent timeout passes, and the failed run has a report.
 // Real processes: the coordinator (coordinator/dist/main.js) and three hollow agents.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinatorClient } from '../../coordinator/cli/coordinator-client.js';
-import { type AgentProcess, startAgentProcess } from '../../coordinator/local/agent-process.js';
-import { type CoordinatorProcess, startCoordinatorProcess } from '../../coordinator/local/coordinator-process.js';
+import type { AgentProcess } from '../../coordinator/local/agent-process.js';
 import type { Report } from '../../coordinator/report/report.js';
+import { type ProcessCluster, metric, settledScenario, startProcessCluster, startRpsScenario, until } from '../fixtures/coordinator-processes.js';
 
-let dir = '';
-let coordinator: CoordinatorProcess | undefined;
-const agents: AgentProcess[] = [];
-const stopped = new Set<number>();
 const token = 'stall-test-token';
+let cluster: ProcessCluster;
+let dir = '';
+let agents: readonly AgentProcess[] = [];
+const stopped = new Set<number>();
 let client: CoordinatorClient;
-
-/** A Prometheus sample of /metrics over an HTTP unix socket (summed over its labels). */
-function metric(socket: string, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath: socket, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => {
-        const lines = body.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-        resolve(lines.reduce((n, l) => n + Number(l.split(' ').at(-1)), 0));
-      });
-    }).on('error', reject).end();
-  });
-}
 
 const freeze = (a: AgentProcess): void => {
   process.kill(a.pid, 'SIGSTOP');
@@ -46,65 +30,25 @@ const thaw = (a: AgentProcess): void => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'merak-stall-'));
-  writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
-  coordinator = await startCoordinatorProcess({
-    listen: `unix:${join(dir, 'c.sock')}`, http: `unix:${join(dir, 'c-http.sock')}`, state: join(dir, 'state.db'),
-    tokenFile: join(dir, 'token'), logFile: join(dir, 'coordinator.log'),
-    extraArgs: ['--progress-deadline', '2', '--lost-agent-timeout', '8'],
-  });
-  for (let i = 0; i < 3; i++) {
-    agents.push(await startAgentProcess({
-      logFile: join(dir, `agent-${i}.log`),
-      args: ['--vhost', `hv-${i}`, '--hollow', '--listen', `unix:${join(dir, `a${i}.sock`)}`, '--http', `unix:${join(dir, `h${i}.sock`)}`,
-        '--coordinator', `unix:${join(dir, 'c.sock')}`, '--token-file', join(dir, 'token')],
-    }));
-  }
-  client = new CoordinatorClient(`unix:${join(dir, 'c.sock')}`, token);
+  cluster = await startProcessCluster({ prefix: 'merak-stall-', token, agents: 3, coordinatorArgs: ['--progress-deadline', '2', '--lost-agent-timeout', '8'] });
+  ({ dir, agents } = cluster);
+  client = new CoordinatorClient(cluster.address, token);
 }, 60_000);
 
 afterAll(async () => {
   client?.close();
   // A stopped process handles no SIGTERM: let it run again first.
   for (const pid of stopped) process.kill(pid, 'SIGCONT');
-  await coordinator?.stop();
-  for (const a of agents) await a.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await cluster?.close();
 }, 60_000);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** 300 VMs at 100 per second on the 3 agents (3 s of work); resolves once some are ready. */
-async function startScenario(name: string, cidr: string): Promise<coordinatorV1.Scenario> {
-  await until('3 agents', async () => ((await client.listAgents()).agents.filter((a) => a.connected).length === 3 ? true : undefined));
-  const created = await client.createScenario(`
-name: ${name}
-hosts: { count: 3 }
-vpcs: [{ name: vpc1, cidr: ${cidr}, subnets: [{ name: s1, cidr: ${cidr}, vms: 300 }] }]
-placement: { type: uniform }
-schedule: { type: rps, rate: 100 }
-test: none
-`, 'yaml');
-  await until('some VMs ready', async () => ((await client.getScenario(created.id)).vms!.ready >= 45 ? true : undefined));
-  return created;
-}
+const startScenario = (name: string, cidr: string): Promise<coordinatorV1.Scenario> =>
+  startRpsScenario(client, { name, cidr, vms: 300, readyAtLeast: 45, placement: 'placement: { type: uniform }' });
 
-function settled(id: string): Promise<coordinatorV1.Scenario> {
-  return until('the scenario to settle', async () => {
-    const s = await client.getScenario(id);
-    return s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY || s.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_FAILED ? s : undefined;
-  }, 60_000);
-}
+const settled = (id: string): Promise<coordinatorV1.Scenario> => settledScenario(client, id);
 
-const agentMetric = (i: number, name: string): Promise<number> => metric(join(dir, `h${i}.sock`), name);
+const agentMetric = (i: number, name: string): Promise<number> => metric(cluster.agentHttp(i), name);
 
 describe('an agent that stops answering', () => {
   it('is treated as lost after the progress deadline; its VMs wait, are sent again when it is back, and the run completes', async () => {
