@@ -5,15 +5,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlcorCall } from '../../agent/alcor/alcor-http.js';
 import { AlcorPorts, type AlcorPortSettings } from '../../agent/alcor/port-client.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
+import { portNetwork } from './port-network.js';
 
 let alcor: AlcorServer;
 let base: Omit<AlcorPortSettings, 'portId'>;
-
-async function post(url: string, path: string, body: unknown): Promise<Record<string, Record<string, unknown>>> {
-  const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as Record<string, Record<string, unknown>>;
-}
 
 beforeAll(async () => {
   alcor = await startAlcorServer({ mode: 'node-ports' });
@@ -22,15 +17,7 @@ afterAll(async () => alcor?.close());
 
 beforeEach(async () => {
   alcor.reset();
-  const p = 'proj-1';
-  await post(alcor.urls.node, '/nodes/bulk', { host_infos: [{ node_id: 'n1', node_name: 'vhost-0', local_ip: '198.51.100.10', 'data-path-ip': '198.51.100.10', mac_address: '02:00:00:00:00:01', veth: 'eth0', server_port: 50001 }] });
-  const vpc = await post(alcor.urls.vpc, `/project/${p}/vpcs`, { network: { cidr: '10.1.0.0/16', name: 'vpc1' } });
-  const subnet = await post(alcor.urls.subnet, `/project/${p}/subnets`, { subnet: { cidr: '10.1.0.0/24', name: 's1', ip_version: 4, network_id: vpc.network!.id, gateway_ip: '10.1.0.1' } });
-  base = {
-    portUrl: alcor.urls.port, projectId: p, tenantId: p, networkId: String(vpc.network!.id), subnetId: String(subnet.subnet!.id),
-    securityGroupIds: [], hostId: 'vhost-0', timeoutMs: 2000, retries: 2,
-  };
-  alcor.calls.clear();
+  base = await portNetwork(alcor, { projectId: 'proj-1', timeoutMs: 2000 });
 });
 
 function ports(id = randomUUID()): { client: AlcorPorts; calls: AlcorCall[]; id: string } {
