@@ -288,8 +288,9 @@ main() {
   # shellcheck disable=SC2086 # MERAK_AGENT_CMD is a command line, split on blanks on purpose
   $MERAK_AGENT_CMD "${AGENT_ARGS[@]}" "${TOKEN_ARGS[@]}" &
   started agent $!
-  # After the agent: it owns the underlay (the encap IP's interface), which ovn-controller's tunnels use.
-  if [[ -n ${MERAK_OVN_REMOTE:-} ]] && ! start_ovn_controller; then
+  # After the agent has set up the underlay (it moves the encap IP's interface into br-phy, then
+  # listens): the chassis' tunnels start from the address where it will stay.
+  if [[ -n ${MERAK_OVN_REMOTE:-} ]] && ! { wait_for agent agent_listens && start_ovn_controller; }; then
     log 30 "SIGTERM while starting: stopping what was started"
     stop_all
     exit 0
@@ -312,6 +313,17 @@ main() {
     stop_all
     exit $((rc == 0 ? 1 : rc))
   done
+}
+
+# The agent listens on its HTTP address once its underlay and bridge are set up.
+agent_listens() {
+  local http=${MERAK_HTTP:-0.0.0.0:9001} fd
+  if [[ $http == unix:* ]]; then
+    [[ -S ${http#unix:} ]]
+    return
+  fi
+  { exec {fd}<>"/dev/tcp/127.0.0.1/${http##*:}"; } 2>/dev/null || return 1
+  exec {fd}>&-
 }
 
 # `entrypoint.sh ready`: the OVN overlay's readinessProbe (bash only: the image has no curl). Ready
