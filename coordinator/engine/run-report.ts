@@ -42,7 +42,8 @@ export function assembleReport(run: Run, deps: RunReportDeps, outcome: Outcome, 
 function runSummary(run: Run, store: Store, o: Outcome): RunSummary {
   const s = run.spec.scenario;
   const objects: ControlPlaneObject[] = store.controlPlaneObjects(run.row.seq).map((x) => ({ kind: x.kind, name: x.name, id: x.remoteId }));
-  // Nothing is rolled back when a run fails: what it made stays until the scenario is deleted.
+  // A failed network set-up is rolled back (run.rolledBack); past it, what a failed run made stays
+  // until the scenario is deleted, for a look at what went wrong.
   const vms = run.counts.ready;
   const left = vms > 0 || objects.length > 0;
   return {
@@ -54,7 +55,8 @@ function runSummary(run: Run, store: Store, o: Outcome): RunSummary {
     },
     ...(o.failure ? { failure: o.failure } : {}),
     timeline: store.events(run.row.seq),
-    made: { vms, controlPlane: objects },
+    made: { vms, controlPlane: run.rolledBack ?? objects },
+    ...(run.rolledBack ? { rolledBack: run.rolledBack.filter((m) => !objects.some((o) => o.kind === m.kind && o.name === m.name)) } : {}),
     ...(o.outcome === 'failed' ? { leftBehind: { vms, controlPlane: objects, hint: left ? `'merak delete ${run.id}' removes them` : '' } } : {}),
   };
 }

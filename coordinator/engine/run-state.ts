@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import { Plan } from '../plan/index.js';
 import type { Report } from '../report/report.js';
+import type { ControlPlaneObject } from '../report/run-summary.js';
 import type { Scenario } from '../scenario/index.js';
 import type { Store, StoredScenario } from '../store/store.js';
 
@@ -61,6 +62,8 @@ export class Run {
   error: string;
   updatedAt: number;
   report: Report | undefined;
+  /** What a failed network set-up had made and then removed (its report lists it). */
+  rolledBack: ControlPlaneObject[] | undefined;
   counts: VmCounts;
   abort = new AbortController();
   task: Promise<void> = Promise.resolve();

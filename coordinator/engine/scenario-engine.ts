@@ -22,6 +22,7 @@ import { type Scenario, ScenarioValidationError, parseScenario } from '../scenar
 import type { Store } from '../store/store.js';
 import { ScenarioError, selectHosts } from './admission.js';
 import { describeFailure } from './failure.js';
+import { rollBackNetwork } from './network-rollback.js';
 import { runPingTest } from './ping-test.js';
 import { type Outcome, assembleReport } from './run-report.js';
 import { FINAL, type Phase, Run, type StoredSpec, type VmCounts } from './run-state.js';
@@ -329,7 +330,13 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const cp = this.controlPlane(run);
     if (run.phase !== 'testing') {
       this.setPhase(run, 'network');
-      await cp.setUp(ctx);
+      try {
+        await cp.setUp(ctx);
+      } catch (e) {
+        // Cut short by a shutdown: the set-up resumes at the next start, nothing to take back.
+        if (!run.abort.signal.aborted) await rollBackNetwork(run, ctx, cp, this.deps.store, (kind, message) => this.event(run, kind, message));
+        throw e;
+      }
       if (run.abort.signal.aborted) return;
       this.setPhase(run, 'creating');
       await fanOutCreates(run, ctx, cp, this.fanoutEnv(run));

@@ -49,8 +49,10 @@ export interface RunSummary {
   readonly requested: { readonly vms: number; readonly hosts: number; readonly vpcs: number; readonly subnets: number; readonly securityGroups: number; readonly routers: number };
   readonly failure?: RunFailure;
   readonly timeline: readonly TimelineEntry[];
-  /** Made and still there: VMs ready, control-plane objects recorded (none are rolled back on a failure). */
+  /** Made: VMs ready, control-plane objects recorded (those of a failed network set-up included). */
   readonly made: { readonly vms: number; readonly controlPlane: readonly ControlPlaneObject[] };
+  /** A failed network set-up: what it had made and removed again before the run failed. */
+  readonly rolledBack?: readonly ControlPlaneObject[];
   /** A failed run: what exists because of it, and how to remove it. */
   readonly leftBehind?: { readonly vms: number; readonly controlPlane: readonly ControlPlaneObject[]; readonly hint: string };
 }
@@ -78,6 +80,7 @@ export function runSummaryLines(r: RunSummary): string[] {
   }
   const objects = (list: readonly ControlPlaneObject[]): string => (list.length === 0 ? 'nothing in the control plane' : list.map((o) => `${o.kind} ${o.name}`).join(', '));
   lines.push(`  made: ${r.made.vms} VMs; ${objects(r.made.controlPlane)}`);
+  if (r.rolledBack) lines.push(`  rolled back: ${objects(r.rolledBack)}`);
   if (r.leftBehind) lines.push(`  left behind: ${r.leftBehind.vms} VMs; ${objects(r.leftBehind.controlPlane)}${r.leftBehind.hint ? ` (${r.leftBehind.hint})` : ''}`);
   if (r.timeline.length > 0) {
     lines.push('  timeline:');

@@ -1,8 +1,8 @@
 // A scenario that fails has a report like any other. Against the Alcor-compatible server with
 // every subnet create answered 500: the scenario fails at its network set-up, and its report (over
 // the coordinator's API, and as the CLI prints it) names the step, the call, Alcor's status and
-// body, the timeline up to the failure and what the run left in Alcor; deleting the scenario then
-// leaves nothing. Hollow agents (the real agent, no kernel work) and the real gRPC API.
+// body, the timeline up to the failure, and what the set-up had made in Alcor, removed again before
+// the run failed (Alcor is left as it was); deleting the scenario still works. Hollow agents (the real agent, no kernel work) and the real gRPC API.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
@@ -50,7 +50,7 @@ test: none
 `;
 
 describe('a failed run', () => {
-  it('has a report naming the failed step with Alcor’s status and body, its timeline, and what it left; the CLI prints it', async () => {
+  it('has a report naming the failed step with Alcor’s status and body, its timeline, and what it made and rolled back; the CLI prints it', async () => {
     // Not transient for long: every subnet create, however often it is retried.
     alcor.faults.add({ service: 'subnet', method: 'POST', path: '/project/*/subnets', action: { kind: 'status', status: 500, message: 'subnet store unavailable (injected)' } });
     const lines: string[] = [];
@@ -74,14 +74,19 @@ describe('a failed run', () => {
     });
     expect(run.failure!.call!.body).toContain('subnet store unavailable (injected)');
     // The timeline up to the failure.
-    expect(run.timeline.map((e) => `${e.kind} ${e.kind === 'failed' ? 'error' : e.message}`)).toEqual(['phase network', 'failed error']);
+    expect(run.timeline.map((e) => `${e.kind} ${e.kind === 'failed' ? 'error' : e.message}`)).toEqual([
+      'phase network', 'rollback network set-up failed: removing the 4 objects it made', 'rollback removed', 'failed error',
+    ]);
     expect(run.timeline.at(-1)!.message).toBe(s.error);
-    // What it made in Alcor before the subnet, still there (nothing is rolled back): listed.
+    // What it made in Alcor before the subnet: listed, and removed again before the run failed.
     const nodes = [0, 1, 2].map((i) => ({ kind: 'node', name: `fr-${i}`, id: nodeIdOf(`fr-${i}`) }));
-    const vpcId = alcor.state().vpcs.find((v) => v.name === 'vpc1')!.id;
+    const vpcId = run.made.controlPlane.find((o) => o.kind === 'vpc')?.id ?? '';
+    expect(vpcId).not.toBe('');
     expect(run.made).toEqual({ vms: 0, controlPlane: [...nodes, { kind: 'vpc', name: 'vpc1', id: vpcId }] });
-    expect(run.leftBehind).toEqual({ vms: 0, controlPlane: run.made.controlPlane, hint: `'merak delete ${s.id}' removes them` });
-    expect(alcor.state().subnets).toEqual([]);
+    expect(run.rolledBack).toEqual(run.made.controlPlane);
+    expect(run.leftBehind).toEqual({ vms: 0, controlPlane: [], hint: '' });
+    const inAlcor = alcor.state();
+    expect({ vpcs: inAlcor.vpcs, subnets: inAlcor.subnets, nodes: inAlcor.nodes }).toEqual({ vpcs: [], subnets: [], nodes: [] });
 
     // The CLI printed that report, and wrote it out.
     const printed = lines.join('\n');
@@ -90,12 +95,13 @@ describe('a failed run', () => {
     expect(printed).toContain('failed at: network set-up (phase network)');
     expect(printed).toMatch(/call: subnet create: POST \/project\/\{project_id\}\/subnets \(.*\) -> 500/);
     expect(printed).toContain('subnet store unavailable (injected)');
-    expect(printed).toContain('left behind: 0 VMs; node fr-0, node fr-1, node fr-2, vpc vpc1');
+    expect(printed).toContain('rolled back: node fr-0, node fr-1, node fr-2, vpc vpc1');
+    expect(printed).toContain('left behind: 0 VMs; nothing in the control plane');
     expect(lines.at(-1)).toBe(`scenario fr failed: ${s.error}`);
     expect(JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8'))).toMatchObject({ run: { outcome: 'failed' } });
     expect(readFileSync(join(dir, 'out', 'report.html'), 'utf8')).toContain('subnet create');
 
-    // Deleting the failed scenario removes what it left: nothing in Alcor.
+    // Deleting the failed scenario still works, and Alcor stays empty.
     await client.deleteScenario(s.id);
     await engine.settled(s.id);
     expect((await client.getScenario(s.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
