@@ -21,6 +21,8 @@ export default defineConfig({
       '@merak/proto': src('./proto/index.ts'),
       '@merak/agent': src('./agent/index.ts'),
       '@merak/coordinator': src('./coordinator/index.ts'),
+      '@merak/common': src('./common/index.ts'),
+      '@merak/lab': src('./lab/index.ts'),
     },
   },
   test: {
@@ -35,7 +37,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'units',
-          include: ['{native,proto,agent,coordinator,test}/**/*.test.ts'],
+          include: ['{native,proto,common,agent,coordinator,lab,test}/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/dist/**', ...EMULATIONS],
           sequence: { groupOrder: 0 },
         },

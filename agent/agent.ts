@@ -13,17 +13,17 @@ import { GoalStateHostAgent } from './goalstate/host-agent.js';
 import { requestRestartState } from './goalstate/ncm-client.js';
 import { type GoalStateServer, startGoalStateServer } from './goalstate/server.js';
 import { CoordinatorLink } from './registration/coordinator-link.js';
-import { requireToken } from './server/auth.js';
+import { requireToken } from '@merak/common';
 import { createAgentHandlers } from './server/agent-handlers.js';
 import { createAgentService } from './server/agent-service.js';
-import { createHttpServer } from './server/http.js';
-import { serverCredentials, tokenInClear } from './server/tls.js';
-import { removeStaleSocket } from './server/unix-socket.js';
+import { createHttpServer } from '@merak/common';
+import { serverCredentials, tokenInClear } from '@merak/common';
+import { removeStaleSocket } from '@merak/common';
 import { HostAgentSupervisor } from './supervisor/host-agent-supervisor.js';
 import { systemClock } from './vm/clock.js';
 import { VmRunner } from './vm/runner.js';
 
-export const AGENT_VERSION = '0.1.0';
+const AGENT_VERSION = '0.1.0';
 const SERVICE_NAME = 'merak.agent.v1.Agent';
 
 export interface RunningAgent {

@@ -3,7 +3,7 @@ import type { GoalStateDataPlane } from './goalstate/contracts.js';
 import type { GoalStateSlot } from './goalstate/slot.js';
 import type { NeighborChange, NeighborOutcome } from './overlay/index.js';
 import type { AgentInfo, TunnelConfig, TunnelOutcome } from './server/agent-handlers.js';
-import type { ReadinessCheck } from './server/http.js';
+import type { ReadinessCheck } from '@merak/common';
 import type { PingOptions, PingTargetResult } from './probe/pinger.js';
 import type { VmExecutor } from './vm/executor.js';
 

@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError } from './errors.js';
-import { type ClientTls, type ServerTls, loadClientTls, loadServerTls } from './server/tls.js';
+import { InvalidArgumentError } from '@merak/common';
+import { type ClientTls, type ServerTls, loadClientTls, loadServerTls } from '@merak/common';
 import { splitCommand } from './supervisor/host-agent-supervisor.js';
-import { parseIpv4 } from './vm/ipv4.js';
+import { parseIpv4 } from '@merak/common';
 
 export interface AgentConfig {
   readonly vhost: string;

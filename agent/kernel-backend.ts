@@ -5,17 +5,17 @@ import { createKernelLane } from '@merak/native';
 import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
-import { MerakError, errorMessage } from './errors.js';
+import { MerakError, errorMessage } from '@merak/common';
 import { NetnsHandle } from './netns/index.js';
 import { KernelGoalStateDataPlane } from './goalstate/kernel-data-plane.js';
 import { GoalStateSlot } from './goalstate/slot.js';
 import { type Overlay, type OverlayStack, type Underlay, ensureUnderlay, openOverlay } from './overlay/index.js';
 import { pingFromNamespace } from './probe/pinger.js';
-import type { ReadinessCheck } from './server/http.js';
+import type { ReadinessCheck } from '@merak/common';
 import { KernelExecutor } from './vm/kernel-executor.js';
 import { PortCommitter } from './vm/port-committer.js';
 import { OvnInstalledWatcher } from './ovn/installed-watcher.js';
-import { OvsdbClient } from './vswitch/ovsdb-client.js';
+import { OvsdbClient } from '@merak/common';
 import { Vswitch } from './vswitch/vswitch.js';
 
 export async function createKernelBackend(config: AgentConfig, logger: Logger): Promise<Backend> {

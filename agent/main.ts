@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import type { Backend } from './backend.js';
 import { AGENT_HELP, parseAgentConfig } from './config.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '@merak/common';
 import { createHollowBackend } from './hollow-backend.js';
 import { createKernelBackend } from './kernel-backend.js';
 

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { netnsCreate, netnsDelete } from '@merak/native';
 import { agentV1 } from '@merak/proto';
-import { AgentClient, type OvsInstance, startAgentProcess, startOvsInstance } from '@merak/coordinator';
+import { AgentClient, type OvsInstance, startAgentProcess, startOvsInstance } from '@merak/lab';
 import { leftBehind, namespacesWithPrefix } from './common/host-state.js';
 import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
 

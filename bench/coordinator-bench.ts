@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { requireToken } from '@merak/agent';
+import { requireToken } from '@merak/common';
 import { AgentRegistry, DEFAULT_FANOUT, Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';

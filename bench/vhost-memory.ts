@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { agentV1 } from '@merak/proto';
-import { startLocalVhost } from '@merak/coordinator';
+import { startLocalVhost } from '@merak/lab';
 import { leftBehind } from './common/host-state.js';
 import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
 

@@ -7,7 +7,7 @@ import { Server } from '@grpc/grpc-js';
 import { coordinatorV1 } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import { pino } from 'pino';
-import { type ServerTls, createHttpServer, errorMessage, loadServerTls, removeStaleSocket, requireToken, serverCredentials, tokenInClear } from '@merak/agent';
+import { type ServerTls, createHttpServer, errorMessage, loadServerTls, removeStaleSocket, requireToken, serverCredentials, tokenInClear } from '@merak/common';
 import { ScenarioEngine } from './engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/ensure-deps.sh
-exec node --enable-source-maps coordinator/dist/cli/main.js demo "$@"
+exec node --enable-source-maps lab/dist/cli/main.js demo "$@"

@@ -4,7 +4,7 @@
 // groups. A malformed state becomes a problem for that resource alone (INVALID_ARG, or FAILURE
 // where Alcor's agent reports one); the rest of the message still applies. Pure: no I/O.
 import { alcor } from '@merak/proto';
-import { parseIpv4, parseMac } from '../vm/ipv4.js';
+import { parseIpv4, parseMac } from '@merak/common';
 import type { GoalStateNeighbor } from './contracts.js';
 
 const { OperationType: Op, OperationStatus: Status, ResourceType: Type } = alcor;

@@ -1,5 +1,5 @@
 // Errors of the GoalState host agent.
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 
 /** A port's GoalState did not arrive (or could not be applied) here in time: Alcor never programmed it. */
 export class GoalStateTimeoutError extends MerakError {

@@ -5,7 +5,7 @@
 // create path waits on `programmed`.
 import { alcor } from '@merak/proto';
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '@merak/common';
 import type { GoalStateDataPlane, GoalStateNeighbor, GoalStateNeighborKey, PortProgrammed, PortProgramming } from './contracts.js';
 import type { Decoded, DhcpGoal, GoalStateMessage, PortGoal, RouterGoal, SecurityGroupGoal } from './decode.js';
 import { tapOf } from './decode.js';

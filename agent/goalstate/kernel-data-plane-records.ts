@@ -1,7 +1,7 @@
 // GoalState's neighbor records as OVSDB keeps them (external_ids of br-tun's Bridge row, one key
 // per neighbor), the change a message makes to them, and the tunnels they need. Pure: no I/O.
 import type { SourceTunnel } from '../overlay/index.js';
-import { macBytes, parseMac } from '../vm/ipv4.js';
+import { macBytes, parseMac } from '@merak/common';
 import type { GoalStateNeighbor, GoalStateNeighborKey } from './contracts.js';
 
 /** The prefix of a neighbor's key in br-tun's external_ids: merak-gs/<vni>/<ip>. */

@@ -6,7 +6,7 @@ import { Metadata, credentials } from '@grpc/grpc-js';
 import { alcor } from '@merak/proto';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '@merak/common';
 
 /** The metadata key naming the asking host (NCM otherwise guesses it from the peer address). */
 export const NODE_NAME_METADATA = 'merak-node-name';

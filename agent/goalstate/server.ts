@@ -7,7 +7,7 @@
 import { type ServerDuplexStream, Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, status } from '@grpc/grpc-js';
 import { alcor } from '@merak/proto';
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '@merak/common';
 import { decodeV1, decodeV2 } from './decode.js';
 import type { GoalStateHostAgent } from './host-agent.js';
 

@@ -1,6 +1,6 @@
 // The executors are built with the backend, before the GoalState host agent exists (it needs the
 // backend's data plane): they get this slot, which the agent fills once its GoalState server runs.
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 import type { PortProgrammed, PortProgramming } from './contracts.js';
 
 export class GoalStateSlot implements PortProgramming {

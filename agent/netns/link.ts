@@ -1,6 +1,6 @@
 // Links: types and operations. Each operation sends at once, so callers pipeline by starting
 // several and awaiting them together.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import {
   ERRNO, IFF, IN6_ADDR_GEN_MODE, type IfInfoMessage, type LinkAttributes, NLM_F, NetlinkError, type NetlinkMessage,
   type NetlinkRequester, OPERSTATES, type OperState, RTEXT_FILTER, RTM, isNotFound,

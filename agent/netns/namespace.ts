@@ -1,7 +1,7 @@
 // Named network namespaces (the /run/netns files `ip netns` manages).
 import { readdir } from 'node:fs/promises';
 import { NETNS_RUN_DIR, netnsCreate, netnsDelete } from '@merak/native';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 
 export function checkNamespaceName(field: string, name: string): void {
   if (name.length === 0 || name === '.' || name === '..' || name.includes('/') || Buffer.byteLength(name) > 255) {

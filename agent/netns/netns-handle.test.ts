@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createKernelLane } from '@merak/native';
 import { fstatSync, statSync } from 'node:fs';
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 import { isExists } from '../netlink/index.js';
 import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
 

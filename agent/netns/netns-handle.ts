@@ -5,7 +5,7 @@ import { AF_INET, AF_NETLINK, ETHTOOL_STXCSUM, type KernelLane, NETLINK_ROUTE, N
 import { NetlinkSocket, type NetlinkSocketOptions } from '../netlink/index.js';
 import { type Addr, addrAdd, addrDelete, addrList } from './addr.js';
 import { type Link, type LinkChanges, type LinkRef, type VethOptions, linkAddVeth, linkDelete, linkGet, linkList, linkSet } from './link.js';
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 import { checkNamespaceName } from './namespace.js';
 import { type Neigh, neighAdd, neighList } from './neigh.js';
 import { type Route, type RouteSpec, routeAdd, routeAddDefault, routeList } from './route.js';

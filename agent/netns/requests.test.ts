@@ -2,7 +2,7 @@
 // byte for byte with what `ip` sent for the same command (captured with strace on this machine,
 // see ../netlink/testdata/captured.ts).
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import { NetlinkBatch, RTM } from '../netlink/index.js';
 import { CAPTURED } from '../netlink/testdata/captured.js';
 import { addrAdd } from './addr.js';

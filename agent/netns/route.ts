@@ -1,5 +1,5 @@
 // Routes (IPv4, main table): types and operations.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import { AF, NLM_F, type NetlinkRequester, RTM, RTN, RTPROT, RT_SCOPE, RT_TABLE, type RtMessage } from '../netlink/index.js';
 import { checkIndex, checkIp, checkPrefixLength } from './validate.js';
 

@@ -1,5 +1,5 @@
 // Cheap input checks that name the offending field, done before anything is sent.
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import { AF, IFALIAS_MAX, IFNAMSIZ, type IpBytes, ipToBytes, isMac } from '../netlink/index.js';
 
 export function checkLinkName(field: string, name: string): void {

@@ -6,7 +6,7 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 import { OpenFlowConnection } from './connection.js';
 import { OFPBFC, OFPET, OFPHFC, OFPP, ONF_BUNDLE_ERROR_BASE, ONF_EXPERIMENTER_ID } from './constants.js';
 import {

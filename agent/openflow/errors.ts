@@ -1,7 +1,7 @@
 // Errors of the OpenFlow layer. The codec throws OpenFlowEncodeError (a value it cannot put on the
 // wire) and OpenFlowDecodeError (bytes that do not decode); the connection turns the switch's
 // OFPT_ERROR replies, a closed socket, a failed connect or handshake and a timeout into the others.
-import { MerakError, type ErrorContext, type MerakErrorCode } from '../errors.js';
+import { MerakError, type ErrorContext, type MerakErrorCode } from '@merak/common';
 import type { FlowMod } from './messages.js';
 
 interface OpenFlowErrorOptions {

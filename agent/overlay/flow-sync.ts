@@ -5,7 +5,7 @@
 // whole table: every flow deleted, every desired flow added, in one batch before one barrier.
 // The OpenFlow connection is re-opened by itself after vswitchd goes away.
 import type { Logger } from 'pino';
-import { MerakError, errorMessage } from '../errors.js';
+import { MerakError, errorMessage } from '@merak/common';
 import { type Flow, type FlowMod, OpenFlowConnection } from '../openflow/index.js';
 import { flowKey } from './tunnel-flows.js';
 

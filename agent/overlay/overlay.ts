@@ -7,7 +7,7 @@
 // Alcor's GoalState. Each has its own tunnel set; the ports on br-tun are their union, so one's
 // "exactly this set" never removes the other's tunnels (docs/goalstate-data-plane.md).
 import type { Logger } from 'pino';
-import { InvalidArgumentError, MerakError } from '../errors.js';
+import { InvalidArgumentError, MerakError } from '@merak/common';
 import type { TunnelConfig, TunnelOutcome } from '../server/agent-handlers.js';
 import type { PortChange } from '../vm/port-committer.js';
 import { type Command, DelPort } from '../vswitch/commands.js';

@@ -7,7 +7,7 @@
 // whole table only) and GoalState's (`goalstate`); the flows are computed over both, and FlowSync
 // counts how many entries want each flow.
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '@merak/common';
 import type { Flow } from '../openflow/index.js';
 import { UnixctlClient, vswitchdControlPath } from '../vswitch/unixctl.js';
 import { flushTunnelNeighbors, setTunnelNeighbor } from '../vswitch/tunnel-neighbors.js';

@@ -1,6 +1,6 @@
 // Tunnel ports on br-tun, one per (remote vhost, VNI): what they are called, how they are marked,
 // and the plan that turns the ports there are into the set wanted. Pure: no I/O.
-import { parseIpv4 } from '../vm/ipv4.js';
+import { parseIpv4 } from '@merak/common';
 import { AddPort, type Command, DelPort, MutateExternalIds, SetPortTag } from '../vswitch/commands.js';
 import { OWNER_KEY, type PortRow } from '../vswitch/vswitch.js';
 

@@ -6,7 +6,7 @@
 // br-phy and the address in place and changes nothing.
 import { netnsEnter } from '@merak/native';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, MerakError, errorMessage } from '../errors.js';
+import { InvalidArgumentError, MerakError, errorMessage } from '@merak/common';
 import { IFF, RTN, RTPROT } from '../netlink/index.js';
 import { type NetnsHandle, isExists } from '../netns/index.js';
 import type { Vswitch } from '../vswitch/vswitch.js';

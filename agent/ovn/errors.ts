@@ -1,5 +1,5 @@
 // Why an OVN VM could not be made on this vhost: typed, so callers match the class, not the text.
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 
 /** This vhost's OVSDB names no OVN southbound (external_ids:ovn-remote): ovn-controller is not configured. */
 export class OvnNotConfiguredError extends MerakError {

@@ -3,7 +3,7 @@
 // Started on first use, so an agent that never hosts an OVN VM monitors nothing; a lost connection
 // fails the waiters of the moment and the next use reconnects.
 import type { Logger } from 'pino';
-import { OvsdbError, type Json, type OvsdbClient, fromOvsMap, setMembers } from '../vswitch/ovsdb-client.js';
+import { OvsdbError, type OvsdbJson as Json, type OvsdbClient, fromOvsMap, setMembers } from '@merak/common';
 import { OvnInstallTimeoutError } from './errors.js';
 
 /** The key ovn-controller sets on an Interface once the port's flows are installed (23.03). */

@@ -2,7 +2,7 @@
 // VM's own eth0, route and OVS port), echoes to each target, replies matched by id and sequence.
 import { randomInt } from 'node:crypto';
 import { AF_INET, ICMP_FILTER, IPPROTO_ICMP, NETNS_RUN_DIR, SOCK_RAW, SOL_RAW, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, netnsEnter, openSocket } from '@merak/native';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '@merak/common';
 import { decodeEchoReply, encodeEchoRequest } from './icmp.js';
 
 const ICMP_ECHO_REPLY = 0;

@@ -9,13 +9,14 @@ import { type ClientDuplexStream, Metadata, type ServiceError, status } from '@g
 import type { agentV1, coordinatorV1 } from '@merak/proto';
 import { coordinatorV1 as proto } from '@merak/proto';
 import type { Logger } from 'pino';
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 import type { AgentHandlers } from '../server/agent-handlers.js';
-import { toServiceError } from '../server/status.js';
-import { type ClientTls, channelCredentials, channelOptions } from '../server/tls.js';
+import { toServiceError } from '@merak/common';
+import { type ClientTls, channelCredentials, channelOptions } from '@merak/common';
 
 /** Trailer the coordinator sets when it ends a Register stream because a newer one took the name. */
-export const REPLACED_TRAILER = 'merak-replaced-by';
+import { REPLACED_TRAILER } from '@merak/common';
+export { REPLACED_TRAILER };
 
 /** The coordinator ended this agent's registration: another agent registered with its name. */
 export class RegistrationReplacedError extends MerakError {

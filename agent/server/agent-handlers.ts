@@ -4,15 +4,15 @@
 // and become gRPC statuses in one place (status.ts).
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { Pacer } from '../probe/pacer.js';
 import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
 import type { VmExecutor } from '../vm/executor.js';
-import { parseIpv4 } from '../vm/ipv4.js';
+import { parseIpv4 } from '@merak/common';
 import type { VmResult, VmRunner } from '../vm/runner.js';
 import type { NeighborChange, NeighborOutcome } from '../overlay/index.js';
-import { macBytes, parseMac } from '../vm/ipv4.js';
+import { macBytes, parseMac } from '@merak/common';
 import { type BatchLimits, MAX_VNI, validateApply } from '../vm/spec.js';
 
 export interface AgentInfo {

@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import type { agentV1 } from '@merak/proto';
 import type { AgentHandlers } from './agent-handlers.js';
-import { toServiceError } from './status.js';
+import { toServiceError } from '@merak/common';
 
 function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {

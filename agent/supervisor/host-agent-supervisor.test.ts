@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { startAgent } from '../agent.js';
 import { parseAgentConfig } from '../config.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import { createHollowBackend } from '../hollow-backend.js';
 import { HostAgentSupervisor, type HostAgentStatus, splitCommand } from './host-agent-supervisor.js';
 

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import { InvalidArgumentError, MerakError } from '../errors.js';
+import { InvalidArgumentError, MerakError } from '@merak/common';
 
 export type HostAgentState = 'starting' | 'running' | 'backoff' | 'stopped';
 

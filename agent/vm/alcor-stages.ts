@@ -3,8 +3,8 @@
 // call is recorded on the VM's timer for its result and the report. When this agent serves
 // GoalState and the coordinator registered it so, the bind is done only once Alcor's GoalState for
 // the port has been applied here: that is when the VM's network exists.
-import { AlcorPorts, type AllocatedPort } from '../alcor/port-client.js';
-import { MerakError, errorMessage } from '../errors.js';
+import { AlcorPorts, type AllocatedPort } from './alcor-ports.js';
+import { MerakError, errorMessage } from '@merak/common';
 import type { PortProgramming } from '../goalstate/contracts.js';
 import type { VmSpec } from './spec.js';
 import { type Stage, type StepTimer, VmFailure, codeOf } from './stages.js';

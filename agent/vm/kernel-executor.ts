@@ -4,7 +4,7 @@
 // ifalias, so list and delete read the kernel and OVSDB, never memory.
 import { existsSync, readdirSync } from 'node:fs';
 import { type KernelLane, NETNS_RUN_DIR } from '@merak/native';
-import { MerakError, errorMessage } from '../errors.js';
+import { MerakError, errorMessage } from '@merak/common';
 import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
 import type { PortProgramming } from '../goalstate/contracts.js';
 import { type AlcorCtx, allocateStage, bindStage, releasePort } from './alcor-stages.js';
@@ -13,7 +13,7 @@ import { sameSpec } from './hollow-executor.js';
 import type { PortCommitter } from './port-committer.js';
 import type { VmRef, VmSpec } from './spec.js';
 import { type Stage, StepTimer, VmFailure, codeOf, runStages } from './stages.js';
-import { networkOf, parseIpv4, parseMac } from './ipv4.js';
+import { networkOf, parseIpv4, parseMac } from '@merak/common';
 import { type OvnCtx, type OvnDeps, awaitInstalledInPlace, installedStage, markCommitted, prepareOvnPort } from './ovn-stages.js';
 import { EXT, type VmInterfaceStore, externalIdsOf, specOf } from './vm-record.js';
 

@@ -1,7 +1,7 @@
 // OVN VMs as the agent validates them, and as a hollow agent answers them (ready at once).
 import { agentV1 } from '@merak/proto';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import { HollowExecutor } from './hollow-executor.js';
 import { DEFAULT_OVN_TIMEOUT_MS, type VmSpec, validateApply } from './spec.js';
 import { StepTimer } from './stages.js';

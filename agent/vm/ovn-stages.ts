@@ -2,7 +2,7 @@
 // (external_ids:ovn-bridge, default br-int) with iface-id = the logical switch port's name, and the
 // VM is ready once ovn-controller marked the port's Interface ovn-installed="true". The wait is
 // registered with the agent's one OVN monitor before the port is added, so no update is missed.
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '@merak/common';
 import { OvnBridgeMissingError, OvnNotConfiguredError } from '../ovn/errors.js';
 import type { InstallWait, OvnIntegration } from '../ovn/installed-watcher.js';
 import type { PortCommitter } from './port-committer.js';

@@ -1,6 +1,6 @@
 // Runs a validated batch: each operation at its scheduled time, at most `concurrency` at once,
 // one VM id at a time across batches; emits one result per VM as it finishes.
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '@merak/common';
 import type { Clock } from './clock.js';
 import type { VmExecutor } from './executor.js';
 import { KeyedLock } from './keyed-lock.js';

@@ -1,6 +1,6 @@
 import { agentV1 } from '@merak/proto';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import { derivePortName, validateApply } from './spec.js';
 
 const limits = { maxOperations: 100, maxConcurrency: 64, defaultConcurrency: 8 };

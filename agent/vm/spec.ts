@@ -1,9 +1,9 @@
 // A batch of VM operations as the runner sees it: validated once, whole batch or nothing.
 import { createHash } from 'node:crypto';
 import type { agentV1 } from '@merak/proto';
-import type { AlcorPortSettings } from '../alcor/port-client.js';
-import { InvalidArgumentError } from '../errors.js';
-import { broadcastOf, formatIpv4, macBytes, networkOf, parseIpv4, parseMac } from './ipv4.js';
+import type { AlcorPortSettings } from './alcor-ports.js';
+import { InvalidArgumentError } from '@merak/common';
+import { broadcastOf, formatIpv4, macBytes, networkOf, parseIpv4, parseMac } from '@merak/common';
 
 export type PortKind = 'veth' | 'internal';
 

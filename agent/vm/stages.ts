@@ -1,6 +1,6 @@
 // A VM is built by small named stages, each with an undo. runStages times every stage and, when
 // one fails, undoes the finished ones in reverse order (timed too), then rethrows as a VmFailure.
-import { MerakError, type MerakErrorCode, errorMessage } from '../errors.js';
+import { MerakError, type MerakErrorCode, errorMessage } from '@merak/common';
 
 export interface StepTiming {
   readonly step: string;

@@ -2,7 +2,7 @@
 // operations on a shared builder, and a group of them becomes one transaction. Bridge membership
 // changes are merged into one `mutate` per bridge, so N ports cost one mutation, not N. Pure: no
 // I/O, so what a change sends is a golden test.
-import { type Json, type Operation, ovsMap } from './ovsdb-client.js';
+import { type OvsdbJson as Json, type OvsdbOperation as Operation, ovsMap } from '@merak/common';
 
 const named = (name: string): Json => ['named-uuid', name];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '@merak/common';
 import {
   TunnelNeighborFormatError,
   type UnixctlCaller,

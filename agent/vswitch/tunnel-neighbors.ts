@@ -13,7 +13,7 @@
 // - Entries are keyed by (IP, bridge). `set` does not check that the bridge exists and cuts its name
 //   to 15 bytes; it wants a literal IPv4/IPv6 address and a colon-separated MAC.
 import { isIP } from 'node:net';
-import { InvalidArgumentError, MerakError } from '../errors.js';
+import { InvalidArgumentError, MerakError } from '@merak/common';
 
 /** What these helpers need from a control-socket client; UnixctlClient is one. */
 export interface UnixctlCaller {

@@ -1,5 +1,5 @@
 // Typed failures of an OVS daemon's control socket (unixctl), told apart by class, never by text.
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 
 /** The daemon answered with an error, e.g. "bad MAC address" or an unknown command. */
 export class UnixctlError extends MerakError {

@@ -4,8 +4,8 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MerakError } from '../errors.js';
-import { JsonStream } from './json-stream.js';
+import { MerakError } from '@merak/common';
+import { JsonStream } from '@merak/common';
 import { UnixctlClient, UnixctlConnectionError, UnixctlError, UnixctlTimeoutError, VswitchdControlNotFoundError, vswitchdControlPath } from './unixctl.js';
 
 interface Request {

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type Socket, createConnection } from 'node:net';
 import { join } from 'node:path';
-import { errorMessage } from '../errors.js';
-import { JsonStream } from './json-stream.js';
+import { errorMessage } from '@merak/common';
+import { JsonStream } from '@merak/common';
 import { UnixctlConnectionError, UnixctlError, UnixctlTimeoutError, VswitchdControlNotFoundError } from './unixctl-errors.js';
 
 export { UnixctlConnectionError, UnixctlError, UnixctlTimeoutError, VswitchdControlNotFoundError } from './unixctl-errors.js';

@@ -4,10 +4,10 @@
 // interface has an ofport and no error. The schema layer: it knows tables and columns, not VMs,
 // VNIs or tunnels (agent/overlay/ decides those).
 import type { Logger } from 'pino';
-import { MerakError } from '../errors.js';
+import { MerakError } from '@merak/common';
 import type { VmInterfaceRow, VmInterfaceStore } from '../vm/kernel-executor.js';
 import { AddBridge, AddPort, type Command, DelPort, MutateExternalIds, SetBridgeDatapath, SetBridgeFailMode, SetPortTagByName, transactionOps } from './commands.js';
-import { type Json, OvsdbClient, fromOvsMap, ovsMap, setMembers } from './ovsdb-client.js';
+import { type OvsdbJson as Json, OvsdbClient, fromOvsMap, ovsMap, setMembers } from '@merak/common';
 
 /** external_ids key on every Port the agent makes: the vhost that owns it. */
 export const OWNER_KEY = 'merak-vhost';

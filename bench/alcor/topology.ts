@@ -4,7 +4,7 @@
 // stays bounded. Binds go round robin over the subnets (every subnet's first port, then every
 // second one…), so all hosts work from the start.
 import { randomUUID } from 'node:crypto';
-import { formatIpv4, parseIpv4 } from '@merak/agent';
+import { formatIpv4, parseIpv4 } from '@merak/common';
 
 export interface HostPlan {
   readonly index: number;

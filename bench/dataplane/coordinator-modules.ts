@@ -1,5 +1,5 @@
-import type * as ConnectCli from '../../coordinator/cli/connect.js';
-import type * as LocalCli from '../../coordinator/cli/local.js';
+import type * as ConnectCli from '../../lab/cli/connect.js';
+import type * as LocalCli from '../../lab/cli/local.js';
 import type * as PlanModule from '../../coordinator/plan/index.js';
 import type * as ScenarioModule from '../../coordinator/scenario/index.js';
 

@@ -1,7 +1,7 @@
 // What the report says, checked from outside: br-tun's flows and tunnels read from OVS itself against
 // what the plan implies, the VM namespaces by `ip netns`, the report's own counts against the plan.
 import { join } from 'node:path';
-import type * as LocalCli from '../../coordinator/cli/local.js';
+import type * as LocalCli from '../../lab/cli/local.js';
 import type { Report } from '../../coordinator/report/report.js';
 import type { Mode, Options } from './figures.js';
 import { namespacesWithPrefix, run } from '../common/host-state.js';

@@ -3,7 +3,7 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
-import type * as LocalCli from '../../coordinator/cli/local.js';
+import type * as LocalCli from '../../lab/cli/local.js';
 import type { Quantiles, Report } from '../../coordinator/report/report.js';
 import type { Modules } from './coordinator-modules.js';
 import { round, spread, type Mode, type ModeFigures, type Options } from './figures.js';

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
-import { readState, teardownLocalEmulation } from '@merak/coordinator';
+import { readState, teardownLocalEmulation } from '@merak/lab';
 import type { Modules } from './coordinator-modules.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning, run } from '../common/host-state.js';
 

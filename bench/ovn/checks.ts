@@ -1,7 +1,7 @@
 // What a run made, checked from outside with OVS's and OVN's own tools (none of the bench's or
 // Merak's code): every port ovn-installed on its vhost (ovs-vsctl), bound to its vhost's chassis
 // (ovn-sbctl), the counts; after removal, nothing of the run anywhere.
-import type { LocalEmulation } from '@merak/coordinator';
+import type { LocalEmulation } from '@merak/lab';
 import { namespacesWithPrefix } from '../common/host-state.js';
 import type { RunPlan } from './ports.js';
 import { run } from './stop.js';

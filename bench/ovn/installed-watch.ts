@@ -2,7 +2,7 @@
 // Interface (name, external_ids), the same observer for every mode. The time is the key's
 // ovn-installed-ts (ovn-controller's wall clock when it set the key) when there is one, else when
 // the update arrived here. Only the ovn-installed key counts: ovn-installed-ts outlives it.
-import { OvsdbClient, type OvsdbJson, fromOvsMap } from '@merak/agent';
+import { OvsdbClient, type OvsdbJson, fromOvsMap } from '@merak/common';
 import { wallMs } from './stop.js';
 
 interface Seen {

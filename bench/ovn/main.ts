@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
-import { type LocalEmulation, startLocalEmulation, teardownLocalEmulation } from '@merak/coordinator';
+import { type LocalEmulation, startLocalEmulation, teardownLocalEmulation } from '@merak/lab';
 import { type ModeFigures, type RunResult, figuresOf } from './figures.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from '../common/host-state.js';
 import { runBenchMain } from '../common/lifecycle.js';

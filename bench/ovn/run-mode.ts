@@ -1,7 +1,7 @@
 // One run of a mode: a fresh logical switch, the ports made the mode's way while the installs are
 // watched (and a sample pinged), the CPU of OVN's daemons over it, the checks from outside, then
 // the run's ports removed (NB and VMs) and checked gone before the next run.
-import type { LocalEmulation } from '@merak/coordinator';
+import type { LocalEmulation } from '@merak/lab';
 import { checkMade, leftOf } from './checks.js';
 import { type OvnPids, cpuBetween, sampleCpu, waitForQuiet } from './cpu.js';
 import type { RunResult } from './figures.js';

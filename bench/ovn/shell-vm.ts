@@ -3,7 +3,7 @@
 // veth VM: namespace, veth with eth0 inside, MAC and MTU, address, lo and eth0 up, default route,
 // tx checksum offload off, the outer end up, then the port on OVN's bridge with its iface-id.
 import { netnsDelete } from '@merak/native';
-import type { EmulatedVhost } from '@merak/coordinator';
+import type { EmulatedVhost } from '@merak/lab';
 import type { BenchPort, RunPlan } from './ports.js';
 import { run } from './stop.js';
 

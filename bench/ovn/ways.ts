@@ -1,7 +1,7 @@
 // The three ways of making a run's ports: each writes the NB (noting per port when its write was
 // sent and committed, wall clock) and makes the VMs; and removes them again (not timed).
-import { type OvsdbJson, OvsdbClient, ovsMap } from '@merak/agent';
-import type { LocalEmulation } from '@merak/coordinator';
+import { type OvsdbJson, OvsdbClient, ovsMap } from '@merak/common';
+import type { LocalEmulation } from '@merak/lab';
 import { agentV1 } from '@merak/proto';
 import type { OvnModules } from './modules.js';
 import type { Mode, Options } from './options.js';

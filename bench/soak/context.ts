@@ -1,6 +1,6 @@
 // What every part of the soak works on: the emulation's folder and prefix, its coordinator client,
 // the Alcor-compatible server, the options, and how to say progress.
-import type { CoordinatorClient } from '../../coordinator/cli/coordinator-client.js';
+import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
 import type { AlcorServer } from '../../test/alcor/index.js';
 import type { SoakModules } from './modules.js';
 import type { SoakOptions } from './options.js';

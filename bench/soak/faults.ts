@@ -2,7 +2,7 @@
 // the recorded start time, so a reused PID is never hit); Alcor errors are a rule of the
 // Alcor-compatible server's fault API, removed once the cycle is done.
 import { join } from 'node:path';
-import type { ProcessRecord } from '../../coordinator/local/process-record.js';
+import type { ProcessRecord } from '../../lab/local/process-record.js';
 import { type Soak, SoakError, sleep } from './context.js';
 import type { FaultKind } from './options.js';
 

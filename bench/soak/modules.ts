@@ -1,12 +1,12 @@
 // The modules the soak drives that no package exports: the local emulation's CLI internals (up,
 // down, its records, the supervisor's units) and the Alcor-compatible server (test/). Loaded from
 // their build output beside this one, so the soak runs what `npx tsc -b` built.
-import type * as ConnectCli from '../../coordinator/cli/connect.js';
-import type * as LocalCli from '../../coordinator/cli/local.js';
-import type * as EmulationState from '../../coordinator/local/emulation-state.js';
-import type * as LocalRecord from '../../coordinator/local/local-record.js';
-import type * as ProcessRecord from '../../coordinator/local/process-record.js';
-import type * as Units from '../../coordinator/local/supervisor/units.js';
+import type * as ConnectCli from '../../lab/cli/connect.js';
+import type * as LocalCli from '../../lab/cli/local.js';
+import type * as EmulationState from '../../lab/local/emulation-state.js';
+import type * as LocalRecord from '../../lab/local/local-record.js';
+import type * as ProcessRecord from '../../lab/local/process-record.js';
+import type * as Units from '../../lab/local/supervisor/units.js';
 import type * as AlcorModule from '../../test/alcor/index.js';
 
 export interface SoakModules {

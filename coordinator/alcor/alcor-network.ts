@@ -5,7 +5,7 @@
 // 5xx) are retried with bounded backoff: reads and deletes as they are, creates and router
 // interface changes only after a look-up says the first attempt did not land (createOrAdopt).
 // Paths, bodies and codes follow Alcor's REST API, in the order Merak used, without its bugs.
-import { AlcorHttp, type AlcorCall, type AlcorResponse, type RetryEvent, createOrAdopt } from '@merak/agent';
+import { AlcorHttp, type AlcorCall, type AlcorResponse, type RetryEvent, createOrAdopt } from '@merak/common';
 import type { AlcorServiceName } from '../scenario/index.js';
 
 export type AlcorEndpoints = Readonly<Record<AlcorServiceName, string>>;

@@ -1,6 +1,6 @@
 // A step of the Alcor set-up that failed for good, with what Alcor answered, so a failed run can
 // say which object could not be made and why (matched by type; the answer is in the fields).
-import { AlcorError } from '@merak/agent';
+import { AlcorError } from '@merak/common';
 import { ControlPlaneError } from '../providers/provider.js';
 
 export class AlcorSetupError extends ControlPlaneError {

@@ -1,5 +1,5 @@
 import { Metadata, status } from '@grpc/grpc-js';
-import { AlcorError } from '@merak/agent';
+import { AlcorError } from '@merak/common';
 import { describe, expect, it } from 'vitest';
 import { ControlPlaneError } from '../providers/provider.js';
 import { describeFailure, operationOf } from './failure.js';

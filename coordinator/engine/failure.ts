@@ -3,7 +3,7 @@
 // (Alcor's status and body, OVSDB's error, the gRPC status). Errors are matched by type, along
 // their causes: a provider may wrap the call's error in its own.
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { AlcorError, OvsdbError } from '@merak/agent';
+import { AlcorError, OvsdbError } from '@merak/common';
 import { ControlPlaneError } from '../providers/provider.js';
 import type { FailedCall, RunFailure } from '../report/run-summary.js';
 import type { Phase } from './run-state.js';

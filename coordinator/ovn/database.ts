@@ -3,7 +3,7 @@
 // lost (the next call reconnects; a call is never repeated behind its caller's back: a write
 // whose answer was lost may have committed, and only its caller knows how to look).
 import { performance } from 'node:perf_hooks';
-import { OvsdbClient, OvsdbError, type OvsdbJson, type OvsdbOperation } from '@merak/agent';
+import { OvsdbClient, OvsdbError, type OvsdbJson, type OvsdbOperation } from '@merak/common';
 import type { CallStats } from '../alcor/call-stats.js';
 
 export type Json = OvsdbJson;

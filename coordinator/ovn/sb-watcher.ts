@@ -4,7 +4,7 @@
 // bound to a chassis and when it went up. The connection is checked every few seconds and dialled
 // again when lost; the monitor's initial contents then tell what changed meanwhile.
 import { performance } from 'node:perf_hooks';
-import { type OvsdbClient, setMembers } from '@merak/agent';
+import { type OvsdbClient, setMembers } from '@merak/common';
 import type { Logger } from 'pino';
 import type { Json } from './database.js';
 

@@ -9,7 +9,7 @@
 // tearDown: port groups (their ACLs go with them), routers (their ports go with them), switches
 // (their ports go with them), each tolerant of what is gone; then whatever of the scenario is left
 // is listed.
-import { ovsMap } from '@merak/agent';
+import { ovsMap } from '@merak/common';
 import type { CallStats } from '../alcor/call-stats.js';
 import { type Json, type Operation, type OvnDatabase, idsInclude, named, rowsOf, set, uuid, uuidOf } from './database.js';
 import { OvnError } from './errors.js';

@@ -3,7 +3,7 @@
 // part. An isolation pair's target address is never one that also exists in the source's own VPC
 // (VPCs may overlap), so a reply could only have crossed VPCs. A VM's address is the plan's, or
 // the one `ipOf` gives (a control plane that allocates addresses itself: the VM's real one).
-import { parseIpv4 } from '@merak/agent';
+import { parseIpv4 } from '@merak/common';
 import type { Plan } from './planner.js';
 import { mulberry32 } from './random.js';
 

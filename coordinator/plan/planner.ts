@@ -3,7 +3,7 @@
 // typed arrays (about 20 bytes a VM), and a VM's full description is computed when asked for, so
 // a million-VM scenario is not a million objects kept alive.
 import { createHash } from 'node:crypto';
-import { formatIpv4, parseIpv4 } from '@merak/agent';
+import { formatIpv4, parseIpv4 } from '@merak/common';
 import type { Scenario, SubnetModel, VpcModel } from '../scenario/index.js';
 import { mulberry32 } from './random.js';
 

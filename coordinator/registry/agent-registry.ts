@@ -4,7 +4,7 @@
 // costs the coordinator the same at 10 agents and at 10,000; agents are told when it changes.
 import { EventEmitter } from 'node:events';
 import { Metadata, type ServerDuplexStream, type ServiceError, status } from '@grpc/grpc-js';
-import { REPLACED_TRAILER } from '@merak/agent';
+import { REPLACED_TRAILER } from '@merak/common';
 import type { coordinatorV1 } from '@merak/proto';
 import { AgentChannel } from './agent-channel.js';
 

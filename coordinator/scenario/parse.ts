@@ -1,7 +1,7 @@
 // Parses a scenario (YAML or JSON text, or an object), fills defaults and validates it once, into
 // a deeply frozen model. Every problem is collected with its field path; unknown keys are errors,
 // so a typo is never silently ignored.
-import { broadcastOf, formatIpv4, networkOf, parseIpv4 } from '@merak/agent';
+import { broadcastOf, formatIpv4, networkOf, parseIpv4 } from '@merak/common';
 import { parse as parseYaml } from 'yaml';
 import { derivedUuid } from './derived-uuid.js';
 import {

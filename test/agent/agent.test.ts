@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { agentV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../coordinator/agent-client/agent-client.js';
+import { AgentClient } from '../../lab/agent-client/agent-client.js';
 import { type TestVhost, namespacesWithPrefix, startTestVhost } from '../fixtures/local-vhost.js';
 
 let t: TestVhost;

@@ -4,8 +4,8 @@
 // is sent once.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AlcorCall, AlcorError, AlcorHttp } from '../../agent/alcor/alcor-http.js';
-import { type RetryEvent, backoffMs } from '../../agent/alcor/retry.js';
+import { type AlcorCall, AlcorError, AlcorHttp } from '@merak/common';
+import { type RetryEvent, backoffMs } from '@merak/common';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 
 let alcor: AlcorServer;

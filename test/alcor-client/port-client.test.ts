@@ -2,8 +2,8 @@
 // back, and what happens when Alcor fails, is slow or drops the connection.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AlcorCall } from '../../agent/alcor/alcor-http.js';
-import { AlcorPorts, type AlcorPortSettings } from '../../agent/alcor/port-client.js';
+import type { AlcorCall } from '@merak/common';
+import { AlcorPorts, type AlcorPortSettings } from '../../agent/vm/alcor-ports.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 import { portNetwork } from './port-network.js';
 

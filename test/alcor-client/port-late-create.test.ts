@@ -4,8 +4,8 @@
 // comes after all, the bind sees that Alcor no longer holds the allocated addresses and says so.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AlcorError, type AlcorCall } from '../../agent/alcor/alcor-http.js';
-import { AlcorPortReplacedError, AlcorPorts, type AlcorPortSettings } from '../../agent/alcor/port-client.js';
+import { AlcorError, type AlcorCall } from '@merak/common';
+import { AlcorPortReplacedError, AlcorPorts, type AlcorPortSettings } from '../../agent/vm/alcor-ports.js';
 import { type AlcorServer, type PortEntity, startAlcorServer } from '../alcor/index.js';
 import { SUBNET_GATEWAY, portNetwork } from './port-network.js';
 

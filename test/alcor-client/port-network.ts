@@ -1,7 +1,7 @@
 // What the agent's port calls need in Alcor before it makes any: its node registered (vhost-0),
 // a VPC and a subnet (10.1.0.0/24, gateway 10.1.0.1) in the test's project, made through the
 // Alcor-compatible server's REST API; the calls it recorded are cleared after.
-import type { AlcorPortSettings } from '../../agent/alcor/port-client.js';
+import type { AlcorPortSettings } from '../../agent/vm/alcor-ports.js';
 import type { AlcorServer } from '../alcor/index.js';
 
 export const SUBNET_GATEWAY = '10.1.0.1';

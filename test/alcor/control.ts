@@ -1,6 +1,6 @@
 // The control endpoint for the standalone server: state, call log and fault rules over HTTP,
 // under /_merak/ (no Alcor path starts with "/_"). Not subject to faults, not in the call log.
-import { MerakError, errorMessage } from '@merak/agent';
+import { MerakError, errorMessage } from '@merak/common';
 import type { CallLog } from './calls.js';
 import type { Faults, FaultRuleSpec } from './faults.js';
 import type { PushFaultSpec, PushFaults } from './goalstate/push-faults.js';

@@ -6,7 +6,7 @@
 // down or overloaded) or `after` it (Alcor did the work but the client saw an error, a late
 // answer or a dead connection — what makes a blind retry dangerous). Rules are counted in the
 // order requests arrive, so a given sequence of calls meets the same faults every run.
-import { InvalidArgumentError } from '@merak/agent';
+import { InvalidArgumentError } from '@merak/common';
 import { ALCOR_SERVICES, type AlcorService } from './entities.js';
 import type { AppliedFault } from './calls.js';
 import { seededRandom } from './random.js';

@@ -1,7 +1,7 @@
 // One IPM address range per subnet (Alcor's API §5): [network+1, broadcast-1], the
 // lowest free address first (`BitSet.nextClearBit(0)` in IPM/allocator/Ipv4AddrAllocator.java),
 // so a released address is the next one handed out again.
-import { formatIpv4, parseIpv4 } from '@merak/agent';
+import { formatIpv4, parseIpv4 } from '@merak/common';
 
 export class Ipv4Range {
   readonly id: string;

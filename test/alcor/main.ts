@@ -2,7 +2,7 @@
 // The Alcor-compatible test server as a program, to try Merak-TS's Alcor mode on one machine.
 // Composition root: options → server → one JSON log line per call → clean stop on SIGTERM.
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, errorMessage } from '@merak/agent';
+import { InvalidArgumentError, errorMessage } from '@merak/common';
 import { pino } from 'pino';
 import { startAlcorServer } from './server.js';
 

@@ -6,7 +6,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { errorMessage } from '@merak/agent';
+import { errorMessage } from '@merak/common';
 import type { Logger } from 'pino';
 import { type AppliedFault, CallLog, type CallRecord } from './calls.js';
 import { CONTROL_PREFIX, handleControl } from './control.js';

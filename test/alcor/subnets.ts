@@ -2,7 +2,7 @@
 // its IPM range [network+1, broadcast-1] and a real gateway port in PM that holds the gateway IP
 // (network+1 unless given) and a MAC, so the first VM port of a /24 gets .2.
 import { randomUUID } from 'node:crypto';
-import { broadcastOf, formatIpv4, networkOf, parseIpv4 } from '@merak/agent';
+import { broadcastOf, formatIpv4, networkOf, parseIpv4 } from '@merak/common';
 import { utcStamp } from './clock.js';
 import type { AllocationPool, JsonObject, JsonValue, SubnetEntity } from './entities.js';
 import { AlcorHttpError } from './errors.js';

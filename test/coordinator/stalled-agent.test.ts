@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../coordinator/cli/coordinator-client.js';
-import type { AgentProcess } from '../../coordinator/local/agent-process.js';
+import { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import type { AgentProcess } from '../../lab/local/agent-process.js';
 import type { Report } from '../../coordinator/report/report.js';
 import { type ProcessCluster, metric, settledScenario, startProcessCluster, startRpsScenario, until } from '../fixtures/coordinator-processes.js';
 

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentV1 } from '@merak/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EmulationState, readState, startLocalEmulation, teardownLocalEmulation } from '../../coordinator/index.js';
-import { isRunning } from '../../coordinator/local/process-record.js';
+import { type EmulationState, readState, startLocalEmulation, teardownLocalEmulation } from '../../lab/index.js';
+import { isRunning } from '../../lab/local/process-record.js';
 import { httpGet, ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix, vsctl } from '../fixtures/local-emulation.js';
 
 const cleanups: Array<() => Promise<void>> = [];

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../coordinator/cli/connect.js';
-import type { CoordinatorClient } from '../../coordinator/cli/coordinator-client.js';
-import { type LocalUp, localDown, localUp } from '../../coordinator/cli/local.js';
+import { connect } from '../../lab/cli/connect.js';
+import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 import { ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix, vsctlList } from '../fixtures/local-emulation.js';
 

@@ -12,7 +12,7 @@ import { status } from '@grpc/grpc-js';
 import { alcor } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tunnelPortName } from '../../agent/overlay/index.js';
-import { type LocalEmulation, startLocalEmulation } from '../../coordinator/local/emulation.js';
+import { type LocalEmulation, startLocalEmulation } from '../../lab/local/emulation.js';
 import { namespacesWithPrefix, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
 import { NcmLikeClient } from './client.js';
 import { dhcpState, emptyV2, neighborState, portState, routerState, securityGroupState, statusesOf, subnetState, vpcState } from './messages.js';

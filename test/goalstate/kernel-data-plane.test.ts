@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { netnsCreate, netnsDelete } from '@merak/native';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OvsInstance, startOvsInstance } from '../../coordinator/local/ovs-instance.js';
+import { type OvsInstance, startOvsInstance } from '../../lab/local/ovs-instance.js';
 import type { GoalStateNeighbor } from '../../agent/goalstate/contracts.js';
 import { KernelGoalStateDataPlane, interfaceAddresses } from '../../agent/goalstate/kernel-data-plane.js';
 import { NetnsHandle } from '../../agent/netns/index.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsCreate, netnsDelete } from '@merak/native';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OvsInstance, startOvsInstance } from '../../coordinator/index.js';
+import { type OvsInstance, startOvsInstance } from '../../lab/index.js';
 import {
   type Flow, type FlowMod, type LabeledFlowMod, OFPFF, OFPP, OFPTT_ALL, OpenFlowClosedError, OpenFlowConnectError, OpenFlowConnection,
   OpenFlowFlowError, OpenFlowVersionError,

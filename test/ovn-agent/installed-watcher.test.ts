@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvnInstallTimeoutError } from '../../agent/ovn/errors.js';
 import { OvnInstalledWatcher } from '../../agent/ovn/installed-watcher.js';
-import { OvsdbClient, OvsdbError } from '../../agent/vswitch/ovsdb-client.js';
+import { OvsdbClient, OvsdbError } from '@merak/common';
 import { waitFor } from '../fixtures/processes.js';
 
 const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
 import { agentV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localStatus } from '../../coordinator/cli/local.js';
-import { type EmulationState, type LocalEmulation, readState, startLocalEmulation } from '../../coordinator/index.js';
-import { isRunning } from '../../coordinator/local/process-record.js';
+import { localStatus } from '../../lab/cli/local.js';
+import { type EmulationState, type LocalEmulation, readState, startLocalEmulation } from '../../lab/index.js';
+import { isRunning } from '../../lab/local/process-record.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix, vsctl, vsctlList } from '../fixtures/local-emulation.js';
 import { eventually, nbctl, sbShow, sbctl, sh } from './ovn-tools.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsCreate, netnsDelete } from '@merak/native';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startLocalEmulation } from '../../coordinator/index.js';
+import { startLocalEmulation } from '../../lab/index.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
 
 requireRoot();

@@ -1,7 +1,7 @@
 // The OVN provider against a real OVN central (NB, SB, northd; no ovn-controller): what it writes
 // is checked from outside with ovn-nbctl/ovn-sbctl, as a user would.
 import { agentV1 } from '@merak/proto';
-import { OvsdbError } from '@merak/agent';
+import { OvsdbError } from '@merak/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneError, type ControlPlane, type ScenarioContext } from '../../coordinator/providers/provider.js';
 import { ovnControlPlane } from '../../coordinator/providers/provider-ovn.js';

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { loadClientTls } from '@merak/agent';
+import { loadClientTls } from '@merak/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../coordinator/agent-client/agent-client.js';
+import { AgentClient } from '../../lab/agent-client/agent-client.js';
 import { waitFor } from '../fixtures/processes.js';
 import { AGENT_MAIN, COORDINATOR_MAIN, Spawned, cli, coordinatorPort, makeCerts } from './harness.js';
 

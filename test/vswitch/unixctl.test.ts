@@ -9,10 +9,10 @@ import { netnsCreate, netnsDelete } from '@merak/native';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushTunnelNeighbors, listTunnelNeighbors, setTunnelNeighbor } from '../../agent/vswitch/tunnel-neighbors.js';
 import { UnixctlClient, UnixctlError, vswitchdControlPath } from '../../agent/vswitch/unixctl.js';
-import { type OvsInstance, startOvsInstance } from '../../coordinator/local/ovs-instance.js';
+import { type OvsInstance, startOvsInstance } from '../../lab/local/ovs-instance.js';
 
 // Not the helpers of test/fixtures/local-vhost.ts: importing that module loads the whole agent
-// (through coordinator/local/vhost.ts), and this test needs only the vswitch folder and OVS.
+// (through lab/local/vhost.ts), and this test needs only the vswitch folder and OVS.
 function requireRoot(): void {
   if (process.getuid?.() !== 0) throw new Error('this test needs root: it creates a network namespace and runs OVS (run the suite as root)');
 }

@@ -1,5 +1,5 @@
 // Why a RequestGoalStates could not be served: the asking host is not one known node.
-import { MerakError } from '@merak/agent';
+import { MerakError } from '@merak/common';
 
 /** No node, or more than one, matches the node name or peer address of a RequestGoalStates. */
 export class HostIdentificationError extends MerakError {

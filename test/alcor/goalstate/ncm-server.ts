@@ -3,7 +3,7 @@
 // methods answer UNIMPLEMENTED (DPM→NCM pushes do not exist here: this server is DPM and NCM).
 import { Server, ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, status } from '@grpc/grpc-js';
 import { alcor } from '@merak/proto';
-import { errorMessage } from '@merak/agent';
+import { errorMessage } from '@merak/common';
 import type { Logger } from 'pino';
 
 /** The metadata key with which Merak's agent names itself (its vhost name = node_name). */

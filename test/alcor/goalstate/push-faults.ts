@@ -2,7 +2,7 @@
 // a dropped call (cancelled once written, the reply never read: the push failed), or a failure
 // (the push is made but counts as if the agent had answered FAILURE). Limits as for the REST
 // faults (always, first n, every kth, seeded probability), counted per matching push.
-import { InvalidArgumentError } from '@merak/agent';
+import { InvalidArgumentError } from '@merak/common';
 import { type FaultLimit, checkLimit, limitFires } from '../faults.js';
 import { seededRandom } from '../random.js';
 

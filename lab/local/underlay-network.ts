@@ -3,7 +3,7 @@
 // namespace with its underlay address. Set up with iproute2: this is the launcher, not the agent.
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { formatIpv4, networkOf, parseIpv4 } from '@merak/agent';
+import { formatIpv4, networkOf, parseIpv4 } from '@merak/common';
 
 /** TEST-NET ranges (RFC 5737), in the order a default is picked. */
 export const TEST_NETS = ['198.51.100.0/24', '203.0.113.0/24', '192.0.2.0/24'] as const;

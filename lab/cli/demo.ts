@@ -4,8 +4,8 @@
 // --provider alcor, the same with Alcor as the control plane (demo-alcor.ts); with --provider ovn,
 // with OVN as the control plane (demo-ovn.ts).
 import { join } from 'node:path';
-import { Plan } from '../plan/index.js';
-import { demoScenarioYaml, parseScenario } from '../scenario/index.js';
+import { Plan } from '@merak/coordinator';
+import { demoScenarioYaml, parseScenario } from '@merak/coordinator';
 import { connect } from './connect.js';
 import { alcorDemo } from './demo-alcor.js';
 import { ovnDemo } from './demo-ovn.js';

@@ -5,7 +5,7 @@
 // inside a network namespace; its PID read from its pid file and recorded by the caller.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { MerakError } from '@merak/agent';
+import { MerakError } from '@merak/common';
 
 export const OVN_NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema';
 export const OVN_SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema';

@@ -5,7 +5,7 @@
 // how those ended (code or signal); of processes it found running it only sees that they ended.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { errorMessage } from '@merak/agent';
+import { errorMessage } from '@merak/common';
 import { describeExit, takeChildExit } from '../child-exits.js';
 import { type EmulationState, readState, writeState } from '../emulation-state.js';
 import { EMULATION_DIR, type LocalRecord, readLocalRecord, writeLocalRecord } from '../local-record.js';

@@ -9,7 +9,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { errorMessage } from '@merak/agent';
+import { errorMessage } from '@merak/common';
 import { launchLocal } from '../local-launch.js';
 import type { LocalSettings } from '../local-record.js';
 import { isRunning, recordOf } from '../process-record.js';

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ovnDemoScenarioYaml, parseScenario } from '../scenario/index.js';
+import { ovnDemoScenarioYaml, parseScenario } from '@merak/coordinator';
 import { DEMO_PROVIDERS, isDemoProvider } from './demo.js';
 
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));

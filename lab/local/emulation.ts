@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { errorMessage } from '@merak/agent';
+import { errorMessage } from '@merak/common';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { type EmulationState, type VhostRecord, statePath, writeState } from './emulation-state.js';
 import { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';

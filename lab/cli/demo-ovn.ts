@@ -7,9 +7,9 @@
 // down` (or --down) stops them all.
 import { join } from 'node:path';
 import type { LocalOvn } from '../local/emulation.js';
-import { ovnNames } from '../ovn/names.js';
-import { Plan, type PlannedVm } from '../plan/index.js';
-import { ovnDemoScenarioYaml, parseScenario } from '../scenario/index.js';
+import { ovnNames } from '@merak/coordinator';
+import { Plan, type PlannedVm } from '@merak/coordinator';
+import { ovnDemoScenarioYaml, parseScenario } from '@merak/coordinator';
 import { connect } from './connect.js';
 import type { DemoOptions } from './demo.js';
 import { localDown, localUp } from './local.js';

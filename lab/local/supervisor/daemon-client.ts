@@ -21,7 +21,7 @@ export class SupervisorStartError extends Error {
 
 /** The built daemon (from the package, so it is found from sources under test too). */
 export function supervisorMainPath(): string {
-  return join(dirname(createRequire(import.meta.url).resolve('@merak/coordinator/package.json')), 'dist', 'local', 'supervisor', 'daemon-main.js');
+  return join(dirname(createRequire(import.meta.url).resolve('@merak/lab/package.json')), 'dist', 'local', 'supervisor', 'daemon-main.js');
 }
 
 /** The running supervisor of the emulation in `dir`, if any. */

@@ -8,10 +8,10 @@ import { dirname, join } from 'node:path';
 import { type NodeProcess, startNodeProcess } from './node-process.js';
 import { type ProcessRecord, recordOf, stopRecorded } from './process-record.js';
 
-/** Where the build puts the server: test/dist/alcor/ beside the coordinator's package in the repository. */
+/** Where the build puts the server: test/dist/alcor/ beside the lab's package in the repository. */
 export function alcorServerMainPath(): string {
-  const coordinator = dirname(createRequire(import.meta.url).resolve('@merak/coordinator/package.json'));
-  return join(dirname(coordinator), 'test', 'dist', 'alcor', 'main.js');
+  const lab = dirname(createRequire(import.meta.url).resolve('@merak/lab/package.json'));
+  return join(dirname(lab), 'test', 'dist', 'alcor', 'main.js');
 }
 
 export class AlcorServerMissingError extends Error {

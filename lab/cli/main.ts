@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ServiceError, status } from '@grpc/grpc-js';
-import { InvalidArgumentError } from '@merak/agent';
+import { InvalidArgumentError } from '@merak/common';
 import { coordinatorV1 } from '@merak/proto';
 import { ConnectError, type ConnectFlags, connect, localDir } from './connect.js';
 import { DEMO_PROVIDERS, demo, isDemoProvider } from './demo.js';

@@ -2,7 +2,7 @@
 // (or MERAK_TLS_CA) for a coordinator serving TLS, else the local emulation's (`merak local up`
 // records its coordinator socket and token in its folder).
 import { existsSync, readFileSync } from 'node:fs';
-import { loadClientTls } from '@merak/agent';
+import { loadClientTls } from '@merak/common';
 import { join } from 'node:path';
 import { CoordinatorClient } from './coordinator-client.js';
 

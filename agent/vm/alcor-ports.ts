@@ -4,10 +4,10 @@
 // or sent again after a restart, finds the port it made instead of making a second one; a create
 // that timed out is waited for before it is sent again (create-or-adopt.ts), and the bind checks
 // that the port is still the one allocated.
-import { MerakError } from '../errors.js';
-import { type AlcorCall, AlcorHttp } from './alcor-http.js';
-import { createOrAdopt } from './create-or-adopt.js';
-import type { RetryEvent } from './retry.js';
+import { MerakError } from '@merak/common';
+import { type AlcorCall, AlcorHttp } from '@merak/common';
+import { createOrAdopt } from '@merak/common';
+import type { RetryEvent } from '@merak/common';
 
 export interface AlcorPortSettings {
   /** The port manager's base URL (http://host:30006). */

@@ -1,6 +1,6 @@
 // A promise-based client of one agent, with the bearer token on every call.
 import { type ClientReadableStream, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { type ClientTls, channelCredentials, channelOptions } from '@merak/agent';
+import { type ClientTls, channelCredentials, channelOptions } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 
 export interface AgentClientOptions {

@@ -5,7 +5,7 @@
 // --unixctl), readiness as its Chassis row in SB, and its stop with `exit` (which removes the
 // Chassis and the tunnel ports; SIGTERM would leave the Chassis behind in SB).
 import { join } from 'node:path';
-import { OvsdbClient, ovsMap } from '@merak/agent';
+import { OvsdbClient, ovsMap } from '@merak/common';
 import { type ProcessRecord, isRunning, stopRecorded } from './process-record.js';
 import { OvnStartError, run, startDetached } from './ovn-daemon.js';
 

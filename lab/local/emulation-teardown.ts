@@ -3,7 +3,7 @@
 // veth; then OVN central; then the bridge and the folder.
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { errorMessage } from '@merak/agent';
+import { errorMessage } from '@merak/common';
 import { netnsDelete } from '@merak/native';
 import { type EmulationState, type VhostRecord, readState, statePath } from './emulation-state.js';
 import { stopOvnCentral } from './ovn-central.js';

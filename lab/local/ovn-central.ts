@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { OvsdbClient } from '@merak/agent';
+import { OvsdbClient } from '@merak/common';
 import { isSysError, netnsCreate, netnsDelete } from '@merak/native';
 import { type ProcessRecord, isRunning, processesInNetns } from './process-record.js';
 import { OVN_NB_SCHEMA, OVN_SB_SCHEMA, OvnStartError, ovnMissing, run, startDetached } from './ovn-daemon.js';
