@@ -36,7 +36,8 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm install --no-audit --no-fund --loglevel=error
 fi
 
-# The native addon, the generated protobuf code and the TypeScript build (incremental).
+# The native addon, the generated protobuf code and the TypeScript build (incremental; it also
+# type-checks every test and test helper, tsconfig.tests.json, which emits nothing).
 if [[ ! -f native/build/Release/merak_native.node || -n $(find native/src native/binding.gyp -newer native/build/Release/merak_native.node 2>/dev/null) ]]; then
   echo "merak: building the native addon"
   npm run build -w native --silent >/dev/null

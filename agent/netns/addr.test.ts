@@ -2,7 +2,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isExists, isNotFound } from '../netlink/index.js';
 import type { NetnsHandle } from './netns-handle.js';
-import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
+import { NetnsFixture, ipJson, requireRoot } from './test-support/netns-fixture.js';
 
 requireRoot();
 

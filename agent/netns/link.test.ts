@@ -1,7 +1,7 @@
 // Privileged: real namespaces and veths, checked with `ip -j`. Fails (never skips) without root.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { IN6_ADDR_GEN_MODE, NLM_F, NetlinkError, RTM, isExists, isNotFound } from '../netlink/index.js';
-import { NetnsFixture, eventually, ipJson, requireRoot } from './test-fixtures.js';
+import { NetnsFixture, eventually, ipJson, requireRoot } from './test-support/netns-fixture.js';
 
 requireRoot();
 

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NetlinkSocketError } from '../netlink/index.js';
 import { createNamespace, deleteNamespaces, listNamespaces } from './namespace.js';
 import { NetnsHandle } from './netns-handle.js';
-import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
+import { NetnsFixture, ipJson, requireRoot } from './test-support/netns-fixture.js';
 
 requireRoot();
 

@@ -1,7 +1,7 @@
 // Privileged: permanent neighbours in a fresh namespace, checked with `ip -j neigh`.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isExists } from '../netlink/index.js';
-import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
+import { NetnsFixture, ipJson, requireRoot } from './test-support/netns-fixture.js';
 
 requireRoot();
 

@@ -5,7 +5,7 @@ import { createKernelLane } from '@merak/native';
 import { fstatSync, statSync } from 'node:fs';
 import { MerakError } from '@merak/common';
 import { isExists } from '../netlink/index.js';
-import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
+import { NetnsFixture, ipJson, requireRoot } from './test-support/netns-fixture.js';
 
 requireRoot();
 

@@ -1,7 +1,7 @@
 // Privileged: routes in a fresh namespace, checked with `ip -j route`.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RTPROT, RT_SCOPE, isExists } from '../netlink/index.js';
-import { NetnsFixture, ipJson, requireRoot } from './test-fixtures.js';
+import { NetnsFixture, ipJson, requireRoot } from './test-support/netns-fixture.js';
 
 requireRoot();
 

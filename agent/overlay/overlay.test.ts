@@ -4,7 +4,7 @@ import type { PortChange } from '../vm/port-committer.js';
 import { transactionOps } from '../vswitch/commands.js';
 import { type PortChangeRequest, type PortRow, portChangeCommands } from '../vswitch/vswitch.js';
 import { Overlay, type OverlayStore, VlanExhaustedError } from './overlay.js';
-import { golden } from './test-golden.js';
+import { golden } from './test-support/golden.js';
 
 // What the overlay hands to OVSDB, recorded: the seam where a VM's VNI becomes a Port.tag.
 function recordingStore(ports: PortRow[]): OverlayStore & { requests: PortChangeRequest[][] } {

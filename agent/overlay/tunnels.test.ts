@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { transactionOps } from '../vswitch/commands.js';
 import type { PortRow } from '../vswitch/vswitch.js';
-import { golden } from './test-golden.js';
+import { golden } from './test-support/golden.js';
 import { planTunnels, sourcesMark, sourcesOf, tunnelPortName } from './tunnels.js';
 
 describe('tunnel port names', () => {

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { NETNS_RUN_DIR } from '@merak/native';
-import { deleteNamespaces } from './namespace.js';
-import { NetnsHandle, type NetnsCreateOptions } from './netns-handle.js';
+import { deleteNamespaces } from '../namespace.js';
+import { NetnsHandle, type NetnsCreateOptions } from '../netns-handle.js';
 
 export const NAME_PREFIX = 'mtest-nl-';
 
