@@ -1,6 +1,6 @@
 // The base of every typed error in Merak-TS: a stable code, context, and the cause kept reachable.
 
-/** Stable codes; each maps to one gRPC status at the edge (agent/server/status.ts). */
+/** Stable codes; each maps to one gRPC status at the edge (grpc/status.ts). */
 export type MerakErrorCode =
   | 'INVALID_ARGUMENT'
   | 'CONFLICT'
@@ -15,6 +15,12 @@ export type MerakErrorCode =
   | 'UNIMPLEMENTED'
   | 'ALCOR'
   | 'FAILED_PRECONDITION'
+  /** A control plane under test (its set-up or teardown) failed. */
+  | 'CONTROL_PLANE'
+  /** OVN's databases hold something other than what the topology needs. */
+  | 'OVN'
+  /** The coordinator's state store cannot be used. */
+  | 'STORE'
   | 'INTERNAL';
 
 export type ErrorContext = Record<string, string | number | boolean | undefined>;

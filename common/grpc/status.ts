@@ -18,15 +18,21 @@ const BY_CODE: Record<MerakErrorCode, status> = {
   UNIMPLEMENTED: status.UNIMPLEMENTED,
   ALCOR: status.UNAVAILABLE,
   FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+  // Another system (the control plane under test) failed, as ALCOR and OVSDB.
+  CONTROL_PLANE: status.UNAVAILABLE,
+  OVN: status.UNAVAILABLE,
+  STORE: status.INTERNAL,
   INTERNAL: status.INTERNAL,
 };
 
+/** Any error as a gRPC status: a MerakError by its code, anything else INTERNAL; the message is the details. */
 export function toServiceError(e: unknown): ServiceError {
   const code = e instanceof MerakError ? BY_CODE[e.code] : status.INTERNAL;
   const details = errorMessage(e);
   return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
 }
 
+/** A gRPC status made here (not from a typed error): an agent's reply, a refused call. */
 export function statusError(code: status, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
 }

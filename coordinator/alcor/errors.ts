@@ -1,6 +1,6 @@
 // A step of the Alcor set-up that failed for good, with what Alcor answered, so a failed run can
 // say which object could not be made and why (matched by type; the answer is in the fields).
-import { AlcorError } from '@merak/common';
+import { AlcorError, errorMessage } from '@merak/common';
 import { ControlPlaneError } from '../providers/provider.js';
 
 export class AlcorSetupError extends ControlPlaneError {
@@ -16,8 +16,8 @@ export class AlcorSetupError extends ControlPlaneError {
     readonly step: string,
     cause: unknown,
   ) {
-    super(`Alcor set-up of ${step} failed: ${cause instanceof Error ? cause.message : String(cause)}`, [], { cause });
-    this.name = 'AlcorSetupError';
+    const answer = cause instanceof AlcorError ? cause : undefined;
+    super(`Alcor set-up of ${step} failed: ${errorMessage(cause)}`, [], { cause, code: 'ALCOR', context: { step, status: answer?.status ?? 0, endpoint: answer?.endpoint ?? '' } });
     this.status = cause instanceof AlcorError ? cause.status : 0;
     this.endpoint = cause instanceof AlcorError ? cause.endpoint : '';
     this.body = cause instanceof AlcorError ? cause.body : '';

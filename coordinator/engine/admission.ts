@@ -1,11 +1,12 @@
 // What a scenario must meet to be accepted, beyond its own validation: the hosts it names or
-// counts are connected agents. Refusals are ScenarioErrors (the gRPC service maps their codes).
+// counts are connected agents. Refusals are ScenarioErrors (common/grpc/status.ts maps their codes).
+import { MerakError } from '@merak/common';
 import type { Scenario } from '../scenario/index.js';
 
-export class ScenarioError extends Error {
-  constructor(readonly code: 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'ALREADY_EXISTS', message: string) {
-    super(message);
-    this.name = 'ScenarioError';
+/** A request about scenarios the engine refuses: no such scenario, a name taken, not now. */
+export class ScenarioError extends MerakError {
+  constructor(code: 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'CONFLICT', message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
   }
 }
 

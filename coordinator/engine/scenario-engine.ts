@@ -93,7 +93,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const parsed = parseScenario(text, format ? { format } : {});
     const live = [...this.runs.values()].filter((r) => r.phase !== 'deleted');
     const clash = live.find((r) => r.spec.scenario.name === parsed.name);
-    if (clash) throw new ScenarioError('ALREADY_EXISTS', `name: scenario '${parsed.name}' exists (${clash.id}, ${clash.phase}); delete it first or choose another name`);
+    if (clash) throw new ScenarioError('CONFLICT', `name: scenario '${parsed.name}' exists (${clash.id}, ${clash.phase}); delete it first or choose another name`);
     const provider = this.controlPlanes.get(parsed.provider);
     if (!provider) throw new ScenarioError('FAILED_PRECONDITION', `provider: this coordinator has no '${parsed.provider}' control plane configured`);
     const problems = provider.check?.(parsed) ?? [];

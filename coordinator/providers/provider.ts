@@ -1,6 +1,7 @@
 // What a control plane does for a scenario, seen from the engine: set its network up before any
 // VM, add what it needs to each VM's create request, and take the network down after the VMs.
 // One implementation per control plane (standalone, alcor, ovn); main.ts registers them by name.
+import { type ErrorContext, MerakError, type MerakErrorCode } from '@merak/common';
 import type { agentV1 } from '@merak/proto';
 import type { EndpointLatency } from '../report/report.js';
 import type { Logger } from 'pino';
@@ -72,9 +73,13 @@ export interface LiveScenarios {
 /** Makes a provider's control plane; the engine calls it once, with itself. */
 export type ControlPlaneFactory = (live: LiveScenarios) => ControlPlane;
 
-export class ControlPlaneError extends Error {
-  constructor(message: string, readonly leftovers: readonly string[] = [], options?: { cause?: unknown }) {
-    super(leftovers.length > 0 ? `${message}: ${leftovers.slice(0, 10).join('; ')}${leftovers.length > 10 ? ` (+${leftovers.length - 10} more)` : ''}` : message, options);
-    this.name = 'ControlPlaneError';
+/** What a control plane could not do (code CONTROL_PLANE unless a subclass says); `leftovers`: what it could not remove. */
+export class ControlPlaneError extends MerakError {
+  constructor(message: string, readonly leftovers: readonly string[] = [], options: { cause?: unknown; code?: MerakErrorCode; context?: ErrorContext } = {}) {
+    super(
+      options.code ?? 'CONTROL_PLANE',
+      leftovers.length > 0 ? `${message}: ${leftovers.slice(0, 10).join('; ')}${leftovers.length > 10 ? ` (+${leftovers.length - 10} more)` : ''}` : message,
+      { context: { ...options.context, leftovers: leftovers.length }, cause: options.cause },
+    );
   }
 }

@@ -2,14 +2,11 @@
 // AgentClient, so the engine cannot tell them apart; but a call here opens no connection and no
 // HTTP/2 stream: it is one message each way (or a few for a large Apply), on a stream the agent
 // opened when it registered.
-import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
+import { statusError } from '@merak/common';
 import type { agentV1, coordinatorV1 } from '@merak/proto';
 
 type Reply = coordinatorV1.AgentReply;
-
-function serviceError(code: status, message: string): ServiceError {
-  return Object.assign(new Error(message), { code, details: message, metadata: new Metadata() });
-}
 
 interface Pending {
   onReply(r: Reply): void;
@@ -34,13 +31,13 @@ export class AgentChannel {
     this.closedWith = reason;
     const calls = [...this.pending.values()];
     this.pending.clear();
-    for (const p of calls) p.fail(serviceError(status.UNAVAILABLE, `agent ${this.agent}: ${reason}`));
+    for (const p of calls) p.fail(statusError(status.UNAVAILABLE, `agent ${this.agent}: ${reason}`));
   }
 
   private start(request: NonNullable<coordinatorV1.AgentCall['request']>, pending: (id: number, finish: () => void) => Pending): number {
     const id = this.nextId++;
     if (this.closedWith !== undefined) {
-      pending(id, () => undefined).fail(serviceError(status.UNAVAILABLE, `agent ${this.agent}: ${this.closedWith}`));
+      pending(id, () => undefined).fail(statusError(status.UNAVAILABLE, `agent ${this.agent}: ${this.closedWith}`));
       return id;
     }
     this.pending.set(id, pending(id, () => this.pending.delete(id)));
@@ -56,7 +53,7 @@ export class AgentChannel {
         if (!this.pending.has(id)) return;
         this.pending.delete(id);
         this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: id });
-        reject(serviceError(status.CANCELLED, 'cancelled'));
+        reject(statusError(status.CANCELLED, 'cancelled'));
       };
       id = this.start({ $case: 'apply', value: req }, (_id, finish) => ({
         onReply: (r) => {
@@ -64,7 +61,7 @@ export class AgentChannel {
           if (!r.done) return;
           finish();
           signal?.removeEventListener('abort', cancel);
-          if (r.error) reject(serviceError(r.error.code, r.error.message));
+          if (r.error) reject(statusError(r.error.code, r.error.message));
           else resolve();
         },
         fail: (e) => {
@@ -87,7 +84,7 @@ export class AgentChannel {
         timer = setTimeout(() => {
           finish();
           this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: callId });
-          reject(serviceError(status.DEADLINE_EXCEEDED, `agent ${this.agent}: no answer to ${request.$case} within ${this.unaryDeadlineMs} ms`));
+          reject(statusError(status.DEADLINE_EXCEEDED, `agent ${this.agent}: no answer to ${request.$case} within ${this.unaryDeadlineMs} ms`));
         }, this.unaryDeadlineMs);
         return {
           onReply: (r) => {
@@ -95,8 +92,8 @@ export class AgentChannel {
             finish();
             clearTimeout(timer);
             const value = take(r);
-            if (r.error) reject(serviceError(r.error.code, r.error.message));
-            else if (value === undefined) reject(serviceError(status.INTERNAL, `agent ${this.agent}: a ${request.$case} reply without a ${request.$case} response`));
+            if (r.error) reject(statusError(r.error.code, r.error.message));
+            else if (value === undefined) reject(statusError(status.INTERNAL, `agent ${this.agent}: a ${request.$case} reply without a ${request.$case} response`));
             else resolve(value);
           },
           fail: (e) => {

@@ -1,4 +1,5 @@
 // The validated, immutable scenario. Produced only by parse.ts; nothing downstream re-validates.
+import { MerakError } from '@merak/common';
 
 export interface SubnetModel {
   readonly name: string;
@@ -112,10 +113,8 @@ export interface Scenario {
 }
 
 /** Every problem found, each with the path of the field a user can find in their file. */
-export class ScenarioValidationError extends Error {
-  readonly code = 'INVALID_SCENARIO';
+export class ScenarioValidationError extends MerakError {
   constructor(readonly issues: readonly { path: string; message: string }[]) {
-    super(`invalid scenario: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
-    this.name = 'ScenarioValidationError';
+    super('INVALID_ARGUMENT', `invalid scenario: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { context: { issues: issues.length } });
   }
 }

@@ -1,5 +1,6 @@
 // The gRPC Coordinator service over the scenario engine and the agent registry.
-import { Metadata, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type ServiceError, type sendUnaryData, status } from '@grpc/grpc-js';
+import { type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, status } from '@grpc/grpc-js';
+import { statusError, toServiceError } from '@merak/common';
 import { coordinatorV1 } from '@merak/proto';
 import { type Phase, ScenarioEngine, ScenarioError, type ScenarioStatus } from '../engine/scenario-engine.js';
 import type { AgentRegistry } from '../registry/agent-registry.js';
@@ -18,20 +19,6 @@ const PHASES: Record<Phase, coordinatorV1.ScenarioPhase> = {
   deleted: coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED,
 };
 
-function err(code: status, details: string): ServiceError {
-  return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
-}
-
-/** Maps engine and parse errors to gRPC statuses; a scenario validation error names every field. */
-export function toStatus(e: unknown): ServiceError {
-  if (e instanceof ScenarioError) {
-    const code = e.code === 'NOT_FOUND' ? status.NOT_FOUND : e.code === 'ALREADY_EXISTS' ? status.ALREADY_EXISTS : status.FAILED_PRECONDITION;
-    return err(code, e.message);
-  }
-  if (e instanceof Error && (e as { code?: unknown }).code === 'INVALID_SCENARIO') return err(status.INVALID_ARGUMENT, e.message);
-  return err(status.INTERNAL, e instanceof Error ? e.message : String(e));
-}
-
 export function testSummary(r: Report | undefined): coordinatorV1.TestSummary | undefined {
   if (!r?.ping) return undefined;
   const p = r.ping;
@@ -47,9 +34,10 @@ export function toProtoScenario(s: ScenarioStatus): coordinatorV1.Scenario {
 
 export function createCoordinatorService(engine: ScenarioEngine, registry: AgentRegistry): coordinatorV1.CoordinatorServer {
   const unary = <Req, Res>(fn: (req: Req) => Res | Promise<Res>) => (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>): void => {
+    // Engine and parse errors are MerakErrors: their code is the status (a validation error names every field).
     Promise.resolve()
       .then(() => fn(call.request))
-      .then((r) => cb(null, r), (e: unknown) => cb(toStatus(e)));
+      .then((r) => cb(null, r), (e: unknown) => cb(toServiceError(e)));
   };
   const get = (id: string): ScenarioStatus => {
     const s = engine.status(id);
@@ -76,7 +64,7 @@ export function createCoordinatorService(engine: ScenarioEngine, registry: Agent
     watchScenario(call: ServerWritableStream<coordinatorV1.WatchScenarioRequest, coordinatorV1.ScenarioEvent>): void {
       const first = engine.status(call.request.id);
       if (!first) {
-        call.emit('error', err(status.NOT_FOUND, `no scenario ${call.request.id}`));
+        call.emit('error', statusError(status.NOT_FOUND, `no scenario ${call.request.id}`));
         return;
       }
       const final = (p: Phase): boolean => p === 'ready' || p === 'failed' || p === 'deleted';

@@ -4,6 +4,7 @@
 // restarted coordinator asks its agent again, and the agent answers a repeated create of the same
 // VM with the VM it has, so none is made twice. Plans are not stored: they are derived. Agents
 // are not stored either: they register again within seconds of a restart.
+import { type ErrorContext, MerakError } from '@merak/common';
 import Database from 'better-sqlite3';
 
 export type VmPhase = 'ready' | 'failed';
@@ -38,10 +39,9 @@ export interface VmResultRow {
   readonly errorMessage: string;
 }
 
-export class StoreError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreError';
+export class StoreError extends MerakError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('STORE', message, { context });
   }
 }
 
@@ -112,7 +112,7 @@ export class Store {
       for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(UPGRADES[v]!);
     } else if (version !== SCHEMA_VERSION && tables > 0) {
       this.db.close();
-      throw new StoreError(`${path} holds state of another Merak-TS version (schema ${version}, this one reads ${SCHEMA_VERSION}); move it away or give another --state`);
+      throw new StoreError(`${path} holds state of another Merak-TS version (schema ${version}, this one reads ${SCHEMA_VERSION}); move it away or give another --state`, { path, schema: version });
     }
     this.db.exec(SCHEMA);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
