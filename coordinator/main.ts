@@ -67,7 +67,7 @@ async function main(): Promise<number> {
       },
     }));
   } catch (e) {
-    return fail(e instanceof Error ? e.message : String(e));
+    return fail(errorMessage(e));
   }
   if (values.help) {
     process.stdout.write(HELP);
@@ -170,6 +170,6 @@ function listenHttp(http: HttpServer, address: string): Promise<void> {
 }
 
 main().then((code) => { process.exitCode = code; }, (e: unknown) => {
-  process.stderr.write(`merak-coordinator: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`merak-coordinator: ${errorMessage(e)}\n`);
   process.exitCode = 1;
 });

@@ -3,7 +3,7 @@
 // (Alcor's status and body, OVSDB's error, the gRPC status). Errors are matched by type, along
 // their causes: a provider may wrap the call's error in its own.
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { AlcorError, OvsdbError } from '@merak/common';
+import { AlcorError, OvsdbError, errorMessage } from '@merak/common';
 import { ControlPlaneError } from '../providers/provider.js';
 import type { FailedCall, RunFailure } from '../report/run-summary.js';
 import type { Phase } from './run-state.js';
@@ -66,7 +66,7 @@ export function describeFailure(e: unknown, phase: Phase): RunFailure {
   for (const x of errors) if ((call = callOf(x))) break;
   const leftovers = errors.find((x): x is ControlPlaneError => x instanceof ControlPlaneError)?.leftovers ?? [];
   return {
-    step: stepOf(phase), phase, message: e instanceof Error ? e.message : String(e),
+    step: stepOf(phase), phase, message: errorMessage(e),
     ...(call ? { call } : {}), ...(leftovers.length > 0 ? { leftovers } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // A network set-up that fails half-way removes what it made before the run is called failed: the
 // control plane under test is left as it was, and the report lists what was made and taken back.
+import { errorMessage } from '@merak/common';
 import type { ControlPlane, ScenarioContext } from '../providers/provider.js';
 import { ControlPlaneError } from '../providers/provider.js';
 import type { ControlPlaneObject } from '../report/run-summary.js';
@@ -19,6 +20,6 @@ export async function rollBackNetwork(run: Run, ctx: ScenarioContext, cp: Contro
     // What could not go stays recorded: the report lists it as left behind, `merak delete` retries.
     const left = e instanceof ControlPlaneError ? e.leftovers.length : undefined;
     ctx.logger.warn({ scenario: run.id, err: e }, 'rolling back a failed network set-up left objects behind');
-    event('rollback', `not everything could be removed${left !== undefined ? ` (${left} left)` : ''}: ${e instanceof Error ? e.message : String(e)}`);
+    event('rollback', `not everything could be removed${left !== undefined ? ` (${left} left)` : ''}: ${errorMessage(e)}`);
   }
 }

@@ -9,6 +9,7 @@
 // admission (admission.ts).
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { errorMessage } from '@merak/common';
 import type { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AgentDirectory, type AgentPort, DEFAULT_FANOUT, type FanoutConfig } from '../fanout/fanout.js';
@@ -106,7 +107,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     try {
       plan = new Plan(scenario, hosts, tag);
     } catch (e) {
-      throw new ScenarioError('FAILED_PRECONDITION', e instanceof Error ? e.message : String(e));
+      throw new ScenarioError('FAILED_PRECONDITION', errorMessage(e));
     }
     const now = Date.now();
     const spec: StoredSpec = { scenario, hosts, acceptedAt: now, tag };
@@ -267,7 +268,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   private fail(run: Run, e: unknown): void {
     // A run cut short by shutdown is not a failure: it resumes at the next start.
     if (this.stopping) return;
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     const failure = describeFailure(e, run.phase);
     this.deps.logger.error({ scenario: run.id, err: e, step: failure.step, call: failure.call }, 'scenario failed');
     try {

@@ -16,6 +16,7 @@
 // lost-agent timeout counts from when the VMs began to wait and only a result resets it, so an
 // agent that comes back stalled again and again still ends with its VMs failed.
 import { status } from '@grpc/grpc-js';
+import { errorMessage } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import { type BackoffConfig, backoffDelay } from './backoff.js';
 import { ProgressWatch } from './progress-watch.js';
@@ -125,7 +126,7 @@ export async function fanOut(
         return true;
       } catch (e) {
         if (signal?.aborted) return false;
-        const reason = e instanceof Error ? e.message : String(e);
+        const reason = errorMessage(e);
         if (attempt >= config.retries) {
           for (const op of w.operations(from, to)) hooks.onResult(w.host, undeliveredResult(op, 'UNAVAILABLE', `${w.host}: could not prepare its VMs: ${reason} (after ${config.retries} retries)`, PREPARE_STEP));
           return false;

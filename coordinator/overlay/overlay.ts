@@ -2,6 +2,7 @@
 // it changed since that vhost was last told, and changes of its neighbor table (UpdateNeighbors:
 // only the entries that changed). A vhost that comes back (restarted, or with another underlay
 // address) is told again; so are its peers, whose sets name its address.
+import { errorMessage } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type TunnelSpec, sameTunnels, tunnelSets } from './tunnels.js';
@@ -143,7 +144,7 @@ export class Overlay {
         try {
           await fn(client, host, item);
         } catch (e) {
-          failures.push(`${host}: ${e instanceof Error ? e.message : String(e)}`);
+          failures.push(`${host}: ${errorMessage(e)}`);
         }
       }
     };

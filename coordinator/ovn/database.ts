@@ -3,7 +3,7 @@
 // lost (the next call reconnects; a call is never repeated behind its caller's back: a write
 // whose answer was lost may have committed, and only its caller knows how to look).
 import { performance } from 'node:perf_hooks';
-import { OvsdbClient, OvsdbError, type OvsdbJson, type OvsdbOperation } from '@merak/common';
+import { OvsdbClient, OvsdbError, type OvsdbJson, type OvsdbOperation, errorMessage } from '@merak/common';
 import type { CallStats } from '../alcor/call-stats.js';
 
 export type Json = OvsdbJson;
@@ -30,7 +30,7 @@ export class OvnDatabase {
       const results = await client.transact(ops, this.timeoutMs);
       return { results, sentAt, answeredAt: performance.now() };
     } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
+      error = errorMessage(e);
       // An error of the transaction itself carries OVSDB's details; anything else may have left the connection unusable.
       if (!(e instanceof OvsdbError && e.details !== null)) this.drop();
       throw e;

@@ -9,7 +9,7 @@
 // tearDown: port groups (their ACLs go with them), routers (their ports go with them), switches
 // (their ports go with them), each tolerant of what is gone; then whatever of the scenario is left
 // is listed.
-import { ovsMap } from '@merak/common';
+import { errorMessage, ovsMap } from '@merak/common';
 import type { CallStats } from '../alcor/call-stats.js';
 import { type Json, type Operation, type OvnDatabase, idsInclude, named, rowsOf, set, uuid, uuidOf } from './database.js';
 import { OvnError } from './errors.js';
@@ -182,7 +182,7 @@ export class NbTopologyWriter {
       try {
         await this.nb.transact([{ op: 'delete', table, where: this.whereOurs() }], this.stats, `delete (${what})`);
       } catch (e) {
-        problems.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+        problems.push(`${what}: ${errorMessage(e)}`);
       }
     };
     await step('port groups and their ACLs', 'Port_Group');
@@ -190,7 +190,7 @@ export class NbTopologyWriter {
     await step('switches and their ports', 'Logical_Switch');
     this.switchUuid.clear();
     this.groupUuid.clear();
-    return [...problems, ...(await this.leftovers().catch((e: unknown) => [`could not check what is left: ${e instanceof Error ? e.message : String(e)}`]))];
+    return [...problems, ...(await this.leftovers().catch((e: unknown) => [`could not check what is left: ${errorMessage(e)}`]))];
   }
 
   /** Every row of the scenario still in the database, as "Table name". */

@@ -9,6 +9,7 @@
 //
 // Every id is derived from the scenario and the object's name, so a coordinator that restarts
 // finds what it made; the ids are also recorded in the store.
+import { errorMessage } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AlcorEndpoints, AlcorNetwork, type NodeInfo, type SecurityGroupRuleBody, alcorEndpoints } from '../alcor/alcor-network.js';
@@ -170,7 +171,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
             mac_address: nic.mac || derivedMac(host), veth: nic.interface, server_port: goalState?.port ?? DEFAULT_GOALSTATE_PORT,
           });
         } catch (e) {
-          problems.push(`${host}: ${e instanceof Error ? e.message : String(e)}`);
+          problems.push(`${host}: ${errorMessage(e)}`);
         }
       }
     };
@@ -256,7 +257,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
         try {
           await fn();
         } catch (e) {
-          leftovers.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+          leftovers.push(`${what}: ${errorMessage(e)}`);
         }
       };
       // Ports the agents could not release (an agent gone for good): swept by their device_id.

@@ -7,6 +7,7 @@
 // coordinator's clock; those steps join the VM's own in its stored result. Teardown removes
 // everything of the scenario, tolerant of what is gone, and lists what it could not.
 import { performance } from 'node:perf_hooks';
+import { errorMessage } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { CallStats } from '../alcor/call-stats.js';
@@ -152,7 +153,7 @@ function create(deps: OvnDeps): ControlPlane {
         try {
           await watch(s.sbEndpoint);
         } catch (e) {
-          throw new ControlPlaneError(`ovn.sb: cannot monitor the southbound database at ${s.sbEndpoint}: ${e instanceof Error ? e.message : String(e)}`, [], { cause: e });
+          throw new ControlPlaneError(`ovn.sb: cannot monitor the southbound database at ${s.sbEndpoint}: ${errorMessage(e)}`, [], { cause: e });
         }
       }
       const out = await s.writer.ensureNetwork();
