@@ -1,6 +1,7 @@
 // The scenario's ping test: pairs of ready VMs chosen by the plan, each source's pairs asked of
 // its own vhost's agent (which converges each pair before the counted echoes: test.converge_ms),
 // a bounded number of vhosts at once. Every pair selected has an outcome, a failure included.
+import { forEachBounded } from '@merak/common';
 import type { agentV1 } from '@merak/proto';
 import { selectPingPairs } from '../plan/index.js';
 import type { PingOutcome } from '../report/report.js';
@@ -30,30 +31,25 @@ export async function runPingTest(run: Run, deps: PingTestDeps): Promise<PingOut
   deps.progress(`ping test: ${pairs.length} pairs from ${bySource.size} VMs on ${byHost.size} hosts`);
   const outcomes: PingOutcome[] = [];
   const hostOf = (i: number): string => plan.hosts[plan.hostOf[i]!]!;
-  const hosts = [...byHost];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < hosts.length && !run.abort.signal.aborted) {
-      const [host, sources] = hosts[next++]!;
-      const client = deps.clientFor(host);
-      const req: agentV1.PingRequest = {
-        sources: sources.map((src) => ({ vm: plan.vm(src).name, targets: bySource.get(src)!.map((p) => p.dstIp) })),
-        count: test.count, intervalMs: 100, timeoutMs: test.timeoutMs, convergeMs: test.convergeMs,
-      };
-      const res = client ? await client.ping(req).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))) : new Error(`agent ${host} is not connected`);
-      sources.forEach((src, k) => {
-        const name = req.sources[k]!.vm;
-        for (const p of bySource.get(src)!) {
-          const r = res instanceof Error ? undefined : res.results.find((x) => x.vm === name && x.target === p.dstIp);
-          outcomes.push({
-            src: plan.vm(src).id, dst: plan.vm(p.dst).id, srcHost: host, dstHost: hostOf(p.dst), dstIp: p.dstIp, expect: p.expect,
-            sent: r?.sent ?? 0, received: r?.received ?? 0, rttAvgMs: r?.rttAvgMs ?? 0, firstReplyMs: r?.firstReplyMs ?? 0, error: res instanceof Error ? res.message : (r?.error ?? 'no result'),
-          });
-        }
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(deps.parallelism, hosts.length) }, worker));
+  // A host's ping failing is its pairs' outcome (error set), not a throw: every host is asked.
+  await forEachBounded([...byHost], deps.parallelism, async ([host, sources]) => {
+    const client = deps.clientFor(host);
+    const req: agentV1.PingRequest = {
+      sources: sources.map((src) => ({ vm: plan.vm(src).name, targets: bySource.get(src)!.map((p) => p.dstIp) })),
+      count: test.count, intervalMs: 100, timeoutMs: test.timeoutMs, convergeMs: test.convergeMs,
+    };
+    const res = client ? await client.ping(req).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))) : new Error(`agent ${host} is not connected`);
+    sources.forEach((src, k) => {
+      const name = req.sources[k]!.vm;
+      for (const p of bySource.get(src)!) {
+        const r = res instanceof Error ? undefined : res.results.find((x) => x.vm === name && x.target === p.dstIp);
+        outcomes.push({
+          src: plan.vm(src).id, dst: plan.vm(p.dst).id, srcHost: host, dstHost: hostOf(p.dst), dstIp: p.dstIp, expect: p.expect,
+          sent: r?.sent ?? 0, received: r?.received ?? 0, rttAvgMs: r?.rttAvgMs ?? 0, firstReplyMs: r?.firstReplyMs ?? 0, error: res instanceof Error ? res.message : (r?.error ?? 'no result'),
+        });
+      }
+    });
+  }, { signal: run.abort.signal });
   return outcomes;
 }
 

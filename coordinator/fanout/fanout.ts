@@ -16,7 +16,7 @@
 // lost-agent timeout counts from when the VMs began to wait and only a result resets it, so an
 // agent that comes back stalled again and again still ends with its VMs failed.
 import { status } from '@grpc/grpc-js';
-import { errorMessage } from '@merak/common';
+import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import { type BackoffConfig, backoffDelay } from './backoff.js';
 import { ProgressWatch } from './progress-watch.js';
@@ -108,15 +108,6 @@ export async function fanOut(
 ): Promise<void> {
   const chunks: Array<{ work: HostWork; from: number; to: number }> = [];
   for (const w of work) for (let i = 0; i < w.count; i += config.chunkSize) chunks.push({ work: w, from: i, to: Math.min(w.count, i + config.chunkSize) });
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < chunks.length && !signal?.aborted) {
-      const c = chunks[next++]!;
-      if (c.work.prepare && !(await prepareChunk(c.work, c.from, c.to))) continue;
-      if (signal?.aborted) return;
-      await sendChunk(c.work.host, c.work.operations(c.from, c.to));
-    }
-  };
 
   /** false: the chunk's VMs failed (or the fan-out was stopped), nothing to send. */
   async function prepareChunk(w: HostWork, from: number, to: number): Promise<boolean> {
@@ -218,5 +209,10 @@ export async function fanOut(
     }
   }
 
-  await Promise.all(Array.from({ length: Math.min(config.agentParallelism, chunks.length) }, worker));
+  // A chunk's failures are its VMs' results (hooks.onResult), not throws; a stop stops new chunks.
+  await forEachBounded(chunks, config.agentParallelism, async (c) => {
+    if (c.work.prepare && !(await prepareChunk(c.work, c.from, c.to))) return;
+    if (signal?.aborted) return;
+    await sendChunk(c.work.host, c.work.operations(c.from, c.to));
+  }, { signal });
 }

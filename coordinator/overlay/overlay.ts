@@ -2,7 +2,7 @@
 // it changed since that vhost was last told, and changes of its neighbor table (UpdateNeighbors:
 // only the entries that changed). A vhost that comes back (restarted, or with another underlay
 // address) is told again; so are its peers, whose sets name its address.
-import { errorMessage } from '@merak/common';
+import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type TunnelSpec, sameTunnels, tunnelSets } from './tunnels.js';
@@ -130,24 +130,22 @@ export class Overlay {
     return { told: work.length - failures.length, entries, flowMods: flows, slowestMicros: maxMicros, failures };
   }
 
-  /** Runs `fn` for each vhost of `work`, a bounded number at once; failures become "host: reason". */
+  /**
+   * Runs `fn` for each vhost of `work`, a bounded number at once; failures become "host: reason"
+   * (recorded, not thrown: one vhost that cannot be told does not stop the others).
+   */
   private async each<T>(work: ReadonlyArray<readonly [string, T]>, failures: string[], parallelism: number, fn: (client: TunnelPort, host: string, item: T) => Promise<void>): Promise<void> {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < work.length) {
-        const [host, item] = work[next++]!;
-        const client = this.deps.clientFor(host);
-        if (!client) {
-          failures.push(`${host}: not connected`);
-          continue;
-        }
-        try {
-          await fn(client, host, item);
-        } catch (e) {
-          failures.push(`${host}: ${errorMessage(e)}`);
-        }
+    await forEachBounded(work, parallelism, async ([host, item]) => {
+      const client = this.deps.clientFor(host);
+      if (!client) {
+        failures.push(`${host}: not connected`);
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(parallelism, work.length) }, worker));
+      try {
+        await fn(client, host, item);
+      } catch (e) {
+        failures.push(`${host}: ${errorMessage(e)}`);
+      }
+    });
   }
 }

@@ -9,7 +9,7 @@
 //
 // Every id is derived from the scenario and the object's name, so a coordinator that restarts
 // finds what it made; the ids are also recorded in the store.
-import { errorMessage } from '@merak/common';
+import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AlcorEndpoints, AlcorNetwork, type NodeInfo, type SecurityGroupRuleBody, alcorEndpoints } from '../alcor/alcor-network.js';
@@ -136,46 +136,42 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
   async function nodeInfos(hosts: readonly string[], pushedTo: Set<string>): Promise<NodeInfo[]> {
     const out: NodeInfo[] = [];
     const problems: string[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < hosts.length) {
-        const host = hosts[next++]!;
-        const client = deps.agents.clientFor(host);
-        if (!client) {
-          problems.push(`${host}: not connected`);
-          continue;
-        }
-        try {
-          const info = await client.info();
-          // The underlay carries the data plane; without one, the first IPv4 address that is not
-          // loopback. A hollow agent has no interfaces: its --underlay-ip stands for its address.
-          const nic = info.addresses.find((a) => a.address.split('/')[0] === info.underlayIp)
-            ?? info.addresses.find((a) => !a.address.startsWith('127.'))
-            ?? (info.underlayIp ? { interface: 'eth0', address: info.underlayIp, mac: '' } : undefined);
-          if (!nic) {
-            problems.push(`${host}: no IPv4 address to register (a hollow agent needs --underlay-ip)`);
-            continue;
-          }
-          const ip = nic.address.split('/')[0]!;
-          let goalState: { host: string; port: number } | undefined;
-          if (info.goalstateAddress !== '') {
-            goalState = goalStateEndpoint(info.goalstateAddress);
-            if (!goalState) {
-              problems.push(`${host}: its GoalState address '${info.goalstateAddress}' is not HOST:PORT`);
-              continue;
-            }
-            pushedTo.add(host);
-          } else pushedTo.delete(host);
-          out.push({
-            node_id: nodeIdOf(host), node_name: host, local_ip: goalState && !isWildcard(goalState.host) ? goalState.host : ip, 'data-path-ip': info.underlayIp || ip,
-            mac_address: nic.mac || derivedMac(host), veth: nic.interface, server_port: goalState?.port ?? DEFAULT_GOALSTATE_PORT,
-          });
-        } catch (e) {
-          problems.push(`${host}: ${errorMessage(e)}`);
-        }
+    // A host's problem is recorded, not thrown: every host is asked, and all problems are told at once.
+    await forEachBounded(hosts, HOST_INFO_PARALLELISM, async (host) => {
+      const client = deps.agents.clientFor(host);
+      if (!client) {
+        problems.push(`${host}: not connected`);
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(HOST_INFO_PARALLELISM, hosts.length) }, worker));
+      try {
+        const info = await client.info();
+        // The underlay carries the data plane; without one, the first IPv4 address that is not
+        // loopback. A hollow agent has no interfaces: its --underlay-ip stands for its address.
+        const nic = info.addresses.find((a) => a.address.split('/')[0] === info.underlayIp)
+          ?? info.addresses.find((a) => !a.address.startsWith('127.'))
+          ?? (info.underlayIp ? { interface: 'eth0', address: info.underlayIp, mac: '' } : undefined);
+        if (!nic) {
+          problems.push(`${host}: no IPv4 address to register (a hollow agent needs --underlay-ip)`);
+          return;
+        }
+        const ip = nic.address.split('/')[0]!;
+        let goalState: { host: string; port: number } | undefined;
+        if (info.goalstateAddress !== '') {
+          goalState = goalStateEndpoint(info.goalstateAddress);
+          if (!goalState) {
+            problems.push(`${host}: its GoalState address '${info.goalstateAddress}' is not HOST:PORT`);
+            return;
+          }
+          pushedTo.add(host);
+        } else pushedTo.delete(host);
+        out.push({
+          node_id: nodeIdOf(host), node_name: host, local_ip: goalState && !isWildcard(goalState.host) ? goalState.host : ip, 'data-path-ip': info.underlayIp || ip,
+          mac_address: nic.mac || derivedMac(host), veth: nic.interface, server_port: goalState?.port ?? DEFAULT_GOALSTATE_PORT,
+        });
+      } catch (e) {
+        problems.push(`${host}: ${errorMessage(e)}`);
+      }
+    });
     if (problems.length > 0) throw new ControlPlaneError('could not describe every host to Alcor', problems);
     return out.sort((a, b) => a.node_name.localeCompare(b.node_name, 'en', { numeric: true }));
   }
