@@ -2,9 +2,9 @@
 // (or MERAK_TLS_CA) for a coordinator serving TLS, else the local emulation's (`merak local up`
 // records its coordinator socket and token in its folder).
 import { existsSync, readFileSync } from 'node:fs';
-import { loadClientTls } from '@merak/common';
+import { MerakError, loadClientTls } from '@merak/common';
 import { join } from 'node:path';
-import { CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorClient } from '../coordinator-client/coordinator-client.js';
 
 /** The local emulation's folder: $MERAK_LOCAL_DIR, else /run/merak/local (gone at reboot, like namespaces). */
 export function localDir(flag?: string): string {
@@ -23,10 +23,9 @@ export function readLocalEndpoint(dir: string): LocalEndpoint | undefined {
   return JSON.parse(readFileSync(file, 'utf8')) as LocalEndpoint;
 }
 
-export class ConnectError extends Error {
+export class ConnectError extends MerakError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ConnectError';
+    super('INVALID_ARGUMENT', message);
   }
 }
 

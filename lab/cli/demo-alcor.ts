@@ -6,6 +6,7 @@
 // and on SIGINT/SIGTERM.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { MerakError } from '@merak/common';
 import { type AlcorServerProcess, startAlcorServerProcess } from '../local/alcor-server-process.js';
 import { ALCOR_NCM_PORT } from '../local/emulation.js';
 import { Plan } from '@merak/coordinator';
@@ -15,10 +16,9 @@ import type { DemoOptions } from './demo.js';
 import { alcorServerRecordFile, localDown, localUp } from './local.js';
 import { runScenario } from './run-scenario.js';
 
-class InterruptedError extends Error {
+class InterruptedError extends MerakError {
   constructor(signal: string) {
-    super(`interrupted (${signal}): stopped the Alcor-compatible server`);
-    this.name = 'InterruptedError';
+    super('UNAVAILABLE', `interrupted (${signal}): stopped the Alcor-compatible server`, { context: { signal } });
   }
 }
 

@@ -5,6 +5,7 @@
 // supervisor, then removes everything, from any shell, also what an interrupted run left behind.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { MerakError } from '@merak/common';
 import { stopRecordedAlcorServer } from '../local/alcor-server-process.js';
 import { type LocalEmulation, type TeardownReport, teardownLocalEmulation } from '../local/emulation.js';
 import { readState } from '../local/emulation-state.js';
@@ -15,7 +16,7 @@ import { isRunning, stopRecorded } from '../local/process-record.js';
 import { askToHeal, followSupervisor, runningSupervisor, spawnSupervisor, stopSupervisor } from '../local/supervisor/daemon-client.js';
 import { readSupervision, supervisionPath } from '../local/supervisor/supervision-file.js';
 import { emulationUnits } from '../local/supervisor/units.js';
-import { CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorClient } from '../coordinator-client/coordinator-client.js';
 
 export { ovnCoordinatorArgs } from '../local/local-launch.js';
 export { localStatus } from '../local/local-status.js';
@@ -28,10 +29,9 @@ export interface LocalUpOptions extends LocalSettings {
 }
 
 /** A local emulation that is there but not as asked; `--fresh` replaces it. */
-export class LocalSettingsError extends Error {
+export class LocalSettingsError extends MerakError {
   constructor(message: string) {
-    super(message);
-    this.name = 'LocalSettingsError';
+    super('CONFLICT', message);
   }
 }
 

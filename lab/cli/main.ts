@@ -4,12 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ServiceError, status } from '@grpc/grpc-js';
-import { InvalidArgumentError } from '@merak/common';
+import { InvalidArgumentError, MerakError, errorMessage } from '@merak/common';
 import { coordinatorV1 } from '@merak/proto';
 import { ConnectError, type ConnectFlags, connect, localDir } from './connect.js';
 import { DEMO_PROVIDERS, demo, isDemoProvider } from './demo.js';
 import { localDown, localLeftovers, localSettings, localStatus, localUp } from './local.js';
-import type { CoordinatorClient } from './coordinator-client.js';
+import type { CoordinatorClient } from '../coordinator-client/coordinator-client.js';
 import { phaseName, runScenario, writeReport } from './run-scenario.js';
 
 const HELP = `merak: large-scale cloud emulation (Merak-TS).
@@ -121,9 +121,9 @@ async function withClient(flags: Flags, fn: (c: CoordinatorClient) => Promise<nu
 }
 
 /** A call refused for a reason the user can fix here: the same error, and what to give. */
-class CallError extends Error {
+class CallError extends MerakError {
   constructor(readonly grpc: ServiceError, hint: string) {
-    super(`${grpc.details} (${hint})`);
+    super('FAILED_PRECONDITION', `${grpc.details} (${hint})`, { cause: grpc });
   }
 }
 
@@ -259,13 +259,17 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-class UsageError extends Error {}
+class UsageError extends MerakError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
     const grpc = e as Partial<ServiceError>;
-    const message = typeof grpc.code === 'number' && grpc.details !== undefined ? grpc.details : e instanceof Error ? e.message : String(e);
+    const message = typeof grpc.code === 'number' && grpc.details !== undefined ? grpc.details : errorMessage(e);
     process.stderr.write(`merak: ${message}\n${e instanceof UsageError ? `\n${HELP}` : ''}`);
     process.exitCode = e instanceof UsageError || e instanceof ConnectError || e instanceof InvalidArgumentError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
   },

@@ -3,7 +3,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
-import type { CoordinatorClient } from './coordinator-client.js';
+import { MerakError, errorMessage } from '@merak/common';
+import type { CoordinatorClient } from '../coordinator-client/coordinator-client.js';
 import { ProgressBar } from './progress.js';
 
 export interface RunOutcome {
@@ -31,9 +32,9 @@ export interface RunOptions {
 }
 
 /** A scenario named `name` could not be deleted to make room for a new run of it. */
-export class ScenarioNotReplacedError extends Error {
+export class ScenarioNotReplacedError extends MerakError {
   constructor(readonly scenarioName: string, readonly id: string, readonly phase: string, readonly reason: string) {
-    super(`scenario '${scenarioName}' (${id}) from an earlier run could not be deleted (${phase}${reason ? `: ${reason}` : ''}); 'merak local up --fresh' starts the emulation clean`);
+    super('CONFLICT', `scenario '${scenarioName}' (${id}) from an earlier run could not be deleted (${phase}${reason ? `: ${reason}` : ''}); 'merak local up --fresh' starts the emulation clean`);
   }
 }
 
@@ -88,7 +89,7 @@ export async function runScenario(client: CoordinatorClient, text: string, opts:
     log('');
     log(`report: ${join(reportDir, 'report.json')}, ${join(reportDir, 'report.html')}`);
   } catch (e) {
-    log(`no report: ${e instanceof Error ? e.message : String(e)}`);
+    log(`no report: ${errorMessage(e)}`);
   }
   const ok = last.phase === coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY;
   log(ok ? `scenario ${last.name} is ready` : `scenario ${last.name} ${phaseName(last.phase)}${last.error ? `: ${last.error}` : ''}`);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { MerakError } from '@merak/common';
 import { type NodeProcess, startNodeProcess } from './node-process.js';
 import { type ProcessRecord, recordOf, stopRecorded } from './process-record.js';
 
@@ -14,10 +15,9 @@ export function alcorServerMainPath(): string {
   return join(dirname(lab), 'test', 'dist', 'alcor', 'main.js');
 }
 
-export class AlcorServerMissingError extends Error {
+export class AlcorServerMissingError extends MerakError {
   constructor(readonly path: string) {
-    super(`the Alcor-compatible server is not built (${path} is missing): build the repository first (npx tsc -b, or npm run demo, which builds)`);
-    this.name = 'AlcorServerMissingError';
+    super('FAILED_PRECONDITION', `the Alcor-compatible server is not built (${path} is missing): build the repository first (npx tsc -b, or npm run demo, which builds)`);
   }
 }
 

@@ -3,16 +3,16 @@
 // supervisor answers; restartAgent waits for that answer (or asks for it: SIGTERM).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MerakError } from '@merak/common';
 import { AgentClient } from '../agent-client/agent-client.js';
 import { type EmulatedVhost, type LocalEmulation, type LocalOvn, type TeardownReport } from './emulation.js';
 import { type EmulationState, type VhostRecord, readState } from './emulation-state.js';
 import { EMULATION_DIR, type LocalRecord } from './local-record.js';
 import { type ProcessRecord, isRunning, signalRecorded } from './process-record.js';
 
-export class EmulationViewError extends Error {
+export class EmulationViewError extends MerakError {
   constructor(message: string) {
-    super(message);
-    this.name = 'EmulationViewError';
+    super('UNAVAILABLE', message);
   }
 }
 

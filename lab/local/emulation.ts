@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { errorMessage } from '@merak/common';
+import { errorMessage, forEachBounded } from '@merak/common';
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { type EmulationState, type VhostRecord, statePath, writeState } from './emulation-state.js';
 import { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';
@@ -170,23 +170,6 @@ function vhostRecord(stateDir: string, prefix: string, i: number, underlayIp: st
   };
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (e) {
-        failure ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure;
-}
-
 export async function startLocalEmulation(options: LocalEmulationOptions): Promise<LocalEmulation> {
   if (process.getuid?.() !== 0) throw new Error('a local emulation needs root (network namespaces, veths, a bridge, Open vSwitch)');
   validate(options);
@@ -242,7 +225,7 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
       ovn = localOvn(central);
     }
     await options.beforeVhosts?.(ovn);
-    await forEachLimit(records, START_PARALLELISM, async (rec) => {
+    await forEachBounded(records, START_PARALLELISM, async (rec) => {
       const lv = await startLocalVhost({
         name: rec.name,
         dir: rec.dir,

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CoordinatorClient } from '../cli/coordinator-client.js';
+import { CoordinatorClient } from '../coordinator-client/coordinator-client.js';
 import { type CoordinatorLaunch, EMULATION_DIR, type LocalRecord, type LocalSettings, writeLocalRecord } from './local-record.js';
 import { startCoordinatorProcess } from './coordinator-process.js';
 import { type LocalOvn, startLocalEmulation } from './emulation.js';

@@ -4,6 +4,7 @@
 // down), is ready when a given line appears in that log, and is stopped by PID.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { MerakError } from '@merak/common';
 import { noteChildExit } from './child-exits.js';
 
 export interface NodeProcessOptions {
@@ -33,7 +34,7 @@ export interface NodeProcess {
   kill(): Promise<void>;
 }
 
-export class ProcessStartError extends Error {
+export class ProcessStartError extends MerakError {
   constructor(message: string, readonly logFile: string) {
     let logTail = '';
     try {
@@ -41,8 +42,7 @@ export class ProcessStartError extends Error {
     } catch {
       // no log yet
     }
-    super(logTail ? `${message}\n--- log tail (${logFile}) ---\n${logTail}` : message);
-    this.name = 'ProcessStartError';
+    super('UNAVAILABLE', logTail ? `${message}\n--- log tail (${logFile}) ---\n${logTail}` : message);
   }
 }
 

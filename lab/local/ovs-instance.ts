@@ -4,6 +4,7 @@ import { type ChildProcess, spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { MerakError } from '@merak/common';
 import { noteChildExit } from './child-exits.js';
 
 export const VSWITCH_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
@@ -22,10 +23,9 @@ export interface OvsInstance {
   stop(): Promise<void>;
 }
 
-export class OvsStartError extends Error {
+export class OvsStartError extends MerakError {
   constructor(message: string, readonly logTail: string) {
-    super(`${message}${logTail ? `\n--- log tail ---\n${logTail}` : ''}`);
-    this.name = 'OvsStartError';
+    super('UNAVAILABLE', `${message}${logTail ? `\n--- log tail ---\n${logTail}` : ''}`);
   }
 }
 

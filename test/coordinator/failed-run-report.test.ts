@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { runScenario } from '../../lab/cli/run-scenario.js';
 import { ScenarioEngine } from '../../coordinator/engine/scenario-engine.js';
 import { nodeIdOf } from '../../coordinator/providers/provider-alcor.js';

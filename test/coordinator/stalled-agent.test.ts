@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import type { AgentProcess } from '../../lab/local/agent-process.js';
 import type { Report } from '../../coordinator/report/report.js';
 import { type ProcessCluster, metric, settledScenario, startProcessCluster, startRpsScenario, until } from '../fixtures/coordinator-processes.js';

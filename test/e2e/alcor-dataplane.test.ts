@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { agentV1, coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
 import { ALCOR_NCM_PORT, type EmulatedVhost } from '../../lab/local/emulation.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';

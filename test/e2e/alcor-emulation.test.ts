@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 import { ipJson, linksWithPrefix, namespacesWithPrefix, processesMentioning, requireRoot, sweepEmulation, uniquePrefix, vsctlList } from '../fixtures/local-emulation.js';

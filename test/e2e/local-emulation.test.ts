@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
 import { runScenario } from '../../lab/cli/run-scenario.js';
 import { Plan } from '../../coordinator/plan/index.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { type LocalUp, localDown, localStatus, localUp } from '../../lab/cli/local.js';
 import { readLocalRecord } from '../../lab/local/local-record.js';
 import { type ProcessRecord, isRunning, signalRecorded } from '../../lab/local/process-record.js';

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import type { agentV1 } from '@merak/proto';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
 import type { EmulatedVhost, LocalOvn } from '../../lab/local/emulation.js';
 import { shortId } from '../../coordinator/ovn/names.js';

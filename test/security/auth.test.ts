@@ -9,7 +9,7 @@ import { Metadata, type ServiceError, credentials, status } from '@grpc/grpc-js'
 import { agentV1, coordinatorV1 } from '@merak/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../lab/agent-client/agent-client.js';
-import { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { waitFor } from '../fixtures/processes.js';
 import { AGENT_MAIN, COORDINATOR_MAIN, Spawned, httpGet } from './harness.js';
 

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { MerakError } from '@merak/common';
 import { isRunning, signalRecorded, stopRecorded } from '../process-record.js';
 import type { LocalSettings } from '../local-record.js';
 import { type SupervisionRecord, type SupervisorPhase, readSupervision } from './supervision-file.js';
@@ -12,10 +13,9 @@ export const SUPERVISOR_LOG = 'supervisor.log';
 const UP_LOG = 'up.log';
 
 /** The supervisor ended or failed before it was up; carries its own error or its log's tail. */
-export class SupervisorStartError extends Error {
+export class SupervisorStartError extends MerakError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SupervisorStartError';
+    super('UNAVAILABLE', message);
   }
 }
 

@@ -5,7 +5,7 @@
 // how those ended (code or signal); of processes it found running it only sees that they ended.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { errorMessage } from '@merak/common';
+import { MerakError, errorMessage } from '@merak/common';
 import { describeExit, takeChildExit } from '../child-exits.js';
 import { type EmulationState, readState, writeState } from '../emulation-state.js';
 import { EMULATION_DIR, type LocalRecord, readLocalRecord, writeLocalRecord } from '../local-record.js';
@@ -18,10 +18,9 @@ const POLL_MS = 250;
 /** Starts at once within a tier (each start waits for its process to be ready). */
 const START_PARALLELISM = 4;
 
-export class SupervisorError extends Error {
+export class SupervisorError extends MerakError {
   constructor(message: string) {
-    super(message);
-    this.name = 'SupervisorError';
+    super('NOT_FOUND', message);
   }
 }
 
