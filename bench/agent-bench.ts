@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '@merak/common';
 import { netnsCreate, netnsDelete } from '@merak/native';
 import { agentV1 } from '@merak/proto';
 import { AgentClient, type OvsInstance, startAgentProcess, startOvsInstance } from '@merak/lab';
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
   } finally {
     // Each step even when the one before failed: OVS, then whatever a failed or stopped run left
     // (VM namespaces by prefix, the vhost's), then the folder.
-    const warn = (what: string) => (e: unknown): void => console.error(`bench: ${what}: ${e instanceof Error ? e.message : String(e)}`);
+    const warn = (what: string) => (e: unknown): void => console.error(`bench: ${what}: ${errorMessage(e)}`);
     await ovs?.stop().catch(warn('stopping OVS'));
     await namespacesWithPrefix(prefix).then((names) => netnsDelete(names)).catch(warn('deleting namespaces'));
     rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // registering with the coordinator. Used by coordinator-bench.ts; stops on SIGTERM.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '@merak/common';
 import { type RunningAgent, createHollowBackend, parseAgentConfig, startAgent } from '@merak/agent';
 import { pino } from 'pino';
 
@@ -32,6 +33,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`hollow-fleet: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`hollow-fleet: ${errorMessage(e)}\n`);
   process.exit(1);
 });

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { agentV1 } from '@merak/proto';
 import { startLocalVhost } from '@merak/lab';
+import { errorMessage } from '@merak/common';
 import { leftBehind } from './common/host-state.js';
 import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
 
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
       sample(made, kernelBase);
     }
   } finally {
-    await vhost?.stop().catch((e: unknown) => console.error(`bench: stopping the vhost: ${e instanceof Error ? e.message : String(e)}`));
+    await vhost?.stop().catch((e: unknown) => console.error(`bench: stopping the vhost: ${errorMessage(e)}`));
     rmSync(dir, { recursive: true, force: true });
     const left = await leftBehind([prefix], dir);
     console.log(left.length === 0 ? `bench: nothing of ${prefix} is left (namespaces, links, processes, folder)` : `bench: LEFT BEHIND: ${left.join(', ')}`);

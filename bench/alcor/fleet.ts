@@ -4,6 +4,7 @@
 // told to stop, on SIGTERM, or when the bench process goes away.
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
+import { errorMessage } from '@merak/common';
 import type { GoalStateHostAgent } from '../../agent/goalstate/host-agent.js';
 import type { GoalStateServer } from '../../agent/goalstate/server.js';
 import { type FromFleet, type HostReport, type PortTiming, type ToFleet, neighborLine } from './fleet-protocol.js';
@@ -105,7 +106,7 @@ async function shutdown(code: number): Promise<void> {
 }
 
 process.on('message', (m: ToFleet) => {
-  handle(m).catch((e: unknown) => send({ kind: 'failed', error: e instanceof Error ? e.message : String(e) }));
+  handle(m).catch((e: unknown) => send({ kind: 'failed', error: errorMessage(e) }));
 });
 // The bench process went away (or asked us to go): nothing of the fleet may stay.
 process.on('disconnect', () => void shutdown(0));

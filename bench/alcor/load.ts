@@ -2,6 +2,7 @@
 // POST (Alcor allocates its IP and MAC) and the bind PUT (device fields and binding:host_id), with
 // `concurrency` ports in flight. The PUT is what NCM pushes for and answers after.
 import { performance } from 'node:perf_hooks';
+import { errorMessage } from '@merak/common';
 import type { JsonClient } from './http-client.js';
 import { stopped } from './stop.js';
 import type { Topology } from './topology.js';
@@ -87,7 +88,7 @@ export async function bindAll(client: JsonClient, project: string, topo: Topolog
       }, 200);
       o.putMs = performance.now() - b;
     } catch (e) {
-      o.error = e instanceof Error ? e.message : String(e);
+      o.error = errorMessage(e);
     }
     onBound();
   });

@@ -7,6 +7,7 @@
 // checked from outside first (checks.ts); a miss fails the run. Nothing is left behind: the fleet
 // child is stopped (killed when it does not stop), also on SIGINT/SIGTERM. See --help.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '@merak/common';
 import { type ModeFigures, type ModeRun, figuresOf } from './figures.js';
 import { liveFleets, startedFleetPids } from './fleet-client.js';
 import { runBenchMain } from '../common/lifecycle.js';
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
       try {
         runs.push(await runMode(mode, r, o, topo, alcor));
       } catch (e) {
-        const msg = `${mode} round ${r}: ${e instanceof Error ? e.message : String(e)}`;
+        const msg = `${mode} round ${r}: ${errorMessage(e)}`;
         errors.push(msg);
         progress(`${msg} (run abandoned)`);
       }

@@ -7,6 +7,7 @@
 // Node nothing referenced to wait for, so it exits at once with code 0, skipping every `finally`:
 // `bench:agent --vms 1000 --skip-baseline` left its ovsdb-server, namespace and folder that way
 // when the agent took longer than its grace to stop.
+import { errorMessage } from '@merak/common';
 
 /** Holds the event loop open until the returned function is called. */
 export function holdEventLoop(): () => void {
@@ -30,7 +31,7 @@ export function runBenchMain(main: () => Promise<void>): void {
   });
   main()
     .catch((e: unknown) => {
-      console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+      console.error(`bench: ${errorMessage(e)}`);
       process.exitCode = 1;
     })
     .finally(() => {

@@ -3,7 +3,7 @@ import type * as LocalCli from '../../lab/cli/local.js';
 import type * as PlanModule from '../../coordinator/plan/index.js';
 import type * as ScenarioModule from '../../coordinator/scenario/index.js';
 
-/** The coordinator's CLI internals (local up/down, connect, the planner), which its package does not export. */
+/** The lab's CLI internals (local up/down, connect) and the coordinator's planner, which their packages do not export. */
 export interface Modules {
   local: typeof LocalCli;
   connect: typeof ConnectCli;
@@ -12,13 +12,13 @@ export interface Modules {
 }
 
 export async function loadModules(): Promise<Modules> {
-  // From the coordinator's build output beside this one (the package's exports name only its index).
-  const dist = (path: string): string => new URL(`../../../coordinator/dist/${path}`, import.meta.url).href;
+  // From the packages' build output beside this one (their exports name only their index).
+  const dist = (path: string): string => new URL(`../../../${path}`, import.meta.url).href;
   const [local, connect, plan, scenario] = await Promise.all([
-    import(dist('cli/local.js')) as Promise<typeof LocalCli>,
-    import(dist('cli/connect.js')) as Promise<typeof ConnectCli>,
-    import(dist('plan/index.js')) as Promise<typeof PlanModule>,
-    import(dist('scenario/index.js')) as Promise<typeof ScenarioModule>,
+    import(dist('lab/dist/cli/local.js')) as Promise<typeof LocalCli>,
+    import(dist('lab/dist/cli/connect.js')) as Promise<typeof ConnectCli>,
+    import(dist('coordinator/dist/plan/index.js')) as Promise<typeof PlanModule>,
+    import(dist('coordinator/dist/scenario/index.js')) as Promise<typeof ScenarioModule>,
   ]);
   return { local, connect, plan, scenario };
 }

@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errorMessage } from '@merak/common';
 import { loadModules } from './coordinator-modules.js';
 import type { Mode, ModeFigures } from './figures.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from '../common/host-state.js';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
         progress(`${mode}: ${r.pairs.passed}/${r.pairs.tested} pairs passed, first reply p50 ${r.firstReplyMs.p50} ms p99 ${r.firstReplyMs.p99} ms, ${r.vms.ready} VMs ready`);
         for (const p of r.failedPairsSample) progress(`${mode}:   failed pair ${p}`);
       } catch (e) {
-        const msg = `${mode}: ${e instanceof Error ? e.message : String(e)}`;
+        const msg = `${mode}: ${errorMessage(e)}`;
         errors.push(msg);
         progress(`${msg} (mode abandoned)`);
         if (stop.signal !== undefined) break;

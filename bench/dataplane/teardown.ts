@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
+import { errorMessage } from '@merak/common';
 import { readState, teardownLocalEmulation } from '@merak/lab';
 import type { Modules } from './coordinator-modules.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning, run } from '../common/host-state.js';
@@ -12,7 +13,7 @@ import { linksWithPrefix, namespacesWithPrefix, processesMentioning, run } from 
  */
 export async function teardown(m: Modules, dir: string, prefix: string, log: (line: string) => void): Promise<string[]> {
   const left: string[] = [];
-  await m.local.localDown(dir, log).catch((e: unknown) => log(`local down failed: ${e instanceof Error ? e.message : String(e)}`));
+  await m.local.localDown(dir, log).catch((e: unknown) => log(`local down failed: ${errorMessage(e)}`));
   const stateDir = join(dir, 'emulation');
   if (existsSync(stateDir) && readState(stateDir)) {
     left.push(`the emulation record in ${stateDir}`);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
 import { type LocalEmulation, startLocalEmulation, teardownLocalEmulation } from '@merak/lab';
+import { errorMessage } from '@merak/common';
 import { type ModeFigures, type RunResult, figuresOf } from './figures.js';
 import { linksWithPrefix, namespacesWithPrefix, processesMentioning } from '../common/host-state.js';
 import { runBenchMain } from '../common/lifecycle.js';
@@ -24,7 +25,6 @@ import { handleStopSignals, progress, run, setLiveStateDir, stopped } from './st
 
 handleStopSignals();
 
-const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
@@ -62,8 +62,8 @@ async function main(): Promise<void> {
       try {
         into.push(await runOnce(b, mode, label, roundNo, count, serial++));
       } catch (e) {
-        errors.push(`${label}: ${msg(e)}`);
-        progress(`${label}: ${msg(e)} (run abandoned)`);
+        errors.push(`${label}: ${errorMessage(e)}`);
+        progress(`${label}: ${errorMessage(e)} (run abandoned)`);
       }
     };
     for (let r = 1; r <= o.rounds && !stopped(); r++) {
@@ -73,8 +73,8 @@ async function main(): Promise<void> {
     }
     for (const size of o.sizes) if (!stopped()) await attempt(sizeRuns, 'ours', `ours-size${size}`, 0, size);
   } catch (e) {
-    errors.push(msg(e));
-    progress(`FAILED: ${msg(e)}`);
+    errors.push(errorMessage(e));
+    progress(`FAILED: ${errorMessage(e)}`);
   } finally {
     watch?.close();
     // A stopped run's abandoned VMs (its removal may have been cut short): by name.
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     } else {
       progress('taking the emulation down');
       const report = await (emulation ? emulation.stop() : existsSync(stateDir) ? teardownLocalEmulation(stateDir) : Promise.resolve(undefined)).catch((e: unknown) => {
-        errors.push(`emulation down: ${msg(e)}`);
+        errors.push(`emulation down: ${errorMessage(e)}`);
         return undefined;
       });
       for (const f of report?.failed ?? []) errors.push(`emulation down could not remove ${f.what}: ${f.error}`);

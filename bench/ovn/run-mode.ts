@@ -2,6 +2,7 @@
 // watched (and a sample pinged), the CPU of OVN's daemons over it, the checks from outside, then
 // the run's ports removed (NB and VMs) and checked gone before the next run.
 import type { LocalEmulation } from '@merak/lab';
+import { errorMessage } from '@merak/common';
 import { checkMade, leftOf } from './checks.js';
 import { type OvnPids, cpuBetween, sampleCpu, waitForQuiet } from './cpu.js';
 import type { RunResult } from './figures.js';
@@ -23,7 +24,6 @@ export interface Bench {
   readonly pids: OvnPids;
 }
 
-const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Indices of the ports to ping: spread evenly, each from 1 (port i pings port i - 1). */
@@ -75,7 +75,7 @@ export async function runOnce(b: Bench, mode: Mode, label: string, roundNo: numb
       () => { makeDoneAt = wallMs(); },
       (e: unknown) => {
         makeDoneAt = wallMs();
-        ctx.problems.push(`making the ports: ${msg(e)}`);
+        ctx.problems.push(`making the ports: ${errorMessage(e)}`);
       },
     );
     let lastSaid = wallMs();
@@ -98,7 +98,7 @@ export async function runOnce(b: Bench, mode: Mode, label: string, roundNo: numb
     const outcomes = await Promise.all(pings);
     for (const p of watch.misplaced) ctx.problems.push(`installed on the wrong vhost: ${p}`);
     // From outside, before anything is said of the run.
-    if (!stopped()) ctx.problems.push(...(await checkMade(emulation, plan).catch((e: unknown) => [`checking from outside: ${msg(e)}`])));
+    if (!stopped()) ctx.problems.push(...(await checkMade(emulation, plan).catch((e: unknown) => [`checking from outside: ${errorMessage(e)}`])));
 
     const latencyMs: number[] = [];
     let lastInstalled = -Infinity;
@@ -136,11 +136,11 @@ export async function runOnce(b: Bench, mode: Mode, label: string, roundNo: numb
     await Promise.all(pings).catch(() => undefined);
     if (made) {
       say('removing the run\'s ports (VMs, then NB)');
-      await way.remove().catch((e: unknown) => ctx.problems.push(`removing: ${msg(e)}`));
+      await way.remove().catch((e: unknown) => ctx.problems.push(`removing: ${errorMessage(e)}`));
       // Gone everywhere before the next run: ovn-northd drops the bindings, ovn-controller lets go.
       let left: string[] = [];
       for (let i = 0; i < 120; i++) {
-        left = await leftOf(emulation, plan, `${b.prefix}-vm-`).catch((e: unknown) => [`checking: ${msg(e)}`]);
+        left = await leftOf(emulation, plan, `${b.prefix}-vm-`).catch((e: unknown) => [`checking: ${errorMessage(e)}`]);
         if (left.length === 0) break;
         await sleep(500);
       }

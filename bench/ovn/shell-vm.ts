@@ -4,6 +4,7 @@
 // tx checksum offload off, the outer end up, then the port on OVN's bridge with its iface-id.
 import { netnsDelete } from '@merak/native';
 import type { EmulatedVhost } from '@merak/lab';
+import { errorMessage } from '@merak/common';
 import type { BenchPort, RunPlan } from './ports.js';
 import { run } from './stop.js';
 
@@ -33,7 +34,7 @@ export async function removeShellVms(vhosts: readonly EmulatedVhost[], bridge: s
     const mine = ports.filter((p) => p.vhost === vh.index);
     for (let i = 0; i < mine.length; i += 200) {
       const args = mine.slice(i, i + 200).flatMap((p) => ['--', '--if-exists', 'del-port', bridge, p.port]);
-      await run('ovs-vsctl', [`--db=unix:${vh.dbSocket}`, ...args.slice(1)]).catch((e: unknown) => problems.push(`ovs-vsctl del-port on ${vh.name}: ${e instanceof Error ? e.message : String(e)}`));
+      await run('ovs-vsctl', [`--db=unix:${vh.dbSocket}`, ...args.slice(1)]).catch((e: unknown) => problems.push(`ovs-vsctl del-port on ${vh.name}: ${errorMessage(e)}`));
     }
   }));
   const errors = await netnsDelete(ports.map((p) => p.vm));

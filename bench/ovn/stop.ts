@@ -5,6 +5,7 @@
 import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { errorMessage } from '@merak/common';
 
 let signal: NodeJS.Signals | undefined;
 /** The emulation's folder while one is up (said on a hard exit). */
@@ -67,7 +68,7 @@ export function handleStopSignals(): void {
 
 export class CommandError extends Error {
   constructor(readonly command: string, readonly stderr: string, cause: unknown) {
-    super(`${command}: ${stderr.trim() || (cause instanceof Error ? cause.message : String(cause))}`, { cause });
+    super(`${command}: ${stderr.trim() || (errorMessage(cause))}`, { cause });
     this.name = 'CommandError';
   }
 }

@@ -1,6 +1,6 @@
 // The three ways of making a run's ports: each writes the NB (noting per port when its write was
 // sent and committed, wall clock) and makes the VMs; and removes them again (not timed).
-import { type OvsdbJson, OvsdbClient, ovsMap } from '@merak/common';
+import { OvsdbClient, type OvsdbJson, errorMessage, ovsMap } from '@merak/common';
 import type { LocalEmulation } from '@merak/lab';
 import { agentV1 } from '@merak/proto';
 import type { OvnModules } from './modules.js';
@@ -37,7 +37,6 @@ export interface Way {
   remove(): Promise<void>;
 }
 
-const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export function wayOf(mode: Mode, ctx: WayContext): Way {
   return mode === 'ours' ? ours(ctx) : baseline(mode, ctx);
@@ -90,7 +89,7 @@ function ours(ctx: WayContext): Way {
           if (operations.length === 0) return;
           await vh.client.apply({ operations, concurrency: o.vmConcurrency, startAtUnixMs: 0 }, (r) => {
             if (r.status !== agentV1.VmStatus.VM_STATUS_DELETED) ctx.problems.push(`removing: agent of ${vh.name}: VM ${r.id} ${agentV1.vmStatusToJSON(r.status)}: ${r.error?.message ?? ''}`);
-          }).catch((e: unknown) => ctx.problems.push(`removing: agent of ${vh.name}: ${msg(e)}`));
+          }).catch((e: unknown) => ctx.problems.push(`removing: agent of ${vh.name}: ${errorMessage(e)}`));
         }));
         const left = await writer.tearDown();
         for (const l of left) ctx.problems.push(`removing: NB: ${l}`);
@@ -145,7 +144,7 @@ function baseline(mode: 'heater' | 'naive', ctx: WayContext): Way {
       try {
         ctx.problems.push(...(await removeShellVms(emulation.vhosts, ctx.bridge, plan.ports)).map((x) => `removing: ${x}`));
         // The switch's ports go with it (not root rows).
-        await client().transact([{ op: 'delete', table: 'Logical_Switch', where: [['name', '==', plan.switchName]] }]).catch((e: unknown) => ctx.problems.push(`removing: NB switch ${plan.switchName}: ${msg(e)}`));
+        await client().transact([{ op: 'delete', table: 'Logical_Switch', where: [['name', '==', plan.switchName]] }]).catch((e: unknown) => ctx.problems.push(`removing: NB switch ${plan.switchName}: ${errorMessage(e)}`));
       } finally {
         nb?.close();
       }

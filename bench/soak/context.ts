@@ -1,6 +1,6 @@
 // What every part of the soak works on: the emulation's folder and prefix, its coordinator client,
 // the Alcor-compatible server, the options, and how to say progress.
-import type { CoordinatorClient } from '../../lab/cli/coordinator-client.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import type { AlcorServer } from '../../test/alcor/index.js';
 import type { SoakModules } from './modules.js';
 import type { SoakOptions } from './options.js';
@@ -32,4 +32,3 @@ export class SoakError extends Error {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));

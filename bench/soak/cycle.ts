@@ -1,8 +1,9 @@
 // One create/delete cycle: a scenario of --vms VMs in Alcor mode, created and awaited, checked,
 // deleted and awaited, checked again.
 import { coordinatorV1 } from '@merak/proto';
+import { errorMessage } from '@merak/common';
 import { type Baseline, type CheckResult, checkHosts } from './checks.js';
-import { type Soak, errorText, sleep, throwIfStopped } from './context.js';
+import { type Soak, sleep, throwIfStopped } from './context.js';
 
 const Phase = coordinatorV1.ScenarioPhase;
 const FINAL = new Set([Phase.SCENARIO_PHASE_READY, Phase.SCENARIO_PHASE_FAILED, Phase.SCENARIO_PHASE_DELETED]);
@@ -42,7 +43,7 @@ async function until(s: Soak, id: string, done: (sc: coordinatorV1.Scenario) => 
       if (done(sc)) return sc;
       last = `${phaseName(sc.phase)}, ${sc.vms?.ready ?? 0}/${sc.vms?.requested ?? 0} ready`;
     } catch (e) {
-      last = errorText(e);
+      last = errorMessage(e);
     }
     if (Date.now() > deadline) throw new Error(`${what}: not done after ${s.o.cycleTimeoutMs} ms (last: ${last})`);
     await sleep(500);
@@ -64,7 +65,7 @@ export async function runCycle(s: Soak, n: number, baseline: Baseline): Promise<
     }
     afterCreate = await checkHosts(s, baseline);
   } catch (e) {
-    failures.push(errorText(e));
+    failures.push(errorMessage(e));
   }
   // Deleted also after a failed create: the next cycle starts from nothing (on a stop, local down does it).
   try {
@@ -79,7 +80,7 @@ export async function runCycle(s: Soak, n: number, baseline: Baseline): Promise<
     }
     afterDelete = await checkHosts(s, baseline);
   } catch (e) {
-    failures.push(errorText(e));
+    failures.push(errorMessage(e));
   }
   return { failure: failures.join('; '), afterCreate, afterDelete };
 }

@@ -3,7 +3,8 @@
 // to the coordinator. Not healed within the bound: `local up` on the existing emulation (the heal
 // path, which starts only what is down), then the same wait once more.
 import { join } from 'node:path';
-import { type Soak, SoakError, errorText, sleep, throwIfStopped } from './context.js';
+import { errorMessage } from '@merak/common';
+import { type Soak, SoakError, sleep, throwIfStopped } from './context.js';
 
 /** What is not healthy yet (empty = healed). */
 async function unhealthy(s: Soak): Promise<string[]> {
@@ -20,7 +21,7 @@ async function unhealthy(s: Soak): Promise<string[]> {
     const connected = new Set(agents.filter((a) => a.connected).map((a) => a.info?.name));
     return state.vhosts.filter((v) => !connected.has(v.name)).map((v) => `agent of ${v.name} not connected`);
   } catch (e) {
-    return [`coordinator not answering: ${errorText(e)}`];
+    return [`coordinator not answering: ${errorMessage(e)}`];
   }
 }
 

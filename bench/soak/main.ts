@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { netnsDelete } from '@merak/native';
+import { errorMessage } from '@merak/common';
 import { leftBehind, linksWithPrefix, namespacesWithPrefix, processesMentioning, run } from '../common/host-state.js';
 import { StopOnSignals, runBenchMain } from '../common/lifecycle.js';
 import { takeBaseline } from './checks.js';
-import { type Soak, errorText } from './context.js';
+import { type Soak} from './context.js';
 import { runCycle } from './cycle.js';
 import { injectFault } from './faults.js';
 import { awaitHealed } from './heal.js';
@@ -95,14 +96,14 @@ async function main(): Promise<void> {
       }
     }
   } catch (e) {
-    errors.push(errorText(e));
-    log(`FAILED: ${errorText(e)}`);
+    errors.push(errorMessage(e));
+    log(`FAILED: ${errorMessage(e)}`);
   } finally {
     soak?.client.close();
     await soak?.alcor.close().catch(() => undefined);
     log('taking the emulation down');
     const report = await m.local.localDown(dir, (l) => log(`  ${l.trim()}`)).catch((e: unknown) => {
-      errors.push(`local down: ${errorText(e)}`);
+      errors.push(`local down: ${errorMessage(e)}`);
       return undefined;
     });
     for (const f of report?.failed ?? []) errors.push(`local down could not remove ${f.what}: ${f.error}`);

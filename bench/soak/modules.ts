@@ -23,12 +23,12 @@ const dist = (path: string): string => new URL(`../../../${path}`, import.meta.u
 
 export async function loadSoakModules(): Promise<SoakModules> {
   const [local, connect, state, record, processes, units, alcor] = await Promise.all([
-    import(dist('coordinator/dist/cli/local.js')) as Promise<typeof LocalCli>,
-    import(dist('coordinator/dist/cli/connect.js')) as Promise<typeof ConnectCli>,
-    import(dist('coordinator/dist/local/emulation-state.js')) as Promise<typeof EmulationState>,
-    import(dist('coordinator/dist/local/local-record.js')) as Promise<typeof LocalRecord>,
-    import(dist('coordinator/dist/local/process-record.js')) as Promise<typeof ProcessRecord>,
-    import(dist('coordinator/dist/local/supervisor/units.js')) as Promise<typeof Units>,
+    import(dist('lab/dist/cli/local.js')) as Promise<typeof LocalCli>,
+    import(dist('lab/dist/cli/connect.js')) as Promise<typeof ConnectCli>,
+    import(dist('lab/dist/local/emulation-state.js')) as Promise<typeof EmulationState>,
+    import(dist('lab/dist/local/local-record.js')) as Promise<typeof LocalRecord>,
+    import(dist('lab/dist/local/process-record.js')) as Promise<typeof ProcessRecord>,
+    import(dist('lab/dist/local/supervisor/units.js')) as Promise<typeof Units>,
     import(dist('test/dist/alcor/index.js')) as Promise<typeof AlcorModule>,
   ]);
   return { local, connect, state, record, processes, units, alcor };
