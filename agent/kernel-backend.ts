@@ -13,7 +13,9 @@ import { type Overlay, type OverlayStack, type Underlay, ensureUnderlay, openOve
 import { pingFromNamespace } from './probe/pinger.js';
 import type { ReadinessCheck } from '@merak/common';
 import { KernelExecutor } from './vm/kernel-executor.js';
+import { ownerMark } from './vm/ownership.js';
 import { PortCommitter } from './vm/port-committer.js';
+import { vmInterfaces } from './vm/vm-record.js';
 import { OvnInstalledWatcher } from './ovn/installed-watcher.js';
 import { OvsdbClient } from '@merak/common';
 import { Vswitch } from './vswitch/vswitch.js';
@@ -26,7 +28,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   const probe = await NetnsHandle.open('/proc/self/ns/net');
   let vswitch: Vswitch | undefined;
   try {
-    vswitch = await Vswitch.connect(config.ovsdbSocket, config.bridge, config.vhost, logger);
+    vswitch = await Vswitch.connect(config.ovsdbSocket, config.bridge, ownerMark(config.vhost), logger);
     await vswitch.ensureBridge(config.datapathType);
   } catch (e) {
     host.close();
@@ -57,7 +59,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   // OVN VMs: one monitor for ovn-installed (opened on the first OVN VM), their ports outside the overlay.
   const ovnWatcher = new OvnInstalledWatcher(() => OvsdbClient.connect(config.ovsdbSocket), logger);
   const ovn = { watcher: ovnWatcher, ports: new PortCommitter((changes) => vs.applyPortChanges(changes)) };
-  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vs, goalState, ovn });
+  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vmInterfaces(vs, config.vhost), goalState, ovn });
   logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType, underlayIp: underlay?.ip }, 'bridge ready');
   const checks: ReadinessCheck[] = [
     { name: 'ovsdb', check: () => vs.echo() },

@@ -9,4 +9,4 @@ export { type NeighborOutcome, TunnelProgram } from './tunnel-program.js';
 export { PATCH, TUNNEL_BRIDGE } from './tunnel-flows.js';
 export { type OpenOverlayOptions, type OverlayStack, openOverlay } from './open-overlay.js';
 export { type SourceTunnel, type TunnelChange } from './overlay.js';
-export { type TunnelSource, sourcesMark, sourcesOf } from './tunnels.js';
+export { type TunnelConfig, type TunnelOutcome, type TunnelSource, sourcesMark, sourcesOf } from './tunnels.js';

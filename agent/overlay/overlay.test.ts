@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ownerMark } from '../vm/ownership.js';
 import type { PortChange } from '../vm/port-committer.js';
 import { transactionOps } from '../vswitch/commands.js';
 import { type PortChangeRequest, type PortRow, portChangeCommands } from '../vswitch/vswitch.js';
@@ -42,7 +43,7 @@ describe('Overlay VM ports', () => {
     ]);
     expect(overlay.vlanMap()).toEqual(new Map([[1002, 1], [1001, 3]]));
     // What goes to OVSDB for the first two (the removal's Port uuid as a select would find it).
-    const ops = transactionOps(portChangeCommands('br-int', 'vh-0', store.requests[0]!, new Map([['mv9', '22222222-0000-0000-0000-000000000009']])), { waitForVswitchd: true });
+    const ops = transactionOps(portChangeCommands('br-int', ownerMark('vh-0'), store.requests[0]!, new Map([['mv9', '22222222-0000-0000-0000-000000000009']])), { waitForVswitchd: true });
     expect(ops).toEqual(golden('vm-ports-tagged.json', ops));
   });
 

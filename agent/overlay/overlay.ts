@@ -8,13 +8,13 @@
 // "exactly this set" never removes the other's tunnels (docs/goalstate-data-plane.md).
 import type { Logger } from 'pino';
 import { InvalidArgumentError, MerakError } from '@merak/common';
-import type { TunnelConfig, TunnelOutcome } from '../server/agent-handlers.js';
 import type { PortChange } from '../vm/port-committer.js';
 import { type Command, DelPort } from '../vswitch/commands.js';
-import { OWNER_KEY, type PortChangeRequest, type PortRow, type Vswitch } from '../vswitch/vswitch.js';
+import { OWNER_KEY } from '../vm/ownership.js';
+import type { PortChangeRequest, PortRow, Vswitch } from '../vswitch/vswitch.js';
 import type { NeighborChange } from './neighbor-table.js';
 import type { NeighborOutcome, TunnelProgram } from './tunnel-program.js';
-import { MARK, type PlannedTunnel, type Tunnel, type TunnelSource, type TunnelType, planTunnels, sourcesOf, tunnelPortName } from './tunnels.js';
+import { MARK, type PlannedTunnel, type Tunnel, type TunnelConfig, type TunnelOutcome, type TunnelSource, type TunnelType, planTunnels, sourcesOf, tunnelPortName } from './tunnels.js';
 import { VLAN_MAX, VLAN_MIN, VlanMap } from './vlan-map.js';
 
 /** The VM (or tunnel set) needs a VLAN for a VNI and all of this vhost's are in use. */

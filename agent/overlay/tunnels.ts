@@ -2,9 +2,24 @@
 // and the plan that turns the ports there are into the set wanted. Pure: no I/O.
 import { parseIpv4 } from '@merak/common';
 import { AddPort, type Command, DelPort, MutateExternalIds, SetPortTag } from '../vswitch/commands.js';
-import { OWNER_KEY, type PortRow } from '../vswitch/vswitch.js';
+import { OWNER_KEY } from '../vm/ownership.js';
+import type { PortRow } from '../vswitch/vswitch.js';
 
 export type TunnelType = 'vxlan' | 'geneve';
+
+/** The whole set of overlay tunnels a vhost should have (SetTunnels replaces what it had). */
+export interface TunnelConfig {
+  readonly type: TunnelType;
+  /** Flood and learn instead of the neighbor table's flows (a baseline). */
+  readonly flood: boolean;
+  readonly tunnels: readonly { remoteIp: string; vni: number; remoteMac: string }[];
+}
+
+export interface TunnelOutcome {
+  readonly tunnels: number;
+  readonly added: number;
+  readonly removed: number;
+}
 
 /** Port external_ids the agent writes on its tunnel and VM ports. */
 export const MARK = {

@@ -2,11 +2,12 @@
 // control-plane tests beyond what one machine's kernel can hold. VMs exist only in memory. With
 // Alcor as the control plane the Alcor calls are real (allocate, bind, release): that is the load
 // such a test puts on Alcor.
-import type { PortProgramming } from '../goalstate/contracts.js';
+import { errorMessage } from '@merak/common';
 import { allocateStage, bindStage, releasePort, type AlcorCtx } from './alcor-stages.js';
 import type { CreateOptions, CreateOutcome, DeleteOutcome, VmExecutor, VmState } from './executor.js';
 import type { StepTimer } from './stages.js';
-import type { VmRef, VmSpec } from './spec.js';
+import type { PortProgramming } from './port-programming.js';
+import { type VmRef, type VmSpec, sameSpec } from './spec.js';
 import { VmFailure, runStages } from './stages.js';
 
 export class HollowExecutor implements VmExecutor {
@@ -41,7 +42,7 @@ export class HollowExecutor implements VmExecutor {
     if (!spec) return { status: 'absent', portName: '' };
     if (spec.alcor) {
       await releasePort(spec, timer).catch((e: unknown) => {
-        throw new VmFailure('ALCOR', 'release', e instanceof Error ? e.message : String(e), { cause: e });
+        throw new VmFailure('ALCOR', 'release', errorMessage(e), { cause: e });
       });
     }
     await timer.time('hollow', async () => {
@@ -60,27 +61,4 @@ export class HollowExecutor implements VmExecutor {
       namespacePresent: true, portPresent: true, complete: true, ifaceId: s.ifaceId ?? '', vni: s.vni,
     }));
   }
-}
-
-/**
- * Two specs describe the same VM (what makes a repeated create a no-op). With Alcor, the port
- * (and so the addresses Alcor gave it) is what must agree; the request carries no addresses.
- */
-export function sameSpec(a: VmSpec, b: VmSpec): boolean {
-  if (a.alcor || b.alcor) {
-    const x = a.alcor;
-    const y = b.alcor;
-    if (!x || !y || x.portId !== y.portId || x.projectId !== y.projectId || x.networkId !== y.networkId || x.subnetId !== y.subnetId || x.hostId !== y.hostId) return false;
-  } else if (a.ip !== b.ip || a.mac !== b.mac) return false;
-  // An OVN VM and a standalone one differ (another bridge); the wait's timeout is not the VM's.
-  if ((a.ovn === undefined) !== (b.ovn === undefined)) return false;
-  return (
-    a.id === b.id && a.name === b.name && a.prefixLength === b.prefixLength &&
-    (a.gateway ?? '') === (b.gateway ?? '') && a.mtu === b.mtu && a.portKind === b.portKind &&
-    a.portName === b.portName && (a.ifaceId ?? '') === (b.ifaceId ?? '') && a.vni === b.vni && sameRoutes(a.routes, b.routes)
-  );
-}
-
-function sameRoutes(a: VmSpec['routes'], b: VmSpec['routes']): boolean {
-  return a.length === b.length && a.every((r, i) => r.destination === b[i]!.destination && r.prefixLength === b[i]!.prefixLength && r.via === b[i]!.via);
 }

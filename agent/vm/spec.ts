@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import type { agentV1 } from '@merak/proto';
 import type { AlcorPortSettings } from './alcor-ports.js';
 import { InvalidArgumentError } from '@merak/common';
+import { isAgentKey } from './ownership.js';
 import { broadcastOf, formatIpv4, macBytes, networkOf, parseIpv4, parseMac } from '@merak/common';
 
 export type PortKind = 'veth' | 'internal';
@@ -76,8 +77,6 @@ export const MAX_VNI = 0xffffff;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const PORT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
-/** external_ids keys the agent writes itself; a caller may not set them. */
-export const RESERVED_EXTERNAL_ID = /^(merak-|vm-id$|vm-name$|iface-id$|attached-mac$)/;
 
 /** The port name on br-int when the caller gives none: stable, <= 15 bytes, from the id. */
 export function derivePortName(id: string): string {
@@ -103,7 +102,7 @@ function checkSpec(field: string, s: agentV1.VmSpec): VmSpec {
     throw new InvalidArgumentError(`${field}.mtu`, `${s.mtu} is outside 68..65535`);
   }
   for (const key of Object.keys(s.externalIds)) {
-    if (RESERVED_EXTERNAL_ID.test(key)) {
+    if (isAgentKey(key)) {
       throw new InvalidArgumentError(`${field}.external_ids`, `key '${key}' is reserved for the agent`);
     }
   }
@@ -290,4 +289,27 @@ export function validateApply(req: agentV1.ApplyRequest, limits: BatchLimits): A
     }
   });
   return { operations, concurrency, startAtUnixMs: req.startAtUnixMs };
+}
+
+/**
+ * Two specs describe the same VM (what makes a repeated create a no-op). With Alcor, the port
+ * (and so the addresses Alcor gave it) is what must agree; the request carries no addresses.
+ */
+export function sameSpec(a: VmSpec, b: VmSpec): boolean {
+  if (a.alcor || b.alcor) {
+    const x = a.alcor;
+    const y = b.alcor;
+    if (!x || !y || x.portId !== y.portId || x.projectId !== y.projectId || x.networkId !== y.networkId || x.subnetId !== y.subnetId || x.hostId !== y.hostId) return false;
+  } else if (a.ip !== b.ip || a.mac !== b.mac) return false;
+  // An OVN VM and a standalone one differ (another bridge); the wait's timeout is not the VM's.
+  if ((a.ovn === undefined) !== (b.ovn === undefined)) return false;
+  return (
+    a.id === b.id && a.name === b.name && a.prefixLength === b.prefixLength &&
+    (a.gateway ?? '') === (b.gateway ?? '') && a.mtu === b.mtu && a.portKind === b.portKind &&
+    a.portName === b.portName && (a.ifaceId ?? '') === (b.ifaceId ?? '') && a.vni === b.vni && sameRoutes(a.routes, b.routes)
+  );
+}
+
+function sameRoutes(a: VmSpec['routes'], b: VmSpec['routes']): boolean {
+  return a.length === b.length && a.every((r, i) => r.destination === b[i]!.destination && r.prefixLength === b[i]!.prefixLength && r.via === b[i]!.via);
 }

@@ -1,30 +1,7 @@
 // How a VM is recorded in OVSDB: the external_ids the agent writes on its Interface, and the spec
 // read back from them (so list, delete and a resent create read OVSDB, never memory).
+import { EXT, isVmOf, ownerMark, vmMark } from './ownership.js';
 import { DEFAULT_OVN_TIMEOUT_MS, type PortKind, type VmRoute, type VmSpec } from './spec.js';
-
-/** external_ids keys the agent owns on each VM's OVS Interface. */
-export const EXT = {
-  vhost: 'merak-vhost',
-  vmId: 'vm-id',
-  vmName: 'vm-name',
-  ifaceId: 'iface-id',
-  attachedMac: 'attached-mac',
-  ip: 'merak-ip',
-  gateway: 'merak-gateway',
-  mtu: 'merak-mtu',
-  portKind: 'merak-port-kind',
-  vni: 'merak-vni',
-  routes: 'merak-routes',
-  // Alcor mode: what deleting the VM's port in Alcor needs, and what makes a resent create the same VM.
-  alcorUrl: 'merak-alcor-url',
-  alcorProject: 'merak-alcor-project',
-  alcorTenant: 'merak-alcor-tenant',
-  alcorNetwork: 'merak-alcor-network',
-  alcorSubnet: 'merak-alcor-subnet',
-  alcorHost: 'merak-alcor-host',
-  // OVN mode: the bridge the port is on (OVN's integration bridge); its presence marks an OVN VM.
-  ovnBridge: 'merak-ovn-bridge',
-} as const;
 
 /** An Interface row as the executor needs it. */
 export interface VmInterfaceRow {
@@ -35,10 +12,23 @@ export interface VmInterfaceRow {
 
 /** What the executor needs from OVSDB besides port changes. */
 export interface VmInterfaceStore {
-  /** This vhost's VM interfaces (external_ids merak-vhost = vhost). */
+  /** This vhost's VM interfaces (its owner mark and a vm-id on them). */
   list(): Promise<VmInterfaceRow[]>;
   /** The interface of one VM, by vm-id. */
   find(vmId: string): Promise<VmInterfaceRow | undefined>;
+}
+
+/** Interfaces by their external_ids (the vswitch: it knows rows, not VMs). */
+export interface InterfaceSource {
+  interfacesMarked(match: Readonly<Record<string, string>>): Promise<VmInterfaceRow[]>;
+}
+
+/** `vhost`'s VM interfaces in OVSDB: those its owner mark and a vm-id are on. */
+export function vmInterfaces(source: InterfaceSource, vhost: string): VmInterfaceStore {
+  return {
+    list: async () => (await source.interfacesMarked(ownerMark(vhost))).filter((row) => isVmOf(row.externalIds, vhost)),
+    find: async (vmId) => (await source.interfacesMarked(vmMark(vhost, vmId)))[0],
+  };
 }
 
 export function externalIdsOf(vhost: string, s: VmSpec, ovnBridge: string | undefined): Record<string, string> {

@@ -2,15 +2,14 @@
 // underlay), ports added and removed in one transaction per group, and readiness as ovs-vsctl
 // defines it: vswitchd has applied the change (cur_cfg caught up with next_cfg) and each new
 // interface has an ofport and no error. The schema layer: it knows tables and columns, not VMs,
-// VNIs or tunnels (agent/overlay/ decides those).
+// VNIs or tunnels (agent/overlay/ decides those), nor the owner mark's format (agent/vm/ownership.ts).
 import type { Logger } from 'pino';
 import { MerakError } from '@merak/common';
-import type { VmInterfaceRow, VmInterfaceStore } from '../vm/kernel-executor.js';
 import { AddBridge, AddPort, type Command, DelPort, MutateExternalIds, SetBridgeDatapath, SetBridgeFailMode, SetPortTagByName, transactionOps } from './commands.js';
 import { type OvsdbJson as Json, OvsdbClient, fromOvsMap, ovsMap, setMembers } from '@merak/common';
 
-/** external_ids key on every Port the agent makes: the vhost that owns it. */
-export const OWNER_KEY = 'merak-vhost';
+/** The external_ids put on every bridge and port this connection makes: which agent owns it. */
+export type OwnerMark = Readonly<Record<string, string>>;
 
 const uuidOf = (v: Json | undefined): string | undefined => (Array.isArray(v) && v[0] === 'uuid' ? String(v[1]) : undefined);
 
@@ -37,6 +36,13 @@ export interface PortRow {
   readonly externalIds: Readonly<Record<string, string>>;
 }
 
+/** An Interface row: its name, its ofport (-1 = none yet) and its external_ids. */
+export interface InterfaceRow {
+  readonly name: string;
+  readonly ofport: number;
+  readonly externalIds: Readonly<Record<string, string>>;
+}
+
 /** Per new interface after vswitchd applied a change: its ofport, or why it has none. */
 export type InterfaceOutcome = { ofport: number } | { error: Error };
 
@@ -45,13 +51,13 @@ export type InterfaceOutcome = { ofport: number } | { error: Error };
  * (`uuids`: name -> Port uuid; a port not found is already gone), each on its own bridge if it
  * names one, else on `bridge`.
  */
-export function portChangeCommands(bridge: string, vhost: string, changes: readonly PortChangeRequest[], uuids: ReadonlyMap<string, string>): Command[] {
+export function portChangeCommands(bridge: string, owner: OwnerMark, changes: readonly PortChangeRequest[], uuids: ReadonlyMap<string, string>): Command[] {
   const commands: Command[] = [];
   for (const c of changes) {
     if (c.kind === 'add') {
       commands.push(new AddPort({
         bridge: c.bridge ?? bridge, name: c.name, type: c.type, tag: c.tag, interfaceExternalIds: c.externalIds,
-        portExternalIds: { [OWNER_KEY]: vhost, ...c.portExternalIds },
+        portExternalIds: { ...owner, ...c.portExternalIds },
       }));
     } else {
       const uuid = uuids.get(c.name);
@@ -61,7 +67,7 @@ export function portChangeCommands(bridge: string, vhost: string, changes: reado
   return commands;
 }
 
-export class Vswitch implements VmInterfaceStore {
+export class Vswitch {
   private curCfg = -1;
   private ovsVersion = '';
   private waiters: Array<{ target: number; resolve(): void }> = [];
@@ -69,14 +75,15 @@ export class Vswitch implements VmInterfaceStore {
   private constructor(
     private readonly client: OvsdbClient,
     readonly bridge: string,
-    private readonly vhost: string,
+    private readonly owner: OwnerMark,
     private readonly logger: Logger,
     private readonly applyTimeoutMs: number,
   ) {}
 
-  static async connect(socket: string, bridge: string, vhost: string, logger: Logger, applyTimeoutMs = 60_000): Promise<Vswitch> {
+  /** `owner`: the mark put on what this connection makes, and what `listPorts` looks for. */
+  static async connect(socket: string, bridge: string, owner: OwnerMark, logger: Logger, applyTimeoutMs = 60_000): Promise<Vswitch> {
     const client = await OvsdbClient.connect(socket);
-    const vs = new Vswitch(client, bridge, vhost, logger, applyTimeoutMs);
+    const vs = new Vswitch(client, bridge, owner, logger, applyTimeoutMs);
     await client.monitor('merak-cfg', { Open_vSwitch: { columns: ['cur_cfg', 'ovs_version'] } }, (u) => vs.onUpdate(u));
     return vs;
   }
@@ -162,7 +169,7 @@ export class Vswitch implements VmInterfaceStore {
     if (holder && holder.name !== bridge) throw new MerakError('OVSDB', `${iface} is already a port of bridge ${holder.name}, not ${bridge}`);
     const existing = rows.find((r) => r.name === bridge);
     const commands: Command[] = [];
-    if (!existing) commands.push(new AddBridge(bridge, datapathType, { [OWNER_KEY]: this.vhost }));
+    if (!existing) commands.push(new AddBridge(bridge, datapathType, { ...this.owner }));
     else if (existing.datapath_type !== datapathType) commands.push(new SetBridgeDatapath(bridge, datapathType));
     if (!holder) commands.push(new AddPort({ bridge, name: iface, type: '' }));
     if (commands.length === 0) return false;
@@ -187,7 +194,7 @@ export class Vswitch implements VmInterfaceStore {
     const row = (bridges as { rows: Array<{ datapath_type: string; fail_mode: Json }> }).rows[0];
     const have = new Set((ports as { rows: Array<{ name: string }> }).rows.map((r) => r.name));
     const commands: Command[] = [];
-    if (!row) commands.push(new AddBridge(tun, datapathType, { [OWNER_KEY]: this.vhost }, 'secure'));
+    if (!row) commands.push(new AddBridge(tun, datapathType, { ...this.owner }, 'secure'));
     else {
       if (row.datapath_type !== datapathType) commands.push(new SetBridgeDatapath(tun, datapathType));
       if (setMembers(row.fail_mode)[0] !== 'secure') commands.push(new SetBridgeFailMode(tun, 'secure'));
@@ -196,7 +203,7 @@ export class Vswitch implements VmInterfaceStore {
     const pair: Array<[string, string, string]> = [[this.bridge, patch.onInt, patch.onTun], [tun, patch.onTun, patch.onInt]];
     for (const [bridge, name, peer] of pair) {
       if (have.has(name)) continue;
-      commands.push(new AddPort({ bridge, name, type: 'patch', options: { peer }, portExternalIds: { [OWNER_KEY]: this.vhost } }));
+      commands.push(new AddPort({ bridge, name, type: 'patch', options: { peer }, portExternalIds: { ...this.owner } }));
       added.push(name);
     }
     const outcomes = await this.commit(commands, { wait: commands.length > 0, newInterfaces: added });
@@ -228,7 +235,7 @@ export class Vswitch implements VmInterfaceStore {
         if (u) uuids.set(c.name, u);
       });
     }
-    const commands = portChangeCommands(this.bridge, this.vhost, changes, uuids);
+    const commands = portChangeCommands(this.bridge, this.owner, changes, uuids);
     const added = changes.filter((c) => c.kind === 'add').map((c) => c.name);
     // Only new ports need vswitchd to have applied the change (they need an ofport); a removal is
     // done once OVSDB committed it, and waiting for vswitchd there would cost ~1 s per group.
@@ -264,9 +271,9 @@ export class Vswitch implements VmInterfaceStore {
     return this.selectPorts([['external_ids', 'includes', ovsMap(match)]]);
   }
 
-  /** Ports whose external_ids include this vhost's owner mark and `match`; all ports with `all`. */
+  /** Ports whose external_ids include this connection's owner mark and `match`; all ports with `all`. */
   async listPorts(match: Readonly<Record<string, string>> | 'all'): Promise<PortRow[]> {
-    return this.selectPorts(match === 'all' ? [] : [['external_ids', 'includes', ovsMap({ [OWNER_KEY]: this.vhost, ...match })]]);
+    return this.selectPorts(match === 'all' ? [] : [['external_ids', 'includes', ovsMap({ ...this.owner, ...match })]]);
   }
 
   private async selectPorts(where: Json[]): Promise<PortRow[]> {
@@ -277,19 +284,11 @@ export class Vswitch implements VmInterfaceStore {
     });
   }
 
-  async list(): Promise<VmInterfaceRow[]> {
-    const [r] = await this.client.transact([{ op: 'select', table: 'Interface', where: [], columns: ['name', 'ofport', 'external_ids'] }]);
+  /** Interfaces whose external_ids include `match`. */
+  async interfacesMarked(match: Readonly<Record<string, string>>): Promise<InterfaceRow[]> {
+    const [r] = await this.client.transact([{ op: 'select', table: 'Interface', where: [['external_ids', 'includes', ovsMap(match)]], columns: ['name', 'ofport', 'external_ids'] }]);
     return (r as { rows: Array<{ name: string; ofport: Json; external_ids: Json }> }).rows
-      .map((row) => ({ name: row.name, ofport: Number(setMembers(row.ofport)[0] ?? -1), externalIds: fromOvsMap(row.external_ids) }))
-      .filter((row) => row.externalIds[OWNER_KEY] === this.vhost && row.externalIds['vm-id'] !== undefined);
-  }
-
-  async find(vmId: string): Promise<VmInterfaceRow | undefined> {
-    const [r] = await this.client.transact([
-      { op: 'select', table: 'Interface', where: [['external_ids', 'includes', ovsMap({ 'vm-id': vmId, [OWNER_KEY]: this.vhost })]], columns: ['name', 'ofport', 'external_ids'] },
-    ]);
-    const row = (r as { rows: Array<{ name: string; ofport: Json; external_ids: Json }> }).rows[0];
-    return row && { name: row.name, ofport: Number(setMembers(row.ofport)[0] ?? -1), externalIds: fromOvsMap(row.external_ids) };
+      .map((row) => ({ name: row.name, ofport: Number(setMembers(row.ofport)[0] ?? -1), externalIds: fromOvsMap(row.external_ids) }));
   }
 
   async version(): Promise<string> {

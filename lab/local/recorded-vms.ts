@@ -1,10 +1,11 @@
 // The VMs a vhost's agent made, found without the agent: the namespaces its OVSDB records
-// (Interface external_ids vm-name), read from the running ovsdb-server or, when that is dead,
-// straight from its database file; plus the namespaces its marked veths name (a VM caught
-// between its veth and its OVS port).
+// (on its Interfaces, by the agent's ownership mark), read from the running ovsdb-server or,
+// when that is dead, straight from its database file; plus the namespaces its marked veths name
+// (a VM caught between its veth and its OVS port). The mark's format is the agent's
+// (agent/vm/ownership.ts), read through @merak/agent.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Vswitch } from '@merak/agent';
+import { Vswitch, ownerMark, parseVethAlias, recordedVmName, vmInterfaces } from '@merak/agent';
 import { pino } from 'pino';
 
 const silent = pino({ level: 'silent' });
@@ -12,14 +13,14 @@ const silent = pino({ level: 'silent' });
 type InterfaceRow = { external_ids: ['map', Array<[string, string]>] };
 
 function vmNames(rows: ReadonlyArray<Readonly<Record<string, string>>>, vhost: string): string[] {
-  return rows.filter((e) => e['merak-vhost'] === vhost && e['vm-name'] !== undefined).map((e) => e['vm-name']!);
+  return rows.map((e) => recordedVmName(e, vhost)).filter((name): name is string => name !== undefined);
 }
 
 /** From a running ovsdb-server. */
 export async function vmsFromOvsdb(dbSocket: string, vhost: string): Promise<string[]> {
-  const vswitch = await Vswitch.connect(dbSocket, 'br-int', vhost, silent);
+  const vswitch = await Vswitch.connect(dbSocket, 'br-int', ownerMark(vhost), silent);
   try {
-    return vmNames((await vswitch.list()).map((r) => r.externalIds), vhost);
+    return vmNames((await vmInterfaces(vswitch, vhost).list()).map((r) => r.externalIds), vhost);
   } finally {
     vswitch.close();
   }
@@ -33,7 +34,7 @@ export function vmsFromDbFile(dbFile: string, vhost: string): string[] {
   return vmNames(result.rows.map((r) => Object.fromEntries(r.external_ids[1])), vhost);
 }
 
-/** From the ownership mark (ifalias "merak vhost=V vm=ID ns=NAME") on veths in the vhost's namespace. */
+/** From the ownership mark (the ifalias naming the vhost, VM and namespace) on veths in the vhost's namespace. */
 export function vmsFromMarkedLinks(netns: string, vhost: string): string[] {
   let links: Array<{ ifalias?: string }>;
   try {
@@ -43,8 +44,8 @@ export function vmsFromMarkedLinks(netns: string, vhost: string): string[] {
   }
   const out: string[] = [];
   for (const l of links) {
-    const m = /^merak vhost=(\S+) vm=\S+ ns=(\S+)$/.exec(l.ifalias ?? '');
-    if (m && m[1] === vhost) out.push(m[2]!);
+    const owner = parseVethAlias(l.ifalias, vhost);
+    if (owner) out.push(owner.name);
   }
   return out;
 }

@@ -15,6 +15,7 @@ import type { GoalStateNeighbor } from '../../agent/goalstate/contracts.js';
 import { KernelGoalStateDataPlane, interfaceAddresses } from '../../agent/goalstate/kernel-data-plane.js';
 import { NetnsHandle } from '../../agent/netns/index.js';
 import { type OverlayStack, ensureUnderlay, openOverlay, tunnelPortName } from '../../agent/overlay/index.js';
+import { ownerMark } from '../../agent/vm/ownership.js';
 import { Vswitch } from '../../agent/vswitch/vswitch.js';
 import { namespacesWithPrefix, requireRoot, uniquePrefix } from '../fixtures/local-vhost.js';
 
@@ -57,7 +58,7 @@ const neighbor = (vni: number, ip: string, m: string, hostIp: string, hostMac = 
 /** The data plane of vhost `v` as the agent builds it at start (after a restart: from what OVS holds). */
 async function build(v: { ns: string; ovs: OvsInstance }, beforeRecover?: (stack: OverlayStack) => Promise<void>): Promise<Pick<Vhost, 'host' | 'vs' | 'stack' | 'dp' | 'underlayIp' | 'underlayMac'>> {
   const host = await NetnsHandle.open(`/run/netns/${v.ns}`);
-  const vs = await Vswitch.connect(v.ovs.dbSocket, 'br-int', v.ns, logger);
+  const vs = await Vswitch.connect(v.ovs.dbSocket, 'br-int', ownerMark(v.ns), logger);
   await vs.ensureBridge('netdev');
   const underlay = await ensureUnderlay(host, vs, { interface: 'eth0', datapathType: 'netdev', expectedIp: undefined }, logger);
   const stack = await openOverlay(vs, { vhost: v.ns, logger, datapathType: 'netdev', ovsRundir: v.ovs.dir, underlayIp: underlay.ip, hasUnderlay: true });
