@@ -1,11 +1,18 @@
 // What main.ts wires into the service: the kernel backend (netlink + OVSDB) or the hollow one.
 import type { GoalStateDataPlane } from './goalstate/contracts.js';
 import type { GoalStateSlot } from './goalstate/slot.js';
-import type { NeighborChange, NeighborOutcome } from './overlay/index.js';
-import type { AgentInfo, TunnelConfig, TunnelOutcome } from './server/agent-handlers.js';
+import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelOutcome } from './overlay/index.js';
 import type { ReadinessCheck } from '@merak/common';
 import type { PingOptions, PingTargetResult } from './probe/pinger.js';
 import type { VmExecutor } from './vm/executor.js';
+
+/** The OVS and interface part of Info: what the backend finds on its host. */
+export interface HostInfo {
+  readonly addresses: readonly { interface: string; address: string; mac: string }[];
+  readonly ovsVersion: string;
+  readonly datapathType: string;
+  readonly bridge: string;
+}
 
 export interface Backend {
   readonly executor: VmExecutor;
@@ -14,8 +21,7 @@ export interface Backend {
   readonly underlayIp: string | undefined;
   /** The MAC that answers for underlayIp (peers set it as a static tunnel neighbor); undefined = unknown. */
   readonly underlayMac: string | undefined;
-  /** The OVS and interface part of Info. */
-  hostInfo(): Promise<Pick<AgentInfo, 'addresses' | 'ovsVersion' | 'datapathType' | 'bridge'>>;
+  hostInfo(): Promise<HostInfo>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;

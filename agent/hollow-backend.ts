@@ -1,7 +1,6 @@
 // The hollow backend: no kernel, no OVS. Ping answers that there is no data plane.
 import type { Backend } from './backend.js';
-import type { TunnelConfig } from './server/agent-handlers.js';
-import { NeighborTable } from './overlay/index.js';
+import { NeighborTable, type TunnelConfig } from './overlay/index.js';
 import { HollowGoalStateDataPlane } from './goalstate/hollow-data-plane.js';
 import { GoalStateSlot } from './goalstate/slot.js';
 import { HollowExecutor } from './vm/hollow-executor.js';

@@ -1,6 +1,6 @@
 // The seams of the GoalState host agent (docs/goalstate.md): what it needs of the vhost's data
-// plane (the kernel one programs OVS, the hollow one records), and what it offers the VM create
-// path (a VM in Alcor mode is ready once its port's GoalState is applied here).
+// plane (the kernel one programs OVS, the hollow one records). What it offers the VM create path
+// is declared by that path: agent/vm/port-programming.ts.
 
 /** A remote port as a GoalState neighbor state describes it, validated. */
 export interface GoalStateNeighbor {
@@ -37,20 +37,4 @@ export interface GoalStateDataPlane {
   updateNeighbors(upsert: readonly GoalStateNeighbor[], remove: readonly GoalStateNeighborKey[]): Promise<void>;
   /** What an earlier run of the agent applied, read back from OVS (at start, before any message). */
   recover(): Promise<{ readonly ports: ReadonlyArray<{ tap: string; vni: number }>; readonly neighbors: readonly GoalStateNeighbor[] }>;
-}
-
-/** When a port's GoalState was handled on this host (Date.now() milliseconds). */
-export interface PortProgrammed {
-  readonly receivedAtMs: number;
-  readonly appliedAtMs: number;
-}
-
-/** What the VM create path asks of the GoalState host agent. */
-export interface PortProgramming {
-  /**
-   * Resolves once port `portId`'s CREATE has been applied on this host by a GoalState received at
-   * or after `sinceMs` (PENDING ports: once the background retry applied it). Rejects with a
-   * GoalStateTimeoutError after `timeoutMs`, or when `signal` aborts.
-   */
-  programmed(portId: string, opts: { sinceMs: number; timeoutMs: number; signal?: AbortSignal }): Promise<PortProgrammed>;
 }

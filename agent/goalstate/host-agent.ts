@@ -6,7 +6,8 @@
 import { alcor } from '@merak/proto';
 import type { Logger } from 'pino';
 import { errorMessage } from '@merak/common';
-import type { GoalStateDataPlane, GoalStateNeighbor, GoalStateNeighborKey, PortProgrammed, PortProgramming } from './contracts.js';
+import type { PortProgrammed, PortProgramming } from '../vm/port-programming.js';
+import type { GoalStateDataPlane, GoalStateNeighbor, GoalStateNeighborKey } from './contracts.js';
 import type { Decoded, DhcpGoal, GoalStateMessage, PortGoal, RouterGoal, SecurityGroupGoal } from './decode.js';
 import { tapOf } from './decode.js';
 import { GoalStateTimeoutError } from './errors.js';

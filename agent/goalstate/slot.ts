@@ -1,7 +1,7 @@
 // The executors are built with the backend, before the GoalState host agent exists (it needs the
 // backend's data plane): they get this slot, which the agent fills once its GoalState server runs.
 import { MerakError } from '@merak/common';
-import type { PortProgrammed, PortProgramming } from './contracts.js';
+import type { PortProgrammed, PortProgramming } from '../vm/port-programming.js';
 
 export class GoalStateSlot implements PortProgramming {
   private target: PortProgramming | undefined;

@@ -4,17 +4,18 @@
 // and become gRPC statuses in one place (status.ts).
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { InvalidArgumentError } from '@merak/common';
+import { InvalidArgumentError, mapBounded } from '@merak/common';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { Pacer } from '../probe/pacer.js';
 import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
 import type { VmExecutor } from '../vm/executor.js';
 import { parseIpv4 } from '@merak/common';
 import type { VmResult, VmRunner } from '../vm/runner.js';
-import type { NeighborChange, NeighborOutcome } from '../overlay/index.js';
+import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelOutcome } from '../overlay/index.js';
 import { macBytes, parseMac } from '@merak/common';
 import { type BatchLimits, MAX_VNI, validateApply } from '../vm/spec.js';
 
+/** What Info answers; addresses, ovsVersion, datapathType and bridge are the backend's HostInfo. */
 export interface AgentInfo {
   readonly vhost: string;
   readonly addresses: readonly { interface: string; address: string; mac: string }[];
@@ -28,20 +29,6 @@ export interface AgentInfo {
   readonly underlayMac: string;
   /** Where Alcor's GoalStateProvisioner is served (HOST:PORT); '' = not served. */
   readonly goalstateAddress: string;
-}
-
-/** The whole set of overlay tunnels a vhost should have (SetTunnels replaces what it had). */
-export interface TunnelConfig {
-  readonly type: 'vxlan' | 'geneve';
-  /** Flood and learn instead of the neighbor table's flows (a baseline). */
-  readonly flood: boolean;
-  readonly tunnels: readonly { remoteIp: string; vni: number; remoteMac: string }[];
-}
-
-export interface TunnelOutcome {
-  readonly tunnels: number;
-  readonly added: number;
-  readonly removed: number;
 }
 
 export interface AgentHandlerDeps {
@@ -223,16 +210,7 @@ export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
 
     async ping(req) {
       const opts = { ...validatePing(req), pace: () => pacer.next() };
-      const sources = req.sources;
-      const results: PingTargetResult[][] = [];
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < sources.length) {
-          const i = next++;
-          results[i] = await deps.ping(sources[i]!.vm, sources[i]!.targets, opts);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(PING_PARALLELISM, sources.length) }, worker));
+      const results = await mapBounded(req.sources, PING_PARALLELISM, (s) => deps.ping(s.vm, s.targets, opts));
       return { results: results.flat() };
     },
 

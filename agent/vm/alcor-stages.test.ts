@@ -4,7 +4,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { PortProgrammed, PortProgramming } from '../goalstate/contracts.js';
+import type { PortProgrammed, PortProgramming } from './port-programming.js';
 import { GoalStateTimeoutError } from '../goalstate/errors.js';
 import { HollowExecutor } from './hollow-executor.js';
 import type { VmSpec } from './spec.js';

@@ -5,7 +5,7 @@
 // the port has been applied here: that is when the VM's network exists.
 import { AlcorPorts, type AllocatedPort } from './alcor-ports.js';
 import { MerakError, errorMessage } from '@merak/common';
-import type { PortProgramming } from '../goalstate/contracts.js';
+import type { PortProgramming } from './port-programming.js';
 import type { VmSpec } from './spec.js';
 import { type Stage, type StepTimer, VmFailure, codeOf } from './stages.js';
 
