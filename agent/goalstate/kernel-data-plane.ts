@@ -6,6 +6,7 @@
 // the ports, one external_id per neighbor on br-tun) so that a restarted agent rebuilds it from
 // OVS alone (recover(), before its first flow is sent).
 import type { Logger } from 'pino';
+import { errorMessage } from '@merak/common';
 import { MARK, type Overlay, TUNNEL_BRIDGE, type TunnelProgram } from '../overlay/index.js';
 import { MutateExternalIds } from '../vswitch/commands.js';
 import type { Vswitch } from '../vswitch/vswitch.js';
@@ -162,7 +163,7 @@ export class KernelGoalStateDataPlane implements GoalStateDataPlane {
       this.deps.overlay.seedGoalStateTunnels(tunnelsFor(this.records.values(), (ip) => this.isLocal(ip)));
       await this.deps.overlay.tunnelProgram().resyncGoalState(this.entries(), this.deps.overlay.peers());
     } catch (e) {
-      this.deps.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'GoalState neighbors not resynchronised after a failed change');
+      this.deps.logger.warn({ err: errorMessage(e) }, 'GoalState neighbors not resynchronised after a failed change');
     }
   }
 

@@ -4,6 +4,7 @@ import {
   type KernelLane, NETLINK_CAP_ACK, type NativeSocket, NETLINK_EXT_ACK, SOL_NETLINK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, type SysError,
   isSysError, openSocket,
 } from '@merak/native';
+import { errorMessage } from '@merak/common';
 import { NLM_F, messageTypeName } from './constants.js';
 import { ERRNO, NetlinkError, NetlinkSocketError } from './errors.js';
 import type { Expect, NetlinkMessage, Request } from './messages.js';
@@ -211,7 +212,7 @@ export class NetlinkSocket implements NetlinkRequester {
     this.pending.delete(seq);
     const errno = isSysError(e) ? e.errno : ERRNO.EIO;
     p.reject(new NetlinkError({ errno, requestType: p.requestType, object: p.object, callerStack: p.caller.stack,
-      message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: sendto failed: ${e instanceof Error ? e.message : String(e)}` }));
+      message: `${p.requestType}${p.object ? ` ${p.object}` : ''}: sendto failed: ${errorMessage(e)}` }));
     this.settled(p);
   }
 

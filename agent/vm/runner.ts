@@ -1,6 +1,6 @@
 // Runs a validated batch: each operation at its scheduled time, at most `concurrency` at once,
 // one VM id at a time across batches; emits one result per VM as it finishes.
-import { errorMessage } from '@merak/common';
+import { errorMessage, forEachBounded } from '@merak/common';
 import type { Clock } from './clock.js';
 import type { VmExecutor } from './executor.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -53,18 +53,13 @@ export class VmRunner {
     // Stable order by scheduled time; equal offsets keep the caller's order.
     const order = batch.operations.map((op, i) => ({ op, i })).sort((a, b) => a.op.startOffsetMs - b.op.startOffsetMs || a.i - b.i);
     const deletedPorts: string[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < order.length && !signal?.aborted) {
-        const { op } = order[next++]!;
-        await clock.sleep(startAt + op.startOffsetMs - clock.nowMs(), signal);
-        if (signal?.aborted) return;
-        const result = await this.lock.run(op.kind === 'create' ? op.spec.id : op.ref.id, () => this.one(op));
-        if (result.status === 'deleted') deletedPorts.push(result.portName);
-        emit(result);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(batch.concurrency, order.length) }, worker));
+    await forEachBounded(order, batch.concurrency, async ({ op }) => {
+      await clock.sleep(startAt + op.startOffsetMs - clock.nowMs(), signal);
+      if (signal?.aborted) return;
+      const result = await this.lock.run(op.kind === 'create' ? op.spec.id : op.ref.id, () => this.one(op));
+      if (result.status === 'deleted') deletedPorts.push(result.portName);
+      emit(result);
+    }, { signal });
     if (deletedPorts.length > 0) await this.config.executor.settle(deletedPorts);
   }
 

@@ -3,7 +3,7 @@
 // and marked so) timed and kept for the report. An answer Alcor did not expect to give (a status other than the one the endpoint
 // promises) is an AlcorError carrying the status and body, so a failed VM says what Alcor said.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MerakError } from '../errors.js';
+import { MerakError, errorMessage } from '../errors.js';
 import { type RetryEvent, type RetryPolicy, backoffMs } from './retry.js';
 
 /** One call as the report counts it: `endpoint` is the path template ("POST /project/{p}/ports"). */
@@ -147,5 +147,5 @@ const mark = (retry: boolean): { retry?: true } => (retry ? { retry: true } : {}
 
 function causeOf(e: unknown): string {
   const cause = e instanceof Error ? (e.cause as { code?: string; message?: string } | undefined) : undefined;
-  return cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+  return cause?.code ?? cause?.message ?? errorMessage(e);
 }
