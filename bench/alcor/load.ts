@@ -3,7 +3,7 @@
 // `concurrency` ports in flight. The PUT is what NCM pushes for and answers after.
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '@merak/common';
-import type { JsonClient } from './http-client.js';
+import type { JsonClient } from '../../test/alcor/index.js';
 import { stopped } from './stop.js';
 import type { Topology } from './topology.js';
 

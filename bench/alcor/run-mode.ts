@@ -2,11 +2,10 @@
 // none for push-off): set up, bind every port, check from outside, tear down. The two processes
 // split the machine's two cores: here the REST server, NCM's pushes (one gRPC call per host per
 // bind) and the REST client; there every host's GoalState server.
-import type { PushRecord } from '../../test/alcor/index.js';
+import type { JsonClient, PushRecord } from '../../test/alcor/index.js';
 import { checkHostPorts, checkNeighbors, checkServerState, expectedNeighbors } from './checks.js';
 import type { ModeRun, PushTally } from './figures.js';
 import { Fleet } from './fleet-client.js';
-import { JsonClient } from './http-client.js';
 import { bindAll, createNetworks, registerNodes } from './load.js';
 import type { loadAlcor } from './modules.js';
 import type { Mode, Options } from './options.js';
@@ -51,7 +50,7 @@ export async function runMode(mode: Mode, round: number, o: Options, topo: Topol
       seed: SEED, maxCalls: 1000,
       ...(fleet ? { goalState: { ncmPort: 0, timeoutMs: o.pushTimeoutMs, channelsPerHost: o.channelsPerHost, maxPushes: 1000 } } : {}),
     });
-    client = new JsonClient(server.urls.port, o.concurrency);
+    client = new alcor.JsonClient(server.urls.port, o.concurrency);
     const net = await createNetworks(client, PROJECT, topo, o.concurrency);
     await registerNodes(client, topo, fleetPorts);
     progress(`${label}: ${net.vpcIds.length} VPCs with a subnet each, ${topo.hosts.length} nodes; binding ${topo.ports.length} ports, ${o.concurrency} at a time`);

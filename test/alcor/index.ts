@@ -15,3 +15,4 @@ export {
   AGENT_PORT, DEFAULT_NCM_PORT, DEFAULT_PUSH_TIMEOUT_MS, type GoalStatePushOptions, NODE_NAME_METADATA,
   type PushFaultAction, type PushFaultRule, type PushFaultSpec, PushFaults, type PushOutcome, type PushRecord, PushLog, type ReplyStatus,
 } from './goalstate/index.js';
+export { AlcorRestError, JsonClient } from './json-client.js';

@@ -1,6 +1,7 @@
 // A plain HTTP client for the Alcor server tests: one fresh connection per call (no keep-alive),
-// so a dropped connection shows up as that call's socket error and nothing else.
-import { request } from 'node:http';
+// so a dropped connection shows up as that call's socket error and nothing else. The benchmark's
+// kept-alive client (json-client.ts) makes its exchanges here too, with its own agent.
+import { type Agent, request } from 'node:http';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -16,6 +17,8 @@ export interface HttpOptions {
   /** A raw body, sent as is. */
   readonly raw?: string;
   readonly headers?: Record<string, string>;
+  /** The connection pool; default none (a fresh connection per call). */
+  readonly agent?: Agent | false;
 }
 
 export function http(method: string, url: string, options: HttpOptions = {}): Promise<HttpAnswer> {
@@ -23,7 +26,7 @@ export function http(method: string, url: string, options: HttpOptions = {}): Pr
   const headers: Record<string, string> = { ...(payload !== undefined && options.raw === undefined ? { 'content-type': 'application/json' } : {}), ...options.headers };
   if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
+    const req = request(url, { method, headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
