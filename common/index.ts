@@ -19,3 +19,4 @@ export {
   fromOvsMap, ovsMap, parseEndpoint, setMembers,
 } from './ovsdb/ovsdb-client.js';
 export { JsonStream } from './ovsdb/json-stream.js';
+export { type ShutdownLogger, type SignalSource, type StopSignal, nextStopSignal, shutdownOnSignal } from './process/signals.js';

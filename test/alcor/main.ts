@@ -2,7 +2,7 @@
 // The Alcor-compatible test server as a program, to try Merak-TS's Alcor mode on one machine.
 // Composition root: options → server → one JSON log line per call → clean stop on SIGTERM.
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError, errorMessage } from '@merak/common';
+import { InvalidArgumentError, errorMessage, shutdownOnSignal } from '@merak/common';
 import { pino } from 'pino';
 import { startAlcorServer } from './server.js';
 
@@ -133,17 +133,7 @@ async function main(): Promise<number> {
   });
   // The 'listening' line is what scripts parse: the URLs and, when pushing, the NCM port.
   logger.info({ mode: server.mode, urls: server.urls, goalStatePush: server.goalState !== undefined, ncmPort: server.goalState?.ncmPort }, 'listening');
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      server.close().then(resolve, (e: unknown) => {
-        logger.error({ err: e }, 'unclean shutdown');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await shutdownOnSignal(logger, 'shutting down', () => server.close());
   return 0;
 }
 
