@@ -25,7 +25,6 @@ import { handleStopSignals, progress, run, setLiveStateDir, stopped } from './st
 
 handleStopSignals();
 
-
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   if (o === 'help') {

@@ -37,7 +37,6 @@ export interface Way {
   remove(): Promise<void>;
 }
 
-
 export function wayOf(mode: Mode, ctx: WayContext): Way {
   return mode === 'ours' ? ours(ctx) : baseline(mode, ctx);
 }

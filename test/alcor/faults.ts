@@ -9,6 +9,7 @@
 import { InvalidArgumentError } from '@merak/common';
 import { ALCOR_SERVICES, type AlcorService } from './entities.js';
 import type { AppliedFault } from './calls.js';
+import { FaultBook, type LiveFaultRule, isRecord } from './fault-book.js';
 import { seededRandom } from './random.js';
 
 export type FaultPhase = 'before' | 'after';
@@ -82,14 +83,12 @@ export interface TerminalFault {
   readonly action: Exclude<FaultAction, { kind: 'latency' }>;
 }
 
-interface LiveRule {
-  readonly rule: Omit<FaultRule, 'matched' | 'fired'>;
+type FaultRuleSpecified = Omit<FaultRule, 'matched' | 'fired'>;
+
+interface LiveRule extends LiveFaultRule<FaultRuleSpecified> {
   readonly regex: RegExp | undefined;
-  readonly random: (() => number) | undefined;
   /** first-per-endpoint: matching calls so far per endpoint. */
   readonly perEndpoint: Map<string, number>;
-  matched: number;
-  fired: number;
 }
 
 /** Path pattern → anchored RegExp (`*`/`{x}` one segment, `**` anything; a trailing / optional). */
@@ -114,7 +113,6 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${out}/?$`);
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
 
 function checkAction(v: unknown): FaultAction {
@@ -171,17 +169,16 @@ export function limitFires(limit: FaultLimit, matched: number, random: (() => nu
   }
 }
 
-export class Faults {
-  private rules: LiveRule[] = [];
-  private nextId = 1;
+export class Faults extends FaultBook<FaultRuleSpecified, LiveRule> {
+  constructor() {
+    super('fault');
+  }
 
   /** Adds a rule (checked: a bad field throws InvalidArgumentError naming it); returns it as listed. */
   add(spec: FaultRuleSpec): FaultRule {
     const s: unknown = spec;
     if (!isRecord(s)) throw new InvalidArgumentError('rule', 'must be an object');
-    const id = s.id === undefined ? `fault-${this.nextId++}` : s.id;
-    if (typeof id !== 'string' || id === '') throw new InvalidArgumentError('id', 'must be a non-empty string');
-    if (this.rules.some((r) => r.rule.id === id)) throw new InvalidArgumentError('id', `a rule '${id}' exists`);
+    const id = this.takeId(s.id);
     if (s.service !== undefined && !ALCOR_SERVICES.includes(s.service as AlcorService)) {
       throw new InvalidArgumentError('service', `'${String(s.service)}' is not one of ${ALCOR_SERVICES.join(', ')}`);
     }
@@ -207,28 +204,7 @@ export class Faults {
       matched: 0,
       fired: 0,
     };
-    this.rules.push(live);
-    return this.view(live);
-  }
-
-  remove(id: string): boolean {
-    const before = this.rules.length;
-    this.rules = this.rules.filter((r) => r.rule.id !== id);
-    return this.rules.length < before;
-  }
-
-  clear(): void {
-    this.rules = [];
-    this.nextId = 1;
-  }
-
-  list(): FaultRule[] {
-    return this.rules.map((r) => this.view(r));
-  }
-
-  get(id: string): FaultRule | undefined {
-    const r = this.rules.find((x) => x.rule.id === id);
-    return r && this.view(r);
+    return this.enter(live);
   }
 
   /**
@@ -270,9 +246,5 @@ export class Faults {
     const n = (r.perEndpoint.get(endpoint) ?? 0) + 1;
     r.perEndpoint.set(endpoint, n);
     return limitFires(r.rule.limit, n, r.random);
-  }
-
-  private view(r: LiveRule): FaultRule {
-    return { ...r.rule, matched: r.matched, fired: r.fired };
   }
 }

@@ -3,6 +3,7 @@
 // (the push is made but counts as if the agent had answered FAILURE). Limits as for the REST
 // faults (always, first n, every kth, seeded probability), counted per matching push.
 import { InvalidArgumentError } from '@merak/common';
+import { FaultBook, type LiveFaultRule, isRecord } from '../fault-book.js';
 import { type FaultLimit, checkLimit, limitFires } from '../faults.js';
 import { seededRandom } from '../random.js';
 
@@ -39,14 +40,8 @@ export interface PushFaultPlan {
   readonly applied: readonly string[];
 }
 
-interface LiveRule {
-  readonly rule: Omit<PushFaultRule, 'matched' | 'fired'>;
-  readonly random: (() => number) | undefined;
-  matched: number;
-  fired: number;
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+type PushFaultRuleSpecified = Omit<PushFaultRule, 'matched' | 'fired'>;
+type LiveRule = LiveFaultRule<PushFaultRuleSpecified>;
 
 function checkAction(v: unknown): PushFaultAction {
   if (!isRecord(v)) throw new InvalidArgumentError('action', 'must be an object with a kind');
@@ -62,17 +57,16 @@ function checkAction(v: unknown): PushFaultAction {
   }
 }
 
-export class PushFaults {
-  private rules: LiveRule[] = [];
-  private nextId = 1;
+export class PushFaults extends FaultBook<PushFaultRuleSpecified, LiveRule> {
+  constructor() {
+    super('push-fault');
+  }
 
   /** Adds a rule (a bad field throws InvalidArgumentError naming it); returns it as listed. */
   add(spec: PushFaultSpec): PushFaultRule {
     const s: unknown = spec;
     if (!isRecord(s)) throw new InvalidArgumentError('rule', 'must be an object');
-    const id = s.id === undefined ? `push-fault-${this.nextId++}` : s.id;
-    if (typeof id !== 'string' || id === '') throw new InvalidArgumentError('id', 'must be a non-empty string');
-    if (this.rules.some((r) => r.rule.id === id)) throw new InvalidArgumentError('id', `a rule '${id}' exists`);
+    const id = this.takeId(s.id);
     if (s.host !== undefined && (typeof s.host !== 'string' || s.host === '')) throw new InvalidArgumentError('host', 'must be a node name');
     const action = checkAction(s.action);
     const limit = checkLimit(s.limit);
@@ -84,23 +78,7 @@ export class PushFaults {
       matched: 0,
       fired: 0,
     };
-    this.rules.push(live);
-    return this.view(live);
-  }
-
-  remove(id: string): boolean {
-    const before = this.rules.length;
-    this.rules = this.rules.filter((r) => r.rule.id !== id);
-    return this.rules.length < before;
-  }
-
-  clear(): void {
-    this.rules = [];
-    this.nextId = 1;
-  }
-
-  list(): PushFaultRule[] {
-    return this.rules.map((r) => this.view(r));
+    return this.enter(live);
   }
 
   /** @internal Counts the push against every matching rule and says what to do with it. */
@@ -120,9 +98,5 @@ export class PushFaults {
       applied.push(r.rule.id);
     }
     return { delayMs, terminal, applied };
-  }
-
-  private view(r: LiveRule): PushFaultRule {
-    return { ...r.rule, matched: r.matched, fired: r.fired };
   }
 }
