@@ -8,9 +8,10 @@ import { netnsDelete } from '@merak/native';
 import { type EmulationState, type VhostRecord, readState, statePath } from './emulation-state.js';
 import { stopOvnCentral } from './ovn-central.js';
 import { stopOvnController } from './ovn-controller.js';
-import { type ProcessRecord, isRunning, processesInNetns, stopRecorded } from './process-record.js';
+import { isRunning } from './process-record.js';
 import { vmsFromDbFile, vmsFromMarkedLinks, vmsFromOvsdb } from './recorded-vms.js';
-import { deleteLink, linkExists } from './underlay-network.js';
+import { type Step, removeNamespace, stopProcess } from './teardown-steps.js';
+import { deleteLink } from './underlay-network.js';
 
 export interface TeardownReport {
   readonly removed: readonly string[];
@@ -45,22 +46,11 @@ export async function teardownLocalEmulation(stateDir: string): Promise<Teardown
   };
   await Promise.all(state.vhosts.map((v) => teardownVhost(v, step)));
   // After the vhosts: their ovn-controllers' `exit` deletes their Chassis in SB.
-  if (state.ovn) await stopOvnCentral(state.ovn, step, stopProcess);
+  if (state.ovn) await stopOvnCentral(state.ovn, step);
   await step(`bridge ${state.bridge}`, () => (deleteLink(state.bridge) ? `bridge ${state.bridge}` : undefined));
   if (failed.length === 0) await step(`folder ${dir}`, () => (rmSync(dir, { recursive: true, force: true }), `folder ${dir}`));
   else failed.push({ what: `folder ${dir}`, error: 'kept, so that a later teardown can finish the job' });
   return { removed, failed };
-}
-
-type Step = (what: string, fn: () => Promise<string | undefined> | string | undefined) => Promise<void>;
-
-async function stopProcess(step: Step, what: string, r: ProcessRecord | undefined): Promise<void> {
-  if (!r) return;
-  await step(what, async () => {
-    const how = await stopRecorded(r, 5000);
-    if (how === 'survived') throw new Error(`pid ${r.pid} survived SIGKILL`);
-    return how === 'not running' ? undefined : `${what} (pid ${r.pid}, ${how})`;
-  });
 }
 
 async function teardownVhost(v: VhostRecord, step: Step): Promise<void> {
@@ -88,21 +78,5 @@ async function teardownVhost(v: VhostRecord, step: Step): Promise<void> {
   }
   await stopProcess(step, `ovs-vswitchd of ${v.name}`, v.processes.vswitchd);
   await stopProcess(step, `ovsdb-server of ${v.name}`, v.processes.ovsdbServer);
-  // Anything of ours the record missed (the launcher died between a start and its record): a
-  // process in the vhost's namespace whose command line names the vhost's folder.
-  for (const p of processesInNetns(`/run/netns/${v.netns}`).filter((q) => q.cmdline.includes(v.dir))) {
-    await stopProcess(step, `unrecorded process of ${v.name} (${p.cmdline.split(' ')[0]})`, p);
-  }
-  await step(`namespace ${v.netns}`, async () => {
-    if (!existsSync(`/run/netns/${v.netns}`)) return undefined;
-    const [err] = await netnsDelete([v.netns]);
-    if (err && err !== 'ENOENT') throw new Error(err);
-    return `namespace ${v.netns}`;
-  });
-  // Deleting the namespace destroys the veth pair, asynchronously: wait for it, delete it if it stays.
-  await step(`link ${v.hostVeth}`, async () => {
-    const deadline = Date.now() + 5000;
-    while (linkExists(v.hostVeth) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return deleteLink(v.hostVeth) ? `link ${v.hostVeth}` : undefined;
-  });
+  await removeNamespace(step, { owner: v.name, netns: v.netns, dir: v.dir, hostVeth: v.hostVeth });
 }

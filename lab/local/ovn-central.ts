@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OvsdbClient } from '@merak/common';
-import { isSysError, netnsCreate, netnsDelete } from '@merak/native';
-import { type ProcessRecord, isRunning, processesInNetns } from './process-record.js';
+import { isSysError, netnsCreate } from '@merak/native';
+import { type ProcessRecord, isRunning } from './process-record.js';
 import { OVN_NB_SCHEMA, OVN_SB_SCHEMA, OvnStartError, ovnMissing, run, startDetached } from './ovn-daemon.js';
-import { connectVhost, deleteLink, linkExists } from './underlay-network.js';
+import { type Step, removeNamespace, stopProcess } from './teardown-steps.js';
+import { connectVhost } from './underlay-network.js';
 
 export const OVN_NB_PORT = 6641;
 export const OVN_SB_PORT = 6642;
@@ -139,30 +140,14 @@ async function waitNorthdActive(rec: OvnCentralRecord, timeoutMs: number): Promi
   }
 }
 
-type Step = (what: string, fn: () => Promise<string | undefined> | string | undefined) => Promise<void>;
-type StopProcess = (step: Step, what: string, r: ProcessRecord | undefined) => Promise<void>;
-
 /**
  * Removes OVN central from its record: northd, then the SB and NB servers (by recorded PID and
  * start time), anything of its folder still running in its namespace, the namespace and its veth.
  * Its files go with the emulation's folder.
  */
-export async function stopOvnCentral(rec: OvnCentralRecord, step: Step, stopProcess: StopProcess): Promise<void> {
+export async function stopOvnCentral(rec: OvnCentralRecord, step: Step): Promise<void> {
   await stopProcess(step, 'ovn-northd', rec.processes.northd);
   await stopProcess(step, 'OVN SB ovsdb-server', rec.processes.sb);
   await stopProcess(step, 'OVN NB ovsdb-server', rec.processes.nb);
-  for (const p of processesInNetns(`/run/netns/${rec.netns}`).filter((q) => q.cmdline.includes(rec.dir))) {
-    await stopProcess(step, `unrecorded process of OVN central (${p.cmdline.split(' ')[0]})`, p);
-  }
-  await step(`namespace ${rec.netns}`, async () => {
-    if (!existsSync(`/run/netns/${rec.netns}`)) return undefined;
-    const [err] = await netnsDelete([rec.netns]);
-    if (err && err !== 'ENOENT') throw new Error(err);
-    return `namespace ${rec.netns}`;
-  });
-  await step(`link ${rec.hostVeth}`, async () => {
-    const deadline = Date.now() + 5000;
-    while (linkExists(rec.hostVeth) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return deleteLink(rec.hostVeth) ? `link ${rec.hostVeth}` : undefined;
-  });
+  await removeNamespace(step, { owner: 'OVN central', netns: rec.netns, dir: rec.dir, hostVeth: rec.hostVeth });
 }
