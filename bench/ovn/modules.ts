@@ -11,11 +11,11 @@ export interface OvnModules {
 }
 
 export async function loadOvnModules(): Promise<OvnModules> {
-  const dist = (path: string): string => new URL(`../../../coordinator/dist/${path}`, import.meta.url).href;
+  const dist = (path: string): string => new URL(`../../../${path}`, import.meta.url).href;
   const [writer, database, names] = await Promise.all([
-    import(dist('ovn/writer.js')) as Promise<typeof WriterModule>,
-    import(dist('ovn/database.js')) as Promise<typeof DatabaseModule>,
-    import(dist('ovn/names.js')) as Promise<typeof NamesModule>,
+    import(dist('coordinator/dist/ovn/writer.js')) as Promise<typeof WriterModule>,
+    import(dist('coordinator/dist/ovn/database.js')) as Promise<typeof DatabaseModule>,
+    import(dist('coordinator/dist/ovn/names.js')) as Promise<typeof NamesModule>,
   ]);
   return { writer, database, names };
 }
