@@ -2,7 +2,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { AlcorError } from '@merak/common';
 import { describe, expect, it } from 'vitest';
 import { ControlPlaneError } from '../providers/provider.js';
-import { describeFailure, operationOf } from './failure.js';
+import { describeFailure } from './failure.js';
 
 describe('describeFailure', () => {
   it("names the run's step and the Alcor call, found along the causes, with its status and body", () => {
@@ -20,11 +20,5 @@ describe('describeFailure', () => {
     const teardown = new ControlPlaneError('could not remove everything from Alcor (2 left)', ['vpc vpc1: 500', 'node hv-0: 500']);
     expect(describeFailure(teardown, 'deleting')).toMatchObject({ step: 'teardown', leftovers: ['vpc vpc1: 500', 'node hv-0: 500'] });
     expect(describeFailure(new Error('plain'), 'creating')).toEqual({ step: 'VM creation', phase: 'creating', message: 'plain' });
-  });
-
-  it('puts endpoints in words', () => {
-    expect(operationOf('POST /nodes/bulk')).toBe('node create (bulk)');
-    expect(operationOf('DELETE /project/{project_id}/security-groups/{security_group_id}')).toBe('security-group delete');
-    expect(operationOf('PUT /project/{project_id}/routers/{router_id}/add_router_interface')).toBe('add_router_interface');
   });
 });

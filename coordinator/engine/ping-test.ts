@@ -13,6 +13,8 @@ export interface PingTestDeps {
   readonly clientFor: (host: string) => { ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> } | undefined;
   /** Hosts pinged at once. */
   readonly parallelism: number;
+  /** The control plane allocated the VMs' addresses: each VM's own is in its stored result. */
+  readonly addressesFromResults: boolean;
   readonly progress: (message: string) => void;
 }
 
@@ -20,7 +22,7 @@ export async function runPingTest(run: Run, deps: PingTestDeps): Promise<PingOut
   const { plan, states } = run;
   const test = run.spec.scenario.test;
   if (test.kind !== 'ping') return [];
-  const pairs = selectPingPairs(plan, (i) => states[i] === READY, realAddresses(run, deps.store));
+  const pairs = selectPingPairs(plan, (i) => states[i] === READY, (deps.addressesFromResults ? realAddresses(run, deps.store) : undefined));
   const bySource = new Map<number, typeof pairs>();
   for (const p of pairs) (bySource.get(p.src) ?? bySource.set(p.src, []).get(p.src)!).push(p);
   const byHost = new Map<string, number[]>();
@@ -53,12 +55,8 @@ export async function runPingTest(run: Run, deps: PingTestDeps): Promise<PingOut
   return outcomes;
 }
 
-/**
- * Where the control plane allocates the VMs' addresses (Alcor), the plan's are not theirs: each
- * VM's own, from its stored result. undefined = the plan's addresses are the VMs'.
- */
-function realAddresses(run: Run, store: Store): ((i: number) => string | undefined) | undefined {
-  if (run.spec.scenario.provider !== 'alcor') return undefined;
+/** Where the control plane allocates the VMs' addresses, the plan's are not theirs: each VM's own, from its stored result. */
+function realAddresses(run: Run, store: Store): (i: number) => string | undefined {
   const ips = new Array<string | undefined>(run.plan.total);
   for (const [i, ip] of store.readyIps(run.row.seq)) ips[i] = ip;
   return (i) => ips[i];

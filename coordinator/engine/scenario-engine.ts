@@ -5,8 +5,8 @@
 // repeated create of the same VM with the VM it has), none is made twice. Every run ends with a
 // report, a failed one too (run-report.ts): what failed, the timeline, what is left behind.
 // The parts live beside this file: run state and tallies (run-state.ts), the VM fan-out
-// (vm-fanout.ts), the ping test (ping-test.ts), failures (failure.ts), VNIs (vni-policy.ts),
-// admission (admission.ts).
+// (vm-fanout.ts), the ping test (ping-test.ts), failures (failure.ts), admission (admission.ts).
+// What differs by provider is behind its ControlPlane (providers/provider.ts): the engine names none.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { errorMessage } from '@merak/common';
@@ -23,11 +23,11 @@ import { type Scenario, ScenarioValidationError, parseScenario } from '../scenar
 import type { Store } from '../store/store.js';
 import { ScenarioError, selectHosts } from './admission.js';
 import { describeFailure } from './failure.js';
+import { liveHosts, liveNeighbors, liveVnis } from './live-scenarios.js';
 import { rollBackNetwork } from './network-rollback.js';
 import { runPingTest } from './ping-test.js';
 import { type Outcome, assembleReport } from './run-report.js';
 import { FINAL, type Phase, Run, type StoredSpec, type VmCounts } from './run-state.js';
-import { assignVnis } from './vni-policy.js';
 import { type VmFanoutEnv, fanOutCreates, fanOutDeletes } from './vm-fanout.js';
 
 export { ScenarioError } from './admission.js';
@@ -99,7 +99,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     if (!provider) throw new ScenarioError('FAILED_PRECONDITION', `provider: this coordinator has no '${parsed.provider}' control plane configured`);
     const problems = provider.check?.(parsed) ?? [];
     if (problems.length > 0) throw new ScenarioValidationError(problems);
-    const scenario = parsed.provider === 'standalone' ? assignVnis(parsed, live.filter((r) => r.spec.scenario.provider === 'standalone').map((r) => r.spec.scenario)) : parsed;
+    const scenario = provider.prepareScenario?.(parsed, live.filter((r) => r.spec.scenario.provider === parsed.provider).map((r) => r.spec.scenario)) ?? parsed;
     const hosts = selectHosts(scenario, this.deps.registry.connected().map((a) => a.name));
     const seq = this.deps.store.nextSeq();
     const tag = seq.toString(36);
@@ -187,50 +187,22 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     return run.report!;
   }
 
-  /** The VNIs each vhost has VMs in, over every standalone scenario whose VMs may exist. */
+  /** The VNIs each vhost has VMs in, over every scenario on the tunnel sets whose VMs may exist. */
   liveVnis(except?: string): Map<string, Set<number>> {
-    const out = new Map<string, Set<number>>();
-    for (const run of this.runs.values()) {
-      if (run.id === except || run.phase === 'deleted' || run.spec.scenario.provider !== 'standalone') continue;
-      for (const [host, vnis] of run.vnisByHost()) {
-        const set = out.get(host) ?? out.set(host, new Set()).get(host)!;
-        for (const v of vnis) set.add(v);
-      }
-    }
-    return out;
+    return liveVnis(this.runs.values(), (run) => this.onTunnelSets(run), except);
   }
 
   liveNeighbors(hosts: ReadonlySet<string>, opts: { only?: string; except?: string }): Map<string, NeighborVm[]> {
-    const out = new Map<string, NeighborVm[]>();
-    for (const run of this.runs.values()) {
-      if (opts.only !== undefined && run.id !== opts.only) continue;
-      if (run.id === opts.except || run.phase === 'deleted' || run.spec.scenario.provider !== 'standalone') continue;
-      if (!run.spec.hosts.some((h) => hosts.has(h))) continue;
-      run.withPlan((plan) => {
-        // Each VM described once (plan.vm formats its addresses), grouped by VNI.
-        const byVni = new Map<number, NeighborVm[]>();
-        for (let i = 0; i < plan.total; i++) {
-          const p = plan.vm(i);
-          (byVni.get(p.vni) ?? byVni.set(p.vni, []).get(p.vni)!).push({ vni: p.vni, ip: p.ip, mac: p.mac, host: p.host });
-        }
-        for (const [h, vnis] of plan.vnisByHost()) {
-          const host = plan.hosts[h]!;
-          if (!hosts.has(host)) continue;
-          const list = out.get(host) ?? out.set(host, []).get(host)!;
-          for (const vni of vnis) for (const v of byVni.get(vni) ?? []) list.push(v);
-        }
-      });
-    }
-    return out;
+    return liveNeighbors(this.runs.values(), (run) => this.onTunnelSets(run), hosts, opts);
   }
 
   liveHosts(provider: Scenario['provider'], except?: string): Set<string> {
-    const out = new Set<string>();
-    for (const run of this.runs.values()) {
-      if (run.id === except || run.phase === 'deleted' || run.spec.scenario.provider !== provider) continue;
-      for (const h of run.spec.hosts) out.add(h);
-    }
-    return out;
+    return liveHosts(this.runs.values(), provider, except);
+  }
+
+  /** Its VMs are on the coordinator's tunnel sets (its control plane says so). */
+  private onTunnelSets(run: Run): boolean {
+    return this.controlPlanes.get(run.spec.scenario.provider)?.onTunnelSets === true;
   }
 
   private context(run: Run): ScenarioContext {
@@ -375,6 +347,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   private runPing(run: Run): Promise<PingOutcome[]> {
     return runPingTest(run, {
       store: this.deps.store, clientFor: (h) => this.deps.agents.clientFor(h), parallelism: this.deps.pingParallelism ?? 64,
+      addressesFromResults: this.controlPlanes.get(run.spec.scenario.provider)?.allocatesAddresses === true,
       progress: (message) => this.progress(run, message),
     });
   }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { type AgentDirectory, type FanoutConfig, type FanoutHooks, fanOut } from '../fanout/fanout.js';
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
 import type { PlannedVm } from '../plan/index.js';
-import type { ControlPlane, ScenarioContext } from '../providers/provider.js';
+import { type ControlPlane, type ScenarioContext, plannedVmSpec } from '../providers/provider.js';
 import type { Store, VmResultRow } from '../store/store.js';
 import { DELETED, FAILED, PENDING, READY, type Run, WAITING } from './run-state.js';
 
@@ -119,13 +119,7 @@ export async function fanOutCreates(run: Run, ctx: ScenarioContext, cp: ControlP
 }
 
 function createOperation(ctx: ScenarioContext, cp: ControlPlane, vm: PlannedVm, maybeExists: boolean): agentV1.VmOperation {
-  const s = ctx.scenario;
-  // Every field set: ts-proto's encoder reads them all, and a literal is cheaper than fromPartial.
-  const spec: agentV1.VmSpec = {
-    id: vm.id, name: vm.name, ip: vm.ip, prefixLength: vm.prefixLength, gateway: vm.gateway, mac: vm.mac, mtu: s.vm.mtu,
-    portKind: s.vm.portKind === 'internal' ? agentV1.PortKind.PORT_KIND_INTERNAL : agentV1.PortKind.PORT_KIND_VETH,
-    portName: vm.portName, ifaceId: '', externalIds: {}, vni: 0, routes: [], alcor: undefined, ovn: undefined,
-  };
+  const spec = plannedVmSpec(ctx, vm);
   cp.decorate(ctx, vm, spec);
   return { op: { $case: 'create', value: spec }, startOffsetMs: Math.round(vm.startOffsetMs), ...(maybeExists ? { maybeExists } : {}) };
 }

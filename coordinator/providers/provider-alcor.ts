@@ -177,6 +177,8 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
   }
 
   return {
+    // Alcor allocates each port's address; the plan's are only asked for.
+    allocatesAddresses: true,
     async setUp(ctx) {
       const s = session(ctx);
       const p = s.settings.projectId;

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { NeighborChange, Overlay } from '../overlay/overlay.js';
 import type { PlannedVm } from '../plan/index.js';
 import { type ControlPlane, ControlPlaneError, type ControlPlaneFactory, type LiveScenarios, type ScenarioContext } from './provider.js';
+import { assignVnis } from './vni-policy.js';
 
 export interface StandaloneDeps {
   readonly overlay: Overlay;
@@ -46,6 +47,8 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
   const addressOf = new Map<string, string>();
   let refresh: NodeJS.Timeout | undefined;
   return {
+    onTunnelSets: true,
+    prepareScenario: (scenario, liveScenarios) => assignVnis(scenario, liveScenarios),
     async setUp(ctx) {
       for (const h of ctx.plan.hosts) addressOf.set(h, deps.overlay.underlayIpOf(h) ?? '');
       await applyTunnels();

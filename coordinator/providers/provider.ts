@@ -2,7 +2,7 @@
 // VM, add what it needs to each VM's create request, and take the network down after the VMs.
 // One implementation per control plane (standalone, alcor, ovn); main.ts registers them by name.
 import { type ErrorContext, MerakError, type MerakErrorCode } from '@merak/common';
-import type { agentV1 } from '@merak/proto';
+import { agentV1 } from '@merak/proto';
 import type { EndpointLatency } from '../report/report.js';
 import type { Logger } from 'pino';
 import type { NeighborVm } from '../overlay/overlay.js';
@@ -27,8 +27,21 @@ export interface ControlPlaneStep {
 }
 
 export interface ControlPlane {
+  /**
+   * Its scenarios' VMs are on the coordinator's tunnel sets (standalone): the engine's liveVnis and
+   * liveNeighbors cover its scenarios, and only those of such control planes.
+   */
+  readonly onTunnelSets?: boolean;
+  /** It allocates the VMs' addresses (Alcor): the ping test reads each VM's own from its result, not the plan's. */
+  readonly allocatesAddresses?: boolean;
   /** Before a scenario is accepted: what this control plane cannot run, by field (none: []). */
   check?(scenario: Scenario): Array<{ path: string; message: string }>;
+  /**
+   * After check, before the scenario is accepted: the scenario as this control plane runs it
+   * (standalone: its VPCs' VNIs chosen), given the live scenarios of the same provider (their VMs
+   * may exist). Throws a ScenarioValidationError to refuse it.
+   */
+  prepareScenario?(scenario: Scenario, live: readonly Scenario[]): Scenario;
   /** Before any VM. Idempotent: a resumed scenario calls it again. Throws to fail the scenario. */
   setUp(ctx: ScenarioContext): Promise<void>;
   /**
@@ -58,16 +71,29 @@ export interface ControlPlane {
 
 /** What a control plane may know of the engine's scenarios. */
 export interface LiveScenarios {
-  /** The VNIs each vhost has VMs in, over every standalone scenario whose VMs may exist (but `except`). */
+  /** The VNIs each vhost has VMs in, over every scenario on the tunnel sets whose VMs may exist (but `except`). */
   liveVnis(except?: string): Map<string, Set<number>>;
   /**
    * For each host of `hosts`, every VM of the VNIs it has VMs in (its own included): its neighbor
-   * table. Over the standalone scenario `only` when given, else over every standalone scenario
+   * table. Over the scenario `only` when given, else over every scenario on the tunnel sets
    * whose VMs may exist (but `except`). Work grows with the VMs of the hosts asked for.
    */
   liveNeighbors(hosts: ReadonlySet<string>, opts: { only?: string; except?: string }): Map<string, NeighborVm[]>;
   /** The hosts of every scenario of `provider` whose VMs may exist (but `except`). */
   liveHosts(provider: Scenario['provider'], except?: string): Set<string>;
+}
+
+/**
+ * A VM's create request as the plan has it, before its control plane decorates it. Every field
+ * set: ts-proto's encoder reads them all, and a literal is cheaper than fromPartial.
+ */
+export function plannedVmSpec(ctx: ScenarioContext, vm: PlannedVm): agentV1.VmSpec {
+  const s = ctx.scenario;
+  return {
+    id: vm.id, name: vm.name, ip: vm.ip, prefixLength: vm.prefixLength, gateway: vm.gateway, mac: vm.mac, mtu: s.vm.mtu,
+    portKind: s.vm.portKind === 'internal' ? agentV1.PortKind.PORT_KIND_INTERNAL : agentV1.PortKind.PORT_KIND_VETH,
+    portName: vm.portName, ifaceId: '', externalIds: {}, vni: 0, routes: [], alcor: undefined, ovn: undefined,
+  };
 }
 
 /** Makes a provider's control plane; the engine calls it once, with itself. */

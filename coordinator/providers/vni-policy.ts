@@ -1,4 +1,4 @@
-// Standalone VNIs: a VPC that names its VNI keeps it (and must not collide with a live
+// Standalone VNIs (the standalone control plane's prepareScenario): a VPC that names its VNI keeps it (and must not collide with a live
 // scenario's); the others get the lowest free ones from 1001, so two scenarios never share a
 // segment by accident.
 import { type Scenario, ScenarioValidationError } from '../scenario/index.js';
