@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { requireToken } from '@merak/common';
-import { AgentRegistry, DEFAULT_FANOUT, Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
+import { AgentRegistry, DEFAULT_FANOUT, TunnelSets as Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { StopOnSignals, runBenchMain } from './common/lifecycle.js';

@@ -11,7 +11,7 @@ import { type ServerTls, createHttpServer, errorMessage, loadServerTls, removeSt
 import { ScenarioEngine } from './engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
-import { Overlay } from './overlay/overlay.js';
+import { TunnelSets } from './tunnel-sets/tunnel-sets.js';
 import { alcorControlPlane } from './providers/provider-alcor.js';
 import { ovnControlPlane } from './providers/provider-ovn.js';
 import { standaloneControlPlane } from './providers/provider-standalone.js';
@@ -108,7 +108,7 @@ async function main(): Promise<number> {
     metrics.agentsLost.inc();
     logger.warn({ agent: a.name }, 'agent lost');
   });
-  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, underlayMac: (h) => registry.get(h)?.underlayMac, type: tunnelType, flood: dataplane === 'flood', logger });
+  const overlay = new TunnelSets({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, underlayMac: (h) => registry.get(h)?.underlayMac, type: tunnelType, flood: dataplane === 'flood', logger });
   const engine = new ScenarioEngine({
     store, registry, agents: registry, logger, metrics,
     controlPlanes: {

@@ -1,6 +1,6 @@
 // What the control planes may know of the engine's scenarios (providers/provider.ts LiveScenarios),
 // computed over its runs: a scenario counts while its VMs may exist (not deleted).
-import type { NeighborVm } from '../overlay/overlay.js';
+import type { NeighborVm } from '../tunnel-sets/tunnel-sets.js';
 import type { Scenario } from '../scenario/index.js';
 import type { Run } from './run-state.js';
 

@@ -14,7 +14,7 @@ import type { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AgentDirectory, type AgentPort, DEFAULT_FANOUT, type FanoutConfig } from '../fanout/fanout.js';
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
-import type { NeighborVm, TunnelPort } from '../overlay/overlay.js';
+import type { NeighborVm, TunnelPort } from '../tunnel-sets/tunnel-sets.js';
 import { Plan } from '../plan/index.js';
 import type { ControlPlane, ControlPlaneFactory, LiveScenarios, ScenarioContext } from '../providers/provider.js';
 import type { AgentRegistry } from '../registry/agent-registry.js';

@@ -4,7 +4,7 @@
 // whose answer was lost may have committed, and only its caller knows how to look).
 import { performance } from 'node:perf_hooks';
 import { OvsdbClient, OvsdbError, type OvsdbJson, type OvsdbOperation, errorMessage } from '@merak/common';
-import type { CallStats } from '../alcor/call-stats.js';
+import type { CallStats } from '../report/call-stats.js';
 
 export type Json = OvsdbJson;
 export type Operation = OvsdbOperation;

@@ -10,7 +10,7 @@
 // (their ports go with them), each tolerant of what is gone; then whatever of the scenario is left
 // is listed.
 import { errorMessage, ovsMap } from '@merak/common';
-import type { CallStats } from '../alcor/call-stats.js';
+import type { CallStats } from '../report/call-stats.js';
 import { type Json, type Operation, type OvnDatabase, idsInclude, named, rowsOf, set, uuid, uuidOf } from './database.js';
 import { OvnError } from './errors.js';
 import { KIND_KEY, type RowKind, SCENARIO_KEY } from './names.js';

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { CallStats } from '../alcor/call-stats.js';
+import { CallStats } from '../report/call-stats.js';
 import { OvnDatabase } from '../ovn/database.js';
 import { OvnError } from '../ovn/errors.js';
 import { type OvnNames, ovnNames, shortId, shortIdOfVmPort } from '../ovn/names.js';

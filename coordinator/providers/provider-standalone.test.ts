@@ -1,7 +1,7 @@
 import { agentV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { type NeighborVm, Overlay, type TunnelPort } from '../overlay/overlay.js';
+import { type NeighborVm, TunnelSets, type TunnelPort } from '../tunnel-sets/tunnel-sets.js';
 import { Plan } from '../plan/index.js';
 import { parseScenario } from '../scenario/index.js';
 import type { LiveScenarios, ScenarioContext } from './provider.js';
@@ -33,7 +33,7 @@ const scenario = (name: string, hosts: number, vms: number, cidr: string, vni: n
 describe('standalone control plane: neighbor tables', () => {
   it('tells only the scenario’s vhosts, only its VMs; removes them at teardown; restores a returning vhost’s whole table', async () => {
     const a = agents();
-    const overlay = new Overlay({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', logger });
+    const overlay = new TunnelSets({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', logger });
     // Two scenarios: "one" on h0-h1 (VNI 1001), "two" on h2-h3 (VNI 1002).
     const plans = new Map([
       ['one', new Plan(scenario('one', 2, 6, '10.1.0.0/24', 1001), ['h0', 'h1'], '1')],
@@ -93,7 +93,7 @@ describe('standalone control plane: neighbor tables', () => {
 
   it('sends nothing in flood mode', async () => {
     const a = agents();
-    const overlay = new Overlay({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', flood: true, logger });
+    const overlay = new TunnelSets({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', flood: true, logger });
     const out = await overlay.updateNeighbors(new Map([['h0', { upsert: [{ vni: 1, ip: '10.0.0.2', mac: '02:00:00:00:00:02', host: 'h1' }], remove: [], replace: false }]]));
     expect(out).toMatchObject({ told: 0, entries: 0 });
     expect(a.calls.size).toBe(0);

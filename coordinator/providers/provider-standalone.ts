@@ -1,18 +1,19 @@
 // Standalone mode: the coordinator is the control plane. Addresses come from the plan; the data
 // plane is an overlay of tunnels between vhosts, one VNI per VPC, and on each vhost a neighbor
-// table of the VMs of its VNIs (see overlay/): ARP is answered on the asking VM's own vhost and
+// table of the VMs of its VNIs (see tunnel-sets/): ARP is answered on the asking VM's own vhost and
 // frames go straight to the right tunnel, nothing is flooded between vhosts. A VM is put on its
 // VPC's segment, with an on-link route to the VPC's CIDR when the VPC has several subnets (one
 // broadcast domain per VPC: there is no router, and none is needed).
 import type { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import type { NeighborChange, Overlay } from '../overlay/overlay.js';
+import type { NeighborChange, TunnelSets } from '../tunnel-sets/tunnel-sets.js';
 import type { PlannedVm } from '../plan/index.js';
 import { type ControlPlane, ControlPlaneError, type ControlPlaneFactory, type LiveScenarios, type ScenarioContext } from './provider.js';
 import { assignVnis } from './vni-policy.js';
 
 export interface StandaloneDeps {
-  readonly overlay: Overlay;
+  /** The vhosts' tunnel sets and neighbor tables (named overlay: the data plane it makes). */
+  readonly overlay: TunnelSets;
   readonly logger: Logger;
 }
 

@@ -5,7 +5,7 @@ import { type ErrorContext, MerakError, type MerakErrorCode } from '@merak/commo
 import { agentV1 } from '@merak/proto';
 import type { EndpointLatency } from '../report/report.js';
 import type { Logger } from 'pino';
-import type { NeighborVm } from '../overlay/overlay.js';
+import type { NeighborVm } from '../tunnel-sets/tunnel-sets.js';
 import type { Plan, PlannedVm } from '../plan/index.js';
 import type { Scenario } from '../scenario/index.js';
 

@@ -1,18 +1,19 @@
-// Applies the standalone data plane: tells each vhost its whole tunnel set (SetTunnels), only when
+// The coordinator's side of the standalone data plane (the agent's is agent/overlay/): computes
+// each vhost's tunnel set per VPC (membership.ts) and pushes the changes. Tells each vhost its whole tunnel set (SetTunnels), only when
 // it changed since that vhost was last told, and changes of its neighbor table (UpdateNeighbors:
 // only the entries that changed). A vhost that comes back (restarted, or with another underlay
 // address) is told again; so are its peers, whose sets name its address.
 import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { type TunnelSpec, sameTunnels, tunnelSets } from './tunnels.js';
+import { type TunnelSpec, sameTunnels, tunnelSets } from './membership.js';
 
 export interface TunnelPort {
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
   updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse>;
 }
 
-export interface OverlayDeps {
+export interface TunnelSetsDeps {
   clientFor(host: string): TunnelPort | undefined;
   /** The vhost's tunnel endpoint ('' / undefined: none). */
   underlayIp(host: string): string | undefined;
@@ -28,7 +29,7 @@ export interface OverlayDeps {
   readonly neighborParallelism?: number;
 }
 
-export interface OverlayOutcome {
+export interface TunnelSetsOutcome {
   /** vhosts whose set changed and were told */
   readonly told: number;
   readonly tunnels: number;
@@ -63,10 +64,10 @@ export interface NeighborOutcome {
   readonly failures: readonly string[];
 }
 
-export class Overlay {
+export class TunnelSets {
   private readonly told = new Map<string, TunnelSpec[]>();
 
-  constructor(private readonly deps: OverlayDeps) {}
+  constructor(private readonly deps: TunnelSetsDeps) {}
 
   /** The vhost's tunnel endpoint as it registered it ('' / undefined: none). */
   underlayIpOf(host: string): string | undefined {
@@ -78,7 +79,7 @@ export class Overlay {
     this.told.delete(host);
   }
 
-  async apply(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>): Promise<OverlayOutcome> {
+  async apply(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>): Promise<TunnelSetsOutcome> {
     const sets = tunnelSets(vnisByHost, (h) => this.deps.underlayIp(h), (h) => this.deps.underlayMac?.(h));
     // Vhosts that had tunnels but now host nothing get an empty set.
     for (const host of this.told.keys()) if (!sets.has(host) && this.told.get(host)!.length > 0) sets.set(host, []);

@@ -1,7 +1,7 @@
 // A step of the Alcor set-up that failed for good, with what Alcor answered, so a failed run can
 // say which object could not be made and why (matched by type; the answer is in the fields).
 import { AlcorError, errorMessage } from '@merak/common';
-import { ControlPlaneError } from '../providers/provider.js';
+import { ControlPlaneError } from './provider.js';
 
 export class AlcorSetupError extends ControlPlaneError {
   /** HTTP status of the last answer; 0 when there was none. */

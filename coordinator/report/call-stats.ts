@@ -1,7 +1,6 @@
 // Latency, errors and retries of the control plane's API, per endpoint, for a scenario's report:
 // the coordinator's own calls and those its agents made for each VM (they come back in the results).
-import type { EndpointLatency } from '../report/report.js';
-import { Samples } from '../report/report.js';
+import { type EndpointLatency, Samples } from './report.js';
 
 export interface CallSample {
   readonly endpoint: string;

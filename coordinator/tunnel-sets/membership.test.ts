@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sameTunnels, tunnelSets } from './tunnels.js';
+import { sameTunnels, tunnelSets } from './membership.js';
 
 describe('tunnelSets', () => {
   const ips: Record<string, string> = { h0: '198.51.100.10', h1: '198.51.100.11', h2: '198.51.100.12', hollow: '' };
