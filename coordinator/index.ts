@@ -1,16 +1,14 @@
 // Public surface of the coordinator package (for the lab: local emulation, CLI; tests; benchmarks).
 //
 // Layers, top to bottom: a file imports only its own folder or a folder on a line below it
-// (checked by layers.test.ts; main.ts and this file sit above them all).
+// (checked by test/architecture/layers.test.ts; main.ts and this file sit above them all).
 // server: the gRPC Coordinator service
 // engine: runs scenarios (admission, fan-out, ping test, report assembly)
 // providers: the ControlPlane interface and its implementations (standalone, alcor, ovn)
-// alcor ovn tunnel-sets: what each control plane drives (Alcor's API, OVN's databases, the vhosts' tunnels)
-// fanout registry metrics: agents (chunked Apply streams, who is connected, counters)
-// plan: where each VM goes, its addresses, the ping pairs
-// scenario: the validated scenario and its parser
-// report: the run's report, call statistics
-// store: durable state (SQLite)
+// tunnel-sets alcor ovn: what each control plane drives (the vhosts' tunnels, Alcor's API, OVN's databases)
+// fanout registry: agents (chunked Apply streams, who is connected)
+// plan report: where each VM goes, its addresses and ping pairs; the run's report and call statistics
+// scenario store metrics: the validated scenario and its parser; durable state (SQLite); counters
 export { AgentChannel } from './registry/agent-channel.js';
 export { type EngineDeps, ScenarioEngine, type ScenarioStatus } from './engine/scenario-engine.js';
 export { DEFAULT_FANOUT, type FanoutConfig } from './fanout/fanout.js';

@@ -44,7 +44,7 @@ const LAYERS: Record<string, ReadonlyArray<readonly string[]>> = {
     ['server'],
     ['engine'],
     ['providers'],
-    ['overlay', 'alcor', 'ovn'],
+    ['tunnel-sets', 'alcor', 'ovn'],
     ['fanout', 'registry'],
     ['plan', 'report'],
     ['scenario', 'store', 'metrics'],
