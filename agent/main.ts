@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import type { Backend } from './backend.js';
 import { AGENT_HELP, parseAgentConfig } from './config.js';
-import { errorMessage } from '@merak/common';
+import { errorMessage, shutdownOnSignal } from '@merak/common';
 import { createHollowBackend } from './hollow-backend.js';
 import { createKernelBackend } from './kernel-backend.js';
 
@@ -29,17 +29,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const agent = await startAgent(config, backend, logger);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down (VMs stay)');
-      agent.stop().then(resolve, (e: unknown) => {
-        logger.error({ err: e }, 'unclean shutdown');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await shutdownOnSignal(logger, 'shutting down (VMs stay)', () => agent.stop());
   return 0;
 }
 

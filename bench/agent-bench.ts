@@ -1,6 +1,6 @@
 // Agent benchmark: creates and deletes N VMs on a fresh bridge, once through the agent (gRPC,
 // netlink, one OVSDB transaction per group) and once the Merak way (one `ip` / `ip netns exec` /
-// `ovs-vsctl` process per step, as Merak's code §3.5–3.6 lists), and prints the
+// `ovs-vsctl` process per step, as the original Merak's code does), and prints the
 // ratio. Not a timed test: the figures are only compared with each other, within one run.
 //
 // Usage: npm run bench:agent -- [--vms N] [--concurrency C (default N)] [--skip-baseline]
@@ -101,7 +101,7 @@ function stepSummary(what: string, results: agentV1.VmResult[]): string {
 }
 
 /**
- * Merak's Alcor-mode create and delete, step by step as Merak's code §3.4–3.6 lists
+ * Merak's Alcor-mode create and delete, step by step as the original Merak's code does
  * them: every step is its own `bash -c "<command string>"` (Merak's BashExecute), and the ports
  * are added by one bulk ovs-vsctl per host (its BulkPortAdd).
  */

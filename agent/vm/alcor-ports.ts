@@ -86,7 +86,7 @@ export class AlcorPorts {
     const body = {
       port: {
         id: this.s.portId, admin_state_up: true, device_id: vmName, network_id: this.s.networkId,
-        // [] keeps Alcor from picking its default group; absent lets it (reference §4.6 security_groups).
+        // [] keeps Alcor from picking its default group; absent lets it.
         ...(this.s.securityGroupIds.length > 0 ? { security_groups: [...this.s.securityGroupIds] } : {}),
         fixed_ips: [{ subnet_id: this.s.subnetId }], tenant_id: this.s.tenantId,
       },

@@ -10,7 +10,7 @@ import type { AlcorServiceName } from '../scenario/index.js';
 
 export type AlcorEndpoints = Readonly<Record<AlcorServiceName, string>>;
 
-/** The NodePort of each Alcor service (reference §1.1). */
+/** The NodePort of each Alcor service. */
 export const ALCOR_NODE_PORTS: Readonly<Record<AlcorServiceName, number>> = { vpc: 30001, subnet: 30002, route: 30003, port: 30006, node: 30007, sg: 30008 };
 
 /** Each service's base URL: the scenario's own, else `url` with the service's NodePort. */
@@ -37,7 +37,7 @@ export interface NodeInfo {
   readonly server_port: number;
 }
 
-/** A security group rule as Alcor's rules API takes it (reference §4.3 rule keys). */
+/** A security group rule as Alcor's rules API takes it. */
 export interface SecurityGroupRuleBody {
   readonly id: string;
   readonly security_group_id: string;
@@ -107,7 +107,7 @@ export class AlcorNetwork {
     return how;
   }
 
-  // --- nodes (reference §4.5) ---
+  // --- nodes ---
 
   /** Registers every host at once (Merak's bulk call; answered 200 with the list). An upsert, so repeated as is. */
   async registerNodes(nodes: readonly NodeInfo[]): Promise<void> {
@@ -130,7 +130,7 @@ export class AlcorNetwork {
     return how === 'made' ? 'deleted' : 'absent';
   }
 
-  // --- VPCs (§4.1), subnets (§4.2) ---
+  // --- VPCs, subnets ---
 
   ensureVpc(p: string, body: { id: string; name: string; cidr: string; tenantId: string; mtu: number }): Promise<'made' | 'found'> {
     const path = `/project/${enc(p)}/vpcs`;
@@ -144,7 +144,7 @@ export class AlcorNetwork {
 
   async deleteVpc(p: string, id: string): Promise<'deleted' | 'absent'> {
     const res = await this.del('vpc', `/project/${enc(p)}/vpcs/${enc(id)}`, '/project/{project_id}/vpcs/{vpc_id}', []);
-    // An unknown id is answered 200 {"id": null} (reference §8 quirk 1).
+    // An unknown id is answered 200 {"id": null} (an Alcor quirk, docs/alcor.md).
     return (res.json as { id?: string | null } | undefined)?.id ? 'deleted' : 'absent';
   }
 
@@ -169,13 +169,13 @@ export class AlcorNetwork {
     return (res.json as { id?: string | null } | undefined)?.id ? 'deleted' : 'absent';
   }
 
-  // --- security groups (§4.3) ---
+  // --- security groups ---
 
   /** The group without rules: Alcor ignores rules sent with it (quirk 4); they go through the rules API. */
   ensureSecurityGroup(p: string, body: { id: string; name: string; description: string; tenantId: string }): Promise<'made' | 'found'> {
     const path = `/project/${enc(p)}/security-groups`;
     return this.ensure('POST /project/{project_id}/security-groups',
-      // An unknown group is answered 412 (reference §4.3).
+      // An unknown group is answered 412.
       async () => !(await this.get('sg', `${path}/${enc(body.id)}`, '/project/{project_id}/security-groups/{security_group_id}', [412])).absent,
       (retry) => this.post('sg', path, '/project/{project_id}/security-groups', {
         security_group: { id: body.id, name: body.name, description: body.description, project_id: p, tenant_id: body.tenantId },
@@ -224,13 +224,13 @@ export class AlcorNetwork {
     return res.absent ? 'absent' : 'deleted';
   }
 
-  // --- routers (§4.4) ---
+  // --- routers ---
 
   ensureRouter(p: string, body: { id: string; name: string; tenantId: string }): Promise<'made' | 'found'> {
     const path = `/project/${enc(p)}/routers`;
     return this.ensure('POST /project/{project_id}/routers',
       async () => ((await this.get('route', `${path}/${enc(body.id)}`, '/project/{project_id}/routers/{router_id}')).json as { router?: unknown } | undefined)?.router != null,
-      // Router create answers 200, not 201 (reference §8 quirk 2); project and tenant are the scenario's (Merak hard-coded them).
+      // Router create answers 200, not 201 (an Alcor quirk, docs/alcor.md); project and tenant are the scenario's (Merak hard-coded them).
       (retry) => this.post('route', path, '/project/{project_id}/routers', {
         router: { id: body.id, name: body.name, project_id: p, tenant_id: body.tenantId, admin_state_up: true, description: 'merak-ts' },
       }, [200], retry),
@@ -257,7 +257,7 @@ export class AlcorNetwork {
     return (res.json as { id?: string | null } | undefined)?.id ? 'deleted' : 'absent';
   }
 
-  // --- ports (§4.6): the agents make and delete them; the coordinator only sweeps what is left ---
+  // --- ports: the agents make and delete them; the coordinator only sweeps what is left ---
 
   /** Ports of the project whose device_id is one of `deviceIds` (Alcor lists every project's: filtered here). */
   async portsOf(p: string, deviceIds: ReadonlySet<string>): Promise<Array<{ id: string; device_id: string }>> {

@@ -1,4 +1,4 @@
-// The two timestamp formats Alcor writes into entities (Alcor's API §4).
+// The two timestamp formats Alcor writes into entities (Alcor's REST API, docs/alcor.md).
 const pad = (n: number): string => String(n).padStart(2, '0');
 
 /** VPC, subnet: UTC `yyyy-MM-dd HH:mm:ss`. */

@@ -1,14 +1,14 @@
 // The JSON shapes the Alcor services answer with, named and keyed exactly as on the wire
-// (Alcor's API §4). Keys are written in the order Jackson emits them, so a response
+// (Alcor's REST API, docs/alcor.md). Keys are written in the order Jackson emits them, so a response
 // body reads like a real one. `null` is a real JSON null: every entity but PortEntity includes
-// null fields (§2); PortEntity omits them (@JsonInclude(NON_ABSENT)), hence its optional keys.
+// null fields; PortEntity omits them (@JsonInclude(NON_ABSENT)), hence its optional keys.
 
 /** The Alcor services this server emulates, named by their short form. */
 export type AlcorService = 'vpc' | 'subnet' | 'route' | 'port' | 'node' | 'sg';
 
 export const ALCOR_SERVICES: readonly AlcorService[] = ['vpc', 'subnet', 'route', 'port', 'node', 'sg'];
 
-/** The Kubernetes NodePort of each service in Merak's deployment (§1.1). */
+/** The Kubernetes NodePort of each service in Merak's deployment. */
 export const NODE_PORTS: Readonly<Record<AlcorService, number>> = {
   vpc: 30001, subnet: 30002, route: 30003, port: 30006, node: 30007, sg: 30008,
 };
@@ -36,7 +36,7 @@ export interface SegmentInfo {
   'provider:segmentation_id': number | null;
 }
 
-/** `WE/vpc/VpcEntity.java` (§4.1). */
+/** `WE/vpc/VpcEntity.java`. */
 export interface VpcEntity {
   id: string;
   project_id: string;
@@ -69,15 +69,15 @@ export interface VpcEntity {
   ipv4_address_scope: string | null;
   ipv6_address_scope: string | null;
   l2_adjacency: string | null;
-  /** null on create and in lists; the VPC's subnet ids on GET by id (§4.1). */
+  /** null on create and in lists; the VPC's subnet ids on GET by id. */
   subnets: string[] | null;
-  /** The second property Jackson derives from the `isDefault()` getter (§4.1). */
+  /** The second property Jackson derives from the `isDefault()` getter. */
   default: boolean;
 }
 
 export interface AllocationPool { start: string; end: string }
 
-/** `WE/subnet/SubnetEntity.java` (§4.2). */
+/** `WE/subnet/SubnetEntity.java`. */
 export interface SubnetEntity {
   id: string;
   project_id: string;
@@ -90,7 +90,7 @@ export interface SubnetEntity {
   gateway_ip: string;
   gatewayPortId: string;
   gateway_port_detail: { gateway_macAddress: string; gateway_port_id: string };
-  /** null until attached to a router; "" after detach (§4.2). */
+  /** null until attached to a router; "" after detach. */
   attached_router_id: string | null;
   port_detail: JsonValue;
   enable_dhcp: boolean;
@@ -126,7 +126,7 @@ export interface SubnetEntity {
 
 export interface FixedIp { subnet_id: string | null; ip_address: string | null }
 
-/** `WE/port/PortEntity.java` (§4.6): null fields are omitted, so every key is optional. */
+/** `WE/port/PortEntity.java`: null fields are omitted, so every key is optional. */
 export interface PortEntity {
   project_id?: string;
   tenant_id?: string;
@@ -167,7 +167,7 @@ export interface PortEntity {
   mac_learning_enabled?: boolean;
 }
 
-/** `WE/securitygroup/SecurityGroupRule.java` (§4.3). */
+/** `WE/securitygroup/SecurityGroupRule.java`. */
 export interface SecurityGroupRule {
   id: string;
   project_id: string | null;
@@ -185,7 +185,7 @@ export interface SecurityGroupRule {
   ethertype: string | null;
 }
 
-/** `WE/securitygroup/SecurityGroup.java` (§4.3). */
+/** `WE/securitygroup/SecurityGroup.java`. */
 export interface SecurityGroup {
   id: string;
   project_id: string;
@@ -208,7 +208,7 @@ export interface RouteTable {
   owner: string | null;
 }
 
-/** `WE/route/NeutronRouterWebRequestObject.java` (§4.4). */
+/** `WE/route/NeutronRouterWebRequestObject.java`. */
 export interface RouterEntity {
   id: string;
   project_id: string;
@@ -216,7 +216,7 @@ export interface RouterEntity {
   name: string | null;
   description: string | null;
   routetable: RouteTable;
-  /** The VPC id, set on the first interface attach (§4.4). */
+  /** The VPC id, set on the first interface attach. */
   owner: string | null;
   /** The gateway ports of the attached subnets. */
   gateway_ports: string[] | null;
@@ -234,7 +234,7 @@ export interface RouterEntity {
   conntrack_helpers: JsonValue[] | null;
 }
 
-/** `WE/route/RouterInterfaceResponse.java`: every field null when the subnet is unknown (§4.4). */
+/** `WE/route/RouterInterfaceResponse.java`: every field null when the subnet is unknown. */
 export interface RouterInterfaceResponse {
   id: string | null;
   network_id: string | null;
@@ -246,7 +246,7 @@ export interface RouterInterfaceResponse {
   tags: JsonValue[] | null;
 }
 
-/** `WE/node/NodeInfo.java`, serialised by field (§4.5). */
+/** `WE/node/NodeInfo.java`, serialised by field. */
 export interface NodeInfo {
   node_id: string | null;
   node_name: string | null;

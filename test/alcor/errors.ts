@@ -1,5 +1,5 @@
 // Alcor's errors as a client sees them: a status and Spring Boot's default error JSON
-// (Alcor's API §2 "Errors"). Handlers throw AlcorHttpError; the server turns it into
+// (Alcor's REST API, docs/alcor.md "Errors"). Handlers throw AlcorHttpError; the server turns it into
 // the body below, in the flavour of the Spring Boot version the answering service runs.
 import { STATUS_CODES } from 'node:http';
 import type { AlcorService } from './entities.js';
@@ -17,7 +17,7 @@ export class AlcorHttpError extends Error {
 /**
  * Spring Boot's error body. The SG manager runs Spring Boot 2.3, which leaves `message` empty by
  * default and (with Jackson 2.11) writes the zone as "+00:00"; the other services run 2.1–2.2
- * and write the reason (or the exception message) and "+0000" (§2).
+ * and write the reason (or the exception message) and "+0000".
  */
 export interface SpringErrorBody {
   timestamp: string;

@@ -1,4 +1,4 @@
-// Public surface of the Alcor-compatible test server (Alcor's API §9).
+// Public surface of the Alcor-compatible test server (Alcor's REST API, docs/alcor.md).
 export { type AlcorServer, type AlcorServerOptions, startAlcorServer } from './server.js';
 export { type AppliedFault, type CallFilter, CallLog, type CallRecord } from './calls.js';
 export { type FaultAction, type FaultLimit, type FaultPhase, type FaultRule, type FaultRuleSpec, Faults } from './faults.js';

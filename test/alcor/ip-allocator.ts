@@ -1,4 +1,4 @@
-// One IPM address range per subnet (Alcor's API §5): [network+1, broadcast-1], the
+// One IPM address range per subnet (Alcor's REST API, docs/alcor.md): [network+1, broadcast-1], the
 // lowest free address first (`BitSet.nextClearBit(0)` in IPM/allocator/Ipv4AddrAllocator.java),
 // so a released address is the next one handed out again.
 import { formatIpv4, parseIpv4 } from '@merak/common';
@@ -48,7 +48,7 @@ export class Ipv4Range {
   }
 
   /**
-   * Takes exactly `ip`; false when it is outside the range. [QUIRK 7, §5/§8] There is no
+   * Takes exactly `ip`; false when it is outside the range. There is no
    * duplicate check: an address already handed out is handed out again, as IPM's
    * `IpAddrRange.allocate` never detects the conflict.
    */

@@ -1,9 +1,9 @@
-// The MAC manager (Alcor's API §5): OUI aa:bb:cc plus 24 random bits from range0
+// The MAC manager (Alcor's REST API, docs/alcor.md): OUI aa:bb:cc plus 24 random bits from range0
 // (aa:bb:cc:00:00:00–aa:bb:cc:ff:ff:ff), lower-case and colon-separated; a collision is retried.
 // Client-supplied MACs must be unique too.
 
 const OUI = 'aa:bb:cc';
-/** `macmanager.retrylimit`: the reference gives no value; 10 retries is plenty for 2^24 slots. */
+/** `macmanager.retrylimit`: Alcor documents no value; 10 retries is plenty for 2^24 slots. */
 const RETRY_LIMIT = 10;
 
 const hex = (n: number): string => n.toString(16).padStart(2, '0');

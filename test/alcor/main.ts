@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { startAlcorServer } from './server.js';
 
 const HELP = `merak-alcor-server: an Alcor-compatible test server (the endpoints, JSON and status codes of
-Alcor's API §9), with state kept in memory and fault injection. Like Alcor's NCM it pushes
+Alcor's REST API, docs/alcor.md), with state kept in memory and fault injection. Like Alcor's NCM it pushes
 GoalState over gRPC (PushGoalStatesStream, plaintext) to the host agent of the node a port is
 bound to, at the node's local_ip:server_port (50001 when server_port is 0), and to the other
 hosts of the port's subnet; the REST answer waits for the pushes, and the port becomes ACTIVE,

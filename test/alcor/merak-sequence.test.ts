@@ -1,4 +1,4 @@
-// Merak's exact create and delete sequence (Alcor's API §3, Merak's code §2.3),
+// Merak's exact create and delete sequence (Alcor's REST API, docs/alcor.md),
 // with Merak's own request bodies, against the server in both listening modes: every status code
 // and JSON shape that Merak (or a Merak-style client) reads is asserted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

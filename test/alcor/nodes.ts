@@ -1,4 +1,4 @@
-// Node manager (NodePort 30007), Alcor's API §4.5. Nodes are the emulated hosts; a
+// Node manager (NodePort 30007), Alcor's REST API, docs/alcor.md Nodes are the emulated hosts; a
 // port's `binding:host_id` must equal one node's `node_name` (quirk 9).
 import type { JsonObject, NodeInfo } from './entities.js';
 import { AlcorHttpError, NO_MESSAGE } from './errors.js';
@@ -22,7 +22,7 @@ function readNode(obj: JsonObject): NodeInfo {
     host_dvr_mac: readString(obj, 'host_dvr_mac') ?? null,
     ncm_id: readString(obj, 'ncm_id') ?? null,
     'data-path-ip': readString(obj, 'data-path-ip') ?? null,
-    ncm_uri: null, // derived from ncm_id; there are no NCMs here (§4.5)
+    ncm_uri: null, // derived from ncm_id; there are no NCMs here
   };
 }
 
@@ -31,7 +31,7 @@ export function nodesNamed(state: AlcorState, name: string): NodeInfo[] {
   return [...state.nodes.values()].filter((n) => n.node_name === name);
 }
 
-// A node without node_id is kept under "" (the reference is silent; Merak always sends one).
+// A node without node_id is kept under "" (Alcor does not say; Merak always sends one).
 const key = (n: NodeInfo): string => n.node_id ?? '';
 
 export function nodeRoutes(state: AlcorState): Route[] {

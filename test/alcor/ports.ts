@@ -1,4 +1,4 @@
-// Port manager (NodePort 30006), Alcor's API §4.6 and §5–§6. A create checks every
+// Port manager (NodePort 30006), Alcor's REST API and DPM's push (docs/alcor.md). A create checks every
 // reference first (VPC, subnets, SGs, node), then allocates IPs and a MAC, then stores — so a
 // failure at any point changes nothing (PM rolls its allocations back too). A bound port is
 // pushed (bind hook or GoalState) before the answer, and its status is written only afterwards.
@@ -43,7 +43,7 @@ const PORT_FIELDS: ReadonlyArray<readonly [keyof PortEntity, FieldKind]> = [
 const PORT_KEYS: ReadonlySet<string> = new Set(PORT_FIELDS.map(([k]) => k));
 
 /**
- * Setters that turn an explicit JSON null into "" (§4.6 `binding:host_id`): "" then counts as
+ * Setters that turn an explicit JSON null into "": "" then counts as
  * bound (and fails the node lookup) or fails the vif/vnic type check.
  */
 const NULL_TO_EMPTY: ReadonlySet<string> = new Set(['binding:host_id', 'binding:vif_type', 'binding:vnic_type']);
@@ -131,7 +131,7 @@ interface IpRequest {
 
 const ipAllocError = (): AlcorHttpError => new AlcorHttpError(500, 'Allocate ip address error');
 
-/** Checks each fixed_ips item and says where its address comes from (§5 "Port IP"). */
+/** Checks each fixed_ips item and says where its address comes from. */
 function planFixedIps(state: AlcorState, vpcId: string, fixedIps: readonly FixedIp[] | undefined): IpRequest[] {
   if (fixedIps === undefined) return [{ index: 0, range: undefined, ip: undefined }];
   return fixedIps.map((item, index) => {
@@ -170,7 +170,7 @@ class Allocations {
     // No fixed_ips at all: the first VPC range with room (FixedIpsProcessor, IpAddrRangeRepo).
     const range = req.range ?? vpcRanges(this.state, vpcId).find((r) => r.hasFree);
     const ip = range?.allocateLowest();
-    if (!range || ip === undefined) throw ipAllocError(); // IPM 412 IpAddrNotEnough → PM 500 (§5)
+    if (!range || ip === undefined) throw ipAllocError(); // IPM 412 IpAddrNotEnough → PM 500
     this.ips.push({ range, ip });
     return { subnetId: range.subnetId, ip, auto: true };
   }
@@ -261,7 +261,7 @@ export async function createPorts(state: AlcorState, projectId: string, requests
     const port = readPort(req);
     if (!bulk && !port.network_id) throw new AlcorHttpError(412, 'Network id is required');
     checkPort(port);
-    port.id ??= randomUUID(); // only a missing/null id gets a UUID; "" is kept (§2 "IDs")
+    port.id ??= randomUUID(); // only a missing/null id gets a UUID; "" is kept
     port.project_id = projectId;
     port.tenant_id ??= projectId;
     port['binding:vif_type'] ??= DEFAULT_VIF_TYPE;
@@ -337,7 +337,7 @@ function applyBulkQuirks(prepared: Prepared[]): void {
 
 const sameIp = (a: FixedIp, b: FixedIp): boolean => a.subnet_id === b.subnet_id && a.ip_address === b.ip_address;
 
-/** DPM's PortState op for an update (`determinePortOperationType`, §4.6.3). */
+/** DPM's PortState op for an update (`determinePortOperationType`). */
 function updateOperation(port: PortEntity): 'CREATE' | 'UPDATE' | 'DELETE' {
   const id = port.device_id ?? '';
   const owner = port.device_owner ?? '';
@@ -448,7 +448,7 @@ export function portRoutes(state: AlcorState): Route[] {
       },
     },
     {
-      // updatePortBulk is unimplemented in Alcor and returns null: 200 with an empty body (§4.6.3).
+      // updatePortBulk is unimplemented in Alcor and returns null: 200 with an empty body.
       service: 'port', method: 'PUT', pattern: '/project/{project_id}/ports/bulk', body: true,
       handler: () => ({ status: 200, empty: true }),
     },
@@ -465,7 +465,7 @@ export function portRoutes(state: AlcorState): Route[] {
       },
     },
     {
-      // Every project's ports, gateway ports included (§2 "Project scoping is weak").
+      // Every project's ports, gateway ports included.
       service: 'port', method: 'GET', pattern: '/project/{project_id}/ports',
       handler: ({ query }) => {
         const keep = queryFilter(query, PORT_KEYS);

@@ -1,6 +1,6 @@
 // List GETs filter on JSON field names (`LIB/utils/ControllerUtil.java transformUrlPathParams`):
 // `?name=a&name=b` keeps entities whose `name` is a or b. `?fields=a&fields=b` limits the keys
-// of the answer (§4.6.4). Keys that are not fields of the entity are ignored (inferred).
+// of the answer. Keys that are not fields of the entity are ignored (inferred).
 
 /** Query keys that select or sort rather than filter. */
 const NOT_FILTERS = new Set(['fields', 'sort_dir', 'sort_key', 'limit', 'marker', 'page_reverse']);

@@ -1,7 +1,7 @@
 // Reading a request body the way Jackson binds it to Alcor's Java classes: unknown keys are
-// ignored (§2), scalars are coerced to String, and a value of the wrong shape is a 400
+// ignored, scalars are coerced to String, and a value of the wrong shape is a 400
 // "JSON parse error". Each reader tells three cases apart: key absent (undefined), JSON null
-// (null), or a value — a few Alcor setters treat an explicit null differently (§4.6).
+// (null), or a value — a few Alcor setters treat an explicit null differently.
 import type { JsonObject, JsonValue } from './entities.js';
 import { AlcorHttpError } from './errors.js';
 

@@ -1,5 +1,5 @@
 // VPCs, subnets, security groups, routers and nodes over real HTTP: defaults, validation errors
-// with Alcor's error JSON, the quirks of §8, and Spring's routing answers (404, 405, trailing /).
+// with Alcor's error JSON, Alcor's quirks (docs/alcor.md), and Spring's routing answers (404, 405, trailing /).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AlcorServer, type NodeInfo, type SecurityGroup, type SubnetEntity, type VpcEntity, startAlcorServer } from './index.js';
 import { type HttpAnswer, clientFor, createNetwork, http } from './test-http.js';

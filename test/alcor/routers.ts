@@ -1,4 +1,4 @@
-// Route manager, Neutron routers (NodePort 30003), Alcor's API §4.4. Attaching a
+// Route manager, Neutron routers (NodePort 30003), Alcor's REST API, docs/alcor.md Attaching a
 // subnet marks it (`attached_router_id`) and its gateway port (device_id/device_owner), which is
 // why subnet and router deletes answer 409 until the interface is removed again.
 import { randomUUID } from 'node:crypto';
@@ -112,10 +112,10 @@ function removeInterface(state: AlcorState, routerId: string, body: unknown): Ro
   if (subnet.attached_router_id === null) throw new AlcorHttpError(500, 'the subnet is not attached to a router');
   const usedByRoute = router.routetable.routes.some((r) => isObject(r) && r.nexthop === subnet.gateway_ip);
   if (usedByRoute) throw new AlcorHttpError(409, 'the router interface is used by routes');
-  subnet.attached_router_id = ''; // "" after detach, not null (§4.2)
+  subnet.attached_router_id = ''; // "" after detach, not null
   router.gateway_ports = (router.gateway_ports ?? []).filter((p) => p !== subnet.gatewayPortId);
   // The gateway port's device fields are cleared. This goes round PM's subnet-port index, so the
-  // gateway port stays out of the subnet port count and Merak's detach-then-delete works (§3).
+  // gateway port stays out of the subnet port count and Merak's detach-then-delete works.
   const gw = state.ports.get(subnet.gatewayPortId);
   if (gw) {
     delete gw.device_id;
@@ -168,7 +168,7 @@ export function routerRoutes(state: AlcorState): Route[] {
       handler: async ({ params, body }) => json(200, await pushInterface(state, removeInterface(state, params.routerid!, body), 'remove')),
     },
     {
-      // The route manager's table for a subnet, made by subnet create (§1.2: this path belongs to
+      // The route manager's table for a subnet, made by subnet create (this path belongs to
       // the route manager although it sits under /subnets/). Unknown subnet: {"routetable":null}
       // in the style of quirk 1 (inferred).
       service: 'route', method: 'GET', pattern: '/project/{projectid}/subnets/{subnetid}/routetable',

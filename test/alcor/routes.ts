@@ -1,7 +1,7 @@
 // The route table: each Alcor endpoint as data (service, method, path template, handler), matched
 // by whole path segments as Spring MVC does. Matching is by segments, not prefixes, so the one
 // place where services share a path stem — `/project/{p}/subnets/{s}` (subnet manager) versus
-// `/project/{p}/subnets/{s}/routetable` (route manager, §1.2) — resolves to the right service.
+// `/project/{p}/subnets/{s}/routetable` (route manager) — resolves to the right service.
 import type { AlcorService, JsonValue } from './entities.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';

@@ -1,4 +1,4 @@
-// Security group manager (NodePort 30008), Alcor's API §4.3. It runs Spring Boot 2.3,
+// Security group manager (NodePort 30008), Alcor's REST API, docs/alcor.md It runs Spring Boot 2.3,
 // so its error bodies carry `"message":""` (errors.ts); the reasons below are still what Alcor
 // throws, and they show in this server's logs. A group's rules live twice, as in Alcor's
 // repository: in the group's list and in the rule cache the rules API reads
@@ -41,7 +41,7 @@ function newDefaultSg(state: AlcorState, tenantId: string, projectId: string, de
 
 /**
  * The tenant's `default` SG, created on first use (quirk 4): by SG create, and by PM for a port
- * without `security_groups` (`GET …/security-groups/default/{tenant_id}`, §4.3 "Other").
+ * without `security_groups` (`GET …/security-groups/default/{tenant_id}`).
  */
 export function ensureDefaultSecurityGroup(state: AlcorState, tenantId: string, projectId: string): SecurityGroup {
   const id = state.defaultSgByTenant.get(tenantId);
@@ -67,7 +67,7 @@ function createSecurityGroup(state: AlcorState, projectId: string, body: unknown
   const givenId = readString(req, 'id');
   const now = localStamp();
   const sg: SecurityGroup = {
-    id: givenId ?? randomUUID(), // only null gets a UUID; "" is kept (§2 "IDs")
+    id: givenId ?? randomUUID(), // only null gets a UUID; "" is kept
     project_id: projectId,
     tenant_id: tenantId,
     name,
@@ -113,7 +113,7 @@ export function securityGroupRoutes(state: AlcorState): Route[] {
       handler: ({ params }) => {
         const id = params.security_group_id!;
         const sg = state.securityGroups.get(id);
-        if (!sg) throw new AlcorHttpError(412, 'Security group is required'); // sic (§4.3)
+        if (!sg) throw new AlcorHttpError(412, 'Security group is required'); // sic
         if ((state.sgBindings.get(id)?.size ?? 0) > 0) throw new AlcorHttpError(403, 'Security group are bound by other resources');
         // `deleteSecurityGroup`: the group's rules leave the rule cache with it.
         for (const r of sg.security_group_rules) state.securityGroupRules.delete(r.id);

@@ -1,7 +1,7 @@
 // The Alcor-compatible HTTP server: listeners, the request pipeline (body → route → faults before
 // → handler → faults after → answer → call log) and Spring's error JSON. One listener for every
 // path, or one per service on its NodePort number, answering only that service's paths as the
-// real deployment does (Alcor's API §1.1, §9).
+// real deployment does (Alcor's REST API, docs/alcor.md).
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,6 +1,6 @@
 // Everything the emulated Alcor remembers across calls. One object for all six services, because
 // in Alcor they call each other synchronously (subnet create makes a port, port create reads the
-// VPC, subnet, SGs and nodes, §2 "Synchronous fan-out"); each service module owns its part.
+// VPC, subnet, SGs and nodes); each service module owns its part.
 import type { Logger } from 'pino';
 import type { NodeInfo, PortEntity, RouteTable, RouterEntity, SecurityGroup, SecurityGroupRule, SubnetEntity, VpcEntity } from './entities.js';
 import { AlcorHttpError } from './errors.js';
@@ -11,13 +11,13 @@ import { seededRandom } from './random.js';
 /**
  * What a bind means in Alcor: PM resolves `binding:host_id` to a node by `node_name`, DPM builds
  * the port's GoalState and NCM pushes it to the host agent at `node.local_ip:50001`, and the HTTP
- * answer waits until that finished (§6). A bind hook (tests) or the GoalState push (goalstate/)
+ * answer waits until that finished. A bind hook (tests) or the GoalState push (goalstate/)
  * receives these.
  */
 export interface PortBinding {
   /** The port-manager request that triggered the push. */
   readonly request: 'create' | 'update' | 'delete';
-  /** The PortState operation DPM would send (`DPM/service/impl/PortService.java`, §6). */
+  /** The PortState operation DPM would send (`DPM/service/impl/PortService.java`). */
   readonly portState: 'CREATE' | 'UPDATE' | 'DELETE';
   readonly projectId: string;
   /** The port after processing (a copy). */
@@ -29,7 +29,7 @@ export interface PortBinding {
 /**
  * Called for every bound create/update/delete; the HTTP answer waits for it (quirk 10). It decides
  * the status a later GET shows: ACTIVE unless it returns {status:'FAILED'} or throws (Alcor marks
- * a port FAILED when its host is in DPM's failed_hosts and still answers 2xx, §6). Its result is
+ * a port FAILED when its host is in DPM's failed_hosts and still answers 2xx). Its result is
  * ignored for deletes.
  */
 export type BindHook = (binding: PortBinding) => Promise<BindResult | void> | BindResult | void;
@@ -61,7 +61,7 @@ export interface AlcorSnapshot {
   readonly securityGroupRules: SecurityGroupRule[];
   readonly routers: RouterEntity[];
   readonly nodes: NodeInfo[];
-  /** SG id → the ports bound to it (explicit `security_groups` only, §4.6). */
+  /** SG id → the ports bound to it (explicit `security_groups` only). */
   readonly securityGroupBindings: Record<string, string[]>;
   /** Subnet id → what `GET …/subnet-port-count/{s}` answers. */
   readonly subnetPortCounts: Record<string, number>;
@@ -71,7 +71,7 @@ export interface AlcorSnapshot {
   readonly allocatedMacs: string[];
 }
 
-/** VNI = 4096·k + lowest free offset in a random partition k of [0, 4096) (§4.1). */
+/** VNI = 4096·k + lowest free offset in a random partition k of [0, 4096). */
 export class VniAllocator {
   private readonly next = new Map<number, number>();
   constructor(private readonly random: () => number) {}
@@ -94,7 +94,7 @@ export class AlcorState {
   readonly subnets = new Map<string, SubnetEntity>();
   /** IPM ranges by subnet id. */
   readonly ranges = new Map<string, Ipv4Range>();
-  /** The route manager's per-subnet route tables (made by subnet create, §4.2 step 6). */
+  /** The route manager's per-subnet route tables (made by subnet create). */
   readonly subnetRouteTables = new Map<string, RouteTable>();
   readonly ports = new Map<string, PortEntity>();
   /** PM's SubnetPortsRepository: `subnet/port` keys of non-gateway ports (quirk 5). */

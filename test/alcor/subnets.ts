@@ -1,4 +1,4 @@
-// Subnet manager (NodePort 30002), Alcor's API §4.2 and §5. Creating a subnet makes
+// Subnet manager (NodePort 30002), Alcor's REST API, docs/alcor.md Creating a subnet makes
 // its IPM range [network+1, broadcast-1] and a real gateway port in PM that holds the gateway IP
 // (network+1 unless given) and a MAC, so the first VM port of a /24 gets .2.
 import { randomUUID } from 'node:crypto';

@@ -1,4 +1,4 @@
-// VPC manager (NodePort 30001), Alcor's API §4.1.
+// VPC manager (NodePort 30001), Alcor's REST API, docs/alcor.md
 import { randomUUID } from 'node:crypto';
 import { utcStamp } from './clock.js';
 import type { JsonObject, JsonValue, RouteEntity, SegmentInfo, VpcEntity } from './entities.js';
@@ -43,7 +43,7 @@ function createVpc(state: AlcorState, projectId: string, body: unknown): VpcEnti
   if (status !== null && !STATUSES.has(status)) throw invalid();
 
   const givenId = readString(req, 'id');
-  const id = givenId ? givenId : randomUUID(); // missing or empty → UUID (§2 "IDs")
+  const id = givenId ? givenId : randomUUID(); // missing or empty → UUID
   const tenant = readString(req, 'tenant_id');
   const cidr = readString(req, 'cidr') ?? null;
   const revision = readInt(req, 'revision_number') ?? null;
@@ -52,7 +52,7 @@ function createVpc(state: AlcorState, projectId: string, body: unknown): VpcEnti
   for (const key of Object.keys(req)) if (key === 'is_default' || key === 'default') isDefault = readBool(req, key) ?? false;
   const now = utcStamp();
 
-  // Side effect 1 (§4.1): the route manager's default route, appended to the VPC's routes.
+  // Side effect 1: the route manager's default route, appended to the VPC's routes.
   const defaultRoute: RouteEntity = {
     id: randomUUID(), project_id: projectId, tenant_id: tenant ? tenant : projectId,
     name: 'default_route_rule', description: '', destination: cidr, target: 'Local', priority: 0,
@@ -63,11 +63,11 @@ function createVpc(state: AlcorState, projectId: string, body: unknown): VpcEnti
 
   const vpc: VpcEntity = {
     id,
-    project_id: projectId, // the path segment always wins (§2)
+    project_id: projectId, // the path segment always wins
     tenant_id: tenant ? tenant : projectId,
     name: readString(req, 'name') ?? null,
     description: readString(req, 'description') ?? null,
-    cidr, // not validated (§4.1)
+    cidr, // not validated
     routes,
     router: (readObject(req, 'router') ?? null) as JsonValue,
     admin_state_up: readBool(req, 'admin_state_up') ?? false,
@@ -122,7 +122,7 @@ export function vpcRoutes(state: AlcorState): Route[] {
       },
     },
     {
-      // All VPCs, whatever the project (§2 "Project scoping is weak"), filtered by query fields.
+      // All VPCs, whatever the project, filtered by query fields.
       service: 'vpc', method: 'GET', pattern: '/project/{projectId}/vpcs',
       handler: ({ query }) => {
         const keep = queryFilter(query);
@@ -141,7 +141,7 @@ export function vpcRoutes(state: AlcorState): Route[] {
       },
     },
     {
-      // Pre-creates the VXLAN/GRE ranges in real Alcor; ranges are lazy here (§4.1 "Other").
+      // Pre-creates the VXLAN/GRE ranges in real Alcor; ranges are lazy here.
       service: 'vpc', method: 'POST', pattern: '/segments/createDefaultTable',
       handler: () => ({ status: 200, empty: true }),
     },

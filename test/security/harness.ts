@@ -11,7 +11,7 @@ import { waitFor } from '../fixtures/processes.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const COORDINATOR_MAIN = join(ROOT, 'coordinator/dist/main.js');
 export const AGENT_MAIN = join(ROOT, 'agent/dist/main.js');
-export const CLI_MAIN = join(ROOT, 'coordinator/dist/cli/main.js');
+export const CLI_MAIN = join(ROOT, 'lab/dist/cli/main.js');
 export const MAKE_CERTS = join(ROOT, 'deploy/make-certs.sh');
 
 /** One spawned program: its log (stdout and stderr) in a file, its exit code once it exits. */
