@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { requireToken } from '@merak/common';
-import { AgentRegistry, DEFAULT_FANOUT, TunnelSets as Overlay, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
+import { AgentRegistry, DEFAULT_FANOUT, TunnelSets, ScenarioEngine, Store, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
 import { coordinatorV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
@@ -42,9 +42,9 @@ async function main(): Promise<void> {
   const store = new Store(join(dir, 'state.db'));
   // The coordinator as main.ts composes it (heartbeat interval and all), in this process.
   const registry = new AgentRegistry();
-  const overlay = new Overlay({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
+  const tunnelSets = new TunnelSets({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, type: 'vxlan', logger });
   const engine = new ScenarioEngine({
-    store, registry, logger, agents: registry, controlPlanes: { standalone: standaloneControlPlane({ overlay, logger }) },
+    store, registry, logger, agents: registry, controlPlanes: { standalone: standaloneControlPlane({ tunnelSets, logger }) },
     fanout: { ...DEFAULT_FANOUT, chunkSize: 5000, agentParallelism: 512, vmConcurrency: 256 },
   });
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });

@@ -108,11 +108,11 @@ async function main(): Promise<number> {
     metrics.agentsLost.inc();
     logger.warn({ agent: a.name }, 'agent lost');
   });
-  const overlay = new TunnelSets({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, underlayMac: (h) => registry.get(h)?.underlayMac, type: tunnelType, flood: dataplane === 'flood', logger });
+  const tunnelSets = new TunnelSets({ clientFor: (h) => registry.clientFor(h), underlayIp: (h) => registry.get(h)?.underlayIp, underlayMac: (h) => registry.get(h)?.underlayMac, type: tunnelType, flood: dataplane === 'flood', logger });
   const engine = new ScenarioEngine({
     store, registry, agents: registry, logger, metrics,
     controlPlanes: {
-      standalone: standaloneControlPlane({ overlay, logger }),
+      standalone: standaloneControlPlane({ tunnelSets, logger }),
       alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger }),
       ovn: ovnControlPlane({ defaultNb: ovnNb, defaultSb: ovnSb, store, logger }),
     },

@@ -33,7 +33,7 @@ const scenario = (name: string, hosts: number, vms: number, cidr: string, vni: n
 describe('standalone control plane: neighbor tables', () => {
   it('tells only the scenario’s vhosts, only its VMs; removes them at teardown; restores a returning vhost’s whole table', async () => {
     const a = agents();
-    const overlay = new TunnelSets({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', logger });
+    const tunnelSets = new TunnelSets({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', logger });
     // Two scenarios: "one" on h0-h1 (VNI 1001), "two" on h2-h3 (VNI 1002).
     const plans = new Map([
       ['one', new Plan(scenario('one', 2, 6, '10.1.0.0/24', 1001), ['h0', 'h1'], '1')],
@@ -54,7 +54,7 @@ describe('standalone control plane: neighbor tables', () => {
         return out;
       },
     };
-    const cp = standaloneControlPlane({ overlay, logger })(live);
+    const cp = standaloneControlPlane({ tunnelSets, logger })(live);
     const ctx = (id: string): ScenarioContext => ({ id, seq: 1, scenario: plans.get(id)!.scenario, plan: plans.get(id)!, logger, signal: new AbortController().signal });
 
     await cp.setUp(ctx('one'));
@@ -93,8 +93,8 @@ describe('standalone control plane: neighbor tables', () => {
 
   it('sends nothing in flood mode', async () => {
     const a = agents();
-    const overlay = new TunnelSets({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', flood: true, logger });
-    const out = await overlay.updateNeighbors(new Map([['h0', { upsert: [{ vni: 1, ip: '10.0.0.2', mac: '02:00:00:00:00:02', host: 'h1' }], remove: [], replace: false }]]));
+    const tunnelSets = new TunnelSets({ clientFor: (h) => a.clientFor(h), underlayIp: (h) => ips[h], type: 'vxlan', flood: true, logger });
+    const out = await tunnelSets.updateNeighbors(new Map([['h0', { upsert: [{ vni: 1, ip: '10.0.0.2', mac: '02:00:00:00:00:02', host: 'h1' }], remove: [], replace: false }]]));
     expect(out).toMatchObject({ told: 0, entries: 0 });
     expect(a.calls.size).toBe(0);
   });

@@ -12,8 +12,8 @@ import { type ControlPlane, ControlPlaneError, type ControlPlaneFactory, type Li
 import { assignVnis } from './vni-policy.js';
 
 export interface StandaloneDeps {
-  /** The vhosts' tunnel sets and neighbor tables (named overlay: the data plane it makes). */
-  readonly overlay: TunnelSets;
+  /** The vhosts' tunnel sets and neighbor tables: the overlay data plane this control plane makes. */
+  readonly tunnelSets: TunnelSets;
   readonly logger: Logger;
 }
 
@@ -26,13 +26,13 @@ export function standaloneControlPlane(deps: StandaloneDeps): ControlPlaneFactor
 
 function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
   const applyTunnels = async (except?: string): Promise<void> => {
-    const out = await deps.overlay.apply(live.liveVnis(except));
+    const out = await deps.tunnelSets.apply(live.liveVnis(except));
     if (out.failures.length > 0) throw new ControlPlaneError('could not set the overlay tunnels on every vhost', out.failures);
     if (out.told > 0) deps.logger.info({ vhostsTold: out.told, tunnels: out.tunnels }, 'overlay set');
   };
   const sendNeighbors = async (changes: Map<string, NeighborChange>, what: string): Promise<void> => {
     if (changes.size === 0) return;
-    const out = await deps.overlay.updateNeighbors(changes);
+    const out = await deps.tunnelSets.updateNeighbors(changes);
     if (out.failures.length > 0) throw new ControlPlaneError(`could not ${what} on every vhost`, out.failures);
     deps.logger.info({ vhostsTold: out.told, entries: out.entries, flowMods: out.flowMods, slowestMs: out.slowestMicros / 1000 }, `neighbor tables: ${what}`);
   };
@@ -51,7 +51,7 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
     onTunnelSets: true,
     prepareScenario: (scenario, liveScenarios) => assignVnis(scenario, liveScenarios),
     async setUp(ctx) {
-      for (const h of ctx.plan.hosts) addressOf.set(h, deps.overlay.underlayIpOf(h) ?? '');
+      for (const h of ctx.plan.hosts) addressOf.set(h, deps.tunnelSets.underlayIpOf(h) ?? '');
       await applyTunnels();
       await sendNeighbors(changesOf(ctx, 'upsert'), 'add the scenario\'s VMs');
     },
@@ -69,15 +69,15 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
     // it rewrites the flows it had. A vhost back with another address: its peers' entries name the
     // old one, so every vhost gets its table again.
     agentConnected(host: string): void {
-      deps.overlay.forget(host);
+      deps.tunnelSets.forget(host);
       reconnected.add(host);
       if (refresh) return;
       refresh = setTimeout(() => {
         refresh = undefined;
-        const moved = [...reconnected].some((h) => addressOf.has(h) && addressOf.get(h) !== deps.overlay.underlayIpOf(h));
+        const moved = [...reconnected].some((h) => addressOf.has(h) && addressOf.get(h) !== deps.tunnelSets.underlayIpOf(h));
         const hosts = moved ? new Set([...reconnected, ...live.liveHosts('standalone')]) : new Set(reconnected);
         reconnected.clear();
-        for (const h of hosts) addressOf.set(h, deps.overlay.underlayIpOf(h) ?? '');
+        for (const h of hosts) addressOf.set(h, deps.tunnelSets.underlayIpOf(h) ?? '');
         const tables = live.liveNeighbors(hosts, {});
         // Hosts no live scenario uses get an empty table: whatever they hold is stale.
         const changes = new Map([...hosts].map((h): [string, NeighborChange] => [h, { upsert: tables.get(h) ?? [], remove: [], replace: true }]));
