@@ -114,12 +114,12 @@ describe('local emulation teardown', () => {
   it('teardownLocalEmulation removes everything after the launcher was SIGKILLed', async () => {
     const { prefix, stateDir } = fresh('tk');
     const rootLinks = rootOvsLinks();
-    const coordinatorDist = fileURLToPath(new URL('../../coordinator/dist/index.js', import.meta.url));
+    const labDist = fileURLToPath(new URL('../../lab/dist/index.js', import.meta.url));
     const protoDist = fileURLToPath(new URL('../../proto/dist/index.js', import.meta.url));
     // The launcher in a child process: an emulation of 2 vhosts with a VM on each, then it waits.
     const script = `
-      const [coordinator, proto, prefix, stateDir] = process.argv.slice(1);
-      const { startLocalEmulation } = await import(coordinator);
+      const [lab, proto, prefix, stateDir] = process.argv.slice(1);
+      const { startLocalEmulation } = await import(lab);
       const { agentV1 } = await import(proto);
       const em = await startLocalEmulation({ prefix, hosts: 2, stateDir });
       for (const [i, v] of em.vhosts.entries()) {
@@ -129,7 +129,7 @@ describe('local emulation teardown', () => {
       }
       console.log('READY');
       setInterval(() => {}, 1000);`;
-    const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script, coordinatorDist, protoDist, prefix, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', script, labDist, protoDist, prefix, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     cleanups.unshift(async () => {
       child.kill('SIGKILL');
