@@ -1,4 +1,4 @@
-// `merak` as a user runs it (node coordinator/dist/cli/main.js, built by `tsc -b`): the demo's
+// `merak` as a user runs it (node lab/dist/cli/main.js, built by `tsc -b`): the demo's
 // --provider takes standalone, alcor and ovn, says so in --help, and a bad one is refused with
 // the choices named, before anything is made. examples/ovn.yaml is the OVN demo's scenario.
 import { spawnSync } from 'node:child_process';

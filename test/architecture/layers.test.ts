@@ -205,4 +205,24 @@ describe('architecture', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('every built file a test, bench, script, image or manifest names has its source (nothing points at a moved file)', () => {
+    // Child processes and launchers load build output by path (`lab/dist/index.js`,
+    // `/opt/merak/agent/dist/main.js`); a path left behind by a move fails only when that one
+    // test or image runs, so every such path is checked against the sources here.
+    const built = /\b(proto|native|common|agent|coordinator|lab|test|bench)\/dist\/([\w./-]+?)\.js\b/g;
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return SKIP_DIRS.has(name) ? [] : files(path);
+      return /\.(ts|sh|json|yaml|yml)$|^Dockerfile$|^run$/.test(name) ? [path] : [];
+    });
+    const wrong: string[] = [];
+    for (const file of ['common', 'agent', 'coordinator', 'lab', 'test', 'bench', 'scripts', 'images', 'deploy', '.ci'].flatMap((d) => files(join(REPO, d))).concat(join(REPO, 'package.json'))) {
+      for (const m of readFileSync(file, 'utf8').matchAll(built)) {
+        const source = `${m[1]}/${m[2]}.ts`;
+        if (!existsSync(join(REPO, source))) wrong.push(`${rel(file)} names ${m[0]}, but ${source} does not exist`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
 });
