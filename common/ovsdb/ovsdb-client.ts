@@ -2,7 +2,7 @@
 // client (Open_vSwitch on a vhost, OVN_Northbound or OVN_Southbound for the OVN provider), over a
 // unix socket or TCP.
 import { type Socket, createConnection } from 'node:net';
-import { MerakError } from '../errors.js';
+import { MerakError, errorMessage } from '../errors.js';
 import { JsonStream } from './json-stream.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -56,7 +56,7 @@ export class OvsdbClient {
       try {
         msgs = stream.push(chunk);
       } catch (e) {
-        this.fail(new OvsdbError(`undecodable reply: ${(e as Error).message}`));
+        this.fail(new OvsdbError(`undecodable reply: ${errorMessage(e)}`));
         socket.destroy();
         return;
       }

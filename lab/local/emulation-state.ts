@@ -1,8 +1,8 @@
 // The record of a local emulation, kept in its state folder: every name it derives and every
 // process it starts (PID + start time), written before and after each step, so another process
 // can take it all down (after Ctrl-C, a crash or SIGKILL of the launcher).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile, writeJsonFile } from './json-file.js';
 import type { OvnCentralRecord } from './ovn-central.js';
 import type { ProcessRecord } from './process-record.js';
 
@@ -44,17 +44,15 @@ export function statePath(stateDir: string): string {
   return join(stateDir, STATE_FILE);
 }
 
-/** Atomically (write + rename): a reader never sees half a file. */
+/** Atomically: a reader never sees half a file. */
 export function writeState(state: EmulationState): void {
-  const file = statePath(state.stateDir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeJsonFile(statePath(state.stateDir), state);
 }
 
 export function readState(stateDir: string): EmulationState | undefined {
   const file = statePath(stateDir);
-  if (!existsSync(file)) return undefined;
-  const state = JSON.parse(readFileSync(file, 'utf8')) as EmulationState;
+  const state = readJsonFile<EmulationState>(file);
+  if (state === undefined) return undefined;
   if (state.version !== 1 || !Array.isArray(state.vhosts)) throw new Error(`${file} is not a Merak local emulation record`);
   return state;
 }

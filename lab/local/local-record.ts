@@ -1,8 +1,8 @@
 // What `merak local up` records in its folder beside the emulation's own record: where its
 // coordinator listens (other commands find it there), the settings it was made with, and how its
 // coordinator runs (PID + start time, and its command line, so that it can be started again).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile, writeJsonFile } from './json-file.js';
 import type { ProcessRecord } from './process-record.js';
 
 export const ENDPOINT_FILE = 'endpoint.json';
@@ -47,14 +47,10 @@ export interface LocalRecord {
 export const endpointPath = (dir: string): string => join(dir, ENDPOINT_FILE);
 
 export function readLocalRecord(dir: string): LocalRecord | undefined {
-  const file = endpointPath(dir);
-  if (!existsSync(file)) return undefined;
-  return JSON.parse(readFileSync(file, 'utf8')) as LocalRecord;
+  return readJsonFile<LocalRecord>(endpointPath(dir));
 }
 
-/** Atomically (write + rename): `status` and `connect` never read half a file. */
+/** Atomically: `status` and `connect` never read half a file. */
 export function writeLocalRecord(dir: string, r: LocalRecord): void {
-  const file = endpointPath(dir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(r, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeJsonFile(endpointPath(dir), r);
 }

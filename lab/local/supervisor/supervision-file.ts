@@ -1,8 +1,8 @@
 // supervision.json in the local folder, written by the supervisor alone: its own PID + start
 // time (so `local down` can stop it first), what it is doing, and per process its restarts and
 // last exit (what `local status` shows).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile, writeJsonFile } from '../json-file.js';
 import type { ProcessRecord } from '../process-record.js';
 
 export const SUPERVISION_FILE = 'supervision.json';
@@ -37,13 +37,9 @@ export interface SupervisionRecord {
 export const supervisionPath = (dir: string): string => join(dir, SUPERVISION_FILE);
 
 export function readSupervision(dir: string): SupervisionRecord | undefined {
-  const file = supervisionPath(dir);
-  if (!existsSync(file)) return undefined;
-  return JSON.parse(readFileSync(file, 'utf8')) as SupervisionRecord;
+  return readJsonFile<SupervisionRecord>(supervisionPath(dir));
 }
 
 export function writeSupervision(dir: string, r: SupervisionRecord): void {
-  const file = supervisionPath(dir);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(r, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeJsonFile(supervisionPath(dir), r);
 }
