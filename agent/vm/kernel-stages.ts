@@ -5,6 +5,7 @@ import { NetnsHandle, deleteNamespaces, isNotFound } from '../netns/index.js';
 import { allocateStage, bindStage } from './alcor-stages.js';
 import { type CreateCtx, type KernelExecutorDeps, committerFor, ovnDepsOf, tagged } from './kernel-context.js';
 import { installedStage, markCommitted, prepareOvnPort } from './ovn-stages.js';
+import { VswitchdNotAppliedError } from '../vswitch/vswitch.js';
 import { vethAlias } from './ownership.js';
 import type { VmSpec } from './spec.js';
 import { type Stage, VmFailure, codeOf } from './stages.js';
@@ -117,11 +118,14 @@ export function kernelStageTable(deps: KernelExecutorDeps): Readonly<Record<VmKi
     return bridge === undefined ? added : added.then((ofport) => (markCommitted(ctx), ofport));
   };
 
-  /** Removes the port this VM added; one whose add failed is not ours to remove (its name may be taken). */
+  /**
+   * Removes the port this VM added; one whose transaction failed is not ours to remove (its name
+   * may be taken), one that committed but vswitchd did not apply in time is.
+   */
   const detach = async (ctx: CreateCtx): Promise<void> => {
     ctx.wait?.cancel();
     // An add still in flight settles first, so the removal cannot overtake it.
-    const added = await ctx.attached?.then(() => true, () => false);
+    const added = await ctx.attached?.then(() => true, (e: unknown) => e instanceof VswitchdNotAppliedError);
     if (added) await committerFor(deps, ctx.ovnBridge).remove(ctx.spec.portName, ctx.ovnBridge);
   };
 

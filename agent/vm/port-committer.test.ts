@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { VswitchdNotAppliedError } from '../vswitch/vswitch.js';
 import { type PortChange, PortCommitter } from './port-committer.js';
 
 describe('PortCommitter', () => {
@@ -53,5 +54,31 @@ describe('PortCommitter', () => {
     const [a, b] = await Promise.allSettled([committer.add('x', '', {}), committer.add('y', '', {})]);
     expect(a.status).toBe('rejected');
     expect(b).toEqual({ status: 'fulfilled', value: 3 });
+  });
+
+  it('does not add again a group that committed but vswitchd did not apply in time', async () => {
+    const calls: number[] = [];
+    const committer = new PortCommitter(async (changes) => {
+      calls.push(changes.length);
+      throw new VswitchdNotAppliedError(5, 4, 60_000);
+    }, 1);
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((n) => committer.add(n, '', {})));
+    // One transaction, no per-port retry (the ports exist: a retry would collide on their names).
+    expect(calls).toEqual([3]);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(VswitchdNotAppliedError);
+    }
+  });
+
+  it('puts at most maxGroup changes in one transaction', async () => {
+    const groups: number[] = [];
+    const committer = new PortCommitter(async (changes) => {
+      groups.push(changes.length);
+      await new Promise((r) => setTimeout(r, 2));
+      return changes.map(() => ({ ofport: 1 }));
+    }, 2, 4);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => committer.add(`p${i}`, '', {})));
+    expect(groups).toEqual([4, 4, 2]);
   });
 });

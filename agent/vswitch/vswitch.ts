@@ -67,6 +67,16 @@ export function portChangeCommands(bridge: string, owner: OwnerMark, changes: re
   return commands;
 }
 
+/**
+ * The transaction committed, but ovs-vswitchd did not apply it in time: what it added is in
+ * OVSDB, so a caller must neither add it again nor leave it there when it gives up.
+ */
+export class VswitchdNotAppliedError extends MerakError {
+  constructor(readonly target: number, readonly current: number, readonly timeoutMs: number) {
+    super('TIMEOUT', `ovs-vswitchd did not apply configuration ${target} in ${timeoutMs} ms (it is at ${current})`);
+  }
+}
+
 export class Vswitch {
   private curCfg = -1;
   private ovsVersion = '';
@@ -104,7 +114,7 @@ export class Vswitch {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
-        reject(new MerakError('TIMEOUT', `ovs-vswitchd did not apply configuration ${target} in ${this.applyTimeoutMs} ms (it is at ${this.curCfg})`));
+        reject(new VswitchdNotAppliedError(target, this.curCfg, this.applyTimeoutMs));
       }, this.applyTimeoutMs);
       const done = (): void => {
         clearTimeout(timer);
