@@ -22,3 +22,4 @@ export { Store } from './store/store.js';
 export * from './scenario/index.js';
 export * from './plan/index.js';
 export { type OvnNames, ovnNames } from './ovn/names.js';
+export { mulberry32 } from './plan/random.js';

@@ -5,7 +5,7 @@
 // Why the hold: the OVS daemons and agents a bench starts are unreferenced children (they may
 // outlive the launcher). Awaiting such a child's exit after its grace timer sent SIGKILL leaves
 // Node nothing referenced to wait for, so it exits at once with code 0, skipping every `finally`:
-// `bench:agent --vms 1000 --skip-baseline` left its ovsdb-server, namespace and folder that way
+// `bench:agent --vms 1000` (agent way only) left its ovsdb-server, namespace and folder that way
 // when the agent took longer than its grace to stop.
 import { errorMessage } from '@merak/common';
 

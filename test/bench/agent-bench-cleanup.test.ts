@@ -1,4 +1,4 @@
-// bench:agent leaves nothing behind: run at a tiny size with --skip-baseline to its end, and once
+// bench:agent leaves nothing behind: run at a tiny size (the agent's way only) to its end, and once
 // stopped by SIGINT in the middle of its batch, then checked from outside: no namespace or link
 // with its prefix, no process naming its folder, no folder.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { stopPid } from '../fixtures/processes.js';
 
 const repo = resolve(import.meta.dirname, '../..');
-const benchMain = join(repo, 'bench/dist/agent-bench.js');
+const benchMain = join(repo, 'bench/dist/agent/main.js');
 
 const namespaces = (prefix: string): string[] =>
   execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(prefix));
@@ -83,8 +83,8 @@ afterEach(async () => {
 });
 
 describe('bench:agent cleans up', () => {
-  test('a tiny run with --skip-baseline ends with its JSON line and leaves nothing', async () => {
-    const r = startBench(['--vms', '3', '--skip-baseline']);
+  test('a tiny run of the agent way ends with its JSON line and leaves nothing', async () => {
+    const r = startBench(['--vms', '3', '--ways', 'agent-veth']);
     const code = await r.exited;
     expect(r.output).toContain(`bench: nothing of ${r.prefix} is left`);
     expect(code).toBe(0);
@@ -97,7 +97,7 @@ describe('bench:agent cleans up', () => {
     // The agent spins in its first SIGTERM listener, as a busy agent at 1000s of VMs was slow to
     // stop: the launcher SIGKILLs it after 10 s. Waiting for that exit once made Node exit early
     // with code 0, skipping the cleanup (ovsdb-server, namespace and folder were left).
-    const r = startBench(['--vms', '2', '--skip-baseline'], { MERAK_AGENT_NODE_FLAGS: "--import=data:text/javascript,process.prependListener('SIGTERM',()=>{for(;;);})" });
+    const r = startBench(['--vms', '2', '--ways', 'agent-veth'], { MERAK_AGENT_NODE_FLAGS: "--import=data:text/javascript,process.prependListener('SIGTERM',()=>{for(;;);})" });
     const code = await r.exited;
     expect(r.output).toContain(`bench: nothing of ${r.prefix} is left`);
     expect(code).toBe(0);
@@ -107,8 +107,8 @@ describe('bench:agent cleans up', () => {
 
   test('SIGINT in the middle of the batch: the run stops, says so, and leaves nothing', async () => {
     // Two at a time, so the batch lasts long enough to be interrupted with VMs made.
-    const r = startBench(['--vms', '60', '--concurrency', '2', '--skip-baseline']);
-    await until(() => r.prefix !== undefined && namespaces(`${r.prefix}-v`).length > 0 || r.child.exitCode !== null, 60_000, 'the first VM namespace');
+    const r = startBench(['--vms', '60', '--agent-concurrency', '2', '--ways', 'agent-veth']);
+    await until(() => r.prefix !== undefined && namespaces(r.prefix).some((n) => !n.endsWith('-vhost')) || r.child.exitCode !== null, 60_000, 'the first VM namespace');
     expect(r.child.exitCode).toBeNull();
     r.child.kill('SIGINT');
     const code = await r.exited;
