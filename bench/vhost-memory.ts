@@ -5,7 +5,7 @@
 //
 // Usage: npm run bench:memory -- [--vms 100,1000] [--settle-ms 5000]
 // The last line of output is one JSON object with the figures.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { agentV1 } from '@merak/proto';
 import { startLocalVhost } from '@merak/lab';
 import { errorMessage } from '@merak/common';
-import { leftBehind } from './common/host-state.js';
+import { removeFolderAndCheck } from './common/host-state.js';
 import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
 
 /** The run's folder, said on a hard exit (a second signal). */
@@ -114,10 +114,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await vhost?.stop().catch((e: unknown) => console.error(`bench: stopping the vhost: ${errorMessage(e)}`));
-    rmSync(dir, { recursive: true, force: true });
-    const left = await leftBehind([prefix], dir);
-    console.log(left.length === 0 ? `bench: nothing of ${prefix} is left (namespaces, links, processes, folder)` : `bench: LEFT BEHIND: ${left.join(', ')}`);
-    if (left.length > 0) process.exitCode = 1;
+    await removeFolderAndCheck(prefix, dir);
     liveDir = undefined;
   }
   console.log(JSON.stringify({ bench: 'vhost-memory', results }));

@@ -11,12 +11,12 @@
 // Usage: npm run bench:agent -- [--vms N] [--ways a,b,…] [--rounds R] [--concurrency C]
 //                               [--agent-concurrency C] [--seed S]
 // The last line of output is one JSON object with every figure.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mulberry32 } from '@merak/coordinator';
-import { leftBehind } from '../common/host-state.js';
+import { removeFolderAndCheck } from '../common/host-state.js';
 import { StopOnSignals, runBenchMain } from '../common/lifecycle.js';
 import { runAgentWay } from './agent-way.js';
 import { type BenchOptions, type WayName, parseBenchOptions } from './options.js';
@@ -100,10 +100,7 @@ async function main(): Promise<void> {
     }
     json = summarise(o, plan, results);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    const left = await leftBehind([prefix], dir);
-    console.log(left.length === 0 ? `bench: nothing of ${prefix} is left (namespaces, links, processes, folder)` : `bench: LEFT BEHIND: ${left.join(', ')}`);
-    if (left.length > 0) process.exitCode = 1;
+    await removeFolderAndCheck(prefix, dir);
     live = undefined;
   }
   stop.throwIfStopped();

@@ -1,6 +1,6 @@
 // What the machine shows of a bench run, read from outside: network namespaces, links, processes.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 export const run = promisify(execFile);
@@ -47,4 +47,15 @@ export async function leftBehind(prefixes: readonly string[], dir: string): Prom
   left.push(...processesMentioning(dir).map((pid) => `process ${pid}`));
   if (existsSync(dir)) left.push(`folder ${dir}`);
   return left;
+}
+
+/**
+ * A run's last step: removes its folder, then says whether anything of it is left (and fails the
+ * run with exit code 1 when something is).
+ */
+export async function removeFolderAndCheck(prefix: string, dir: string): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  const left = await leftBehind([prefix], dir);
+  console.log(left.length === 0 ? `bench: nothing of ${prefix} is left (namespaces, links, processes, folder)` : `bench: LEFT BEHIND: ${left.join(', ')}`);
+  if (left.length > 0) process.exitCode = 1;
 }

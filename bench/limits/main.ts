@@ -5,13 +5,13 @@
 //
 // Usage: npm run bench:limits -- [--vms N (default 3000)] [--groups 500,1000] [--part kernel|ovs|all]
 // The last line of output is one JSON object with every figure.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '@merak/common';
-import { leftBehind } from '../common/host-state.js';
+import { removeFolderAndCheck } from '../common/host-state.js';
 import { StopOnSignals, runBenchMain } from '../common/lifecycle.js';
 import { type KernelFigure, measureNamespaces } from './kernel.js';
 import { type OvsFigure, measurePorts } from './ovs.js';
@@ -71,10 +71,7 @@ async function main(): Promise<void> {
     }
     json = JSON.stringify({ vms: o.vms, kernel, ovs });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
-    const left = await leftBehind([prefix], dir);
-    console.log(left.length === 0 ? `bench: nothing of ${prefix} is left (namespaces, links, processes, folder)` : `bench: LEFT BEHIND: ${left.join(', ')}`);
-    if (left.length > 0) process.exitCode = 1;
+    await removeFolderAndCheck(prefix, dir);
     live = undefined;
   }
   stop.throwIfStopped();
