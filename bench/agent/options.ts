@@ -17,8 +17,9 @@ export interface BenchOptions {
 }
 
 export class BenchOptionError extends Error {
-  constructor(readonly flag: string, message: string) {
-    super(`--${flag}: ${message} (see --help)`);
+  /** `flag` undefined: the command line itself did not parse (an unknown flag, a missing value). */
+  constructor(readonly flag: string | undefined, message: string) {
+    super(`${flag === undefined ? '' : `--${flag}: `}${message} (see --help)`);
   }
 }
 
@@ -49,7 +50,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       },
     }));
   } catch (e) {
-    throw new BenchOptionError('?', errorMessage(e));
+    throw new BenchOptionError(undefined, errorMessage(e));
   }
   if (values.help) {
     console.log(HELP);

@@ -28,8 +28,9 @@ const HELP = `npm run bench:limits -- [options]
 The last line of output is one JSON object with every figure.`;
 
 class LimitsOptionError extends Error {
-  constructor(readonly flag: string, message: string) {
-    super(`--${flag}: ${message} (see --help)`);
+  /** `flag` undefined: the command line itself did not parse (an unknown flag, a missing value). */
+  constructor(readonly flag: string | undefined, message: string) {
+    super(`${flag === undefined ? '' : `--${flag}: `}${message} (see --help)`);
   }
 }
 
@@ -38,7 +39,7 @@ function options(): { vms: number; groups: number[]; part: 'kernel' | 'ovs' | 'a
   try {
     ({ values } = parseArgs({ options: { vms: { type: 'string', default: '3000' }, groups: { type: 'string', default: '500' }, part: { type: 'string', default: 'all' }, help: { type: 'boolean' } } }));
   } catch (e) {
-    throw new LimitsOptionError('?', errorMessage(e));
+    throw new LimitsOptionError(undefined, errorMessage(e));
   }
   if (values.help) return (console.log(HELP), 'help');
   const vms = Number(values.vms);
