@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sameTunnels, tunnelSets } from './membership.js';
+import { sameTunnels, tunnelSetOf, tunnelSets, vniMembers } from './membership.js';
 
 describe('tunnelSets', () => {
   const ips: Record<string, string> = { h0: '198.51.100.10', h1: '198.51.100.11', h2: '198.51.100.12', hollow: '' };
@@ -25,5 +25,19 @@ describe('tunnelSets', () => {
     expect(sameTunnels([{ remoteIp: 'a', vni: 1, remoteMac: '' }], [{ remoteIp: 'a', vni: 2, remoteMac: '' }])).toBe(false);
     // A peer that came back with another MAC (a new br-phy) must be told again.
     expect(sameTunnels([{ remoteIp: 'a', vni: 1, remoteMac: '02:00:00:00:00:01' }], [{ remoteIp: 'a', vni: 1, remoteMac: '02:00:00:00:00:02' }])).toBe(false);
+  });
+});
+
+describe('vniMembers, tunnelSetOf', () => {
+  it('lists each VNI’s members once, sorted by address, and makes a vhost’s set from them without itself', () => {
+    const ip = (h: string): string | undefined => ({ a: '10.9.0.3', b: '10.9.0.1', c: '10.9.0.2', d: '' })[h];
+    const live = new Map([['a', new Set([5, 6])], ['b', new Set([5])], ['c', new Set([6, 5])], ['d', new Set([5])]]);
+    const members = vniMembers(live, ip);
+    expect(members.get(5)!.hosts).toEqual(['b', 'c', 'a']);
+    expect(members.get(6)!.hosts).toEqual(['c', 'a']);
+    expect(tunnelSetOf('c', live.get('c')!, members)).toEqual([{ remoteIp: '10.9.0.1', vni: 5, remoteMac: '' }, { remoteIp: '10.9.0.3', vni: 5, remoteMac: '' }, { remoteIp: '10.9.0.3', vni: 6, remoteMac: '' }]);
+    // The entries are the members' own objects, shared by every set.
+    expect(tunnelSetOf('a', live.get('a')!, members)[0]).toBe(members.get(5)!.tunnels[0]);
+    expect(tunnelSets(live, ip).get('c')).toEqual(tunnelSetOf('c', live.get('c')!, members));
   });
 });

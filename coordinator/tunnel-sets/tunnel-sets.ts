@@ -1,12 +1,18 @@
 // The coordinator's side of the standalone data plane (the agent's is agent/overlay/): computes
-// each vhost's tunnel set per VPC (membership.ts) and pushes the changes. Tells each vhost its whole tunnel set (SetTunnels), only when
-// it changed since that vhost was last told, and changes of its neighbor table (UpdateNeighbors:
-// only the entries that changed). A vhost that comes back (restarted, or with another underlay
-// address) is told again; so are its peers, whose sets name its address.
+// each VNI's members (membership.ts) and pushes the changes. Tells each vhost its whole tunnel set
+// (SetTunnels), only when it changed since that vhost was last told, and changes of its neighbor
+// table (UpdateNeighbors: only the entries that changed). A vhost that comes back (restarted, or
+// with another underlay address) is told again; so are its peers, whose sets name its address.
+//
+// What was told is kept per VNI (its members, and a generation that moves when they change) and per
+// vhost (the generation of each of its VNIs it was last told): O(members), never the n² tunnels of
+// the sets. So an apply where nothing changed costs O(members), and one where a vhost joins or
+// leaves a VNI tells only that VNI's members (and the vhost). SetTunnels carries a whole set, so
+// each of them is still sent its whole set: O(n) messages of O(n) tunnels (see docs).
 import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { type TunnelSpec, sameTunnels, tunnelSets } from './membership.js';
+import { type VniMembers, sameMembers, tunnelSetOf, vniMembers } from './membership.js';
 
 export interface TunnelPort {
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
@@ -32,7 +38,10 @@ export interface TunnelSetsDeps {
 export interface TunnelSetsOutcome {
   /** vhosts whose set changed and were told */
   readonly told: number;
+  /** tunnels the told vhosts have after the call (as they answered) */
   readonly tunnels: number;
+  /** tunnels sent (the entries of the sets sent) */
+  readonly entries: number;
   /** "host: reason" for each vhost that could not be told */
   readonly failures: readonly string[];
 }
@@ -64,8 +73,18 @@ export interface NeighborOutcome {
   readonly failures: readonly string[];
 }
 
+/** What a vhost was last told: its VNIs, each at the generation of its members then. */
+interface Told {
+  readonly generations: ReadonlyMap<number, number>;
+  readonly tunnels: number;
+}
+
 export class TunnelSets {
-  private readonly told = new Map<string, TunnelSpec[]>();
+  private readonly told = new Map<string, Told>();
+  /** Each VNI's members as last computed, and their generation (moves whenever they change). */
+  private members = new Map<number, VniMembers>();
+  private readonly generation = new Map<number, number>();
+  private nextGeneration = 1;
 
   constructor(private readonly deps: TunnelSetsDeps) {}
 
@@ -80,25 +99,41 @@ export class TunnelSets {
   }
 
   async apply(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>): Promise<TunnelSetsOutcome> {
-    const sets = tunnelSets(vnisByHost, (h) => this.deps.underlayIp(h), (h) => this.deps.underlayMac?.(h));
-    // Vhosts that had tunnels but now host nothing get an empty set.
-    for (const host of this.told.keys()) if (!sets.has(host) && this.told.get(host)!.length > 0) sets.set(host, []);
-    const work = [...sets].filter(([host, set]) => !sameTunnels(this.told.get(host), set));
+    const members = vniMembers(vnisByHost, (h) => this.deps.underlayIp(h), (h) => this.deps.underlayMac?.(h));
+    for (const [vni, m] of members) if (!sameMembers(this.members.get(vni), m)) this.generation.set(vni, this.nextGeneration++);
+    for (const vni of this.members.keys()) if (!members.has(vni)) this.generation.delete(vni);
+    this.members = members;
+    const work: Array<[string, ReadonlySet<number>]> = [];
+    for (const [host, vnis] of vnisByHost) if (this.deps.underlayIp(host) && !this.upToDate(host, vnis)) work.push([host, vnis]);
+    // Vhosts that had tunnels but now host nothing (or lost their endpoint) get an empty set.
+    for (const [host, t] of this.told) {
+      if (t.tunnels > 0 && !(vnisByHost.has(host) && this.deps.underlayIp(host))) work.push([host, new Set()]);
+    }
     const failures: string[] = [];
     let tunnels = 0;
+    let entries = 0;
     const type = this.deps.type === 'geneve' ? agentV1.TunnelType.TUNNEL_TYPE_GENEVE : agentV1.TunnelType.TUNNEL_TYPE_VXLAN;
-    await this.each(work, failures, this.deps.parallelism ?? 64, async (client, host, set) => {
-      try {
-        const res = await client.setTunnels({ tunnels: set, type, flood: this.deps.flood ?? false });
-        this.told.set(host, set);
-        tunnels += res.tunnels;
-        this.deps.logger.debug({ host, tunnels: res.tunnels, added: res.added, removed: res.removed }, 'tunnels set');
-      } catch (e) {
-        this.told.delete(host);
-        throw e;
-      }
+    await this.each(work, failures, this.deps.parallelism ?? 64, async (client, host, vnis) => {
+      // Made when sent and dropped after: at most `parallelism` sets exist at once.
+      const set = tunnelSetOf(host, vnis, members);
+      const generations = new Map([...vnis].map((v) => [v, this.generation.get(v) ?? 0]));
+      this.told.delete(host);
+      entries += set.length;
+      const res = await client.setTunnels({ tunnels: set, type, flood: this.deps.flood ?? false });
+      // A later apply may have begun meanwhile: what is recorded is what this call sent.
+      this.told.set(host, { generations, tunnels: set.length });
+      tunnels += res.tunnels;
+      this.deps.logger.debug({ host, tunnels: res.tunnels, added: res.added, removed: res.removed }, 'tunnels set');
     });
-    return { told: work.length - failures.length, tunnels, failures };
+    return { told: work.length - failures.length, tunnels, entries, failures };
+  }
+
+  /** The vhost was told its set as it is now: the same VNIs, each at its current generation. */
+  private upToDate(host: string, vnis: ReadonlySet<number>): boolean {
+    const t = this.told.get(host);
+    if (!t || t.generations.size !== vnis.size) return false;
+    for (const v of vnis) if (t.generations.get(v) !== this.generation.get(v)) return false;
+    return true;
   }
 
   /**
