@@ -1,0 +1,89 @@
+// The coordinator under test, composed as coordinator/main.ts composes it (registry, Prometheus
+// metrics, tunnel sets with the agents' underlay addresses and MACs, engine, gRPC with a token),
+// in this process, plus what the bench reads: the standalone control plane's view of the live
+// scenarios, and counts of the tunnel and neighbor messages the coordinator sends.
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { requireToken } from '@merak/common';
+import { AgentRegistry, CoordinatorMetrics, DEFAULT_FANOUT, type LiveScenarios, ScenarioEngine, Store, TunnelSets, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
+import { coordinatorV1 } from '@merak/proto';
+import type { Logger } from 'pino';
+
+/** Calls the coordinator made to agents (counted as sent, whatever the answer). */
+export interface SentCounts {
+  tunnelMessages: number;
+  tunnelEntries: number;
+  neighborMessages: number;
+  neighborEntries: number;
+}
+
+export interface BenchCoordinator {
+  readonly engine: ScenarioEngine;
+  readonly registry: AgentRegistry;
+  readonly metrics: CoordinatorMetrics;
+  readonly tunnelSets: TunnelSets;
+  readonly sent: SentCounts;
+  /** What the standalone control plane sees (set once it is made, at the first scenario). */
+  live(): LiveScenarios;
+  close(): void;
+}
+
+export class NoControlPlaneError extends Error {
+  constructor() {
+    super('the standalone control plane was never made (no scenario ran)');
+    this.name = 'NoControlPlaneError';
+  }
+}
+
+export async function startCoordinator(opts: { statePath: string; socket: string; token: string; flood: boolean; logger: Logger }): Promise<BenchCoordinator> {
+  const { logger } = opts;
+  const store = new Store(opts.statePath);
+  const registry = new AgentRegistry();
+  const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
+  registry.on('lost', () => metrics.agentsLost.inc());
+  const sent: SentCounts = { tunnelMessages: 0, tunnelEntries: 0, neighborMessages: 0, neighborEntries: 0 };
+  const tunnelSets = new TunnelSets({
+    clientFor: (h) => {
+      const c = registry.clientFor(h);
+      return c && {
+        setTunnels: (req) => {
+          sent.tunnelMessages++;
+          sent.tunnelEntries += req.tunnels.length;
+          return c.setTunnels(req);
+        },
+        updateNeighbors: (req) => {
+          sent.neighborMessages++;
+          sent.neighborEntries += req.upsert.length + req.remove.length;
+          return c.updateNeighbors(req);
+        },
+      };
+    },
+    underlayIp: (h) => registry.get(h)?.underlayIp, underlayMac: (h) => registry.get(h)?.underlayMac, type: 'vxlan', flood: opts.flood, logger,
+  });
+  let live: LiveScenarios | undefined;
+  const standalone = standaloneControlPlane({ tunnelSets, logger });
+  const engine = new ScenarioEngine({
+    store, registry, agents: registry, logger, metrics,
+    controlPlanes: {
+      standalone: (l) => {
+        live = l;
+        return standalone(l);
+      },
+    },
+    fanout: { ...DEFAULT_FANOUT, chunkSize: 5000, agentParallelism: 512, vmConcurrency: 256 },
+  });
+  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  server.addService(coordinatorV1.CoordinatorService, requireToken(createCoordinatorService(engine, registry), opts.token));
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${opts.socket}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  return {
+    engine, registry, metrics, tunnelSets, sent,
+    live: () => {
+      if (!live) throw new NoControlPlaneError();
+      return live;
+    },
+    close: () => {
+      server.forceShutdown();
+      registry.close();
+      store.close();
+    },
+  };
+}
