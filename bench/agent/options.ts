@@ -1,6 +1,5 @@
 // The agent benchmark's flags. A bad one is named in the error; nothing runs.
-import { parseArgs } from 'node:util';
-import { errorMessage } from '@merak/common';
+import { BenchOptionError, parseFlags, positiveInt } from '../common/options.js';
 
 export const WAYS = ['agent-veth', 'agent-internal', 'merak', 'merak-serial', 'ovn-heater'] as const;
 export type WayName = (typeof WAYS)[number];
@@ -16,13 +15,6 @@ export interface BenchOptions {
   readonly seed: number;
 }
 
-export class BenchOptionError extends Error {
-  /** `flag` undefined: the command line itself did not parse (an unknown flag, a missing value). */
-  constructor(readonly flag: string | undefined, message: string) {
-    super(`${flag === undefined ? '' : `--${flag}: `}${message} (see --help)`);
-  }
-}
-
 const HELP = `npm run bench:agent -- [options]
   --vms N                 VMs each way creates and deletes (default 300, 1..60000)
   --ways a,b,...          which ways, any of ${WAYS.join(', ')} (default: all)
@@ -32,40 +24,29 @@ const HELP = `npm run bench:agent -- [options]
   --seed S                seeds the order of the ways (default: random, printed)
 The last line of output is one JSON object with every figure.`;
 
-function positiveInt(flag: string, text: string | undefined, fallback: number, max: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new BenchOptionError(flag, `'${text}' is not an integer in 1..${max}`);
-  return n;
+function intOr(flag: string, text: string | undefined, fallback: number, max: number): number {
+  return text === undefined ? fallback : positiveInt(flag, text, max);
 }
 
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        vms: { type: 'string' }, ways: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' },
-        'agent-concurrency': { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    throw new BenchOptionError(undefined, errorMessage(e));
-  }
+  const values = parseFlags(argv, {
+    vms: { type: 'string' }, ways: { type: 'string' }, rounds: { type: 'string' }, concurrency: { type: 'string' },
+    'agent-concurrency': { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' },
+  });
   if (values.help) {
     console.log(HELP);
     return 'help';
   }
-  const vms = positiveInt('vms', values.vms, 300, 60_000);
+  const vms = intOr('vms', values.vms, 300, 60_000);
   const ways = values.ways === undefined ? [...WAYS] : values.ways.split(',').map((w) => w.trim());
   for (const w of ways) if (!(WAYS as readonly string[]).includes(w)) throw new BenchOptionError('ways', `unknown way '${w}'; the ways are ${WAYS.join(', ')}`);
   if (ways.length === 0 || new Set(ways).size !== ways.length) throw new BenchOptionError('ways', 'give each way at most once, at least one');
   return {
     vms,
     ways: ways as WayName[],
-    rounds: positiveInt('rounds', values.rounds, 1, 100),
-    concurrency: positiveInt('concurrency', values.concurrency, Math.min(vms, 1000), 60_000),
-    agentConcurrency: positiveInt('agent-concurrency', values['agent-concurrency'], Math.min(vms, 4096), 60_000),
-    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positiveInt('seed', values.seed, 0, 2 ** 31),
+    rounds: intOr('rounds', values.rounds, 1, 100),
+    concurrency: intOr('concurrency', values.concurrency, Math.min(vms, 1000), 60_000),
+    agentConcurrency: intOr('agent-concurrency', values['agent-concurrency'], Math.min(vms, 4096), 60_000),
+    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positiveInt('seed', values.seed, 2 ** 31),
   };
 }

@@ -1,6 +1,5 @@
 // The coordinator benchmark's flags. A bad one is named in the error; nothing runs.
-import { parseArgs } from 'node:util';
-import { errorMessage } from '@merak/common';
+import { BenchOptionError, parseFlags, positiveInt } from '../common/options.js';
 
 export interface BenchOptions {
   readonly vms: number;
@@ -11,13 +10,6 @@ export interface BenchOptions {
   readonly dataplane: 'flood' | 'neighbors';
   /** Profile the measured window into this file. */
   readonly cpuProf: string | undefined;
-}
-
-export class BenchOptionError extends Error {
-  /** `flag` undefined: the command line itself did not parse (an unknown flag, a missing value). */
-  constructor(readonly flag: string | undefined, message: string) {
-    super(`${flag === undefined ? '' : `--${flag}: `}${message} (see --help)`);
-  }
 }
 
 const HELP = `npm run bench:coordinator -- [options]
@@ -34,25 +26,11 @@ The coordinator (engine, store, registry, metrics, tunnel sets, gRPC) runs in th
 its CPU and peak RSS are measured. After the scenario, one more vhost joins the VPC and leaves it.
 The last line of output is one JSON object; the exit code is non-zero if any VM or check failed.`;
 
-function positiveInt(flag: string, text: string, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isInteger(n) || n < 1 || n > max) throw new BenchOptionError(flag, `'${text}' is not an integer in 1..${max}`);
-  return n;
-}
-
 export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        vms: { type: 'string', default: '1000000' }, agents: { type: 'string', default: '10000' }, 'per-process': { type: 'string', default: '2500' },
-        dataplane: { type: 'string', default: 'flood' }, 'cpu-prof': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    throw new BenchOptionError(undefined, errorMessage(e));
-  }
+  const values = parseFlags(argv, {
+    vms: { type: 'string', default: '1000000' }, agents: { type: 'string', default: '10000' }, 'per-process': { type: 'string', default: '2500' },
+    dataplane: { type: 'string', default: 'flood' }, 'cpu-prof': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(HELP);
     return 'help';

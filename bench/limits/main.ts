@@ -9,10 +9,9 @@ import { mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { errorMessage } from '@merak/common';
 import { removeFolderAndCheck } from '../common/host-state.js';
 import { StopOnSignals, runBenchMain } from '../common/lifecycle.js';
+import { BenchOptionError, parseFlags } from '../common/options.js';
 import { type KernelFigure, measureNamespaces } from './kernel.js';
 import { type OvsFigure, measurePorts } from './ovs.js';
 
@@ -27,26 +26,14 @@ const HELP = `npm run bench:limits -- [options]
   --part P         kernel, ovs or all (default all)
 The last line of output is one JSON object with every figure.`;
 
-class LimitsOptionError extends Error {
-  /** `flag` undefined: the command line itself did not parse (an unknown flag, a missing value). */
-  constructor(readonly flag: string | undefined, message: string) {
-    super(`${flag === undefined ? '' : `--${flag}: `}${message} (see --help)`);
-  }
-}
-
 function options(): { vms: number; groups: number[]; part: 'kernel' | 'ovs' | 'all' } | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({ options: { vms: { type: 'string', default: '3000' }, groups: { type: 'string', default: '500' }, part: { type: 'string', default: 'all' }, help: { type: 'boolean' } } }));
-  } catch (e) {
-    throw new LimitsOptionError(undefined, errorMessage(e));
-  }
+  const values = parseFlags(process.argv.slice(2), { vms: { type: 'string', default: '3000' }, groups: { type: 'string', default: '500' }, part: { type: 'string', default: 'all' }, help: { type: 'boolean' } });
   if (values.help) return (console.log(HELP), 'help');
   const vms = Number(values.vms);
-  if (!Number.isInteger(vms) || vms < 3 || vms > 20_000) throw new LimitsOptionError('vms', `'${values.vms}' is not an integer in 3..20000`);
+  if (!Number.isInteger(vms) || vms < 3 || vms > 20_000) throw new BenchOptionError('vms', `'${values.vms}' is not an integer in 3..20000`);
   const groups = values.groups!.split(',').map(Number);
-  if (groups.some((g) => !Number.isInteger(g) || g < 1)) throw new LimitsOptionError('groups', `'${values.groups}' is not a list of positive integers`);
-  if (!['kernel', 'ovs', 'all'].includes(values.part!)) throw new LimitsOptionError('part', `'${values.part}' is not kernel, ovs or all`);
+  if (groups.some((g) => !Number.isInteger(g) || g < 1)) throw new BenchOptionError('groups', `'${values.groups}' is not a list of positive integers`);
+  if (!['kernel', 'ovs', 'all'].includes(values.part!)) throw new BenchOptionError('part', `'${values.part}' is not kernel, ovs or all`);
   return { vms, groups, part: values.part as 'kernel' | 'ovs' | 'all' };
 }
 
