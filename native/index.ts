@@ -23,7 +23,12 @@ export interface InsideWork {
   sysctls?: Array<[string, string]>;
   /** sockets to open there: [domain, type, protocol]; returned as non-blocking, close-on-exec fds. */
   sockets?: Array<[number, number, number]>;
-  /** Also return an fd on the namespace itself (after the sockets), e.g. for IFLA_NET_NS_FD. */
+  /**
+   * A TCP socket bound to ip:port and listening (after the sockets): a server outside the namespace
+   * (net.Server.listen({ fd })) accepts the connections made to it there. EADDRINUSE if taken.
+   */
+  listen?: { ip: string; port: number };
+  /** Also return an fd on the namespace itself (after the sockets and the listener), e.g. for IFLA_NET_NS_FD. */
   namespaceFd?: boolean;
 }
 

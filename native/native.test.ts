@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, createServer } from 'node:net';
 import { describe, expect, it, afterEach } from 'vitest';
 import {
   AF_INET, AF_NETLINK, ETHTOOL_STXCSUM, NETLINK_ROUTE, SOCK_DGRAM, SOCK_RAW, createKernelLane, ethtoolSetValue, isSysError, netnsCreate, netnsDelete,
@@ -184,3 +185,27 @@ describe('kernel lane', () => {
   });
 });
 
+describe('a listener inside a namespace', () => {
+  it('opens a listening TCP socket inside a namespace: a server outside it accepts what is sent to that port inside it', async () => {
+    const ns = name();
+    await netnsCreate(ns);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const [fd] = (await netnsEnter(`/run/netns/${ns}`, { listen: { ip: '127.0.0.1', port: 0 } })) as [number];
+    const server = createServer();
+    const received = new Promise<string>((resolve) => server.on('connection', (c) => c.setEncoding('utf8').on('data', resolve)));
+    await new Promise<void>((resolve) => server.listen({ fd }, resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      expect(port).toBeGreaterThan(0);
+      execFileSync('ip', ['netns', 'exec', ns, 'bash', '-c', `echo -n hello > /dev/tcp/127.0.0.1/${port}`]);
+      expect(await received).toBe('hello');
+      // The same port again in that namespace is taken; a bad address is refused, naming it.
+      const taken = await netnsEnter(`/run/netns/${ns}`, { listen: { ip: '127.0.0.1', port } }).catch((e: unknown) => e);
+      expect(isSysError(taken) && taken.code).toBe('EADDRINUSE');
+      const bad = await netnsEnter(`/run/netns/${ns}`, { listen: { ip: 'not-an-ip', port: 1 } }).catch((e: unknown) => e);
+      expect(isSysError(bad) && bad.code).toBe('EINVAL');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

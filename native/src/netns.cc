@@ -1,7 +1,9 @@
 // Network namespaces, the iproute2 way: a file under /run/netns bind-mounted onto a namespace.
 // All switching happens on a libuv pool thread (a thread's network namespace is its own) and the
 // thread is always switched back before it returns to the pool; never on the JavaScript thread.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -41,6 +43,11 @@ InsideWork ParseInsideWork(const Napi::Object& o) {
       w.sockets.push_back({s.Get(0u).ToNumber().Int32Value(), s.Get(1u).ToNumber().Int32Value(),
                            s.Get(2u).ToNumber().Int32Value()});
     }
+  }
+  if (o.Has("listen") && o.Get("listen").IsObject()) {
+    Napi::Object l = o.Get("listen").As<Napi::Object>();
+    w.listen_ip = l.Get("ip").ToString().Utf8Value();
+    w.listen_port = l.Get("port").ToNumber().Int32Value();
   }
   if (o.Has("namespaceFd")) w.namespace_fd = o.Get("namespaceFd").ToBoolean().Value();
   return w;
@@ -96,6 +103,35 @@ int WriteSysctl(const std::string& key, const std::string& value, SysError* e) {
   return 0;
 }
 
+// A listening IPv4 TCP socket on ip:port (SO_REUSEADDR, as servers bind), pushed onto `fds`.
+int OpenListener(const std::string& ip, int port, std::vector<int>* fds, SysError* e) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (port < 0 || port > 65535 || inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
+    *e = {EINVAL, "listen", ip + ":" + std::to_string(port)};
+    return -1;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    *e = {errno, "socket", ""};
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const char* step = "bind";
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    step = "listen";
+    if (listen(fd, 511) == 0) {
+      fds->push_back(fd);
+      return 0;
+    }
+  }
+  *e = {errno, step, ip + ":" + std::to_string(port)};
+  close(fd);
+  return -1;
+}
+
 // Runs the inside work in the calling thread's current namespace; on failure closes what it opened.
 int DoInside(const InsideWork& w, std::vector<int>* fds, SysError* e) {
   for (const auto& kv : w.sysctls)
@@ -109,6 +145,11 @@ int DoInside(const InsideWork& w, std::vector<int>* fds, SysError* e) {
       return -1;
     }
     fds->push_back(fd);
+  }
+  if (!w.listen_ip.empty() && OpenListener(w.listen_ip, w.listen_port, fds, e) != 0) {
+    for (int f : *fds) close(f);
+    fds->clear();
+    return -1;
   }
   if (w.namespace_fd) {
     int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -17,6 +17,10 @@ struct InsideWork {
     int domain, type, protocol;
   };
   std::vector<Sock> sockets;
+  // A TCP socket bound to ip:port and listening, after the sockets (ip empty: none). A server of a
+  // process outside the namespace then accepts connections made to the namespace's addresses.
+  std::string listen_ip;
+  int listen_port = 0;
   bool namespace_fd = false;  // also return an fd on the namespace itself, after the sockets
 };
 
