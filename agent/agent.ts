@@ -58,6 +58,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     info: async () => ({ vhost: config.vhost, capacity: config.capacity, agentVersion: AGENT_VERSION, hollow: config.hollow, underlayIp, underlayMac, goalstateAddress: goalState?.server.address ?? '', ...(await backend.hostInfo()) }),
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),
+    updateTunnels: (d) => backend.updateTunnels(d),
     updateNeighbors: (c) => backend.updateNeighbors(c),
   });
   const service = createAgentService(handlers);

@@ -1,7 +1,7 @@
 // What main.ts wires into the service: the kernel backend (netlink + OVSDB) or the hollow one.
 import type { GoalStateDataPlane } from './goalstate/contracts.js';
 import type { GoalStateSlot } from './goalstate/slot.js';
-import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelOutcome } from './overlay/index.js';
+import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelDelta, TunnelOutcome } from './overlay/index.js';
 import type { ReadinessCheck } from '@merak/common';
 import type { PingOptions, PingTargetResult } from './probe/pinger.js';
 import type { VmExecutor } from './vm/executor.js';
@@ -24,6 +24,8 @@ export interface Backend {
   hostInfo(): Promise<HostInfo>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
+  /** A delta of the set; TunnelSetUnknownError when it does not fit the set held (nothing changed). */
+  updateTunnels(delta: TunnelDelta): Promise<TunnelOutcome>;
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
   /** What the executor asks when a VM waits for its port's GoalState; filled in by the agent with --goalstate. */
   readonly goalState: GoalStateSlot;

@@ -81,6 +81,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     },
     ping: (vm, targets, opts) => pingFromNamespace(vm, targets, opts),
     setTunnels: (c) => overlay.setTunnels(c),
+    updateTunnels: (d) => overlay.updateTunnels(d),
     updateNeighbors: (c) => overlay.updateNeighbors(c),
     goalState,
     goalStateDataPlane: (ownIps) => new KernelGoalStateDataPlane({ overlay, store: vs, logger, ownIps }),

@@ -60,7 +60,7 @@ export async function openOverlay(vs: Vswitch, opts: OpenOverlayOptions): Promis
   const program = new TunnelProgram({
     flows, logger, localIp: underlayIp, ovsRundir: opts.ovsRundir, patchPort: PATCH.onTun,
     acquireVlan: (vni) => overlay.acquireVlan(vni),
-    ofports: () => vs.interfaceOfports(),
+    ofports: (names) => vs.interfaceOfports(names),
   });
   late.program = program;
   overlay.attachProgram(program);

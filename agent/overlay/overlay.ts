@@ -10,11 +10,11 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError, MerakError } from '@merak/common';
 import type { PortChange } from '../vm/port-committer.js';
 import { type Command, DelPort } from '../vswitch/commands.js';
-import { OWNER_KEY } from '../vm/ownership.js';
 import type { PortChangeRequest, PortRow, Vswitch } from '../vswitch/vswitch.js';
 import type { NeighborChange } from './neighbor-table.js';
 import type { NeighborOutcome, TunnelProgram } from './tunnel-program.js';
-import { MARK, type PlannedTunnel, type Tunnel, type TunnelConfig, type TunnelOutcome, type TunnelSource, type TunnelType, planTunnels, sourcesOf, tunnelPortName } from './tunnels.js';
+import { type RecoveredSets, type SourceTunnel, type TunnelChange, keysOf, ours, readMap, recoverSets, tunnelKey, vniOf } from './overlay-marks.js';
+import { MARK, type PlannedTunnel, type TunnelConfig, type TunnelDelta, type TunnelOutcome, type TunnelSource, type TunnelType, deltaMismatch, planTunnels, tunnelPortName } from './tunnels.js';
 import { VLAN_MAX, VLAN_MIN, VlanMap } from './vlan-map.js';
 
 /** The VM (or tunnel set) needs a VLAN for a VNI and all of this vhost's are in use. */
@@ -25,7 +25,7 @@ export class VlanExhaustedError extends MerakError {
 }
 
 /** What the overlay needs from OVSDB. */
-export type OverlayStore = Pick<Vswitch, 'bridge' | 'listPorts' | 'applyPortChanges' | 'commit'>;
+export type OverlayStore = Pick<Vswitch, 'bridge' | 'listPorts' | 'portsNamed' | 'applyPortChanges' | 'commit'>;
 
 export interface OverlayOptions {
   readonly vhost: string;
@@ -40,79 +40,20 @@ export interface OverlayOptions {
   readonly tunnelBridge?: string;
 }
 
-function vniOf(row: PortRow): number | undefined {
-  const text = row.externalIds[MARK.vni];
-  const vni = text === undefined ? NaN : Number(text);
-  return Number.isInteger(vni) && vni > 0 ? vni : undefined;
-}
-
-/** Whether a port's VNI mark is ours: a port this vhost made, or one GoalState attached (whoever made it). */
-const ours = (row: PortRow, vhost: string): boolean => row.externalIds[OWNER_KEY] === vhost || row.externalIds[MARK.goalstate] === '1';
-
-/** Our VNIs (VNI -> VLAN, from ports that carry a VNI) and the tags other ports use. */
-function readMap(rows: readonly PortRow[], vhost: string): { entries: Array<[number, number]>; reserved: number[] } {
-  const entries: Array<[number, number]> = [];
-  const reserved: number[] = [];
-  for (const row of rows) {
-    if (row.tag === undefined) continue;
-    const vni = ours(row, vhost) ? vniOf(row) : undefined;
-    if (vni === undefined) reserved.push(row.tag);
-    else entries.push([vni, row.tag]);
-  }
-  return { entries, reserved };
-}
-
-/** A tunnel one source wants: to `remoteIp` for `vni`, `remoteMac` the peer's underlay MAC ('' = unknown). */
-export interface SourceTunnel {
-  readonly remoteIp: string;
-  readonly vni: number;
-  readonly remoteMac: string;
-}
-
-/** What a change did to the tunnel ports: the tunnels added and removed (any source's). */
-export interface TunnelChange {
-  readonly added: readonly Tunnel[];
-  readonly removed: readonly Tunnel[];
-}
-
-interface RecoveredSets {
-  readonly coordinator: { type: TunnelType; tunnels: SourceTunnel[] };
-  readonly goalstate: SourceTunnel[];
-}
-
-/**
- * Each source's tunnels found in OVSDB at start (the port marks; the peers' MACs are not
- * recorded), so that one source's first change after a restart keeps the other's ports.
- */
-function recoverSets(rows: readonly PortRow[], vhost: string): RecoveredSets {
-  const out: RecoveredSets = { coordinator: { type: 'vxlan', tunnels: [] }, goalstate: [] };
-  for (const row of rows) {
-    if (row.externalIds[OWNER_KEY] !== vhost || row.externalIds[MARK.role] !== 'tunnel') continue;
-    const t = row.externalIds[MARK.tunnelType];
-    const vni = vniOf(row);
-    const remoteIp = row.externalIds[MARK.remoteIp];
-    if ((t !== 'vxlan' && t !== 'geneve') || vni === undefined || remoteIp === undefined) continue;
-    const sources = sourcesOf(row.externalIds);
-    if (sources.includes('goalstate') && t === 'vxlan') out.goalstate.push({ remoteIp, vni, remoteMac: '' });
-    if (!sources.includes('coordinator')) continue;
-    if (out.coordinator.tunnels.length === 0) out.coordinator.type = t;
-    if (t === out.coordinator.type) out.coordinator.tunnels.push({ remoteIp, vni, remoteMac: '' });
-  }
-  return out;
-}
-
 export class Overlay {
   private tunnelQueue: Promise<unknown> = Promise.resolve();
   private program: TunnelProgram | undefined;
-  /** The coordinator's last SetTunnels (recovered from the port marks at start). */
-  private coordinator: { type: TunnelType; tunnels: readonly SourceTunnel[] };
+  /** The coordinator's set: its last SetTunnels and the UpdateTunnels since (recovered from the port marks at start), by tunnelKey. */
+  private coordinator: { type: TunnelType; tunnels: Map<string, SourceTunnel> };
+  /** The type and flood of the coordinator's last SetTunnels in this process (a delta must match them); undefined = none yet. */
+  private held: { type: TunnelType; flood: boolean } | undefined;
   /** GoalState's tunnels (always VXLAN: Alcor's hosts speak VXLAN). */
   private goalstate: readonly SourceTunnel[] = [];
   /** Whether br-tun's ports are known to match `goalstate` (false until its first reconcile, or after a failed one). */
   private goalstateApplied = false;
 
   private constructor(private readonly store: OverlayStore, private readonly vlans: VlanMap, private readonly opts: OverlayOptions, recovered: RecoveredSets) {
-    this.coordinator = recovered.coordinator;
+    this.coordinator = { type: recovered.coordinator.type, tunnels: byKey(recovered.coordinator.tunnels) };
     this.goalstate = recovered.goalstate;
   }
 
@@ -136,7 +77,7 @@ export class Overlay {
 
   /** The coordinator's tunnels as recovered or last set (the type, the VNIs and peers they need). */
   coordinatorTunnels(): { type: TunnelType; tunnels: readonly SourceTunnel[] } {
-    return this.coordinator;
+    return { type: this.coordinator.type, tunnels: [...this.coordinator.tunnels.values()] };
   }
 
   /** Runs `fn` after every tunnel or neighbor change in flight, and before the next. */
@@ -201,15 +142,29 @@ export class Overlay {
       if (have) have.sources.push(source);
       else byName.set(name, { remoteIp: t.remoteIp, vni: t.vni, type, sources: [source] });
     };
-    for (const t of this.coordinator.tunnels) add('coordinator', this.coordinator.type, t);
+    for (const t of this.coordinator.tunnels.values()) add('coordinator', this.coordinator.type, t);
     for (const t of this.goalstate) if (t.remoteIp !== this.opts.underlayIp) add('goalstate', 'vxlan', t);
     return [...byName.values()];
+  }
+
+  /** The union restricted to the coordinator's tunnels `of` (those still wanted by either source). */
+  private unionOf(of: ReadonlyArray<{ remoteIp: string; vni: number }>): PlannedTunnel[] {
+    const type = this.coordinator.type;
+    const gs = type === 'vxlan' ? new Set(this.goalstate.filter((t) => t.remoteIp !== this.opts.underlayIp).map(tunnelKey)) : new Set<string>();
+    const out: PlannedTunnel[] = [];
+    for (const t of of) {
+      const sources: TunnelSource[] = [];
+      if (this.coordinator.tunnels.has(tunnelKey(t))) sources.push('coordinator');
+      if (gs.has(tunnelKey(t))) sources.push('goalstate');
+      if (sources.length > 0) out.push({ remoteIp: t.remoteIp, vni: t.vni, type, sources });
+    }
+    return out;
   }
 
   /** The peers' underlay MACs, over both sources (the coordinator's first). */
   peers(): Map<string, string> {
     const out = new Map<string, string>();
-    for (const t of [...this.coordinator.tunnels, ...this.goalstate]) if (!out.get(t.remoteIp)) out.set(t.remoteIp, t.remoteMac);
+    for (const t of [...this.coordinator.tunnels.values(), ...this.goalstate]) if (!out.get(t.remoteIp)) out.set(t.remoteIp, t.remoteMac);
     return out;
   }
 
@@ -311,35 +266,94 @@ export class Overlay {
         if (t.remoteIp === underlayIp) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `${t.remoteIp} is this vhost's own underlay address`);
       });
       const before = this.coordinator;
-      this.coordinator = { type: config.type, tunnels: config.tunnels };
+      this.coordinator = { type: config.type, tunnels: byKey(config.tunnels) };
+      // Until this call is through, what the ports hold is not known for sure: no delta meanwhile.
+      this.held = undefined;
       let change: TunnelChange;
       try {
         change = await this.reconcile([]);
       } catch (e) {
         // Refused before anything changed (VLANs): the set stays the one applied.
-        if (e instanceof VlanExhaustedError || (e instanceof MerakError && e.code === 'FAILED_PRECONDITION')) this.coordinator = before;
+        if (refusedBeforeChange(e)) this.coordinator = before;
         throw e;
       }
       await this.program?.tunnelsChanged(config.type, config.tunnels, config.flood, this.peers());
+      this.held = { type: config.type, flood: config.flood };
       return { tunnels: config.tunnels.length, added: change.added.length, removed: change.removed.length };
     });
   }
 
-  /** Makes br-tun's tunnel ports the union of the sources' sets, `extra` in the same transaction. */
-  private async reconcile(extra: readonly Command[]): Promise<TunnelChange> {
-    const tunnels = this.union();
+  /**
+   * Changes the coordinator's set by `delta` (UpdateTunnels): only the ports of the tunnels it
+   * adds or removes are touched (read by name, changed in one transaction), and only the flows
+   * behind them. TunnelSetUnknownError when it does not fit the set held (nothing changes).
+   */
+  updateTunnels(delta: TunnelDelta): Promise<TunnelOutcome> {
+    return this.serial(async () => {
+      const refused = deltaMismatch(this.held, delta);
+      if (refused) throw refused;
+      if (delta.upsert.length > 0 && this.opts.tunnelsUnavailable) throw new MerakError('FAILED_PRECONDITION', this.opts.tunnelsUnavailable);
+      delta.upsert.forEach((t, i) => {
+        if (t.remoteIp === this.opts.underlayIp) throw new InvalidArgumentError(`upsert[${i}].remote_ip`, `${t.remoteIp} is this vhost's own underlay address`);
+      });
+      const set = this.coordinator.tunnels;
+      const undo = new Map<string, SourceTunnel | undefined>();
+      const keep = (k: string): void => {
+        if (!undo.has(k)) undo.set(k, set.get(k));
+      };
+      for (const k of delta.remove) {
+        keep(tunnelKey(k));
+        set.delete(tunnelKey(k));
+      }
+      for (const t of delta.upsert) {
+        keep(tunnelKey(t));
+        set.set(tunnelKey(t), { remoteIp: t.remoteIp, vni: t.vni, remoteMac: t.remoteMac });
+      }
+      // The tunnels whose port may change: those added or removed (a new MAC changes only the peers).
+      const touched = [...undo].filter(([k, was]) => (was === undefined) !== (set.get(k) === undefined)).map(([k, was]) => was ?? set.get(k)!);
+      let change: TunnelChange;
+      this.held = undefined;
+      try {
+        change = touched.length === 0 ? { added: [], removed: [] } : await this.reconcile([], touched);
+      } catch (e) {
+        if (refusedBeforeChange(e)) {
+          for (const [k, was] of undo) {
+            if (was) set.set(k, was);
+            else set.delete(k);
+          }
+          this.held = { type: delta.type, flood: delta.flood };
+        }
+        throw e;
+      }
+      const vnis = new Set<number>();
+      for (const t of set.values()) vnis.add(t.vni);
+      await this.program?.tunnelsUpdated(change, vnis, this.peers());
+      this.held = { type: delta.type, flood: delta.flood };
+      return { tunnels: set.size, added: change.added.length, removed: change.removed.length };
+    });
+  }
+
+  /**
+   * Makes br-tun's tunnel ports the union of the sources' sets, `extra` in the same transaction;
+   * with `only`, only the ports of those tunnels (read by name: the others are not looked at).
+   */
+  private async reconcile(extra: readonly Command[], only?: ReadonlyArray<{ remoteIp: string; vni: number }>): Promise<TunnelChange> {
+    const tunnels = only ? this.unionOf(only) : this.union();
     if (tunnels.length > 0 && this.opts.tunnelsUnavailable) throw new MerakError('FAILED_PRECONDITION', this.opts.tunnelsUnavailable);
     const bridge = this.opts.tunnelBridge ?? this.store.bridge;
     const vnis = new Set(tunnels.map((t) => t.vni));
     const release = this.vlans.pin(vnis);
     try {
       const missing = [...vnis].filter((v) => this.vlans.get(v) === undefined);
-      if (missing.length > this.vlans.free()) await this.collect(vnis);
+      // A delta leaves the other tunnels in place: their VNIs are in use as well.
+      if (missing.length > this.vlans.free()) await this.collect(only ? new Set(this.union().map((t) => t.vni)) : vnis);
       if (missing.length > this.vlans.free()) {
         throw new VlanExhaustedError(missing[this.vlans.free()]!, this.vlans.max - this.vlans.min + 1);
       }
       for (const v of missing) this.vlans.acquire(v);
-      const existing = await this.store.listPorts({ [MARK.role]: 'tunnel' });
+      const existing = only
+        ? await this.store.portsNamed(only.map((t) => tunnelPortName(this.coordinator.type, t.remoteIp, t.vni)), { [MARK.role]: 'tunnel' })
+        : await this.store.listPorts({ [MARK.role]: 'tunnel' });
       const plan = planTunnels({
         bridge, vhost: this.opts.vhost, type: this.coordinator.type, tunnels, existing,
         vlanOf: (vni) => this.vlans.get(vni)!,
@@ -373,4 +387,7 @@ export class Overlay {
   }
 }
 
-const keysOf = (tunnels: readonly SourceTunnel[]): string[] => tunnels.map((t) => `${t.remoteIp}/${t.vni}/${t.remoteMac}`);
+const byKey = (tunnels: readonly SourceTunnel[]): Map<string, SourceTunnel> => new Map(tunnels.map((t) => [tunnelKey(t), t]));
+
+/** Refused before any port changed (no VLAN left, no tunnels here): the set stays the one applied. */
+const refusedBeforeChange = (e: unknown): boolean => e instanceof VlanExhaustedError || (e instanceof MerakError && e.code === 'FAILED_PRECONDITION');

@@ -14,8 +14,9 @@ function vpc(n = 1000): NeighborEntry[] {
   return Array.from({ length: n }, (_, i) => ({ vni: 1001, ip: `10.1.${i >> 8}.${(i & 255) + 1}`, mac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, hostIp: hostIp(i % 10) }));
 }
 
-function setup(): { program: TunnelProgram; batches: LabeledFlowMod[][] } {
+function setup(): { program: TunnelProgram; batches: LabeledFlowMod[][]; reads: Array<readonly string[] | undefined> } {
   const batches: LabeledFlowMod[][] = [];
+  const reads: Array<readonly string[] | undefined> = [];
   const connect = async (): Promise<FlowConnection> => ({ closed: new Promise<void>(() => undefined), close: () => undefined, apply: async (mods) => void batches.push([...mods]) });
   const late: { program?: TunnelProgram } = {};
   const flows = new FlowSync({ mgmtPath: '/nowhere', logger: pino({ level: 'silent' }), connect, onConnected: async () => late.program?.refresh() });
@@ -23,10 +24,14 @@ function setup(): { program: TunnelProgram; batches: LabeledFlowMod[][] } {
   const ofports = new Map<string, number>([['patch-int', 1], ...Array.from({ length: 9 }, (_, k): [string, number] => [tunnelPortName('vxlan', hostIp(k + 1), 1001), 10 + k])]);
   const program = new TunnelProgram({
     flows, logger: pino({ level: 'silent' }), localIp: LOCAL, ovsRundir: '/nowhere', patchPort: 'patch-int',
-    acquireVlan: (vni) => (vni === 1001 ? 3 : 4), ofports: async () => ofports,
+    acquireVlan: (vni) => (vni === 1001 ? 3 : 4),
+    ofports: async (names) => {
+      reads.push(names);
+      return names ? new Map([...ofports].filter(([n]) => names.includes(n))) : ofports;
+    },
   });
   late.program = program;
-  return { program, batches };
+  return { program, batches, reads };
 }
 
 describe('TunnelProgram', () => {
@@ -77,6 +82,23 @@ describe('TunnelProgram', () => {
     // GoalState's last neighbor of the VNI goes: its flows and the ingress flow with it.
     const out = await program.updateGoalState({ upsert: [], remove: [{ vni: 1001, ip: '10.1.0.7' }], replace: false }, { added: [], removed: [], peers: new Map() });
     expect(out).toMatchObject({ neighbors: 0, flows: 3, flowsRemoved: 3 });
+    program.close();
+  });
+
+  it('a tunnel delta reprograms only the entries behind the tunnels it added or removed, reading only their ofports', async () => {
+    const { program, batches, reads } = setup();
+    await program.update({ upsert: vpc(), remove: [], replace: true });
+    const gone = { remoteIp: hostIp(4), vni: 1001 };
+    const vnis = new Set([1001]);
+    reads.length = 0;
+    await program.tunnelsUpdated({ added: [], removed: [gone] }, vnis, new Map());
+    // vhost 4's 100 VMs lose their two flows each; nothing else is sent, no ofport is read.
+    expect(batches.at(-1)!.map((m) => m.command)).toEqual(Array<string>(200).fill('delete_strict'));
+    expect(reads).toEqual([]);
+    await program.tunnelsUpdated({ added: [gone], removed: [] }, vnis, new Map());
+    expect(reads).toEqual([[tunnelPortName('vxlan', hostIp(4), 1001)]]);
+    expect(batches.at(-1)!.map((m) => m.command)).toEqual(Array<string>(200).fill('add'));
+    expect(batches.at(-1)![1]!.flow.actions).toEqual([{ type: 'pop_vlan' }, { type: 'output', port: 13 }]);
     program.close();
   });
 });

@@ -14,7 +14,7 @@ import { flushTunnelNeighbors, setTunnelNeighbor } from '../vswitch/tunnel-neigh
 import type { FlowSync } from './flow-sync.js';
 import { type NeighborChange, type NeighborEntry, NeighborTable } from './neighbor-table.js';
 import { type FlowContext, fixedFlows, floodFlows, ingressFlow, neighborFlows } from './tunnel-flows.js';
-import { type TunnelSource, type TunnelType, tunnelPortName } from './tunnels.js';
+import { type Tunnel, type TunnelSource, type TunnelType, tunnelPortName } from './tunnels.js';
 import { UPLINK_BRIDGE } from './underlay.js';
 
 /** How often the tunnel neighbors are given again (vswitchd's default aging is 900 s). */
@@ -43,8 +43,8 @@ export interface TunnelProgramDeps {
   readonly ovsRundir: string;
   /** The VNI's VLAN, assigned if it has none; undefined when none is left. */
   acquireVlan(vni: number): number | undefined;
-  /** br-tun's ofports by interface name, read from OVSDB (the patch port's and the tunnels'). */
-  ofports(): Promise<Map<string, number>>;
+  /** br-tun's ofports by interface name, read from OVSDB (the patch port's and the tunnels'); with `names`, only theirs. */
+  ofports(names?: readonly string[]): Promise<Map<string, number>>;
   readonly patchPort: string;
 }
 
@@ -198,6 +198,37 @@ export class TunnelProgram {
     this.tunnelVnis = new Set(tunnels.map((t) => t.vni));
     this.peers = new Map(peers ?? tunnels.map((t) => [t.remoteIp, t.remoteMac]));
     await this.refresh();
+    await this.deps.flows.flush();
+  }
+
+  /**
+   * The coordinator's set changed by a delta (UpdateTunnels): the ofports of the ports added or
+   * removed are read (by name), the peers set, and only the flows of the entries behind those
+   * tunnels recomputed (and the VNIs' ingress flows): costs the change, not the set.
+   */
+  async tunnelsUpdated(change: { readonly added: readonly Tunnel[]; readonly removed: readonly Tunnel[] }, vnis: ReadonlySet<number>, peers: ReadonlyMap<string, string>): Promise<void> {
+    this.tunnelVnis = new Set(vnis);
+    this.peers = new Map(peers);
+    await this.setPeers();
+    const changed = [...change.added, ...change.removed];
+    if (!this.flood && changed.length > 0) {
+      const ctx = { coordinator: this.context('coordinator'), goalstate: this.context('goalstate') };
+      const behind = new Set(changed.map((t) => `${t.remoteIp}/${t.vni}`));
+      const affected: Array<[TunnelSource, NeighborEntry]> = [];
+      for (const [source, table] of [['coordinator', this.table], ['goalstate', this.goalstate]] as const) {
+        for (const vni of new Set(changed.map((t) => t.vni))) for (const e of table.inVni(vni)) if (behind.has(`${e.hostIp}/${e.vni}`)) affected.push([source, e]);
+      }
+      for (const [source, e] of affected) for (const f of neighborFlows(e, ctx[source])) this.deps.flows.unset(f);
+      // A new map: the contexts above keep resolving to the ofports as they were.
+      const ofports = new Map(this.ofportByName);
+      for (const t of change.removed) ofports.delete(tunnelPortName(this.type, t.remoteIp, t.vni));
+      const names = change.added.map((t) => tunnelPortName(this.type, t.remoteIp, t.vni));
+      if (names.length > 0) for (const [name, port] of await this.deps.ofports(names)) ofports.set(name, port);
+      this.ofportByName = ofports;
+      const next = { coordinator: this.context('coordinator'), goalstate: this.context('goalstate') };
+      for (const [source, e] of affected) for (const f of neighborFlows(e, next[source])) this.deps.flows.set(f);
+    }
+    if (!this.flood) this.syncIngress(this.context());
     await this.deps.flows.flush();
   }
 

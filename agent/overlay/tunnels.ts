@@ -1,6 +1,6 @@
 // Tunnel ports on br-tun, one per (remote vhost, VNI): what they are called, how they are marked,
 // and the plan that turns the ports there are into the set wanted. Pure: no I/O.
-import { parseIpv4 } from '@merak/common';
+import { MerakError, parseIpv4 } from '@merak/common';
 import { AddPort, type Command, DelPort, MutateExternalIds, SetPortTag } from '../vswitch/commands.js';
 import { OWNER_KEY } from '../vm/ownership.js';
 import type { PortRow } from '../vswitch/vswitch.js';
@@ -13,6 +13,34 @@ export interface TunnelConfig {
   /** Flood and learn instead of the neighbor table's flows (a baseline). */
   readonly flood: boolean;
   readonly tunnels: readonly { remoteIp: string; vni: number; remoteMac: string }[];
+}
+
+/** A change of the coordinator's set (UpdateTunnels): `type` and `flood` must be the set's. */
+export interface TunnelDelta {
+  readonly type: TunnelType;
+  readonly flood: boolean;
+  /** Added, or replacing the tunnel with the same (remoteIp, vni). */
+  readonly upsert: readonly { remoteIp: string; vni: number; remoteMac: string }[];
+  /** Taken out; a key not in the set is not an error. */
+  readonly remove: readonly { remoteIp: string; vni: number }[];
+}
+
+/**
+ * A delta cannot be applied to the set this agent holds: none was set since it started, or the
+ * delta's type or flood is not the set's. Nothing changed; the coordinator sends the whole set.
+ */
+export class TunnelSetUnknownError extends MerakError {
+  constructor(reason: string) {
+    super('FAILED_PRECONDITION', `tunnel delta refused, send the whole set (SetTunnels): ${reason}`, { context: { reason } });
+  }
+}
+
+/** Why a delta does not fit the set held (`held`: the last whole set's type and flood; undefined = none since start). */
+export function deltaMismatch(held: { type: TunnelType; flood: boolean } | undefined, delta: Pick<TunnelDelta, 'type' | 'flood'>): TunnelSetUnknownError | undefined {
+  if (held === undefined) return new TunnelSetUnknownError('no whole set was applied since the agent started');
+  if (held.type !== delta.type) return new TunnelSetUnknownError(`the set is ${held.type}, the delta ${delta.type}`);
+  if (held.flood !== delta.flood) return new TunnelSetUnknownError(`the set has flood ${String(held.flood)}, the delta ${String(delta.flood)}`);
+  return undefined;
 }
 
 export interface TunnelOutcome {

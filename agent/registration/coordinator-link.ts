@@ -133,6 +133,9 @@ export class CoordinatorLink {
       case 'setTunnels':
         h.setTunnels(r.value).then((v) => reply({ $case: 'setTunnels', value: v }, true), fail);
         return;
+      case 'updateTunnels':
+        h.updateTunnels(r.value).then((v) => reply({ $case: 'updateTunnels', value: v }, true), fail);
+        return;
       case 'updateNeighbors':
         h.updateNeighbors(r.value).then((v) => reply({ $case: 'updateNeighbors', value: v }, true), fail);
         return;

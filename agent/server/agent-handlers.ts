@@ -11,7 +11,7 @@ import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
 import type { VmExecutor } from '../vm/executor.js';
 import { parseIpv4 } from '@merak/common';
 import type { VmResult, VmRunner } from '../vm/runner.js';
-import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelOutcome } from '../overlay/index.js';
+import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelDelta, TunnelOutcome } from '../overlay/index.js';
 import { macBytes, parseMac } from '@merak/common';
 import { type BatchLimits, MAX_VNI, validateApply } from '../vm/spec.js';
 
@@ -42,6 +42,7 @@ export interface AgentHandlerDeps {
   info(): Promise<AgentInfo>;
   ping(vm: string, targets: readonly string[], opts: PingOptions): Promise<PingTargetResult[]>;
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
+  updateTunnels(delta: TunnelDelta): Promise<TunnelOutcome>;
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
 }
 
@@ -85,32 +86,54 @@ function validatePing(req: agentV1.PingRequest): PingOptions {
 
 const MAX_TUNNELS = 65_536;
 
+/** One tunnel of a request, checked; `field` names it ("tunnels[3]"), `seen` finds repeats. */
+function validateTunnel(field: string, t: agentV1.Tunnel, seen: Map<string, string>): { remoteIp: string; vni: number; remoteMac: string } {
+  validateKey(field, t, seen);
+  const remoteMac = t.remoteMac === '' ? '' : parseMac(t.remoteMac);
+  if (remoteMac === undefined || (remoteMac !== '' && ((macBytes(remoteMac)[0] ?? 0) & 1) === 1)) {
+    throw new InvalidArgumentError(`${field}.remote_mac`, `'${t.remoteMac}' is not a unicast MAC address`);
+  }
+  return { remoteIp: t.remoteIp, vni: t.vni, remoteMac };
+}
+
+function validateKey(field: string, t: agentV1.TunnelKey, seen: Map<string, string>): void {
+  const ip = parseIpv4(t.remoteIp);
+  if (ip === undefined) throw new InvalidArgumentError(`${field}.remote_ip`, `'${t.remoteIp}' is not an IPv4 address`);
+  const first = ip >>> 24;
+  if (first === 0 || first === 127 || first >= 224) throw new InvalidArgumentError(`${field}.remote_ip`, `${t.remoteIp} is not a unicast address`);
+  if (!Number.isInteger(t.vni) || t.vni < 1 || t.vni > MAX_VNI) throw new InvalidArgumentError(`${field}.vni`, `${t.vni} is outside 1..${MAX_VNI}`);
+  const key = `${t.remoteIp}/${t.vni}`;
+  const before = seen.get(key);
+  if (before !== undefined) throw new InvalidArgumentError(field, `${t.remoteIp} VNI ${t.vni} is also ${before}`);
+  seen.set(key, field);
+}
+
+function tunnelType(type: agentV1.TunnelType): TunnelConfig['type'] {
+  switch (type) {
+    case agentV1.TunnelType.TUNNEL_TYPE_VXLAN: return 'vxlan';
+    case agentV1.TunnelType.TUNNEL_TYPE_GENEVE: return 'geneve';
+    default: throw new InvalidArgumentError('type', `unknown tunnel type ${String(type)}`);
+  }
+}
+
 function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
   if (req.tunnels.length > MAX_TUNNELS) throw new InvalidArgumentError('tunnels', `${req.tunnels.length} tunnels exceed the limit of ${MAX_TUNNELS}`);
-  const seen = new Map<string, number>();
-  const tunnels = req.tunnels.map((t, i) => {
-    const ip = parseIpv4(t.remoteIp);
-    if (ip === undefined) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `'${t.remoteIp}' is not an IPv4 address`);
-    const first = ip >>> 24;
-    if (first === 0 || first === 127 || first >= 224) throw new InvalidArgumentError(`tunnels[${i}].remote_ip`, `${t.remoteIp} is not a unicast address`);
-    if (!Number.isInteger(t.vni) || t.vni < 1 || t.vni > MAX_VNI) throw new InvalidArgumentError(`tunnels[${i}].vni`, `${t.vni} is outside 1..${MAX_VNI}`);
-    const key = `${t.remoteIp}/${t.vni}`;
-    const before = seen.get(key);
-    if (before !== undefined) throw new InvalidArgumentError(`tunnels[${i}]`, `${t.remoteIp} VNI ${t.vni} is also tunnels[${before}]`);
-    seen.set(key, i);
-    const remoteMac = t.remoteMac === '' ? '' : parseMac(t.remoteMac);
-    if (remoteMac === undefined || (remoteMac !== '' && ((macBytes(remoteMac)[0] ?? 0) & 1) === 1)) {
-      throw new InvalidArgumentError(`tunnels[${i}].remote_mac`, `'${t.remoteMac}' is not a unicast MAC address`);
-    }
-    return { remoteIp: t.remoteIp, vni: t.vni, remoteMac };
+  const seen = new Map<string, string>();
+  const tunnels = req.tunnels.map((t, i) => validateTunnel(`tunnels[${i}]`, t, seen));
+  return { type: tunnelType(req.type), tunnels, flood: req.flood };
+}
+
+/** A delta: the same checks per entry; a key both removed and upserted is refused (say one). */
+function validateTunnelDelta(req: agentV1.UpdateTunnelsRequest): TunnelDelta {
+  const n = req.upsert.length + req.remove.length;
+  if (n > MAX_TUNNELS) throw new InvalidArgumentError('upsert', `${n} entries exceed the limit of ${MAX_TUNNELS}`);
+  const seen = new Map<string, string>();
+  const upsert = req.upsert.map((t, i) => validateTunnel(`upsert[${i}]`, t, seen));
+  const remove = req.remove.map((k, i) => {
+    validateKey(`remove[${i}]`, k, seen);
+    return { remoteIp: k.remoteIp, vni: k.vni };
   });
-  let type: TunnelConfig['type'];
-  switch (req.type) {
-    case agentV1.TunnelType.TUNNEL_TYPE_VXLAN: type = 'vxlan'; break;
-    case agentV1.TunnelType.TUNNEL_TYPE_GENEVE: type = 'geneve'; break;
-    default: throw new InvalidArgumentError('type', `unknown tunnel type ${String(req.type)}`);
-  }
-  return { type, tunnels, flood: req.flood };
+  return { type: tunnelType(req.type), flood: req.flood, upsert, remove };
 }
 
 const MAX_NEIGHBORS = 1_000_000;
@@ -162,6 +185,7 @@ export interface AgentHandlers {
   ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse>;
   info(): Promise<agentV1.InfoResponse>;
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
+  updateTunnels(req: agentV1.UpdateTunnelsRequest): Promise<agentV1.UpdateTunnelsResponse>;
   updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse>;
 }
 
@@ -221,6 +245,10 @@ export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
 
     async setTunnels(req) {
       return deps.setTunnels(validateTunnels(req));
+    },
+
+    async updateTunnels(req) {
+      return deps.updateTunnels(validateTunnelDelta(req));
     },
 
     async updateNeighbors(req) {

@@ -27,6 +27,7 @@ export function createAgentService(handlers: AgentHandlers): agentV1.AgentServer
     ping: unary((req: agentV1.PingRequest) => handlers.ping(req)),
     info: unary(() => handlers.info()),
     setTunnels: unary((req: agentV1.SetTunnelsRequest) => handlers.setTunnels(req)),
+    updateTunnels: unary((req: agentV1.UpdateTunnelsRequest) => handlers.updateTunnels(req)),
     updateNeighbors: unary((req: agentV1.UpdateNeighborsRequest) => handlers.updateNeighbors(req)),
   };
 }

@@ -74,7 +74,7 @@ export class AgentChannel {
     });
   }
 
-  private unary<K extends 'ping' | 'setTunnels' | 'updateNeighbors' | 'info' | 'listVms', Res>(
+  private unary<K extends 'ping' | 'setTunnels' | 'updateTunnels' | 'updateNeighbors' | 'info' | 'listVms', Res>(
     request: NonNullable<coordinatorV1.AgentCall['request']> & { $case: K },
     take: (r: Reply) => Res | undefined,
   ): Promise<Res> {
@@ -111,6 +111,10 @@ export class AgentChannel {
 
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse> {
     return this.unary({ $case: 'setTunnels', value: req }, (r) => (r.response?.$case === 'setTunnels' ? r.response.value : undefined));
+  }
+
+  updateTunnels(req: agentV1.UpdateTunnelsRequest): Promise<agentV1.UpdateTunnelsResponse> {
+    return this.unary({ $case: 'updateTunnels', value: req }, (r) => (r.response?.$case === 'updateTunnels' ? r.response.value : undefined));
   }
 
   updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse> {

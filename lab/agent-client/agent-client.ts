@@ -86,6 +86,10 @@ export class AgentClient {
     return this.unary((cb) => this.client.setTunnels(req, this.metadata(), this.deadline(), cb));
   }
 
+  updateTunnels(req: agentV1.UpdateTunnelsRequest): Promise<agentV1.UpdateTunnelsResponse> {
+    return this.unary((cb) => this.client.updateTunnels(req, this.metadata(), this.deadline(), cb));
+  }
+
   updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse> {
     return this.unary((cb) => this.client.updateNeighbors(req, this.metadata(), this.deadline(), cb));
   }

@@ -98,6 +98,9 @@ const neighbor = (v: Vm): agentV1.Neighbor => ({ vni: v.vni, ip: v.ip, mac: v.sp
 const setTunnels = (i: number, tunnels: agentV1.Tunnel[], type = VXLAN): Promise<agentV1.SetTunnelsResponse> =>
   host(i).client.setTunnels({ tunnels, type, flood: false });
 
+const updateTunnels = (i: number, req: Partial<agentV1.UpdateTunnelsRequest>): Promise<agentV1.UpdateTunnelsResponse> =>
+  host(i).client.updateTunnels({ upsert: [], remove: [], type: VXLAN, flood: false, ...req });
+
 const updateNeighbors = (i: number, req: Partial<agentV1.UpdateNeighborsRequest>): Promise<agentV1.UpdateNeighborsResponse> =>
   host(i).client.updateNeighbors({ upsert: [], remove: [], replace: false, ...req });
 
@@ -570,6 +573,33 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     expect(tunnelNeighbours(0)).toEqual(peersOf(tunnelsFor(0)));
     expect(flows(0)).toEqual(expectedFlows(0));
     await expectReachable([[vm('b0'), vm('b4')], [vm('a0'), vm('a3')], [vm('b4'), vm('b1')], [vm('a3'), vm('a1')]]);
+  });
+
+  it('applies a tunnel delta (UpdateTunnels) to just the ports and flows it names, and refuses one that does not fit the set', async () => {
+    const before = tunnelPorts(0);
+    const far = host(2).underlayIp;
+    const key = { remoteIp: far, vni: B };
+    const smaller = tunnelsFor(0).filter((t) => !(t.vni === B && t.remoteIp === far));
+    expect(await updateTunnels(0, { remove: [key] })).toEqual({ tunnels: 3, added: 0, removed: 1 });
+    const after = tunnelPorts(0);
+    expect(after).toEqual(before.filter((p) => !(p.ids['merak-remote-ip'] === far && p.ids['merak-vni'] === String(B))));
+    expect(flows(0)).toEqual(expectedFlows(0, smaller));
+    expect(tunnelNeighbours(0)).toEqual(peersOf(tunnelsFor(0)));
+    await expectUnreachable([[vm('b0'), vm('b4').ip]]);
+    // Another type or flood than the set's, or no set known: refused, nothing changes; the caller sends the whole set.
+    for (const req of [{ type: GENEVE }, { flood: true }]) {
+      const err = (await updateTunnels(0, { ...req, upsert: tunnelsFor(0) }).catch((e: ServiceError) => e)) as ServiceError;
+      expect(err.code).toBe(status.FAILED_PRECONDITION);
+      expect(err.details).toMatch(/send the whole set/);
+    }
+    const bad = (await updateTunnels(0, { upsert: [{ remoteIp: far, vni: B, remoteMac: '' }], remove: [key] }).catch((e: ServiceError) => e)) as ServiceError;
+    expect([bad.code, bad.details]).toEqual([status.INVALID_ARGUMENT, expect.stringContaining('remove[0]:')]);
+    expect(tunnelPorts(0)).toEqual(after);
+    // Back: one port added, the others the very same rows, the flows of vhost 2's VPC B VMs again.
+    expect(await updateTunnels(0, { upsert: tunnelsFor(0).filter((t) => t.remoteIp === far) })).toEqual({ tunnels: 4, added: 1, removed: 0 });
+    expect(tunnelPorts(0).filter((p) => before.some((q) => q.uuid === p.uuid))).toHaveLength(3);
+    expect(flows(0)).toEqual(expectedFlows(0));
+    await expectReachable([[vm('b0'), vm('b4')], [vm('a0'), vm('a3')]]);
   });
 
   it('forgets a deleted VM on every vhost: no flow names it, and nothing answers for it', async () => {
