@@ -10,8 +10,12 @@ import type { Logger } from 'pino';
 
 /** Calls the coordinator made to agents (counted as sent, whatever the answer). */
 export interface SentCounts {
+  /** SetTunnels and UpdateTunnels calls, and their tunnels (a set's; a delta's upserts and removes). */
   tunnelMessages: number;
   tunnelEntries: number;
+  /** Of which whole sets (SetTunnels) and deltas (UpdateTunnels). */
+  tunnelSets: number;
+  tunnelDeltas: number;
   neighborMessages: number;
   neighborEntries: number;
 }
@@ -40,15 +44,22 @@ export async function startCoordinator(opts: { statePath: string; socket: string
   const registry = new AgentRegistry();
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
   registry.on('lost', () => metrics.agentsLost.inc());
-  const sent: SentCounts = { tunnelMessages: 0, tunnelEntries: 0, neighborMessages: 0, neighborEntries: 0 };
+  const sent: SentCounts = { tunnelMessages: 0, tunnelEntries: 0, tunnelSets: 0, tunnelDeltas: 0, neighborMessages: 0, neighborEntries: 0 };
   const tunnelSets = new TunnelSets({
     clientFor: (h) => {
       const c = registry.clientFor(h);
       return c && {
         setTunnels: (req) => {
           sent.tunnelMessages++;
+          sent.tunnelSets++;
           sent.tunnelEntries += req.tunnels.length;
           return c.setTunnels(req);
+        },
+        updateTunnels: (req) => {
+          sent.tunnelMessages++;
+          sent.tunnelDeltas++;
+          sent.tunnelEntries += req.upsert.length + req.remove.length;
+          return c.updateTunnels(req);
         },
         updateNeighbors: (req) => {
           sent.neighborMessages++;

@@ -17,6 +17,7 @@ function agents(): { calls: Map<string, agentV1.UpdateNeighborsRequest[]>; clien
     calls,
     clientFor: (h) => ({
       setTunnels: async (req) => ({ tunnels: req.tunnels.length, added: 0, removed: 0 }),
+      updateTunnels: async (req) => ({ tunnels: req.upsert.length, added: 0, removed: 0 }),
       updateNeighbors: async (req) => {
         calls.set(h, [...(calls.get(h) ?? []), req]);
         return { neighbors: req.upsert.length, flows: 0, flowsAdded: 0, flowsRemoved: 0, micros: 1 };

@@ -30,7 +30,11 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
     if (out.failures.length > 0) throw new ControlPlaneError('could not set the overlay tunnels on every vhost', out.failures);
     if (out.told > 0) deps.logger.info({ vhostsTold: out.told, tunnels: out.tunnels }, 'overlay set');
   };
-  const sendNeighbors = async (changes: Map<string, NeighborChange>, what: string): Promise<void> => {
+  // Made only when sent: with flood and learn there are no tables, and each vhost's holds every VM
+  // of its VNIs (VMs x vhosts entries: 10^10 for a million VMs on 10,000 vhosts).
+  const sendNeighbors = async (changesOf: () => Map<string, NeighborChange>, what: string): Promise<void> => {
+    if (!deps.tunnelSets.sendsNeighbors) return;
+    const changes = changesOf();
     if (changes.size === 0) return;
     const out = await deps.tunnelSets.updateNeighbors(changes);
     if (out.failures.length > 0) throw new ControlPlaneError(`could not ${what} on every vhost`, out.failures);
@@ -53,14 +57,14 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
     async setUp(ctx) {
       for (const h of ctx.plan.hosts) addressOf.set(h, deps.tunnelSets.underlayIpOf(h) ?? '');
       await applyTunnels();
-      await sendNeighbors(changesOf(ctx, 'upsert'), 'add the scenario\'s VMs');
+      await sendNeighbors(() => changesOf(ctx, 'upsert'), 'add the scenario\'s VMs');
     },
     decorate(_ctx: ScenarioContext, vm: PlannedVm, spec: agentV1.VmSpec): void {
       spec.vni = vm.vni;
       if (vm.vpcRoute) spec.routes = [{ destination: `${vm.vpcRoute.destination}/${vm.vpcRoute.prefixLength}`, via: '' }];
     },
     async tearDown(ctx) {
-      await sendNeighbors(changesOf(ctx, 'remove'), 'remove the scenario\'s VMs');
+      await sendNeighbors(() => changesOf(ctx, 'remove'), 'remove the scenario\'s VMs');
       await applyTunnels(ctx.id);
     },
     // A vhost registered again (restarted, or moved): give it its whole neighbor table (it may have
@@ -78,9 +82,11 @@ function create(deps: StandaloneDeps, live: LiveScenarios): ControlPlane {
         const hosts = moved ? new Set([...reconnected, ...live.liveHosts('standalone')]) : new Set(reconnected);
         reconnected.clear();
         for (const h of hosts) addressOf.set(h, deps.tunnelSets.underlayIpOf(h) ?? '');
-        const tables = live.liveNeighbors(hosts, {});
-        // Hosts no live scenario uses get an empty table: whatever they hold is stale.
-        const changes = new Map([...hosts].map((h): [string, NeighborChange] => [h, { upsert: tables.get(h) ?? [], remove: [], replace: true }]));
+        const changes = (): Map<string, NeighborChange> => {
+          const tables = live.liveNeighbors(hosts, {});
+          // Hosts no live scenario uses get an empty table: whatever they hold is stale.
+          return new Map([...hosts].map((h): [string, NeighborChange] => [h, { upsert: tables.get(h) ?? [], remove: [], replace: true }]));
+        };
         sendNeighbors(changes, 'restore the tables of vhosts that came back')
           .then(() => applyTunnels())
           .catch((e: unknown) => deps.logger.warn({ err: e }, 'could not refresh the overlay after agents came back'));

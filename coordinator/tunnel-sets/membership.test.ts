@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sameTunnels, tunnelSetOf, tunnelSets, vniMembers } from './membership.js';
+import { membersDiff, sameTunnels, tunnelSetOf, tunnelSets, vniMembers } from './membership.js';
 
 describe('tunnelSets', () => {
   const ips: Record<string, string> = { h0: '198.51.100.10', h1: '198.51.100.11', h2: '198.51.100.12', hollow: '' };
@@ -39,5 +39,22 @@ describe('vniMembers, tunnelSetOf', () => {
     // The entries are the members' own objects, shared by every set.
     expect(tunnelSetOf('a', live.get('a')!, members)[0]).toBe(members.get(5)!.tunnels[0]);
     expect(tunnelSets(live, ip).get('c')).toEqual(tunnelSetOf('c', live.get('c')!, members));
+  });
+});
+
+describe('membersDiff', () => {
+  const ips: Record<string, string> = { h0: '198.51.100.10', h1: '198.51.100.11', h2: '198.51.100.12', h3: '198.51.100.13' };
+  const members = (hosts: string[], ip = (h: string): string | undefined => ips[h]): ReturnType<typeof vniMembers> => vniMembers(new Map(hosts.map((h) => [h, new Set([7])])), ip);
+  const short = (d: ReturnType<typeof membersDiff>): { upsert: string[]; remove: string[] } => ({ upsert: d.upsert.map((m) => `${m.host} ${m.tunnel.remoteIp}`), remove: d.remove.map((m) => `${m.host} ${m.tunnel.remoteIp}`) });
+
+  it('says who came, who went and who moved, matched by vhost', () => {
+    expect(short(membersDiff(members(['h0', 'h1']).get(7), members(['h0', 'h1', 'h2']).get(7)))).toEqual({ upsert: ['h2 198.51.100.12'], remove: [] });
+    expect(short(membersDiff(members(['h0', 'h1', 'h2']).get(7), members(['h0', 'h2']).get(7)))).toEqual({ upsert: [], remove: ['h1 198.51.100.11'] });
+    expect(short(membersDiff(members(['h0', 'h1']).get(7), undefined))).toEqual({ upsert: [], remove: ['h0 198.51.100.10', 'h1 198.51.100.11'] });
+    const moved = members(['h0', 'h1'], (h) => (h === 'h1' ? '198.51.100.99' : ips[h]));
+    expect(short(membersDiff(members(['h0', 'h1']).get(7), moved.get(7)))).toEqual({ upsert: ['h1 198.51.100.99'], remove: ['h1 198.51.100.11'] });
+    // h3 takes the address h1 left: an upsert of it, no remove of the same address.
+    const taken = members(['h0', 'h3'], (h) => (h === 'h3' ? ips.h1 : ips[h]));
+    expect(short(membersDiff(members(['h0', 'h1']).get(7), taken.get(7)))).toEqual({ upsert: ['h3 198.51.100.11'], remove: [] });
   });
 });

@@ -4,7 +4,8 @@
 //
 // Kept per VNI, not per vhost: a VNI on n vhosts is n endpoints (one list shared by its members),
 // where the vhosts' sets are n * (n - 1) tunnels. A vhost's set is made from the lists when it is
-// sent (tunnelSetOf), so nothing of size n² is held.
+// sent (tunnelSetOf), so nothing of size n² is held; when they change, membersDiff says what each
+// member gains and loses (what a delta carries).
 
 export interface TunnelSpec {
   readonly remoteIp: string;
@@ -67,6 +68,43 @@ export function tunnelSets(
   const out = new Map<string, TunnelSpec[]>();
   for (const [host, vnis] of vnisByHost) if (underlayIp(host)) out.set(host, tunnelSetOf(host, vnis, members));
   return out;
+}
+
+/** A member's tunnel as its peers' sets name it, with the vhost it is. */
+export interface MemberTunnel {
+  readonly host: string;
+  readonly tunnel: TunnelSpec;
+}
+
+/** How a VNI's members changed: the endpoints that came or changed (upsert), and those that went. */
+export interface MembersDiff {
+  readonly upsert: readonly MemberTunnel[];
+  /** Never an address `upsert` names (the upsert replaces it). */
+  readonly remove: readonly MemberTunnel[];
+}
+
+/**
+ * What each member's set gains and loses through this VNI between `before` and `after` (either
+ * absent: no members), matched by vhost: O(members). A member's own change reaches it through
+ * its whole set (it registered again); each other member is told the diff without its own entry.
+ */
+export function membersDiff(before: VniMembers | undefined, after: VniMembers | undefined): MembersDiff {
+  const was = new Map<string, TunnelSpec>();
+  if (before) before.hosts.forEach((h, i) => was.set(h, before.tunnels[i]!));
+  const upsert: MemberTunnel[] = [];
+  const remove: MemberTunnel[] = [];
+  if (after) {
+    after.hosts.forEach((host, i) => {
+      const tunnel = after.tunnels[i]!;
+      const old = was.get(host);
+      was.delete(host);
+      if (old && old.remoteIp !== tunnel.remoteIp) remove.push({ host, tunnel: old });
+      if (!old || old.remoteIp !== tunnel.remoteIp || old.remoteMac !== tunnel.remoteMac) upsert.push({ host, tunnel });
+    });
+  }
+  for (const [host, tunnel] of was) remove.push({ host, tunnel });
+  const upserted = new Set(upsert.map((m) => m.tunnel.remoteIp));
+  return { upsert, remove: remove.filter((m) => !upserted.has(m.tunnel.remoteIp)) };
 }
 
 /** Two member lists name the same endpoints (so no member's set changed through this VNI). */

@@ -1,21 +1,33 @@
 // The coordinator's side of the standalone data plane (the agent's is agent/overlay/): computes
-// each VNI's members (membership.ts) and pushes the changes. Tells each vhost its whole tunnel set
-// (SetTunnels), only when it changed since that vhost was last told, and changes of its neighbor
-// table (UpdateNeighbors: only the entries that changed). A vhost that comes back (restarted, or
-// with another underlay address) is told again; so are its peers, whose sets name its address.
+// each VNI's members (membership.ts) and pushes the changes to the vhosts' tunnel sets and
+// neighbor tables (UpdateNeighbors: only the entries that changed).
+//
+// What is sent when, for tunnels:
+// - a vhost not told before (new to the coordinator, registered again after a restart or with
+//   another underlay address: forget()), or whose last call failed, gets its whole set (SetTunnels);
+// - when a vhost joins or leaves a VNI, each other member of it gets only the change (UpdateTunnels:
+//   one upsert, or one remove); the vhost itself gets its whole set when it is new, else the
+//   tunnels of the VNIs it joined or left (whichever is smaller: the delta or the whole set);
+// - a vhost left with no VNI (or without an endpoint) gets an empty set.
+// So one vhost joining or leaving a VPC of n vhosts costs n - 1 one-entry deltas and one set.
+// A delta is computed from the generation of each VNI the vhost was last told: only if that was
+// the VNI's generation just before this change is what it holds known; otherwise (it missed a
+// change) it gets its whole set. An agent that cannot apply a delta (it restarted and holds no
+// set, or another type) refuses it, changing nothing; so does any failure: that vhost's record is
+// dropped and it gets its whole set at the next apply.
 //
 // What was told is kept per VNI (its members, and a generation that moves when they change) and per
 // vhost (the generation of each of its VNIs it was last told): O(members), never the n² tunnels of
-// the sets. So an apply where nothing changed costs O(members), and one where a vhost joins or
-// leaves a VNI tells only that VNI's members (and the vhost). SetTunnels carries a whole set, so
-// each of them is still sent its whole set: O(n) messages of O(n) tunnels (see docs).
+// the sets. An apply where nothing changed costs O(members). Applies run one at a time (a delta is
+// relative to what the previous apply sent).
 import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { type VniMembers, sameMembers, tunnelSetOf, vniMembers } from './membership.js';
+import { type MembersDiff, type TunnelSpec, type VniMembers, membersDiff, sameMembers, tunnelSetOf, vniMembers } from './membership.js';
 
 export interface TunnelPort {
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
+  updateTunnels(req: agentV1.UpdateTunnelsRequest): Promise<agentV1.UpdateTunnelsResponse>;
   updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse>;
 }
 
@@ -38,9 +50,13 @@ export interface TunnelSetsDeps {
 export interface TunnelSetsOutcome {
   /** vhosts whose set changed and were told */
   readonly told: number;
+  /** of which told their whole set (SetTunnels) */
+  readonly sets: number;
+  /** of which told a delta (UpdateTunnels) */
+  readonly deltas: number;
   /** tunnels the told vhosts have after the call (as they answered) */
   readonly tunnels: number;
-  /** tunnels sent (the entries of the sets sent) */
+  /** tunnels sent: the entries of the sets sent, and the upserts and removes of the deltas */
   readonly entries: number;
   /** "host: reason" for each vhost that could not be told */
   readonly failures: readonly string[];
@@ -77,7 +93,18 @@ export interface NeighborOutcome {
 interface Told {
   readonly generations: ReadonlyMap<number, number>;
   readonly tunnels: number;
+  /** Its own endpoint then. */
+  readonly underlayIp: string;
 }
+
+/** A VNI whose members changed in this apply: its generation before, and how they changed. */
+interface Changed {
+  readonly from: number | undefined;
+  readonly before: VniMembers | undefined;
+  readonly diff: MembersDiff;
+}
+
+type Plan = { readonly kind: 'whole'; readonly vnis: ReadonlySet<number> } | { readonly kind: 'delta'; readonly vnis: ReadonlySet<number>; readonly upsert: TunnelSpec[]; readonly remove: TunnelSpec[] };
 
 export class TunnelSets {
   private readonly told = new Map<string, Told>();
@@ -85,6 +112,9 @@ export class TunnelSets {
   private members = new Map<number, VniMembers>();
   private readonly generation = new Map<number, number>();
   private nextGeneration = 1;
+  /** Bumped by forget(): a call in flight when its vhost was forgotten records nothing. */
+  private readonly forgets = new Map<string, number>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: TunnelSetsDeps) {}
 
@@ -93,47 +123,127 @@ export class TunnelSets {
     return this.deps.underlayIp(host);
   }
 
-  /** The vhost may have lost or changed what it was told (it registered again): tell it again next time. */
-  forget(host: string): void {
-    this.told.delete(host);
+  /** Whether neighbor tables are sent (not with flood and learn): without, there is no need to compute them. */
+  get sendsNeighbors(): boolean {
+    return !this.deps.flood;
   }
 
-  async apply(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>): Promise<TunnelSetsOutcome> {
+  /** The vhost may have lost or changed what it was told (it registered again): tell it its whole set next time. */
+  forget(host: string): void {
+    this.told.delete(host);
+    this.forgets.set(host, (this.forgets.get(host) ?? 0) + 1);
+  }
+
+  /** Tells each vhost what changed of its set since it was last told (one apply at a time). */
+  apply(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>): Promise<TunnelSetsOutcome> {
+    const run = this.queue.then(() => this.applyNow(vnisByHost));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(vnisByHost: ReadonlyMap<string, ReadonlySet<number>>): Promise<TunnelSetsOutcome> {
     const members = vniMembers(vnisByHost, (h) => this.deps.underlayIp(h), (h) => this.deps.underlayMac?.(h));
-    for (const [vni, m] of members) if (!sameMembers(this.members.get(vni), m)) this.generation.set(vni, this.nextGeneration++);
-    for (const vni of this.members.keys()) if (!members.has(vni)) this.generation.delete(vni);
+    const changed = new Map<number, Changed>();
+    for (const [vni, m] of members) {
+      const before = this.members.get(vni);
+      if (sameMembers(before, m)) continue;
+      changed.set(vni, { from: this.generation.get(vni), before, diff: membersDiff(before, m) });
+      this.generation.set(vni, this.nextGeneration++);
+    }
+    for (const [vni, before] of this.members) {
+      if (members.has(vni)) continue;
+      changed.set(vni, { from: this.generation.get(vni), before, diff: membersDiff(before, undefined) });
+      this.generation.delete(vni);
+    }
     this.members = members;
-    const work: Array<[string, ReadonlySet<number>]> = [];
-    for (const [host, vnis] of vnisByHost) if (this.deps.underlayIp(host) && !this.upToDate(host, vnis)) work.push([host, vnis]);
+    const work: Array<[string, Plan]> = [];
+    for (const [host, vnis] of vnisByHost) {
+      const plan = this.deps.underlayIp(host) ? this.plan(host, vnis, changed) : undefined;
+      if (plan) work.push([host, plan]);
+    }
     // Vhosts that had tunnels but now host nothing (or lost their endpoint) get an empty set.
     for (const [host, t] of this.told) {
-      if (t.tunnels > 0 && !(vnisByHost.has(host) && this.deps.underlayIp(host))) work.push([host, new Set()]);
+      if (t.tunnels > 0 && !(vnisByHost.has(host) && this.deps.underlayIp(host))) work.push([host, { kind: 'whole', vnis: new Set() }]);
     }
     const failures: string[] = [];
     let tunnels = 0;
     let entries = 0;
+    let sets = 0;
+    let deltas = 0;
     const type = this.deps.type === 'geneve' ? agentV1.TunnelType.TUNNEL_TYPE_GENEVE : agentV1.TunnelType.TUNNEL_TYPE_VXLAN;
-    await this.each(work, failures, this.deps.parallelism ?? 64, async (client, host, vnis) => {
-      // Made when sent and dropped after: at most `parallelism` sets exist at once.
-      const set = tunnelSetOf(host, vnis, members);
-      const generations = new Map([...vnis].map((v) => [v, this.generation.get(v) ?? 0]));
+    const flood = this.deps.flood ?? false;
+    await this.each(work, failures, this.deps.parallelism ?? 64, async (client, host, plan) => {
+      const generations = new Map([...plan.vnis].map((v) => [v, this.generation.get(v) ?? 0]));
+      const size = this.setSize(plan.vnis);
+      const epoch = this.forgets.get(host);
+      // Until the answer, what the vhost holds is not known: a failure leaves it to get its whole set.
       this.told.delete(host);
-      entries += set.length;
-      const res = await client.setTunnels({ tunnels: set, type, flood: this.deps.flood ?? false });
-      // A later apply may have begun meanwhile: what is recorded is what this call sent.
-      this.told.set(host, { generations, tunnels: set.length });
+      let res: agentV1.SetTunnelsResponse;
+      if (plan.kind === 'whole') {
+        // Made when sent and dropped after: at most `parallelism` sets exist at once.
+        const set = tunnelSetOf(host, plan.vnis, members);
+        entries += set.length;
+        res = await client.setTunnels({ tunnels: set, type, flood });
+        sets++;
+      } else {
+        entries += plan.upsert.length + plan.remove.length;
+        res = await client.updateTunnels({ upsert: plan.upsert, remove: plan.remove.map((t) => ({ remoteIp: t.remoteIp, vni: t.vni })), type, flood });
+        deltas++;
+      }
+      if (this.forgets.get(host) === epoch) this.told.set(host, { generations, tunnels: size, underlayIp: this.deps.underlayIp(host) ?? '' });
       tunnels += res.tunnels;
-      this.deps.logger.debug({ host, tunnels: res.tunnels, added: res.added, removed: res.removed }, 'tunnels set');
+      this.deps.logger.debug({ host, kind: plan.kind, tunnels: res.tunnels, added: res.added, removed: res.removed }, 'tunnels told');
     });
-    return { told: work.length - failures.length, tunnels, entries, failures };
+    return { told: work.length - failures.length, sets, deltas, tunnels, entries, failures };
   }
 
-  /** The vhost was told its set as it is now: the same VNIs, each at its current generation. */
-  private upToDate(host: string, vnis: ReadonlySet<number>): boolean {
+  /**
+   * What `host` must be told: nothing (undefined), its whole set, or a delta from what it was
+   * last told. A delta needs each VNI it was told to be at its current generation or at the one
+   * just before this apply's change (then the change's diff is what it lacks).
+   */
+  private plan(host: string, vnis: ReadonlySet<number>, changed: ReadonlyMap<number, Changed>): Plan | undefined {
     const t = this.told.get(host);
-    if (!t || t.generations.size !== vnis.size) return false;
-    for (const v of vnis) if (t.generations.get(v) !== this.generation.get(v)) return false;
-    return true;
+    if (!t || t.underlayIp !== this.deps.underlayIp(host)) return { kind: 'whole', vnis };
+    const upsert: TunnelSpec[] = [];
+    const remove: TunnelSpec[] = [];
+    let moved = t.generations.size !== vnis.size;
+    for (const v of vnis) {
+      const told = t.generations.get(v);
+      if (told === this.generation.get(v)) continue;
+      moved = true;
+      const c = changed.get(v);
+      if (told === undefined) for (const m of this.others(host, this.members.get(v))) upsert.push(m);
+      else if (c && c.from === told) {
+        for (const m of c.diff.upsert) if (m.host !== host) upsert.push(m.tunnel);
+        for (const m of c.diff.remove) if (m.host !== host) remove.push(m.tunnel);
+      } else return { kind: 'whole', vnis };
+    }
+    for (const [v, told] of t.generations) {
+      if (vnis.has(v)) continue;
+      // A VNI it left: it had the members as they were when it was told.
+      const c = changed.get(v);
+      if (c?.from === told) for (const m of this.others(host, c.before)) remove.push(m);
+      else if (told === this.generation.get(v)) for (const m of this.others(host, this.members.get(v))) remove.push(m);
+      else return { kind: 'whole', vnis };
+    }
+    if (!moved) return undefined;
+    // The whole set when it is the smaller message (e.g. an empty one).
+    if (upsert.length + remove.length > this.setSize(vnis)) return { kind: 'whole', vnis };
+    return { kind: 'delta', vnis, upsert, remove };
+  }
+
+  /** The tunnels of `m` but `host`'s own. */
+  private *others(host: string, m: VniMembers | undefined): Iterable<TunnelSpec> {
+    if (!m) return;
+    for (let i = 0; i < m.hosts.length; i++) if (m.hosts[i] !== host) yield m.tunnels[i]!;
+  }
+
+  /** The size of a member's whole set over `vnis` (each VNI's members but itself). */
+  private setSize(vnis: ReadonlySet<number>): number {
+    let n = 0;
+    for (const v of vnis) n += Math.max(0, (this.members.get(v)?.hosts.length ?? 1) - 1);
+    return n;
   }
 
   /**
