@@ -151,7 +151,7 @@ async function startGoalState(config: AgentConfig, backend: Backend, metrics: Ag
   let server: GoalStateServer;
   try {
     await hostAgent.recover();
-    server = await startGoalStateServer(config.goalstate!, hostAgent, logger);
+    server = await startGoalStateServer(config.goalstate!, hostAgent, logger, config.netns);
   } catch (e) {
     await hostAgent.close();
     throw e;

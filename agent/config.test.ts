@@ -33,3 +33,16 @@ describe('agent configuration: the GoalState server', () => {
     expect(parse('--goalstate', '0.0.0.0', '--host-agent', '/opt/aca/AlcorControlAgent -s 50002')).toMatchObject({ goalstate: '0.0.0.0:50001' });
   });
 });
+
+describe('agent configuration: a vhost served from outside its namespace', () => {
+  it('takes --netns, a namespace file that exists', () => {
+    expect(parse('--netns', '/proc/self/ns/net')).toMatchObject({ netns: '/proc/self/ns/net' });
+    expect(parse()).toMatchObject({ netns: undefined });
+  });
+
+  it('refuses a missing file, a host agent (it would run in the wrong namespace) and a hollow agent, naming --netns', () => {
+    expect(() => parse('--netns', '/run/netns/no-such-merak-namespace')).toThrow(/--netns: \/run\/netns\/no-such-merak-namespace does not exist/);
+    expect(() => parse('--netns', '/proc/self/ns/net', '--host-agent', '/bin/true')).toThrow(/--netns: a --host-agent runs in this process's own namespace/);
+    expect(() => parse('--netns', '/proc/self/ns/net', '--hollow')).toThrow(/--netns: a hollow agent has no kernel work/);
+  });
+});

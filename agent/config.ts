@@ -1,5 +1,5 @@
 // The agent's configuration: flags (and a few env vars) parsed and validated once at start.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +41,8 @@ export interface AgentConfig {
   readonly goalstate: string | undefined;
   /** --alcor-ncm: the NCM to ask for this host's goal states after a restart; undefined = none. */
   readonly alcorNcm: string | undefined;
+  /** --netns: the vhost's network namespace when this process runs outside it; undefined = its own. */
+  readonly netns: string | undefined;
 }
 
 export const AGENT_HELP = `merak-agent: owns one emulated host's VMs (network namespaces with ports on Open vSwitch).
@@ -92,6 +94,14 @@ Usage: merak-agent [options]
   --alcor-ncm HOST:PORT   with --goalstate: at start, ask this NCM for this host's goal states
                           (RequestGoalStates, AGENT_RESTARTED) and drop neighbors it no longer
                           has; without it the agent keeps what it applied in OVS
+  --netns PATH            the vhost's network namespace (e.g. /run/netns/NAME) when this process
+                          runs outside it: its VMs' ports, the underlay and the GoalState listener
+                          are made there (default: this process's own namespace). With --group,
+                          several vhosts' agents share one process (one Node runtime, not one each)
+  --group FILE            run several agents in this one process: FILE is JSON, {"agents": [[flags
+                          of one agent], ...]}, each with its own --vhost, --netns, sockets and
+                          OVSDB; every agent is checked before any starts, and it is ready once all
+                          are ("agent group ready"); no other flag beside it
   --log-level LEVEL       pino level (default info; env MERAK_LOG_LEVEL)
   -h, --help              this text
 `;
@@ -134,7 +144,7 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
       insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-server-name': { type: 'string' }, capacity: { type: 'string' }, concurrency: { type: 'string' },
       'max-batch': { type: 'string' }, hollow: { type: 'boolean' }, coordinator: { type: 'string' },
       advertise: { type: 'string' }, 'underlay-ip': { type: 'string' }, 'underlay-interface': { type: 'string' },
-      'ping-rate': { type: 'string' }, 'host-agent': { type: 'string' }, goalstate: { type: 'string' }, 'alcor-ncm': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'ping-rate': { type: 'string' }, 'host-agent': { type: 'string' }, goalstate: { type: 'string' }, 'alcor-ncm': { type: 'string' }, netns: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return 'help';
@@ -176,6 +186,13 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   const tlsServer = loadServerTls(values['tls-cert'], values['tls-key']);
   const tlsCoordinator = loadClientTls(values['tls-ca'], values['tls-server-name']);
   if (tlsCoordinator !== undefined && values.coordinator === undefined) throw new InvalidArgumentError('--tls-ca', 'verifies the coordinator: give --coordinator too');
+  const netns = values.netns;
+  if (netns !== undefined) {
+    if (!existsSync(netns)) throw new InvalidArgumentError('--netns', `${netns} does not exist (a namespace file, e.g. /run/netns/NAME)`);
+    // It would run in this process's namespace, not the vhost's.
+    if (hostAgent !== undefined) throw new InvalidArgumentError('--netns', 'a --host-agent runs in this process\'s own namespace: run the agent inside the vhost\'s namespace instead');
+    if (values.hollow) throw new InvalidArgumentError('--netns', 'a hollow agent has no kernel work');
+  }
   if (values['alcor-ncm'] !== undefined && goalstate === undefined) throw new InvalidArgumentError('--alcor-ncm', 'asks for goal states that only --goalstate can take: give --goalstate too');
   return {
     vhost,
@@ -201,5 +218,6 @@ export function parseAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv
     hostAgent,
     goalstate,
     alcorNcm: values['alcor-ncm'] === undefined ? undefined : hostPort('--alcor-ncm', values['alcor-ncm']),
+    netns,
   };
 }

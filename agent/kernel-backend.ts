@@ -23,9 +23,11 @@ import { Vswitch } from './vswitch/vswitch.js';
 export async function createKernelBackend(config: AgentConfig, logger: Logger): Promise<Backend> {
   // All kernel work of VMs (namespaces, rtnetlink, ioctls) queues on one lane: see native/src/lane.cc.
   const lane = createKernelLane();
-  const host = await NetnsHandle.open('/proc/self/ns/net', { lane });
+  // The vhost's namespace: this process's own, or the one --netns names (several vhosts, one process).
+  const vhostNetns = config.netns ?? '/proc/self/ns/net';
+  const host = await NetnsHandle.open(vhostNetns, { lane });
   // The readiness probe's own socket, off the lane: it must not wait behind a burst's kernel work.
-  const probe = await NetnsHandle.open('/proc/self/ns/net');
+  const probe = await NetnsHandle.open(vhostNetns);
   let vswitch: Vswitch | undefined;
   try {
     vswitch = await Vswitch.connect(config.ovsdbSocket, config.bridge, ownerMark(config.vhost), logger);

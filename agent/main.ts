@@ -4,11 +4,14 @@ import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import type { Backend } from './backend.js';
 import { AGENT_HELP, parseAgentConfig } from './config.js';
-import { errorMessage, shutdownOnSignal } from '@merak/common';
+import { InvalidArgumentError, errorMessage, shutdownOnSignal } from '@merak/common';
+import { parseGroupFile, startAgentGroup } from './group.js';
 import { createHollowBackend } from './hollow-backend.js';
 import { createKernelBackend } from './kernel-backend.js';
 
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--group') return runGroup(argv);
   let config;
   try {
     config = parseAgentConfig(process.argv.slice(2), process.env);
@@ -30,6 +33,29 @@ async function main(): Promise<number> {
   }
   const agent = await startAgent(config, backend, logger);
   await shutdownOnSignal(logger, 'shutting down (VMs stay)', () => agent.stop());
+  return 0;
+}
+
+/** `--group FILE`: several vhosts' agents in this process (group.ts). */
+async function runGroup(argv: readonly string[]): Promise<number> {
+  let configs;
+  try {
+    if (argv.length !== 2) throw new InvalidArgumentError('--group', 'takes one FILE and no other flag');
+    configs = parseGroupFile(argv[1]!, process.env);
+  } catch (e) {
+    process.stderr.write(`merak-agent: ${errorMessage(e)}\n\n${AGENT_HELP}`);
+    return 2;
+  }
+  const logger = pino({ level: configs[0]!.logLevel, base: { group: argv[1] } });
+  let group;
+  try {
+    group = await startAgentGroup(configs, logger);
+  } catch (e) {
+    logger.fatal({ err: e }, `cannot start: ${errorMessage(e)}`);
+    return 1;
+  }
+  logger.info({ agents: configs.length }, 'agent group ready');
+  await shutdownOnSignal(logger, 'shutting down (VMs stay)', () => group.stop());
   return 0;
 }
 

@@ -6,6 +6,9 @@
 // treats a failed call as "still waiting" for minutes.
 import { type ServerDuplexStream, Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, status } from '@grpc/grpc-js';
 import { alcor } from '@merak/proto';
+import { netnsEnter } from '@merak/native';
+import { closeSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { errorMessage } from '@merak/common';
 import { decodeV1, decodeV2 } from './decode.js';
@@ -84,23 +87,26 @@ export function goalStateHandlers(agent: GoalStateHostAgent, logger: Logger, cal
   };
 }
 
-/** Serves GoalStateProvisioner on `listen` (HOST:PORT; port 0 = any free one). */
-export async function startGoalStateServer(listen: string, agent: GoalStateHostAgent, logger: Logger): Promise<GoalStateServer> {
+/**
+ * Serves GoalStateProvisioner on `listen` (HOST:PORT; port 0 = any free one), in the network
+ * namespace `netns` when given (an agent serving a vhost from outside its namespace): the listening
+ * socket is made there and its connections are handed to the gRPC server.
+ */
+export async function startGoalStateServer(listen: string, agent: GoalStateHostAgent, logger: Logger, netns?: string): Promise<GoalStateServer> {
   // A host with many neighbors receives large messages: no size limit, as Alcor's agent.
   const server = new Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
   const calls = { active: 0 };
   server.addService(alcor.GoalStateProvisionerService, goalStateHandlers(agent, logger, calls));
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
   const host = listen.slice(0, listen.lastIndexOf(':'));
+  const { port, closeListener } = netns === undefined ? await bindHere(server, listen) : await bindInside(server, netns, host, Number(listen.slice(listen.lastIndexOf(':') + 1)));
   const address = `${host}:${port}`;
-  logger.info({ goalstate: address }, 'GoalState server listening (plaintext, as Alcor)');
+  logger.info({ goalstate: address, ...(netns ? { netns } : {}) }, 'GoalState server listening (plaintext, as Alcor)');
   return {
     address,
     port,
     active: () => calls.active,
     async close(graceMs = 5000): Promise<void> {
+      closeListener();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
         force.unref();
@@ -108,4 +114,29 @@ export async function startGoalStateServer(listen: string, agent: GoalStateHostA
       });
     },
   };
+}
+
+interface Bound {
+  readonly port: number;
+  /** Stops accepting (the gRPC server's shutdown ends the connections it has). */
+  closeListener(): void;
+}
+
+async function bindHere(server: Server, listen: string): Promise<Bound> {
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { port, closeListener: () => undefined };
+}
+
+/** A listener made inside `netns`; its connections go to `server` (which closes them on shutdown). */
+async function bindInside(server: Server, netns: string, host: string, port: number): Promise<Bound> {
+  const [fd] = await netnsEnter(netns, { listen: { ip: host === 'localhost' ? '127.0.0.1' : host, port } });
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const tcp = createServer((socket) => injector.injectConnection(socket));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', (e) => { closeSync(fd!); reject(e); });
+    tcp.listen({ fd: fd! }, () => resolve());
+  });
+  return { port: (tcp.address() as AddressInfo).port, closeListener: () => tcp.close() };
 }
