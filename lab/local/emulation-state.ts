@@ -3,6 +3,7 @@
 // can take it all down (after Ctrl-C, a crash or SIGKILL of the launcher).
 import { join } from 'node:path';
 import { readJsonFile, writeJsonFile } from './json-file.js';
+import type { AgentGroupRecord } from './agent-groups.js';
 import type { OvnCentralRecord } from './ovn-central.js';
 import type { ProcessRecord } from './process-record.js';
 
@@ -38,6 +39,8 @@ export interface EmulationState {
   readonly vhosts: VhostRecord[];
   /** OVN central, with OVN on (`ovn: true`); absent otherwise. */
   readonly ovn?: OvnCentralRecord;
+  /** Agent processes serving several vhosts (agentsPerProcess > 1); absent otherwise. */
+  readonly agentGroups?: AgentGroupRecord[];
 }
 
 export function statePath(stateDir: string): string {

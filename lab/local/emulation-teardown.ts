@@ -44,6 +44,8 @@ export async function teardownLocalEmulation(stateDir: string): Promise<Teardown
       failed.push({ what, error: errorMessage(e) });
     }
   };
+  // Agent processes that serve several vhosts: each stopped once, before any vhost is taken down.
+  await Promise.all((state.agentGroups ?? []).map((g) => stopProcess(step, `agent group of ${g.vhosts.length} vhosts (${g.vhosts[0]}...)`, g.process)));
   await Promise.all(state.vhosts.map((v) => teardownVhost(v, step)));
   // After the vhosts: their ovn-controllers' `exit` deletes their Chassis in SB.
   if (state.ovn) await stopOvnCentral(state.ovn, step);

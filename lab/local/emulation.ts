@@ -19,7 +19,8 @@ import { OvnStartError, ovnMissing } from './ovn-daemon.js';
 import { type ProcessRecord, recordOf } from './process-record.js';
 import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, hostUnderlayAddress, linkExists, underlayAddress } from './underlay-network.js';
 import { ensureNeighbourTable } from './kernel-tuning.js';
-import { type LocalVhost, startLocalVhost } from './vhost.js';
+import { type LocalVhost, type LocalVhostOptions, startLocalVhost } from './vhost.js';
+import { agentGroupRecord, groupIndexes, groupedAgentArgs, startGroupedVhosts } from './agent-groups.js';
 
 export { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';
 
@@ -54,6 +55,12 @@ export interface LocalEmulationOptions {
    * access asks the NCM here for its state after a restart (--alcor-ncm). Default true.
    */
   readonly goalState?: boolean;
+  /**
+   * Agents per process (default 1: each vhost's agent in its own process, inside its namespace).
+   * More: consecutive vhosts share an agent process in the root namespace (agent-groups.ts), which
+   * saves a Node runtime per vhost; killing it crashes every member's agent.
+   */
+  readonly agentsPerProcess?: number;
   /** Told what machine-wide kernel settings were raised (see kernel-tuning.ts). */
   readonly onTuning?: (changes: readonly string[]) => void;
   /**
@@ -152,6 +159,8 @@ const LONGEST_CONTROLLER_CTL = 'ovn-controller.4194304.ctl';
 function validate(o: LocalEmulationOptions): void {
   if (!/^[a-z][a-z0-9]*$/.test(o.prefix)) throw new Error(`prefix: '${o.prefix}' must be [a-z][a-z0-9]* (it starts every name)`);
   if (!Number.isInteger(o.hosts) || o.hosts < 1) throw new Error(`hosts: ${o.hosts} is not an integer >= 1`);
+  const per = o.agentsPerProcess ?? 1;
+  if (!Number.isInteger(per) || per < 1 || per > 1000) throw new Error(`agentsPerProcess: ${per} is not an integer in 1..1000`);
   for (const name of [bridgeName(o.prefix), hostVethName(o.prefix, o.hosts - 1), ...(o.ovn ? [ovnCentralRecord('', o.prefix, '').hostVeth] : [])]) {
     if (Buffer.byteLength(name) > IFNAMSIZ) throw new Error(`prefix: '${o.prefix}' is too long: interface name ${name} exceeds ${IFNAMSIZ} bytes`);
   }
@@ -202,9 +211,11 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
     writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
   }
   const token = readFileSync(tokenFile, 'utf8').trim();
+  const per = options.agentsPerProcess ?? 1;
+  const groups = per === 1 ? [] : groupIndexes(records.length, per).map((ix, g) => agentGroupRecord(stateDir, g, ix.map((i) => records[i]!.name)));
   const state: EmulationState = {
     version: 1, prefix, stateDir, bridge, underlayCidr: cidr.text, tokenFile, coordinator: options.coordinator,
-    createdAtUnixMs: Date.now(), vhosts: records, ...(central ? { ovn: central } : {}),
+    createdAtUnixMs: Date.now(), vhosts: records, ...(central ? { ovn: central } : {}), ...(groups.length > 0 ? { agentGroups: groups } : {}),
   };
   writeState(state);
 
@@ -225,39 +236,61 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
       ovn = localOvn(central);
     }
     await options.beforeVhosts?.(ovn);
-    await forEachBounded(records, START_PARALLELISM, async (rec) => {
-      const lv = await startLocalVhost({
-        name: rec.name,
-        dir: rec.dir,
-        tokenFile,
-        sysctls: VHOST_SYSCTLS,
-        prepare: async (netns) => connectVhost(bridge, rec.hostVeth, netns, rec.underlayIp, cidr.prefixLength),
-        agentArgs: [
-          '--underlay-interface', 'eth0',
-          ...(options.coordinator === undefined ? [] : ['--coordinator', options.coordinator]),
-          // Each agent stands in for Alcor's host agent on its vhost (its own namespace, so one port
-          // for all); with host access, an NCM running here is asked for its state after a restart.
-          ...(options.goalState === false ? [] : ['--goalstate', `0.0.0.0:${GOALSTATE_PORT}`]),
-          ...(options.goalState !== false && options.hostAccess ? ['--alcor-ncm', `${hostUnderlayAddress(cidr)}:${ALCOR_NCM_PORT}`] : []),
-          ...(options.agentArgs ?? []),
-        ],
-      });
-      started[records.indexOf(rec)] = lv;
-      rec.agentArgs = lv.agentArgs;
-      record(rec, 'ovsdbServer', lv.ovsPids.ovsdbServer);
-      record(rec, 'vswitchd', lv.ovsPids.vswitchd);
-      record(rec, 'agent', lv.agent.pid);
+    const agentArgs = [
+      '--underlay-interface', 'eth0',
+      ...(options.coordinator === undefined ? [] : ['--coordinator', options.coordinator]),
+      // Each agent stands in for Alcor's host agent on its vhost (its own namespace, so one port
+      // for all); with host access, an NCM running here is asked for its state after a restart.
+      ...(options.goalState === false ? [] : ['--goalstate', `0.0.0.0:${GOALSTATE_PORT}`]),
+      ...(options.goalState !== false && options.hostAccess ? ['--alcor-ncm', `${hostUnderlayAddress(cidr)}:${ALCOR_NCM_PORT}`] : []),
+      ...(options.agentArgs ?? []),
+    ];
+    const vhostOptions = (rec: VhostRecord): LocalVhostOptions => ({
+      name: rec.name, dir: rec.dir, tokenFile, sysctls: VHOST_SYSCTLS, agentArgs,
+      prepare: async (netns) => connectVhost(bridge, rec.hostVeth, netns, rec.underlayIp, cidr.prefixLength),
+    });
+    const checkPaths = (rec: VhostRecord, lv: Pick<LocalVhost, 'grpcAddress' | 'dbSocket' | 'httpSocket'>): void => {
       if (lv.grpcAddress !== rec.grpcAddress || lv.dbSocket !== rec.dbSocket || lv.httpSocket !== rec.httpSocket) {
         throw new Error(`vhost ${rec.name}: its paths differ from the recorded ones (launcher bug)`);
       }
-      // After the agent: it has put eth0 into br-phy with the underlay address, the tunnels' source.
-      if (central) {
-        await configureChassis(rec.dbSocket, { name: rec.name, encapIp: rec.underlayIp, sbRemote: central.sb.unix });
-        record(rec, 'ovnController', await startOvnController({
-          netns: rec.netns, ovsDir: join(rec.dir, 'ovs'), dbSocket: rec.dbSocket, ...(options.ovnControllerArgs ? { extraArgs: options.ovnControllerArgs } : {}),
-        }));
-      }
-    });
+    };
+    // After the agent: it has put eth0 into br-phy with the underlay address, the tunnels' source.
+    const startChassis = async (rec: VhostRecord): Promise<void> => {
+      if (!central) return;
+      await configureChassis(rec.dbSocket, { name: rec.name, encapIp: rec.underlayIp, sbRemote: central.sb.unix });
+      record(rec, 'ovnController', await startOvnController({
+        netns: rec.netns, ovsDir: join(rec.dir, 'ovs'), dbSocket: rec.dbSocket, ...(options.ovnControllerArgs ? { extraArgs: options.ovnControllerArgs } : {}),
+      }));
+    };
+    if (groups.length === 0) {
+      await forEachBounded(records, START_PARALLELISM, async (rec) => {
+        const lv = await startLocalVhost(vhostOptions(rec));
+        started[records.indexOf(rec)] = lv;
+        rec.agentArgs = lv.agentArgs;
+        record(rec, 'ovsdbServer', lv.ovsPids.ovsdbServer);
+        record(rec, 'vswitchd', lv.ovsPids.vswitchd);
+        record(rec, 'agent', lv.agent.pid);
+        checkPaths(rec, lv);
+        await startChassis(rec);
+      });
+    } else {
+      const lvs = await startGroupedVhosts({
+        vhosts: records.map(vhostOptions), groups, parallelism: START_PARALLELISM,
+        onNode: (i, node) => {
+          const rec = records[i]!;
+          rec.agentArgs = groupedAgentArgs(node);
+          record(rec, 'ovsdbServer', node.ovs.pids.ovsdbServer);
+          record(rec, 'vswitchd', node.ovs.pids.vswitchd);
+        },
+        onGroupSpawn: (g, pid) => {
+          g.process = recordOf(pid);
+          for (const name of g.vhosts) if (g.process) records.find((r) => r.name === name)!.processes.agent = g.process;
+          writeState(state);
+        },
+      });
+      lvs.forEach((lv, i) => { started[i] = lv; checkPaths(records[i]!, lv); });
+      await forEachBounded(records, START_PARALLELISM, startChassis);
+    }
     if (central) {
       await waitForChassis(central.sb.unix, records.map((r) => ({
         name: r.name, encapIp: r.underlayIp, process: r.processes.ovnController!, logFile: ovnControllerLog(join(r.dir, 'ovs')),
@@ -280,7 +313,8 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
       killAgent: () => lv.agent.kill(),
       async restartAgent() {
         await lv.restartAgent();
-        record(rec, 'agent', lv.agent.pid);
+        // A group's restart recorded its new process for every member (onGroupSpawn).
+        if (groups.length === 0) record(rec, 'agent', lv.agent.pid);
       },
       get vswitchdPid() { return lv.ovsPids.vswitchd; },
       async restartVswitchd() {

@@ -39,7 +39,8 @@ export async function launchLocal(dir: string, s: LocalSettings, log: (line: str
     write((await startCoordinatorProcess({ ...launch, extraArgs: [...launch.extraArgs], onSpawn: write })).pid);
   };
   if (s.ovn) log(`OVN central: its own namespace on the underlay, NB + SB ovsdb-server, ovn-northd (logs in ${join(dir, EMULATION_DIR, 'ovn-central')})`);
-  log(`${s.hosts} vhosts: network namespace, underlay veth, ovsdb-server + ovs-vswitchd (userspace datapath), agent${s.ovn ? ', ovn-controller' : ''}`);
+  const agents = s.agentsPerProcess !== undefined && s.agentsPerProcess > 1 ? `an agent (${s.agentsPerProcess} vhosts per agent process)` : 'agent';
+  log(`${s.hosts} vhosts: network namespace, underlay veth, ovsdb-server + ovs-vswitchd (userspace datapath), ${agents}${s.ovn ? ', ovn-controller' : ''}`);
   const emulation = await startLocalEmulation({
     prefix: s.prefix, hosts: s.hosts, stateDir: join(dir, EMULATION_DIR), coordinator, tokenFile,
     onTuning: (changes) => log(`raised machine-wide kernel limits (the ARP table is shared by all namespaces): ${changes.join(', ')}`),
@@ -47,6 +48,7 @@ export async function launchLocal(dir: string, s: LocalSettings, log: (line: str
     ...(s.underlayCidr !== undefined ? { underlayCidr: s.underlayCidr } : {}),
     ...(s.hostAccess ? { hostAccess: true } : {}),
     ...(s.ovn ? { ovn: true } : {}),
+    ...(s.agentsPerProcess !== undefined && s.agentsPerProcess > 1 ? { agentsPerProcess: s.agentsPerProcess } : {}),
   });
   // The supervisor restarts from the records: the clients of this first start are not needed.
   for (const v of emulation.vhosts) v.client.close();

@@ -18,6 +18,8 @@ export interface LocalSettings {
   readonly hostAccess?: boolean | undefined;
   readonly dataplane?: 'neighbors' | 'flood' | undefined;
   readonly ovn?: boolean | undefined;
+  /** Vhosts per agent process (undefined: 1, each its own). */
+  readonly agentsPerProcess?: number | undefined;
 }
 
 /** The coordinator's command line, as startCoordinatorProcess takes it. */

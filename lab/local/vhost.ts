@@ -45,7 +45,20 @@ export interface LocalVhost {
   stop(): Promise<void>;
 }
 
-export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVhost> {
+/** A vhost before its agent: namespace, uplink (prepare), OVS, and the flags its agent takes. */
+export interface VhostNode {
+  readonly name: string;
+  readonly dir: string;
+  readonly ovs: OvsInstance;
+  readonly token: string;
+  readonly grpcSocket: string;
+  readonly httpSocket: string;
+  /** The agent's flags (without --netns: an agent inside the namespace needs none). */
+  readonly agentArgs: readonly string[];
+}
+
+/** The namespace, its uplink and its OVS; on failure nothing of it is left. */
+export async function startVhostNode(opts: LocalVhostOptions): Promise<VhostNode> {
   mkdirSync(opts.dir, { recursive: true });
   let tokenFile = opts.tokenFile;
   if (tokenFile === undefined) {
@@ -57,7 +70,7 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
     if (isSysError(e) && e.code === 'EEXIST') throw new Error(`network namespace ${opts.name} already exists: is a previous run still up?`);
     throw e;
   });
-  let ovs: OvsInstance | undefined;
+  let ovs: OvsInstance;
   try {
     await opts.prepare?.(opts.name);
     ovs = await startOvsInstance({ dir: join(opts.dir, 'ovs'), netnsName: opts.name });
@@ -67,11 +80,18 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
   }
   const grpcSocket = join(opts.dir, 'agent.sock');
   const httpSocket = join(opts.dir, 'agent-http.sock');
-  const args = [
+  const agentArgs = [
     '--vhost', opts.name, '--ovsdb', ovs.dbSocket, '--datapath-type', 'netdev',
     '--listen', `unix:${grpcSocket}`, '--http', `unix:${httpSocket}`, '--token-file', tokenFile,
     ...(opts.agentArgs ?? []),
   ];
+  return { name: opts.name, dir: opts.dir, ovs, token, grpcSocket, httpSocket, agentArgs };
+}
+
+export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVhost> {
+  const node = await startVhostNode(opts);
+  const { ovs, grpcSocket, httpSocket, token } = node;
+  const args = node.agentArgs;
   const launch = (): Promise<AgentProcess> => startAgentProcess({ netns: opts.name, args, logFile: join(opts.dir, 'agent.log') });
   let agent: AgentProcess;
   try {
@@ -90,7 +110,7 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
     token,
     agentArgs: args,
     get ovsPids() {
-      return ovs!.pids;
+      return ovs.pids;
     },
     client: new AgentClient(`unix:${grpcSocket}`, { token }),
     agent,
@@ -100,7 +120,7 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
       vhost.agent = await launch();
       vhost.client = new AgentClient(`unix:${grpcSocket}`, { token });
     },
-    restartVswitchd: () => ovs!.restartVswitchd(),
+    restartVswitchd: () => ovs.restartVswitchd(),
     async stop() {
       try {
         if (vhost.agent.alive()) {
@@ -117,8 +137,8 @@ export async function startLocalVhost(opts: LocalVhostOptions): Promise<LocalVho
         vhost.client.close();
         await vhost.agent.stop();
         // Whatever the agent could not delete (it died, or failed): the VMs OVSDB still records.
-        await deleteRecordedVms(ovs!.dbSocket, opts.name).catch(() => undefined);
-        await ovs!.stop();
+        await deleteRecordedVms(ovs.dbSocket, opts.name).catch(() => undefined);
+        await ovs.stop();
         await netnsDelete([opts.name]);
       }
     },

@@ -3,6 +3,7 @@
 // from the record alone (the same command line as the first time). Units start in tiers: what a
 // tier needs runs in the tiers before it (OVS before the agent, the agent before ovn-controller).
 import { join } from 'node:path';
+import { startAgentGroupProcess } from '../agent-groups.js';
 import { startAgentProcess } from '../agent-process.js';
 import { startCoordinatorProcess } from '../coordinator-process.js';
 import type { EmulationState, VhostRecord } from '../emulation-state.js';
@@ -70,8 +71,20 @@ export function emulationUnits(local: LocalRecord | undefined, state: EmulationS
     units.push(vhostUnit(v, 'vswitchd', 1, 'ovs-vswitchd', async (onSpawn) => (await startVswitchd({ ...ovs, onSpawn })).pid!));
   }
   if (local) units.push(coordinatorUnit(local));
+  const grouped = new Set<string>();
+  for (const g of state.agentGroups ?? []) {
+    for (const name of g.vhosts) grouped.add(name);
+    const members = state.vhosts.filter((v) => g.vhosts.includes(v.name));
+    units.push({
+      key: `agents/${g.file}`, what: `agent group of ${g.vhosts.join(', ')}`, tier: 3,
+      current: () => g.process,
+      // Every member's agent is this process.
+      set: (r) => { g.process = r; for (const v of members) v.processes.agent = r; },
+      start: async (onSpawn) => (await startAgentGroupProcess(g, { onSpawn })).pid,
+    });
+  }
   for (const v of state.vhosts) {
-    if (v.agentArgs === undefined) continue;
+    if (v.agentArgs === undefined || grouped.has(v.name)) continue;
     const args = v.agentArgs;
     units.push(vhostUnit(v, 'agent', 3, 'agent', async (onSpawn) => (await startAgentProcess({ netns: v.netns, args, logFile: join(v.dir, 'agent.log'), onSpawn })).pid));
   }
