@@ -9,7 +9,7 @@ import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { Pacer } from '../probe/pacer.js';
 import type { PingOptions, PingTargetResult } from '../probe/pinger.js';
 import type { VmExecutor } from '../vm/executor.js';
-import { parseIpv4 } from '@merak/common';
+import { formatIpv4, parseIpv4 } from '@merak/common';
 import type { VmResult, VmRunner } from '../vm/runner.js';
 import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelDelta, TunnelOutcome } from '../overlay/index.js';
 import { macBytes, parseMac } from '@merak/common';
@@ -117,10 +117,28 @@ function tunnelType(type: agentV1.TunnelType): TunnelConfig['type'] {
 }
 
 function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
-  if (req.tunnels.length > MAX_TUNNELS) throw new InvalidArgumentError('tunnels', `${req.tunnels.length} tunnels exceed the limit of ${MAX_TUNNELS}`);
+  let n = req.tunnels.length;
+  for (const g of req.groups) n += Math.floor(g.remoteIpv4.length / 4);
+  if (n > MAX_TUNNELS) throw new InvalidArgumentError('tunnels', `${n} tunnels exceed the limit of ${MAX_TUNNELS}`);
   const seen = new Map<string, string>();
   const tunnels = req.tunnels.map((t, i) => validateTunnel(`tunnels[${i}]`, t, seen));
+  req.groups.forEach((g, i) => {
+    for (const [k, t] of unpackGroup(`groups[${i}]`, g).entries()) tunnels.push(validateTunnel(`groups[${i}].tunnels[${k}]`, t, seen));
+  });
   return { type: tunnelType(req.type), tunnels, flood: req.flood };
+}
+
+/** A packed group's tunnels (checked as the others are afterwards). */
+function unpackGroup(field: string, g: agentV1.TunnelGroup): agentV1.Tunnel[] {
+  const n = g.remoteIpv4.length / 4;
+  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${field}.remote_ipv4`, `${g.remoteIpv4.length} bytes are not a whole number of 4-byte addresses`);
+  if (g.remoteMac.length !== 0 && g.remoteMac.length !== 6 * n) throw new InvalidArgumentError(`${field}.remote_mac`, `${g.remoteMac.length} bytes for ${n} addresses (want ${6 * n}, or none)`);
+  const out: agentV1.Tunnel[] = [];
+  for (let k = 0; k < n; k++) {
+    const mac = g.remoteMac.length === 0 ? undefined : g.remoteMac.subarray(6 * k, 6 * k + 6);
+    out.push({ remoteIp: formatIpv4(g.remoteIpv4.readUInt32BE(4 * k)), vni: g.vni, remoteMac: mac && mac.some((b) => b !== 0) ? [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':') : '' });
+  }
+  return out;
 }
 
 /** A delta: the same checks per entry; a key both removed and upserted is refused (say one). */

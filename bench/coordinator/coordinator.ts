@@ -4,7 +4,7 @@
 // scenarios, and counts of the tunnel and neighbor messages the coordinator sends.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { requireToken } from '@merak/common';
-import { AgentRegistry, CoordinatorMetrics, DEFAULT_FANOUT, type LiveScenarios, ScenarioEngine, Store, TunnelSets, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
+import { AgentRegistry, CoordinatorMetrics, DEFAULT_FANOUT, type LiveScenarios, ScenarioEngine, Store, TunnelSets, createCoordinatorService, setSizeOf, standaloneControlPlane } from '@merak/coordinator';
 import { coordinatorV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 
@@ -52,7 +52,7 @@ export async function startCoordinator(opts: { statePath: string; socket: string
         setTunnels: (req) => {
           sent.tunnelMessages++;
           sent.tunnelSets++;
-          sent.tunnelEntries += req.tunnels.length;
+          sent.tunnelEntries += setSizeOf(req);
           return c.setTunnels(req);
         },
         updateTunnels: (req) => {

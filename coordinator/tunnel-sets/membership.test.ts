@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { membersDiff, sameTunnels, tunnelSetOf, tunnelSets, vniMembers } from './membership.js';
+import { membersDiff, packMembers, sameTunnels, tunnelGroupsOf, tunnelSetOf, tunnelSets, unpackGroups, vniMembers } from './membership.js';
 
 describe('tunnelSets', () => {
   const ips: Record<string, string> = { h0: '198.51.100.10', h1: '198.51.100.11', h2: '198.51.100.12', hollow: '' };
@@ -56,5 +56,25 @@ describe('membersDiff', () => {
     // h3 takes the address h1 left: an upsert of it, no remove of the same address.
     const taken = members(['h0', 'h3'], (h) => (h === 'h3' ? ips.h1 : ips[h]));
     expect(short(membersDiff(members(['h0', 'h1']).get(7), taken.get(7)))).toEqual({ upsert: ['h3 198.51.100.11'], remove: [] });
+  });
+});
+
+describe('packMembers, tunnelGroupsOf', () => {
+  it('packs each VNI once; a member’s groups are its whole set without its own entry, MACs where known', () => {
+    const ip = (h: string): string => `10.9.0.${Number(h.slice(1)) + 1}`;
+    const mac = (h: string): string | undefined => (h === 'h1' ? '02:00:00:00:00:11' : undefined);
+    const live = new Map([['h0', new Set([5, 6])], ['h1', new Set([5])], ['h2', new Set([5, 6])], ['h3', new Set([6])]]);
+    const members = vniMembers(live, ip, mac);
+    const packed = new Map([...members].map(([v, m]) => [v, packMembers(m)]));
+    expect(packed.get(5)!.ips.length).toBe(12);
+    expect(packed.get(5)!.macs.length).toBe(18);
+    expect(packed.get(6)!.macs.length).toBe(0);
+    for (const [h, vnis] of live) {
+      const { groups, size } = tunnelGroupsOf(h, vnis, (v) => packed.get(v));
+      expect(unpackGroups(groups), h).toEqual(tunnelSetOf(h, vnis, members));
+      expect(size, h).toBe(tunnelSetOf(h, vnis, members).length);
+    }
+    // The packed lists are not changed by a member's set.
+    expect(unpackGroups([{ vni: 5, remoteIpv4: packed.get(5)!.ips, remoteMac: packed.get(5)!.macs }]).map((t) => t.remoteIp)).toEqual(['10.9.0.1', '10.9.0.2', '10.9.0.3']);
   });
 });

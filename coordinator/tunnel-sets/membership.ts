@@ -4,8 +4,10 @@
 //
 // Kept per VNI, not per vhost: a VNI on n vhosts is n endpoints (one list shared by its members),
 // where the vhosts' sets are n * (n - 1) tunnels. A vhost's set is made from the lists when it is
-// sent (tunnelSetOf), so nothing of size n² is held; when they change, membersDiff says what each
-// member gains and loses (what a delta carries).
+// sent, so nothing of size n² is held: packed (packMembers: each VNI's addresses and MACs as bytes,
+// once) and each set two copies of those bytes per VNI (tunnelGroupsOf), not n messages to encode.
+// When the members change, membersDiff says what each member gains and loses (what a delta carries).
+import { formatIpv4, macBytes, parseIpv4 } from '@merak/common';
 
 export interface TunnelSpec {
   readonly remoteIp: string;
@@ -56,6 +58,65 @@ export function tunnelSetOf(host: string, vnis: ReadonlySet<number>, members: Re
     for (let i = 0; i < m.hosts.length; i++) if (m.hosts[i] !== host) set.push(m.tunnels[i]!);
   }
   return set;
+}
+
+/** A VNI's members as a set's groups carry them: each one's address (4 bytes), MAC (6 bytes; none at all when no member's is known), and where it is. */
+export interface PackedMembers {
+  readonly ips: Buffer;
+  readonly macs: Buffer;
+  readonly index: ReadonlyMap<string, number>;
+}
+
+/** A set's tunnels of one VNI, packed (agentV1.TunnelGroup). */
+export interface TunnelGroupSpec {
+  readonly vni: number;
+  readonly remoteIpv4: Buffer;
+  readonly remoteMac: Buffer;
+}
+
+export function packMembers(m: VniMembers): PackedMembers {
+  const n = m.hosts.length;
+  const ips = Buffer.alloc(4 * n);
+  const withMac = m.tunnels.some((t) => t.remoteMac !== '');
+  const macs = Buffer.alloc(withMac ? 6 * n : 0);
+  const index = new Map<string, number>();
+  m.tunnels.forEach((t, i) => {
+    ips.writeUInt32BE(parseIpv4(t.remoteIp) ?? 0, 4 * i);
+    if (withMac && t.remoteMac !== '') macBytes(t.remoteMac).forEach((b, k) => (macs[6 * i + k] = b));
+    index.set(m.hosts[i]!, i);
+  });
+  return { ips, macs, index };
+}
+
+/**
+ * `host`'s whole set as groups, one per VNI (sorted): the VNI's packed members but its own entry,
+ * two copies of bytes each. Its size is the tunnels they carry.
+ */
+export function tunnelGroupsOf(host: string, vnis: ReadonlySet<number>, packed: (vni: number) => PackedMembers | undefined): { groups: TunnelGroupSpec[]; size: number } {
+  const groups: TunnelGroupSpec[] = [];
+  let size = 0;
+  for (const vni of [...vnis].sort((a, b) => a - b)) {
+    const p = packed(vni);
+    if (!p) continue;
+    const i = p.index.get(host);
+    const without = (b: Buffer, w: number): Buffer => (i === undefined || b.length === 0 ? Buffer.from(b) : Buffer.concat([b.subarray(0, w * i), b.subarray(w * (i + 1))]));
+    const remoteIpv4 = without(p.ips, 4);
+    size += remoteIpv4.length / 4;
+    groups.push({ vni, remoteIpv4, remoteMac: without(p.macs, 6) });
+  }
+  return { groups, size };
+}
+
+/** The tunnels of packed groups (what an agent unpacks; for tests and checks). */
+export function unpackGroups(groups: readonly TunnelGroupSpec[]): TunnelSpec[] {
+  const out: TunnelSpec[] = [];
+  for (const g of groups) {
+    for (let k = 0; k < g.remoteIpv4.length / 4; k++) {
+      const mac = g.remoteMac.length === 0 ? undefined : g.remoteMac.subarray(6 * k, 6 * k + 6);
+      out.push({ remoteIp: formatIpv4(g.remoteIpv4.readUInt32BE(4 * k)), vni: g.vni, remoteMac: mac && mac.some((b) => b !== 0) ? [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':') : '' });
+    }
+  }
+  return out;
 }
 
 /** Every vhost's whole tunnel set, for every vhost with an endpoint (a reference: n² entries). */

@@ -1,7 +1,7 @@
 import type { agentV1 } from '@merak/proto';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { tunnelSets } from './membership.js';
+import { tunnelSets, unpackGroups } from './membership.js';
 import { TunnelSets, type TunnelPort } from './tunnel-sets.js';
 
 const logger = pino({ level: 'silent' });
@@ -32,9 +32,10 @@ function fleet(n: number): Fleet {
   const clientFor = (h: string): TunnelPort => ({
     setTunnels: async (req) => {
       if (failing.has(h)) throw new Error('refused');
-      record(h, { kind: 'set', tunnels: req.tunnels.map((t) => ({ ...t })) });
-      held.set(h, new Map(req.tunnels.map((t) => [`${t.remoteIp}/${t.vni}`, { ...t }])));
-      return { tunnels: req.tunnels.length, added: 0, removed: 0 };
+      const tunnels = [...req.tunnels, ...unpackGroups(req.groups)];
+      record(h, { kind: 'set', tunnels });
+      held.set(h, new Map(tunnels.map((t) => [`${t.remoteIp}/${t.vni}`, { ...t }])));
+      return { tunnels: tunnels.length, added: 0, removed: 0 };
     },
     updateTunnels: async (req) => {
       if (failing.has(h)) throw new Error('refused');

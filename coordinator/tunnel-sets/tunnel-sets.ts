@@ -23,7 +23,14 @@
 import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
-import { type MembersDiff, type TunnelSpec, type VniMembers, membersDiff, sameMembers, tunnelSetOf, vniMembers } from './membership.js';
+import { type MembersDiff, type PackedMembers, type TunnelSpec, type VniMembers, membersDiff, packMembers, sameMembers, tunnelGroupsOf, vniMembers } from './membership.js';
+
+/** The tunnels a SetTunnels request carries (its list and its packed groups). */
+export function setSizeOf(req: agentV1.SetTunnelsRequest): number {
+  let n = req.tunnels.length;
+  for (const g of req.groups) n += g.remoteIpv4.length / 4;
+  return n;
+}
 
 export interface TunnelPort {
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
@@ -115,6 +122,7 @@ export class TunnelSets {
   /** Bumped by forget(): a call in flight when its vhost was forgotten records nothing. */
   private readonly forgets = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly packed = new WeakMap<VniMembers, PackedMembers>();
 
   constructor(private readonly deps: TunnelSetsDeps) {}
 
@@ -181,9 +189,9 @@ export class TunnelSets {
       let res: agentV1.SetTunnelsResponse;
       if (plan.kind === 'whole') {
         // Made when sent and dropped after: at most `parallelism` sets exist at once.
-        const set = tunnelSetOf(host, plan.vnis, members);
-        entries += set.length;
-        res = await client.setTunnels({ tunnels: set, type, flood });
+        const set = tunnelGroupsOf(host, plan.vnis, (v) => this.packedOf(members.get(v)));
+        entries += set.size;
+        res = await client.setTunnels({ tunnels: [], groups: set.groups, type, flood });
         sets++;
       } else {
         entries += plan.upsert.length + plan.remove.length;
@@ -231,6 +239,14 @@ export class TunnelSets {
     // The whole set when it is the smaller message (e.g. an empty one).
     if (upsert.length + remove.length > this.setSize(vnis)) return { kind: 'whole', vnis };
     return { kind: 'delta', vnis, upsert, remove };
+  }
+
+  /** A VNI's members packed, once per list of members (kept while the list is). */
+  private packedOf(m: VniMembers | undefined): PackedMembers | undefined {
+    if (!m) return undefined;
+    let p = this.packed.get(m);
+    if (!p) this.packed.set(m, (p = packMembers(m)));
+    return p;
   }
 
   /** The tunnels of `m` but `host`'s own. */

@@ -82,8 +82,9 @@ export class AgentClient {
     return this.unary((cb) => this.client.info({}, this.metadata(), this.deadline(), cb));
   }
 
-  setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse> {
-    return this.unary((cb) => this.client.setTunnels(req, this.metadata(), this.deadline(), cb));
+  /** `groups` (the packed form the coordinator sends) may be left out. */
+  setTunnels(req: Omit<agentV1.SetTunnelsRequest, 'groups'> & { groups?: agentV1.TunnelGroup[] }): Promise<agentV1.SetTunnelsResponse> {
+    return this.unary((cb) => this.client.setTunnels({ groups: [], ...req }, this.metadata(), this.deadline(), cb));
   }
 
   updateTunnels(req: agentV1.UpdateTunnelsRequest): Promise<agentV1.UpdateTunnelsResponse> {

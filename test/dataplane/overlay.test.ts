@@ -600,6 +600,15 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     expect(tunnelPorts(0).filter((p) => before.some((q) => q.uuid === p.uuid))).toHaveLength(3);
     expect(flows(0)).toEqual(expectedFlows(0));
     await expectReachable([[vm('b0'), vm('b4')], [vm('a0'), vm('a3')]]);
+    // The same set in the packed form the coordinator sends (per VNI: addresses, MACs): nothing changes.
+    const groups = [A, B].map((vni): agentV1.TunnelGroup => {
+      const ts = tunnelsFor(0).filter((t) => t.vni === vni);
+      return { vni, remoteIpv4: Buffer.from(ts.flatMap((t) => t.remoteIp.split('.').map(Number))), remoteMac: Buffer.concat(ts.map((t) => Buffer.from(t.remoteMac.split(':').map((x) => parseInt(x, 16))))) };
+    });
+    const ports = tunnelPorts(0);
+    expect(await host(0).client.setTunnels({ tunnels: [], groups, type: VXLAN, flood: false })).toEqual({ tunnels: 4, added: 0, removed: 0 });
+    expect(tunnelPorts(0)).toEqual(ports);
+    expect(tunnelNeighbours(0)).toEqual(peersOf(tunnelsFor(0)));
   });
 
   it('forgets a deleted VM on every vhost: no flow names it, and nothing answers for it', async () => {
@@ -724,7 +733,12 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     const before = tunnelPorts(2);
     const flowsBefore = flows(2);
     const good = tunnelsFor(2);
-    const bad: Array<[agentV1.SetTunnelsRequest, string]> = [
+    const group = (ips: number[], vni = A, macs = Buffer.alloc(0)): agentV1.TunnelGroup => ({ vni, remoteIpv4: Buffer.from(ips), remoteMac: macs });
+    const bad: Array<[Omit<agentV1.SetTunnelsRequest, 'groups'> & { groups?: agentV1.TunnelGroup[] }, string]> = [
+      // The packed form: whole addresses, a MAC each or none, and no tunnel twice across both forms.
+      [{ tunnels: good, groups: [group([198, 51, 100, 7, 1])], type: 0, flood: false }, 'groups[0].remote_ipv4'],
+      [{ tunnels: good, groups: [group([198, 51, 100, 7], A, Buffer.alloc(5))], type: 0, flood: false }, 'groups[0].remote_mac'],
+      [{ tunnels: good, groups: [group([...host(0).underlayIp.split('.').map(Number)], good[0]!.vni)], type: 0, flood: false }, 'groups[0].tunnels[0]'],
       [{ tunnels: [...good, { remoteIp: '198.51.100.300', vni: A, remoteMac: '' }], type: 0, flood: false }, 'tunnels[4].remote_ip'],
       [{ tunnels: [{ remoteIp: '127.0.0.1', vni: A, remoteMac: '' }], type: 0, flood: false }, 'tunnels[0].remote_ip'],
       [{ tunnels: [{ remoteIp: host(0).underlayIp, vni: 0, remoteMac: '' }], type: 0, flood: false }, 'tunnels[0].vni'],
