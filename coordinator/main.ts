@@ -102,7 +102,10 @@ async function main(): Promise<number> {
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
-  registry.on('connected', (a) => logger.info({ agent: a.name, address: a.address, underlayIp: a.underlayIp }, 'agent connected'));
+  registry.on('connected', (a, how) => {
+    if (how === 'registered') logger.info({ agent: a.name, address: a.address, underlayIp: a.underlayIp }, 'agent connected');
+    else logger.info({ agent: a.name }, 'agent back: its heartbeats resumed on the same stream');
+  });
   registry.on('replaced', (a, previousPeer) => logger.warn({ agent: a.name, previousPeer }, 'agent registered again on another stream: the older stream is ended'));
   registry.on('lost', (a) => {
     metrics.agentsLost.inc();

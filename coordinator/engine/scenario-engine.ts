@@ -82,9 +82,11 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
       if (run.phase === 'failed' && !run.report) this.reportLegacyFailure(run);
     }
     deps.registry.on('lost', (a) => this.onAgentChange(a.name, false));
-    deps.registry.on('connected', (a) => {
+    deps.registry.on('connected', (a, how) => {
       this.onAgentChange(a.name, true);
-      for (const cp of this.controlPlanes.values()) cp.agentConnected?.(a.name);
+      // Only a new registration may have lost its overlay: an agent that was only late holds it
+      // (re-sending it then fed an overload: every late agent got its whole table again).
+      if (how === 'registered') for (const cp of this.controlPlanes.values()) cp.agentConnected?.(a.name);
     });
   }
 

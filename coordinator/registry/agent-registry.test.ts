@@ -20,7 +20,7 @@ describe('AgentRegistry', () => {
   it('registers on hello, notices missed heartbeats, and takes the agent back when they resume', async () => {
     const registry = new AgentRegistry({ minHeartbeatMs: 20, missedBeforeLost: 3 });
     const events: string[] = [];
-    registry.on('connected', (a) => events.push(`connected ${a.name}`));
+    registry.on('connected', (a, how) => events.push(`connected ${a.name} (${how})`));
     registry.on('lost', (a) => events.push(`lost ${a.name}`));
     const stream = fakeStream();
     registry.handle(stream as unknown as ServerDuplexStream<coordinatorV1.AgentMessage, coordinatorV1.CoordinatorMessage>);
@@ -35,7 +35,8 @@ describe('AgentRegistry', () => {
     expect(registry.connected().map((a) => a.name)).toEqual(['vhost-0']);
     stream.emit('end');
     expect(registry.get('vhost-0')?.connected).toBe(false);
-    expect(events).toEqual(['connected vhost-0', 'lost vhost-0', 'connected vhost-0', 'lost vhost-0']);
+    // Back on the same stream: only late, it holds what it was told (control planes re-send nothing).
+    expect(events).toEqual(['connected vhost-0 (registered)', 'lost vhost-0', 'connected vhost-0 (resumed)', 'lost vhost-0']);
     registry.close();
   });
 

@@ -21,8 +21,15 @@ export interface RegisteredAgent {
   lastSeen: number;
 }
 
+/**
+ * How an agent came to be connected: it registered (a new stream: it may have restarted and lost
+ * what it was told), or its heartbeats resumed on the stream it had (it was only late: a starved
+ * CPU; it holds everything it was told).
+ */
+export type ConnectedHow = 'registered' | 'resumed';
+
 export interface RegistryEvents {
-  connected: [RegisteredAgent];
+  connected: [RegisteredAgent, ConnectedHow];
   lost: [RegisteredAgent];
   /** A newer Register stream took the name; `previousPeer` is where the ended one came from. */
   replaced: [RegisteredAgent, string];
@@ -161,7 +168,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
         myChannel = channel;
         this.retune();
         call.write({ heartbeatIntervalMs: this.intervalMs, call: undefined, cancel: 0 });
-        this.emit('connected', agent);
+        this.emit('connected', agent, 'registered');
       } else if (m.body?.$case === 'reply') {
         myChannel?.deliver(m.body.value);
       } else if (agent && this.agents.get(agent.name) === agent) {
@@ -169,7 +176,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
         // Heartbeats resumed on the same stream (it was only late): the agent is back.
         if (!agent.connected) {
           agent.connected = true;
-          this.emit('connected', agent);
+          this.emit('connected', agent, 'resumed');
         }
       }
     });
