@@ -110,11 +110,11 @@ export async function runWay(o: DensityOptions, agentsPerProcess: number, m: Mod
     else if (ping.pairsFailed > 0) problems.push(`${ping.pairsFailed} of ${ping.pairsPassed + ping.pairsFailed} ping pairs failed`);
     const loaded = await read();
     // From the first VM asked for to the last ready (the report's end-to-end maximum counts from acceptance).
-    const createSeconds = report.latencyMs.endToEnd.max / 1000 - (marks.creating ?? 0);
+    const createSeconds = report.vms.ready === 0 ? 0 : report.latencyMs.endToEnd.max / 1000 - (marks.creating ?? 0);
     const perVhost = round1((before - loaded.memAvailableMiB) / o.hosts);
     progress(`${tag} ${report.vms.ready} VMs ready; ${perVhost} MiB per vhost with its VMs (MemAvailable); ping ${ping?.pairsPassed ?? 0}/${(ping?.pairsPassed ?? 0) + (ping?.pairsFailed ?? 0)}`);
     figures = {
-      agentsPerProcess, upSeconds: round1(upSeconds), createSeconds: round1(createSeconds), vmsPerSecond: round1(report.vms.ready / Math.max(createSeconds, 0.001)),
+      agentsPerProcess, upSeconds: round1(upSeconds), createSeconds: round1(createSeconds), vmsPerSecond: report.vms.ready === 0 ? 0 : round1(report.vms.ready / Math.max(createSeconds, 0.001)),
       vms: { ready: report.vms.ready, failed: report.vms.failed, namespaces },
       ping: { passed: ping?.pairsPassed ?? 0, failed: ping?.pairsFailed ?? 0, crossHost: ping?.crossHostPairs ?? 0 },
       memAvailableMiB: { before: Math.round(before), idle: Math.round(idle.memAvailableMiB), withVms: Math.round(loaded.memAvailableMiB) },
