@@ -26,4 +26,12 @@ describe('hollow backend: tunnels', () => {
     expect(await b.updateTunnels({ ...delta, upsert: [t('100.64.0.1', 7)], remove: [k('100.64.0.1', 7), k('100.64.0.9', 7)] })).toEqual({ tunnels: 3, added: 0, removed: 1 });
     expect(new Map([...b.tunnelSet()].map(([vni, ips]) => [vni, [...ips]]))).toEqual(new Map([[7, [0x64400001, 0x64400002]], [9, [0x64400005]]]));
   });
+
+  it('takes a set packed per VNI as it is (merged with the tunnels listed)', async () => {
+    const b = createHollowBackend();
+    const ips = Uint32Array.from([0x64400003, 0x64400005]);
+    expect(await b.setTunnels({ type: 'vxlan', flood: false, tunnels: [t('100.64.0.1', 7)], groups: [{ vni: 7, ips, macs: undefined }, { vni: 8, ips, macs: undefined }] })).toEqual({ tunnels: 5, added: 5, removed: 0 });
+    expect(new Map([...b.tunnelSet()].map(([vni, a]) => [vni, [...a]]))).toEqual(new Map([[7, [0x64400001, 0x64400003, 0x64400005]], [8, [0x64400003, 0x64400005]]]));
+    expect(await b.updateTunnels({ type: 'vxlan', flood: false, upsert: [], remove: [k('100.64.0.5', 8)] })).toEqual({ tunnels: 4, added: 0, removed: 1 });
+  });
 });

@@ -32,6 +32,8 @@ export function createHollowBackend(): HollowBackend {
     // No data plane: the set is accepted (so control-plane load tests exercise the call) and kept.
     setTunnels: async (config) => {
       const after = compact(config.tunnels);
+      // The packed groups as they come (sorted, checked): a copy each, merged with `tunnels`' of that VNI.
+      for (const g of config.groups ?? []) after.set(g.vni, union(after.get(g.vni) ?? new Uint32Array(0), g.ips));
       let size = 0;
       let common = 0;
       let before = 0;

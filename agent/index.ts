@@ -17,6 +17,7 @@ export { type RunningAgent, startAgent } from './agent.js';
 export type { Backend } from './backend.js';
 export { parseAgentConfig } from './config.js';
 export { createHollowBackend } from './hollow-backend.js';
+export { tunnelCount } from './overlay/index.js';
 export { ownerMark, parseVethAlias, recordedVmName } from './vm/ownership.js';
 export { vmInterfaces } from './vm/vm-record.js';
 export { Vswitch } from './vswitch/vswitch.js';

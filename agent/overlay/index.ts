@@ -9,4 +9,5 @@ export { type NeighborOutcome, TunnelProgram } from './tunnel-program.js';
 export { PATCH, TUNNEL_BRIDGE } from './tunnel-flows.js';
 export { type OpenOverlayOptions, type OverlayStack, openOverlay } from './open-overlay.js';
 export { type SourceTunnel, type TunnelChange } from './overlay-marks.js';
+export { type PackedTunnels, allTunnels, tunnelCount } from './tunnels.js';
 export { type TunnelConfig, type TunnelDelta, type TunnelOutcome, type TunnelSource, TunnelSetUnknownError, deltaMismatch, sourcesMark, sourcesOf } from './tunnels.js';

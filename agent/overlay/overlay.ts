@@ -14,7 +14,7 @@ import type { PortChangeRequest, PortRow, Vswitch } from '../vswitch/vswitch.js'
 import type { NeighborChange } from './neighbor-table.js';
 import type { NeighborOutcome, TunnelProgram } from './tunnel-program.js';
 import { type RecoveredSets, type SourceTunnel, type TunnelChange, keysOf, ours, readMap, recoverSets, tunnelKey, vniOf } from './overlay-marks.js';
-import { MARK, type PlannedTunnel, type TunnelConfig, type TunnelDelta, type TunnelOutcome, type TunnelSource, type TunnelType, deltaMismatch, planTunnels, tunnelPortName } from './tunnels.js';
+import { MARK, type PlannedTunnel, type TunnelConfig, type TunnelDelta, type TunnelOutcome, type TunnelSource, type TunnelType, allTunnels, deltaMismatch, planTunnels, tunnelPortName } from './tunnels.js';
 import { VLAN_MAX, VLAN_MIN, VlanMap } from './vlan-map.js';
 
 /** The VM (or tunnel set) needs a VLAN for a VNI and all of this vhost's are in use. */
@@ -258,8 +258,9 @@ export class Overlay {
    * Makes the coordinator's tunnels exactly `config` (the ports: that set and GoalState's), then
    * br-tun's flows (one SetTunnels at a time).
    */
-  setTunnels(config: TunnelConfig): Promise<TunnelOutcome> {
+  setTunnels(whole: TunnelConfig): Promise<TunnelOutcome> {
     return this.serial(async () => {
+      const config = { ...whole, tunnels: allTunnels(whole) };
       const { underlayIp } = this.opts;
       if (config.tunnels.length > 0 && this.opts.tunnelsUnavailable) throw new MerakError('FAILED_PRECONDITION', this.opts.tunnelsUnavailable);
       config.tunnels.forEach((t, i) => {

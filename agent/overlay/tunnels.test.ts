@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { transactionOps } from '../vswitch/commands.js';
 import type { PortRow } from '../vswitch/vswitch.js';
 import { golden } from './test-support/golden.js';
-import { planTunnels, sourcesMark, sourcesOf, tunnelPortName } from './tunnels.js';
+import { allTunnels, planTunnels, sourcesMark, sourcesOf, tunnelCount, tunnelPortName } from './tunnels.js';
 
 describe('tunnel port names', () => {
   it('encode type, remote and VNI in at most 15 bytes, one name per tunnel', () => {
@@ -94,5 +94,19 @@ describe('planTunnels', () => {
     expect(sourcesOf({})).toEqual(['coordinator']);
     expect(sourcesOf({ 'merak-tunnel-for': 'coordinator,goalstate' })).toEqual(['coordinator', 'goalstate']);
     expect(sourcesMark(['coordinator'])).toBeUndefined();
+  });
+});
+
+describe('packed tunnel groups', () => {
+  it('unpack into the tunnels they stand for, MACs where known, and are counted without unpacking', () => {
+    const macs = Uint8Array.from([2, 0, 0, 0, 0, 0x11, 0, 0, 0, 0, 0, 0]);
+    const config = { type: 'vxlan' as const, flood: false, tunnels: [{ remoteIp: '198.51.100.9', vni: 5, remoteMac: '' }], groups: [{ vni: 7, ips: Uint32Array.from([0xc6336402, 0xc6336403]), macs }, { vni: 8, ips: Uint32Array.from([0xc6336402]), macs: undefined }] };
+    expect(allTunnels(config)).toEqual([
+      { remoteIp: '198.51.100.9', vni: 5, remoteMac: '' },
+      { remoteIp: '198.51.100.2', vni: 7, remoteMac: '02:00:00:00:00:11' }, { remoteIp: '198.51.100.3', vni: 7, remoteMac: '' },
+      { remoteIp: '198.51.100.2', vni: 8, remoteMac: '' },
+    ]);
+    expect(tunnelCount(config)).toBe(4);
+    expect(allTunnels({ ...config, groups: [] })).toBe(config.tunnels);
   });
 });

@@ -1,6 +1,6 @@
 // Tunnel ports on br-tun, one per (remote vhost, VNI): what they are called, how they are marked,
 // and the plan that turns the ports there are into the set wanted. Pure: no I/O.
-import { MerakError, parseIpv4 } from '@merak/common';
+import { MerakError, formatIpv4, parseIpv4 } from '@merak/common';
 import { AddPort, type Command, DelPort, MutateExternalIds, SetPortTag } from '../vswitch/commands.js';
 import { OWNER_KEY } from '../vm/ownership.js';
 import type { PortRow } from '../vswitch/vswitch.js';
@@ -13,6 +13,35 @@ export interface TunnelConfig {
   /** Flood and learn instead of the neighbor table's flows (a baseline). */
   readonly flood: boolean;
   readonly tunnels: readonly { remoteIp: string; vni: number; remoteMac: string }[];
+  /** More of the set, packed per VNI as the coordinator sends it (none of them in `tunnels`). */
+  readonly groups?: readonly PackedTunnels[];
+}
+
+/** Tunnels to several peers of one VNI: their addresses as numbers, sorted, each once; their MACs in the same order, 6 bytes each (all zero: unknown), or none known. */
+export interface PackedTunnels {
+  readonly vni: number;
+  readonly ips: Uint32Array;
+  readonly macs: Uint8Array | undefined;
+}
+
+/** Every tunnel of the set, the groups unpacked (what the kernel backend programs). */
+export function allTunnels(config: TunnelConfig): TunnelConfig['tunnels'] {
+  if (!config.groups?.length) return config.tunnels;
+  const out = [...config.tunnels];
+  for (const g of config.groups) {
+    g.ips.forEach((ip, k) => {
+      const mac = g.macs?.subarray(6 * k, 6 * k + 6);
+      out.push({ remoteIp: formatIpv4(ip), vni: g.vni, remoteMac: mac && mac.some((b) => b !== 0) ? [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':') : '' });
+    });
+  }
+  return out;
+}
+
+/** How many tunnels the set has (without unpacking it). */
+export function tunnelCount(config: TunnelConfig): number {
+  let n = config.tunnels.length;
+  for (const g of config.groups ?? []) n += g.ips.length;
+  return n;
 }
 
 /** A change of the coordinator's set (UpdateTunnels): `type` and `flood` must be the set's. */

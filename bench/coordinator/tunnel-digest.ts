@@ -1,7 +1,7 @@
-// What a hollow agent reports of the tunnel sets it was sent, so the bench can check them from
-// outside without shipping n² tunnels back: per agent the calls and tunnels received, and of the
-// last set its size, its VNIs, and an order-free digest (a sum of per-tunnel hashes), which the
-// bench recomputes from the addresses it gave the agents.
+// What a hollow agent reports of its tunnels, so the bench can check them from outside without
+// shipping n² tunnels back: per agent the calls (whole sets and deltas) and tunnels received, and
+// of the set it holds after them its size, its VNIs, and an order-free digest (a sum of
+// per-tunnel hashes), which the bench recomputes from the addresses it gave the agents.
 import { formatIpv4, parseIpv4 } from '@merak/common';
 
 /** vhost-i's underlay address: 100.64.0.0/10 from its index (100.64.0.1 for vhost-0). */
@@ -19,14 +19,23 @@ function mix32(x: number): number {
 }
 
 export function tunnelHash(remoteIp: string, vni: number): number {
-  return mix32((parseIpv4(remoteIp) ?? 0) ^ mix32(vni + 0x9e3779b9));
+  return tunnelHashOf(parseIpv4(remoteIp) ?? 0, vni);
 }
 
-/** The digest of a set: the sum of its tunnels' hashes modulo 2^32 (order-free). */
-export function digestOf(tunnels: ReadonlyArray<{ readonly remoteIp: string; readonly vni: number }>): number {
+/** tunnelHash of an address as a number. */
+export function tunnelHashOf(ip: number, vni: number): number {
+  return mix32(ip ^ mix32(vni + 0x9e3779b9));
+}
+
+/** The size, VNIs and digest (the sum of its tunnels' hashes modulo 2^32: order-free) of a set held as each VNI's addresses. */
+export function summaryOf(set: ReadonlyMap<number, Uint32Array>): { size: number; vnis: number[]; digest: number } {
   let sum = 0;
-  for (const t of tunnels) sum = (sum + tunnelHash(t.remoteIp, t.vni)) >>> 0;
-  return sum;
+  let size = 0;
+  for (const [vni, ips] of set) {
+    size += ips.length;
+    for (const ip of ips) sum = (sum + tunnelHashOf(ip, vni)) >>> 0;
+  }
+  return { size, vnis: [...set.keys()].filter((v) => set.get(v)!.length > 0).sort((a, b) => a - b), digest: sum };
 }
 
 /** One hollow agent's account, as its fleet reports it. */
@@ -34,10 +43,10 @@ export interface AgentTunnels {
   readonly index: number;
   /** VMs the agent holds now. */
   readonly vms: number;
-  /** SetTunnels calls and tunnels received, over its life. */
+  /** Tunnel calls (SetTunnels and UpdateTunnels) and tunnels received (a set's, a delta's upserts and removes), over its life. */
   readonly calls: number;
   readonly entries: number;
-  /** The last set: its size, VNIs and digest. */
+  /** The set it holds: its size, VNIs and digest. */
   readonly size: number;
   readonly vnis: readonly number[];
   readonly digest: number;
@@ -49,7 +58,7 @@ export interface FleetReport {
 }
 
 /**
- * Checks each agent's last set against the full mesh of `members` (vhost indexes) in `vni`: a
+ * Checks the set each agent holds against the full mesh of `members` (vhost indexes) in `vni`: a
  * member must hold every other member's address and nothing else; any other agent nothing.
  * Returns one line per agent that is wrong (at most `limit`, then a count).
  */

@@ -738,7 +738,7 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
       // The packed form: whole addresses, a MAC each or none, and no tunnel twice across both forms.
       [{ tunnels: good, groups: [group([198, 51, 100, 7, 1])], type: 0, flood: false }, 'groups[0].remote_ipv4'],
       [{ tunnels: good, groups: [group([198, 51, 100, 7], A, Buffer.alloc(5))], type: 0, flood: false }, 'groups[0].remote_mac'],
-      [{ tunnels: good, groups: [group([...host(0).underlayIp.split('.').map(Number)], good[0]!.vni)], type: 0, flood: false }, 'groups[0].tunnels[0]'],
+      [{ tunnels: good, groups: [group([...host(0).underlayIp.split('.').map(Number)], good[0]!.vni)], type: 0, flood: false }, 'groups[0].remote_ipv4[0]'],
       [{ tunnels: [...good, { remoteIp: '198.51.100.300', vni: A, remoteMac: '' }], type: 0, flood: false }, 'tunnels[4].remote_ip'],
       [{ tunnels: [{ remoteIp: '127.0.0.1', vni: A, remoteMac: '' }], type: 0, flood: false }, 'tunnels[0].remote_ip'],
       [{ tunnels: [{ remoteIp: host(0).underlayIp, vni: 0, remoteMac: '' }], type: 0, flood: false }, 'tunnels[0].vni'],
