@@ -9,26 +9,13 @@ import type { Modules } from './coordinator-modules.js';
 import { round, spread, type Mode, type ModeFigures, type Options } from './figures.js';
 import { sampleLoad, waitForQuiet } from './load.js';
 import { checkFromOutside } from './outside-checks.js';
+import { oneVpcScenarioYaml } from '../common/scenario.js';
 import { progress, stop, throwIfStopped } from './stop.js';
 import { tableTimings } from './table-timings.js';
 import { teardown } from './teardown.js';
 
 const FINAL = new Set([coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY, coordinatorV1.ScenarioPhase.SCENARIO_PHASE_FAILED, coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED]);
 const phaseName = (p: coordinatorV1.ScenarioPhase): string => coordinatorV1.scenarioPhaseToJSON(p).replace('SCENARIO_PHASE_', '').toLowerCase();
-
-function scenarioYaml(name: string, hosts: readonly string[], o: Options): string {
-  // pairs_per_vpc_limit 2: always the sample of exactly --pairs pairs, never every pair of a small VPC.
-  return [
-    `name: ${name}`,
-    'seed: 1',
-    `hosts: { names: [${hosts.join(', ')}] }`,
-    `vpcs: [{ name: vpc, cidr: 10.64.0.0/16, subnets: [{ name: s, cidr: 10.64.0.0/16, vms: ${o.vms} }] }]`,
-    'placement: { type: uniform }',
-    'schedule: { type: sequential, concurrency: 16 }',
-    `test: { type: ping, pairs_per_vpc_limit: 2, sample_pairs: ${o.pairs}, count: ${o.count}, timeout_ms: ${o.timeoutMs}, cross_vpc_checks: 0 }`,
-    '',
-  ].join('\n');
-}
 
 export async function runMode(mode: Mode, o: Options, root: string, benchPrefix: string, m: Modules): Promise<ModeFigures> {
   const prefix = `${benchPrefix}${mode[0]}`;
@@ -48,7 +35,7 @@ export async function runMode(mode: Mode, o: Options, root: string, benchPrefix:
     const vhosts = up.emulation.vhosts;
     const hostNames = vhosts.map((v) => v.name);
     const name = `${prefix}-s`;
-    const text = scenarioYaml(name, hostNames, o);
+    const text = oneVpcScenarioYaml(name, hostNames, { ...o, concurrency: 16 });
     const plan = new m.plan.Plan(m.scenario.parseScenario(text), hostNames, '1');
     const byHost = plan.byHost();
     const vmsOn = hostNames.map((_, h) => byHost.get(h)?.length ?? 0);

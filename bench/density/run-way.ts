@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
 import type { Report } from '../../coordinator/report/report.js';
 import { namespacesWithPrefix, removeFolderAndCheck } from '../common/host-state.js';
+import { oneVpcScenarioYaml } from '../common/scenario.js';
 import type { Modules } from '../dataplane/coordinator-modules.js';
 import { progress, stop, throwIfStopped } from '../dataplane/stop.js';
 import { teardown } from '../dataplane/teardown.js';
@@ -15,20 +16,6 @@ import type { DensityOptions } from './options.js';
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function scenarioYaml(name: string, hosts: readonly string[], o: DensityOptions): string {
-  return [
-    `name: ${name}`,
-    'seed: 1',
-    `hosts: { names: [${hosts.join(', ')}] }`,
-    `vpcs: [{ name: vpc, cidr: 10.64.0.0/16, subnets: [{ name: s, cidr: 10.64.0.0/16, vms: ${o.vms} }] }]`,
-    'placement: { type: uniform }',
-    'schedule: { type: sequential, concurrency: 64 }',
-    // pairs_per_vpc_limit 2: always a sample of --pairs pairs, never every pair of a small VPC.
-    `test: { type: ping, pairs_per_vpc_limit: 2, sample_pairs: ${o.pairs}, count: 3, timeout_ms: 15000, cross_vpc_checks: 0 }`,
-    '',
-  ].join('\n');
-}
 
 interface Reading {
   readonly memAvailableMiB: number;
@@ -82,7 +69,7 @@ export async function runWay(o: DensityOptions, agentsPerProcess: number, m: Mod
     try {
       progress(`${tag} scenario ${name}: ${o.vms} VMs on ${o.hosts} vhosts, then ${o.pairs} sampled pairs`);
       t = performance.now();
-      const created = await client.createScenario(scenarioYaml(name, vhosts, o), 'yaml');
+      const created = await client.createScenario(oneVpcScenarioYaml(name, vhosts, { vms: o.vms, pairs: o.pairs, count: 3, timeoutMs: 15_000, concurrency: 64 }), 'yaml');
       const abort = new AbortController();
       stop.watch = () => abort.abort();
       let lastLine = 0;
