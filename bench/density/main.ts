@@ -25,29 +25,39 @@ async function main(): Promise<void> {
   handleStopSignals();
   const m = await loadModules();
   const ways: WayFigures[] = [];
-  const errors: string[] = [];
+  /** A way that did not finish: why. */
+  const abandoned = new Map<number, string>();
   for (const k of o.agentsPerProcess) {
     if (stop.signal !== undefined) break;
     try {
       ways.push(await runWay(o, k, m));
     } catch (e) {
-      errors.push(`${k} per process: ${e instanceof Error ? e.message : String(e)}`);
-      progress(`${k} per process: ${errors.at(-1)!} (way abandoned)`);
+      abandoned.set(k, e instanceof Error ? e.message : String(e));
+      progress(`${k} per process: ${abandoned.get(k)!} (way abandoned)`);
     }
   }
-  const problems = [...errors, ...ways.flatMap((w) => w.problems.map((p) => `${w.agentsPerProcess} per process: ${p}`))];
+  // The baseline (an agent process per vhost) failing is a finding about it, said as such: at 200
+  // vhosts on 2 cores it does not come up in time. The run fails when a sharing way fails.
+  const problemsOf = (k: number): string[] => [
+    ...(abandoned.has(k) ? [abandoned.get(k)!] : []),
+    ...ways.filter((w) => w.agentsPerProcess === k).flatMap((w) => w.problems),
+  ].map((p) => `${k} per process: ${p}`);
+  const problems = o.agentsPerProcess.filter((k) => k !== 1).flatMap(problemsOf);
+  const baselineProblems = o.agentsPerProcess.includes(1) ? problemsOf(1) : [];
   for (const w of ways) {
     console.log(`${String(w.agentsPerProcess).padStart(4)} vhosts per agent process: ${w.miBPerVhost.withVms} MiB per vhost with VMs (${w.miBPerVhost.idle} idle), up ${w.upSeconds} s, ${w.vmsPerSecond} VMs/s, ping ${w.ping.passed}/${w.ping.passed + w.ping.failed}`);
   }
-  const base = ways.find((w) => w.agentsPerProcess === 1);
+  // Ratios only against a baseline that worked.
+  const base = baselineProblems.length === 0 ? ways.find((w) => w.agentsPerProcess === 1) : undefined;
   const ratios = base ? Object.fromEntries(ways.filter((w) => w !== base).map((w) => [`${w.agentsPerProcess}PerProcess`, {
     memoryPerVhost: Math.round((base.miBPerVhost.withVms / w.miBPerVhost.withVms) * 100) / 100,
     up: Math.round((base.upSeconds / w.upSeconds) * 100) / 100,
     createRate: Math.round((w.vmsPerSecond / base.vmsPerSecond) * 100) / 100,
   }])) : {};
+  for (const p of baselineProblems) progress(`baseline failed: ${p}`);
   for (const p of problems) progress(`CHECK FAILED: ${p}`);
-  if (problems.length > 0 || ways.length < o.agentsPerProcess.length) process.exitCode = 1;
-  console.log(JSON.stringify({ bench: 'density', hosts: o.hosts, vms: o.vms, pairs: o.pairs, goalMiBPerVhost: 40, ways, ratiosVsOnePerProcess: ratios, problems }));
+  if (problems.length > 0 || ways.filter((w) => w.agentsPerProcess !== 1).length < o.agentsPerProcess.filter((k) => k !== 1).length) process.exitCode = 1;
+  console.log(JSON.stringify({ bench: 'density', hosts: o.hosts, vms: o.vms, pairs: o.pairs, goalMiBPerVhost: 40, ways, ratiosVsOnePerProcess: ratios, baselineProblems, problems }));
 }
 
 runBenchMain(async () => {
