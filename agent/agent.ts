@@ -59,6 +59,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     ping: (vm, targets, opts) => backend.ping(vm, targets, opts),
     setTunnels: (c) => backend.setTunnels(c),
     updateTunnels: (d) => backend.updateTunnels(d),
+    underlayIp,
     updateNeighbors: (c) => backend.updateNeighbors(c),
   });
   const service = createAgentService(handlers);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from '@grpc/grpc-js';
-import { coordinatorV1 } from '@merak/proto';
+import { CoordinatorServiceReused } from '@merak/proto';
 import { HealthImplementation } from 'grpc-health-check';
 import { pino } from 'pino';
 import { type ServerTls, createHttpServer, errorMessage, loadServerTls, removeStaleSocket, requireToken, serverCredentials, tokenInClear } from '@merak/common';
@@ -124,7 +124,7 @@ async function main(): Promise<number> {
 
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const service = createCoordinatorService(engine, registry);
-  server.addService(coordinatorV1.CoordinatorService, token ? requireToken(service, token) : service);
+  server.addService(CoordinatorServiceReused, token ? requireToken(service, token) : service);
   const health = new HealthImplementation({ '': 'SERVING', 'merak.coordinator.v1.Coordinator': 'SERVING' });
   health.addToServer(server);
   // A socket file left by a coordinator killed with SIGKILL would refuse the bind.

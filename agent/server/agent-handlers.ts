@@ -44,6 +44,8 @@ export interface AgentHandlerDeps {
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
   updateTunnels(delta: TunnelDelta): Promise<TunnelOutcome>;
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
+  /** This vhost's tunnel endpoint: skipped in a packed group (the coordinator sends a VNI's members alike to each). */
+  readonly underlayIp?: string;
 }
 
 const STATUS: Record<VmResult['status'], agentV1.VmStatus> = {
@@ -116,7 +118,7 @@ function tunnelType(type: agentV1.TunnelType): TunnelConfig['type'] {
   }
 }
 
-function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
+function validateTunnels(req: agentV1.SetTunnelsRequest, own: string | undefined): TunnelConfig {
   let n = req.tunnels.length;
   for (const g of req.groups) n += Math.floor(g.remoteIpv4.length / 4);
   if (n > MAX_TUNNELS) throw new InvalidArgumentError('tunnels', `${n} tunnels exceed the limit of ${MAX_TUNNELS}`);
@@ -127,36 +129,40 @@ function validateTunnels(req: agentV1.SetTunnelsRequest): TunnelConfig {
     const before = vnis.get(g.vni);
     if (before !== undefined) throw new InvalidArgumentError(`groups[${i}].vni`, `VNI ${g.vni} is also groups[${before}]`);
     vnis.set(g.vni, i);
-    return validateGroup(`groups[${i}]`, g, seen);
+    return validateGroup(`groups[${i}]`, g, seen, own === undefined ? undefined : parseIpv4(own));
   });
   return { type: tunnelType(req.type), tunnels, flood: req.flood, ...(groups.length > 0 && { groups }) };
 }
 
 /**
  * A packed group, checked as tunnels are (unicast addresses, each once, not in `tunnels` too,
- * unicast MACs) without making an object per tunnel: a set of 10,000 is 40 KB to check.
+ * unicast MACs) without making an object per tunnel: a set of 10,000 is 40 KB to check. This
+ * vhost's own address (`own`) is skipped: a VNI's members are sent alike to each of them.
  */
-function validateGroup(field: string, g: agentV1.TunnelGroup, seen: ReadonlyMap<string, string>): PackedTunnels {
+function validateGroup(field: string, g: agentV1.TunnelGroup, seen: ReadonlyMap<string, string>, own: number | undefined): PackedTunnels {
   const n = g.remoteIpv4.length / 4;
   if (!Number.isInteger(n)) throw new InvalidArgumentError(`${field}.remote_ipv4`, `${g.remoteIpv4.length} bytes are not a whole number of 4-byte addresses`);
   if (g.remoteMac.length !== 0 && g.remoteMac.length !== 6 * n) throw new InvalidArgumentError(`${field}.remote_mac`, `${g.remoteMac.length} bytes for ${n} addresses (want ${6 * n}, or none)`);
   if (n > 0 && (!Number.isInteger(g.vni) || g.vni < 1 || g.vni > MAX_VNI)) throw new InvalidArgumentError(`${field}.vni`, `${g.vni} is outside 1..${MAX_VNI}`);
   const raw = new Uint32Array(n);
+  const kept: number[] = [];
   for (let k = 0; k < n; k++) {
     const ip = g.remoteIpv4.readUInt32BE(4 * k);
+    if (ip === own) continue;
     const first = ip >>> 24;
     if (first === 0 || first === 127 || first >= 224) throw new InvalidArgumentError(`${field}.remote_ipv4[${k}]`, `${formatIpv4(ip)} is not a unicast address`);
     if (g.remoteMac.length > 0 && (g.remoteMac[6 * k]! & 1) === 1) throw new InvalidArgumentError(`${field}.remote_mac[${k}]`, 'is not a unicast MAC address');
     const also = seen.size > 0 ? seen.get(`${formatIpv4(ip)}/${g.vni}`) : undefined;
     if (also !== undefined) throw new InvalidArgumentError(`${field}.remote_ipv4[${k}]`, `${formatIpv4(ip)} VNI ${g.vni} is also ${also}`);
     raw[k] = ip;
+    kept.push(k);
   }
   // Sorted (the MACs with their addresses), then a repeat is next to its twin.
-  const order = g.remoteMac.length > 0 ? Array.from(raw.keys()).sort((a, b) => raw[a]! - raw[b]!) : undefined;
+  const order = g.remoteMac.length > 0 || kept.length < n ? kept.sort((a, b) => raw[a]! - raw[b]!) : undefined;
   const ips = order ? Uint32Array.from(order, (k) => raw[k]!) : raw.sort();
-  for (let k = 1; k < n; k++) if (ips[k] === ips[k - 1]) throw new InvalidArgumentError(`${field}.remote_ipv4`, `${formatIpv4(ips[k]!)} is there twice`);
-  const macs = order ? new Uint8Array(6 * n) : undefined;
-  order?.forEach((from, to) => macs!.set(g.remoteMac.subarray(6 * from, 6 * from + 6), 6 * to));
+  for (let k = 1; k < ips.length; k++) if (ips[k] === ips[k - 1]) throw new InvalidArgumentError(`${field}.remote_ipv4`, `${formatIpv4(ips[k]!)} is there twice`);
+  const macs = order && g.remoteMac.length > 0 ? new Uint8Array(6 * order.length) : undefined;
+  if (macs) order!.forEach((from, to) => macs.set(g.remoteMac.subarray(6 * from, 6 * from + 6), 6 * to));
   return { vni: g.vni, ips, macs };
 }
 
@@ -281,7 +287,7 @@ export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
     },
 
     async setTunnels(req) {
-      return deps.setTunnels(validateTunnels(req));
+      return deps.setTunnels(validateTunnels(req, deps.underlayIp));
     },
 
     async updateTunnels(req) {

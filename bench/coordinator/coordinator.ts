@@ -5,7 +5,7 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { requireToken } from '@merak/common';
 import { AgentRegistry, CoordinatorMetrics, DEFAULT_FANOUT, type LiveScenarios, ScenarioEngine, Store, TunnelSets, createCoordinatorService, setSizeOf, standaloneControlPlane } from '@merak/coordinator';
-import { coordinatorV1 } from '@merak/proto';
+import { CoordinatorServiceReused } from '@merak/proto';
 import type { Logger } from 'pino';
 
 /** Calls the coordinator made to agents (counted as sent, whatever the answer). */
@@ -52,7 +52,7 @@ export async function startCoordinator(opts: { statePath: string; socket: string
         setTunnels: (req) => {
           sent.tunnelMessages++;
           sent.tunnelSets++;
-          sent.tunnelEntries += setSizeOf(req);
+          sent.tunnelEntries += setSizeOf(req, registry.get(h)?.underlayIp);
           return c.setTunnels(req);
         },
         updateTunnels: (req) => {
@@ -83,7 +83,7 @@ export async function startCoordinator(opts: { statePath: string; socket: string
     fanout: { ...DEFAULT_FANOUT, chunkSize: 5000, agentParallelism: 512, vmConcurrency: 256 },
   });
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-  server.addService(coordinatorV1.CoordinatorService, requireToken(createCoordinatorService(engine, registry), opts.token));
+  server.addService(CoordinatorServiceReused, requireToken(createCoordinatorService(engine, registry), opts.token));
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${opts.socket}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
   return {
     engine, registry, metrics, tunnelSets, sent,

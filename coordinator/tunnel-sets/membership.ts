@@ -89,8 +89,9 @@ export function packMembers(m: VniMembers): PackedMembers {
 }
 
 /**
- * `host`'s whole set as groups, one per VNI (sorted): the VNI's packed members but its own entry,
- * two copies of bytes each. Its size is the tunnels they carry.
+ * `host`'s whole set as groups, one per VNI (sorted): each the VNI's packed members as they are,
+ * shared by every member's set (the agent skips its own address): nothing is copied per set. Its
+ * size is the tunnels they carry to `host` (its own entry not counted).
  */
 export function tunnelGroupsOf(host: string, vnis: ReadonlySet<number>, packed: (vni: number) => PackedMembers | undefined): { groups: TunnelGroupSpec[]; size: number } {
   const groups: TunnelGroupSpec[] = [];
@@ -98,20 +99,19 @@ export function tunnelGroupsOf(host: string, vnis: ReadonlySet<number>, packed: 
   for (const vni of [...vnis].sort((a, b) => a - b)) {
     const p = packed(vni);
     if (!p) continue;
-    const i = p.index.get(host);
-    const without = (b: Buffer, w: number): Buffer => (i === undefined || b.length === 0 ? Buffer.from(b) : Buffer.concat([b.subarray(0, w * i), b.subarray(w * (i + 1))]));
-    const remoteIpv4 = without(p.ips, 4);
-    size += remoteIpv4.length / 4;
-    groups.push({ vni, remoteIpv4, remoteMac: without(p.macs, 6) });
+    size += p.index.size - (p.index.has(host) ? 1 : 0);
+    groups.push({ vni, remoteIpv4: p.ips, remoteMac: p.macs });
   }
   return { groups, size };
 }
 
-/** The tunnels of packed groups (what an agent unpacks; for tests and checks). */
-export function unpackGroups(groups: readonly TunnelGroupSpec[]): TunnelSpec[] {
+/** The tunnels of packed groups as the agent whose address is `own` takes them (its own address skipped; for tests and checks). */
+export function unpackGroups(groups: readonly TunnelGroupSpec[], own?: string): TunnelSpec[] {
   const out: TunnelSpec[] = [];
+  const skip = own === undefined ? undefined : parseIpv4(own);
   for (const g of groups) {
     for (let k = 0; k < g.remoteIpv4.length / 4; k++) {
+      if (g.remoteIpv4.readUInt32BE(4 * k) === skip) continue;
       const mac = g.remoteMac.length === 0 ? undefined : g.remoteMac.subarray(6 * k, 6 * k + 6);
       out.push({ remoteIp: formatIpv4(g.remoteIpv4.readUInt32BE(4 * k)), vni: g.vni, remoteMac: mac && mac.some((b) => b !== 0) ? [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':') : '' });
     }

@@ -32,7 +32,7 @@ function fleet(n: number): Fleet {
   const clientFor = (h: string): TunnelPort => ({
     setTunnels: async (req) => {
       if (failing.has(h)) throw new Error('refused');
-      const tunnels = [...req.tunnels, ...unpackGroups(req.groups)];
+      const tunnels = [...req.tunnels, ...unpackGroups(req.groups, ips.get(h))];
       record(h, { kind: 'set', tunnels });
       held.set(h, new Map(tunnels.map((t) => [`${t.remoteIp}/${t.vni}`, { ...t }])));
       return { tunnels: tunnels.length, added: 0, removed: 0 };

@@ -600,9 +600,10 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     expect(tunnelPorts(0).filter((p) => before.some((q) => q.uuid === p.uuid))).toHaveLength(3);
     expect(flows(0)).toEqual(expectedFlows(0));
     await expectReachable([[vm('b0'), vm('b4')], [vm('a0'), vm('a3')]]);
-    // The same set in the packed form the coordinator sends (per VNI: addresses, MACs): nothing changes.
+    // The same set in the packed form the coordinator sends (per VNI: every member's address and
+    // MAC, this vhost's own among them, skipped): nothing changes.
     const groups = [A, B].map((vni): agentV1.TunnelGroup => {
-      const ts = tunnelsFor(0).filter((t) => t.vni === vni);
+      const ts = [...tunnelsFor(0).filter((t) => t.vni === vni), { remoteIp: host(0).underlayIp, vni, remoteMac: underlayMacs[0]! }];
       return { vni, remoteIpv4: Buffer.from(ts.flatMap((t) => t.remoteIp.split('.').map(Number))), remoteMac: Buffer.concat(ts.map((t) => Buffer.from(t.remoteMac.split(':').map((x) => parseInt(x, 16))))) };
     });
     const ports = tunnelPorts(0);
