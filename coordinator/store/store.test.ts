@@ -120,33 +120,6 @@ describe('Store', () => {
     store.close();
   });
 
-  it('upgrades a schema 4 database in place: its results move to a table appended in arrival order, kept and still upserted', () => {
-    const db = join(tmp(), 'v4.db');
-    const v4 = new Store(db);
-    const s = v4.insertScenario(scenario);
-    v4.close();
-    const raw = new Database(db);
-    raw.exec(`DROP TABLE vm_results;
-      CREATE TABLE vm_results (scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE, vm_index INTEGER NOT NULL, phase INTEGER NOT NULL,
-      at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL, steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT, ip TEXT NOT NULL DEFAULT '',
-      PRIMARY KEY (scenario_seq, vm_index)) WITHOUT ROWID;
-      INSERT INTO vm_results VALUES (1, 7, 1, 10, 100, 'namespace=5', NULL, NULL, NULL, '10.1.0.8'), (1, 3, 1, 10, 100, 'namespace=5', NULL, NULL, NULL, '10.1.0.4');`);
-    raw.pragma('user_version = 4');
-    raw.close();
-    const store = new Store(db);
-    expect([...store.results(s.seq)].map((r) => [r.vmIndex, r.ip])).toEqual([[3, '10.1.0.4'], [7, '10.1.0.8']]);
-    store.recordResults(s.seq, [row(3, 'failed', { ip: '' }), row(5, 'ready', { ip: '10.1.0.6' })]);
-    expect([...store.results(s.seq)].map((r) => [r.vmIndex, r.phase])).toEqual([[3, 'failed'], [5, 'ready'], [7, 'ready']]);
-    store.close();
-    const check = new Database(db);
-    expect((check.prepare("SELECT sql FROM sqlite_master WHERE name = 'vm_results'").get() as { sql: string }).sql).not.toMatch(/WITHOUT ROWID/);
-    check.close();
-    const again = new Store(db);
-    again.deleteScenario('s1');
-    expect([...again.results(s.seq)]).toEqual([]);
-    again.close();
-  });
-
   it('refuses a database written by another schema version, changing nothing in it', () => {
     const db = join(tmp(), 'old.db');
     const old = new Database(db);

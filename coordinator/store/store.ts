@@ -59,29 +59,9 @@ const EVENTS_TABLE = `CREATE TABLE IF NOT EXISTS scenario_events (
   PRIMARY KEY (scenario_seq, n)
 ) WITHOUT ROWID`;
 
-const RESULT_COLUMNS = `vm_index INTEGER NOT NULL, phase INTEGER NOT NULL, at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL,
-  steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT, ip TEXT NOT NULL DEFAULT ''`;
-
-// A VM's result is a row appended in the order results arrive, found by a separate (small) index
-// on (scenario, VM). It was a WITHOUT ROWID table keyed by (scenario, VM): results arrive from
-// thousands of agents at once, so every row went into the middle of the table's own B-tree, which
-// cost ~20 us a row (a million VMs: 20 s of the coordinator's CPU) against ~5 with the index.
-const resultsTable = (name: string): string => `CREATE TABLE IF NOT EXISTS ${name} (
-  scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
-  ${RESULT_COLUMNS},
-  PRIMARY KEY (scenario_seq, vm_index)
-)`;
-
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 4;
 /** An older schema this one upgrades in place: ALTERs, in order, from each version. */
-const UPGRADES: Readonly<Record<number, string>> = {
-  2: "ALTER TABLE vm_results ADD COLUMN ip TEXT NOT NULL DEFAULT ''",
-  3: EVENTS_TABLE,
-  4: `${resultsTable('vm_results_v5')};
-    INSERT INTO vm_results_v5 SELECT scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message, ip FROM vm_results;
-    DROP TABLE vm_results;
-    ALTER TABLE vm_results_v5 RENAME TO vm_results;`,
-};
+const UPGRADES: Readonly<Record<number, string>> = { 2: "ALTER TABLE vm_results ADD COLUMN ip TEXT NOT NULL DEFAULT ''", 3: EVENTS_TABLE };
 const ROWS_PER_INSERT = 64;
 
 const SCHEMA = `
@@ -90,7 +70,12 @@ CREATE TABLE IF NOT EXISTS scenarios (
   phase TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   report_json TEXT NOT NULL DEFAULT ''
 );
-${resultsTable('vm_results')};
+CREATE TABLE IF NOT EXISTS vm_results (
+  scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
+  vm_index INTEGER NOT NULL, phase INTEGER NOT NULL, at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL,
+  steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT, ip TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (scenario_seq, vm_index)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS control_plane (
   scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
   kind TEXT NOT NULL, name TEXT NOT NULL, remote_id TEXT NOT NULL, detail_json TEXT NOT NULL DEFAULT '',
