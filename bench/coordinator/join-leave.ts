@@ -3,7 +3,9 @@
 // A scenario's VNIs are its own (a live scenario's VNI cannot be named by another), so the join is
 // made at the tunnel sets: the new vhost, registered like the others, is given the VPC's VNI; then
 // it is taken out again (as when its VMs are deleted). Each step's coordinator CPU, messages and
-// tunnels sent are measured, and every agent's set is checked from outside after each.
+// tunnels sent are measured, and every agent's set is checked from outside after each. What each
+// step must cost in a VPC of n vhosts: the n - 1 others one one-entry delta each (UpdateTunnels),
+// and the vhost one whole set (its n - 1 tunnels on joining, an empty set on leaving).
 import type { BenchCoordinator } from './coordinator.js';
 import type { Fleets } from './fleets.js';
 import type { StopOnSignals } from '../common/lifecycle.js';
@@ -13,6 +15,9 @@ export interface ChangeCost {
   /** vhosts the coordinator told (their set changed) */
   readonly vhostsTold: number;
   readonly messagesSent: number;
+  /** of which whole sets (SetTunnels) and deltas (UpdateTunnels) */
+  readonly setsSent: number;
+  readonly deltasSent: number;
   readonly tunnelsSent: number;
   readonly messagesReceived: number;
   readonly tunnelsReceived: number;
@@ -70,6 +75,8 @@ async function step(c: BenchCoordinator, fleets: Fleets, what: string, vnisByHos
   return {
     vhostsTold: out.told,
     messagesSent: c.sent.tunnelMessages - sent0.tunnelMessages,
+    setsSent: c.sent.tunnelSets - sent0.tunnelSets,
+    deltasSent: c.sent.tunnelDeltas - sent0.tunnelDeltas,
     tunnelsSent: c.sent.tunnelEntries - sent0.tunnelEntries,
     messagesReceived: after.calls - before.calls,
     tunnelsReceived: after.entries - before.entries,
@@ -91,5 +98,14 @@ export async function joinAndLeave(c: BenchCoordinator, fleets: Fleets, index: n
   const join = await stop.race(step(c, fleets, 'join', new Map([...base, [name, new Set([vni])]]), vni, new Set([...members, index]), problems));
   const leave = await stop.race(step(c, fleets, 'leave', c.live().liveVnis(), vni, members, problems));
   await fleets.stopOne(index);
+  // Proportional to the change: the others one entry each, the vhost its whole set.
+  const n = members.size;
+  const want = { join: { setsSent: 1, deltasSent: n, tunnelsSent: 2 * n }, leave: { setsSent: 1, deltasSent: n, tunnelsSent: n } };
+  for (const [what, got] of [['join', join], ['leave', leave]] as const) {
+    const w = want[what];
+    if (got.setsSent !== w.setsSent || got.deltasSent !== w.deltasSent || got.tunnelsSent !== w.tunnelsSent || got.messagesReceived !== got.messagesSent || got.tunnelsReceived !== got.tunnelsSent) {
+      problems.push(`${what}: ${got.setsSent} sets and ${got.deltasSent} deltas of ${got.tunnelsSent} tunnels sent (${got.messagesReceived} calls, ${got.tunnelsReceived} tunnels received), want ${w.setsSent} set and ${w.deltasSent} one-entry deltas, ${w.tunnelsSent} tunnels`);
+    }
+  }
   return { join, leave, problems };
 }

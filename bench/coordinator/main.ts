@@ -3,7 +3,7 @@
 // address, so the standalone control plane computes and sends every vhost its tunnel set. The
 // coordinator (engine, store, registry, metrics, tunnel sets, gRPC) runs in this process alone, so
 // its CPU time and peak RSS are what is measured. Then one more vhost joins the VPC and leaves it
-// (join-leave.ts). Every agent's tunnels are checked from outside (tunnel-digest.ts), and the
+// (join-leave.ts): each must cost the n - 1 others one one-entry delta each and the vhost one set. Every agent's tunnels are checked from outside (tunnel-digest.ts), and the
 // coordinator's own Prometheus counters against the scenario's counts.
 //
 // Usage: npm run bench:coordinator -- [--vms N] [--agents M] [--per-process K] [--dataplane MODE] [--cpu-prof FILE]
@@ -85,7 +85,10 @@ async function main(): Promise<void> {
     clearInterval(progress);
     const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(cpu0);
-    const sent = { tunnelMessages: c.sent.tunnelMessages - sent0.tunnelMessages, tunnelEntries: c.sent.tunnelEntries - sent0.tunnelEntries, neighborMessages: c.sent.neighborMessages - sent0.neighborMessages, neighborEntries: c.sent.neighborEntries - sent0.neighborEntries };
+    const sent = {
+      tunnelMessages: c.sent.tunnelMessages - sent0.tunnelMessages, tunnelEntries: c.sent.tunnelEntries - sent0.tunnelEntries, tunnelSets: c.sent.tunnelSets - sent0.tunnelSets, tunnelDeltas: c.sent.tunnelDeltas - sent0.tunnelDeltas,
+      neighborMessages: c.sent.neighborMessages - sent0.neighborMessages, neighborEntries: c.sent.neighborEntries - sent0.neighborEntries,
+    };
     const status = engine.status(created.id)!;
     const { ready, failed } = status.counts;
     console.log(`\n${ready} ready, ${failed} failed, phase ${status.phase}${status.error ? `: ${status.error}` : ''}`);
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
     for (const w of checkMesh(report, holding, vni)) problems.push(`scenario: ${w}`);
     const received = report.reduce((s, a) => ({ messages: s.messages + a.calls, entries: s.entries + a.entries }), { messages: 0, entries: 0 });
     if (received.messages !== sent.tunnelMessages || received.entries !== sent.tunnelEntries) {
-      problems.push(`tunnels: the coordinator sent ${sent.tunnelMessages} sets (${sent.tunnelEntries} tunnels), the agents received ${received.messages} (${received.entries})`);
+      problems.push(`tunnels: the coordinator sent ${sent.tunnelMessages} calls (${sent.tunnelEntries} tunnels), the agents received ${received.messages} (${received.entries})`);
     }
     const metrics = await metricValues(c);
     if (metrics.vmResultsReady !== ready || metrics.vmResultsFailed !== failed) problems.push(`metrics: vm_results_total ready ${metrics.vmResultsReady} failed ${metrics.vmResultsFailed}, the scenario ${ready} and ${failed}`);
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
       cpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
       peakRssMiB: round(process.resourceUsage().maxRSS / 1024),
       wallSeconds: round(wallSeconds, 2),
-      tunnels: { vhostsInVpc: members.size, setsSent: sent.tunnelMessages, tunnelsSent: sent.tunnelEntries, setsReceived: received.messages, tunnelsReceived: received.entries },
+      tunnels: { vhostsInVpc: members.size, messagesSent: sent.tunnelMessages, setsSent: sent.tunnelSets, deltasSent: sent.tunnelDeltas, tunnelsSent: sent.tunnelEntries, messagesReceived: received.messages, tunnelsReceived: received.entries },
       neighbors: { messagesSent: sent.neighborMessages, entriesSent: sent.neighborEntries },
       metrics,
       join: jl.join, leave: jl.leave,
