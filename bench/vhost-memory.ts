@@ -14,6 +14,7 @@ import { agentV1 } from '@merak/proto';
 import { startLocalVhost } from '@merak/lab';
 import { errorMessage } from '@merak/common';
 import { removeFolderAndCheck } from './common/host-state.js';
+import { type ProcessMemory, processMemory } from './common/process-memory.js';
 import { StopOnSignals, runBenchMain } from './common/lifecycle.js';
 
 /** The run's folder, said on a hard exit (a second signal). */
@@ -24,19 +25,14 @@ const stop = new StopOnSignals(() => {
   if (liveDir) console.error(`bench: exiting; what is left names ${liveDir} (its vhost namespace too)`);
 });
 
-interface ProcessMemory {
-  rssMiB: number;
-  pssMiB: number;
-  anonMiB: number;
-}
-
-const kib = (text: string, field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
 const mib = (k: number): number => Math.round((k / 1024) * 10) / 10;
+const round1 = (x: number): number => Math.round(x * 10) / 10;
 
+/** The process's memory, rounded; a process that is gone fails the reading. */
 function memoryOf(pid: number): ProcessMemory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return { rssMiB: mib(kib(status, 'VmRSS')), pssMiB: mib(kib(rollup, 'Pss')), anonMiB: mib(kib(status, 'RssAnon')) };
+  const m = processMemory(pid);
+  if (!m) throw new Error(`process ${pid} is gone: the reading would leave it out`);
+  return { rssMiB: round1(m.rssMiB), pssMiB: round1(m.pssMiB), anonMiB: round1(m.anonMiB) };
 }
 
 /** CPU seconds (user + system) a process has used. */

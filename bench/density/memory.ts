@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readState } from '@merak/lab';
+import { processMemory } from '../common/process-memory.js';
 
 const MIB = 1024;
 
@@ -13,23 +14,6 @@ export function memAvailableMiB(): number {
   const kib = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
   if (kib === undefined) throw new Error('/proc/meminfo has no MemAvailable');
   return Number(kib) / MIB;
-}
-
-export interface ProcessMemory {
-  readonly pssMiB: number;
-  readonly rssMiB: number;
-  readonly anonMiB: number;
-}
-
-/** A process's memory, or undefined when it is gone. */
-export function processMemory(pid: number): ProcessMemory | undefined {
-  try {
-    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0) / MIB;
-    return { pssMiB: field('Pss'), rssMiB: field('Rss'), anonMiB: field('Anonymous') };
-  } catch {
-    return undefined;
-  }
 }
 
 export interface KindMemory {
