@@ -10,6 +10,7 @@ import { MerakError, forEachBounded } from '@merak/common';
 import { AgentClient } from '../agent-client/agent-client.js';
 import { agentMainPath } from './agent-process.js';
 import { type NodeProcess, startNodeProcess } from './node-process.js';
+import type { VhostRecord } from './emulation-state.js';
 import type { ProcessRecord } from './process-record.js';
 import { type LocalVhost, type LocalVhostOptions, type VhostNode, startVhostNode } from './vhost.js';
 
@@ -21,6 +22,12 @@ export interface AgentGroupRecord {
   /** Its members' names, in the file's order. */
   readonly vhosts: readonly string[];
   process?: ProcessRecord;
+}
+
+/** Records the group's (new) process, as the group's and as every member's agent. */
+export function recordGroupProcess(g: AgentGroupRecord, vhosts: readonly VhostRecord[], r: ProcessRecord): void {
+  g.process = r;
+  for (const v of vhosts) if (g.vhosts.includes(v.name)) v.processes.agent = r;
 }
 
 /** Indexes 0..n-1 in consecutive groups of at most `size`. */

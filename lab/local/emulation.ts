@@ -20,7 +20,7 @@ import { type ProcessRecord, recordOf } from './process-record.js';
 import { addBridgeAddress, chooseUnderlay, connectVhost, createUnderlayBridge, hostUnderlayAddress, linkExists, underlayAddress } from './underlay-network.js';
 import { ensureNeighbourTable } from './kernel-tuning.js';
 import { type LocalVhost, type LocalVhostOptions, startLocalVhost } from './vhost.js';
-import { agentGroupRecord, groupIndexes, groupedAgentArgs, startGroupedVhosts } from './agent-groups.js';
+import { agentGroupRecord, groupIndexes, groupedAgentArgs, recordGroupProcess, startGroupedVhosts } from './agent-groups.js';
 
 export { type TeardownReport, teardownLocalEmulation } from './emulation-teardown.js';
 
@@ -283,8 +283,8 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
           record(rec, 'vswitchd', node.ovs.pids.vswitchd);
         },
         onGroupSpawn: (g, pid) => {
-          g.process = recordOf(pid);
-          for (const name of g.vhosts) if (g.process) records.find((r) => r.name === name)!.processes.agent = g.process;
+          const r = recordOf(pid);
+          if (r) recordGroupProcess(g, records, r);
           writeState(state);
         },
       });

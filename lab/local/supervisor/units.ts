@@ -3,7 +3,7 @@
 // from the record alone (the same command line as the first time). Units start in tiers: what a
 // tier needs runs in the tiers before it (OVS before the agent, the agent before ovn-controller).
 import { join } from 'node:path';
-import { startAgentGroupProcess } from '../agent-groups.js';
+import { recordGroupProcess, startAgentGroupProcess } from '../agent-groups.js';
 import { startAgentProcess } from '../agent-process.js';
 import { startCoordinatorProcess } from '../coordinator-process.js';
 import type { EmulationState, VhostRecord } from '../emulation-state.js';
@@ -74,12 +74,10 @@ export function emulationUnits(local: LocalRecord | undefined, state: EmulationS
   const grouped = new Set<string>();
   for (const g of state.agentGroups ?? []) {
     for (const name of g.vhosts) grouped.add(name);
-    const members = state.vhosts.filter((v) => g.vhosts.includes(v.name));
     units.push({
       key: `agents/${g.file}`, what: `agent group of ${g.vhosts.join(', ')}`, tier: 3,
       current: () => g.process,
-      // Every member's agent is this process.
-      set: (r) => { g.process = r; for (const v of members) v.processes.agent = r; },
+      set: (r) => recordGroupProcess(g, state.vhosts, r),
       start: async (onSpawn) => (await startAgentGroupProcess(g, { onSpawn })).pid,
     });
   }
