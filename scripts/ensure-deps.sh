@@ -11,7 +11,7 @@ fi
 
 # Debian packages: OVS (userspace datapath works without the kernel module), OVN (central: NB/SB
 # schemas + ovn-northd; host: ovn-controller; the local emulation runs them itself, `--ovn`), ping,
-# ethtool, iproute2, nsenter. One apt call for whatever is missing.
+# ethtool, iproute2, nsenter, chromium. One apt call for whatever is missing.
 need=()
 command -v ovs-vswitchd >/dev/null && command -v ovsdb-server >/dev/null || need+=(openvswitch-switch)
 command -v ovn-northd >/dev/null && [[ -f /usr/share/ovn/ovn-nb.ovsschema ]] || need+=(ovn-central)
@@ -20,6 +20,8 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
+# Headless Chromium renders the HTML report in its test (and a screenshot of it).
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})); then
   echo "merak: installing ${need[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive

@@ -5,6 +5,7 @@
 
 import type { VmResultRow } from '../store/store.js';
 import type { RunSummary } from './run-summary.js';
+import type { FaultOutcome } from './fault-outcome.js';
 
 /** One VM's stored result, as the report reads it. */
 export type ResultRow = VmResultRow;
@@ -102,6 +103,8 @@ export interface Report {
   };
   /** How the run went: outcome, the failed step (with the control plane's answer), timeline, what was made and is left. */
   readonly run?: RunSummary;
+  /** The scenario's injected faults and what each did; absent when it has none. */
+  readonly faults?: readonly FaultOutcome[];
 }
 
 /**
