@@ -94,6 +94,34 @@ export type TestSpec =
   | { readonly kind: 'none' }
   | { readonly kind: 'ping'; readonly pairsPerVpcLimit: number; readonly samplePairs: number; readonly count: number; readonly timeoutMs: number; readonly convergeMs: number; readonly crossVpcChecks: number };
 
+/** What a fault does (`faults[i].kind`); the same names as the report's FaultOutcome. */
+export const FAULT_KINDS = ['agent-kill', 'vhost-isolate', 'ovs-restart', 'control-plane-errors', 'control-plane-delay'] as const;
+export type FaultKindName = (typeof FAULT_KINDS)[number];
+
+/** When a fault starts: ms after the VMs' creation started, or once that many VMs are ready. */
+export type FaultTrigger = { readonly kind: 'at'; readonly atMs: number } | { readonly kind: 'after-ready'; readonly vms: number };
+
+/** Which of the scenario's vhosts a fault hits: named, a count or a fraction (drawn with the scenario's seed). */
+export type FaultTargets =
+  | { readonly kind: 'names'; readonly names: readonly string[] }
+  | { readonly kind: 'count'; readonly count: number }
+  | { readonly kind: 'fraction'; readonly fraction: number };
+
+export interface FaultModel {
+  readonly kind: FaultKindName;
+  readonly when: FaultTrigger;
+  /** Vhost faults; undefined for the control-plane faults (they hit the control plane's calls). */
+  readonly hosts: FaultTargets | undefined;
+  /** How long it lasts (vhost-isolate and the control-plane faults); 0 for agent-kill and ovs-restart, which heal by themselves. */
+  readonly forMs: number;
+  /** Control-plane faults: the fraction of calls hit. */
+  readonly rate: number;
+  /** control-plane-errors: the HTTP status answered. */
+  readonly status: number;
+  /** control-plane-delay: added before a call is passed on. */
+  readonly delayMs: number;
+}
+
 export interface Scenario {
   readonly name: string;
   readonly seed: number;
@@ -110,6 +138,8 @@ export interface Scenario {
   readonly placement: Placement;
   readonly schedule: Schedule;
   readonly test: TestSpec;
+  /** Faults injected while the VMs are created (empty: none). */
+  readonly faults: readonly FaultModel[];
 }
 
 /** Every problem found, each with the path of the field a user can find in their file. */

@@ -2,12 +2,13 @@
 // a deeply frozen model. Every problem is collected with its field path; unknown keys are errors,
 // so a typo is never silently ignored.
 // The sections live beside this file: the field reader (reader.ts), the network (parse-network.ts),
-// the provider sections (parse-providers.ts).
+// the provider sections (parse-providers.ts), the injected faults (parse-faults.ts).
 import { parse as parseYaml } from 'yaml';
 import {
   type HostSelection, type Placement, type Scenario, ScenarioValidationError, type Schedule, type TestSpec,
 } from './model.js';
 import { parseRouters, parseSecurityGroups, parseVpcs } from './parse-network.js';
+import { parseFaults } from './parse-faults.js';
 import { parseAlcor, parseOvn } from './parse-providers.js';
 import { MAX_VMS, type Obj, Reader } from './reader.js';
 
@@ -103,7 +104,7 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   }
   const issues: { path: string; message: string }[] = [];
   const r = new Reader(issues);
-  const root = r.obj(raw, '', ['name', 'seed', 'provider', 'alcor', 'ovn', 'hosts', 'vpcs', 'vm', 'placement', 'schedule', 'test', 'security_groups', 'routers']);
+  const root = r.obj(raw, '', ['name', 'seed', 'provider', 'alcor', 'ovn', 'hosts', 'vpcs', 'vm', 'placement', 'schedule', 'test', 'security_groups', 'routers', 'faults']);
   if (!root) throw new ScenarioValidationError(issues.length > 0 ? issues : [{ path: '(document)', message: 'must be an object' }]);
   const name = r.name(root, 'name', '');
   const seed = r.int(root, 'seed', '', 1, 0, 2 ** 31 - 1);
@@ -139,6 +140,7 @@ export function parseScenario(input: string | object, opts: { format?: 'yaml' | 
   const placement = parsePlacement(r, root, totalVms);
   const schedule = parseSchedule(r, root);
   const test = parseTest(r, root);
+  const faults = parseFaults(r, root, { provider, hosts, totalVms });
   if (issues.length > 0) throw new ScenarioValidationError(issues);
-  return deepFreeze({ name, seed, provider, alcor, ovn, securityGroups, routers, hosts, vpcs, vm, placement, schedule, test });
+  return deepFreeze({ name, seed, provider, alcor, ovn, securityGroups, routers, hosts, vpcs, vm, placement, schedule, test, faults });
 }
