@@ -88,12 +88,14 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   });
   const address = http.address();
   const httpPort = typeof address === 'object' && address ? (address as AddressInfo).port : 0;
+  // Said at registration, so the coordinator's reports name the OVS that ran them ('' when unknown).
+  const ovsVersion = config.coordinator ? await backend.hostInfo().then((h) => h.ovsVersion, () => '') : '';
   const link = config.coordinator
     ? new CoordinatorLink({
         coordinator: config.coordinator,
         token: config.token,
         tls: config.tlsCoordinator,
-        hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp, underlayMac, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow },
+        hello: { name: config.vhost, address: config.advertise ?? config.grpcListen, underlayIp, underlayMac, version: AGENT_VERSION, capacity: config.capacity, hollow: config.hollow, ovsVersion },
         vmCount: () => runner.vmCount,
         handlers,
         logger,

@@ -4,6 +4,7 @@
 import type { EndpointLatency, PingOutcome, Report } from '../report/report.js';
 import { buildReport } from '../report/report.js';
 import type { ControlPlaneObject, RunFailure, RunSummary } from '../report/run-summary.js';
+import type { SoftwareVersions } from '../report/versions.js';
 import type { Store } from '../store/store.js';
 import type { Run } from './run-state.js';
 
@@ -11,6 +12,8 @@ export interface RunReportDeps {
   readonly store: Store;
   /** The control plane's per-endpoint latency for this scenario, if it keeps any. */
   readonly latency: (scenarioId: string) => EndpointLatency[] | undefined;
+  /** The software of the run's hosts, coordinator and control plane, for the report. */
+  readonly versions?: (hosts: readonly string[]) => SoftwareVersions;
 }
 
 export interface Outcome {
@@ -24,7 +27,7 @@ export function assembleReport(run: Run, deps: RunReportDeps, outcome: Outcome, 
   const s = run.spec.scenario;
   const controlPlane = deps.latency(run.id);
   const report = run.withPlan((plan) => buildReport({
-    scenario: { id: run.id, name: s.name, hosts: run.spec.hosts.length, provider: s.provider, acceptedAtMs: run.spec.acceptedAt },
+    scenario: { id: run.id, name: s.name, hosts: run.spec.hosts.length, provider: s.provider, acceptedAtMs: run.spec.acceptedAt, spec: s },
     total: plan.total,
     rows: deps.store.results(run.row.seq),
     idOf: (i) => plan.vm(i).id,
@@ -33,6 +36,7 @@ export function assembleReport(run: Run, deps: RunReportDeps, outcome: Outcome, 
     ...(ping ? { ping } : {}),
     ...(controlPlane ? { controlPlane } : {}),
     run: runSummary(run, deps.store, outcome),
+    ...(deps.versions ? { versions: deps.versions(run.spec.hosts) } : {}),
   }));
   run.report = report;
   deps.store.setScenarioReport(run.id, JSON.stringify(report));

@@ -19,6 +19,7 @@ import { Plan } from '../plan/index.js';
 import type { ControlPlane, ControlPlaneFactory, LiveScenarios, ScenarioContext } from '../providers/provider.js';
 import type { AgentRegistry } from '../registry/agent-registry.js';
 import { type PingOutcome, type Report, pingPassed } from '../report/report.js';
+import { type SoftwareVersions, softwareVersions } from '../report/versions.js';
 import { type Scenario, ScenarioValidationError, parseScenario } from '../scenario/index.js';
 import type { Store } from '../store/store.js';
 import { ScenarioError, selectHosts } from './admission.js';
@@ -356,7 +357,9 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
 
   private finishReport(run: Run, outcome: Outcome, ping?: readonly PingOutcome[]): void {
     const cp = this.controlPlanes.get(run.spec.scenario.provider);
-    assembleReport(run, { store: this.deps.store, latency: (id) => cp?.latency?.(id) }, outcome, ping);
+    const provider = run.spec.scenario.provider;
+    const versions = (hosts: readonly string[]): SoftwareVersions => softwareVersions(hosts, (h) => this.deps.registry.get(h), { provider, version: cp?.version?.() ?? '' });
+    assembleReport(run, { store: this.deps.store, latency: (id) => cp?.latency?.(id), versions }, outcome, ping);
   }
 
   private async runDelete(run: Run): Promise<void> {

@@ -13,7 +13,7 @@ function fakeStream(): EventEmitter & { written: coordinatorV1.CoordinatorMessag
   return e;
 }
 
-const hello: coordinatorV1.AgentMessage = { body: { $case: 'hello', value: { name: 'vhost-0', address: 'unix:/x', underlayIp: '', underlayMac: '', version: '1', capacity: 10, hollow: true } } };
+const hello: coordinatorV1.AgentMessage = { body: { $case: 'hello', value: { name: 'vhost-0', address: 'unix:/x', underlayIp: '', underlayMac: '', version: '1', ovsVersion: '', capacity: 10, hollow: true } } };
 const beat: coordinatorV1.AgentMessage = { body: { $case: 'heartbeat', value: { vmCount: 0 } } };
 
 describe('AgentRegistry', () => {

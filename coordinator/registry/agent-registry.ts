@@ -15,6 +15,8 @@ export interface RegisteredAgent {
   readonly underlayIp: string;
   readonly underlayMac: string;
   readonly version: string;
+  /** '' from agents that do not say (hollow ones, or older than the field). */
+  readonly ovsVersion: string;
   readonly capacity: number;
   readonly hollow: boolean;
   connected: boolean;
@@ -149,7 +151,7 @@ export class AgentRegistry extends EventEmitter<RegistryEvents> {
       const now = Date.now();
       if (m.body?.$case === 'hello') {
         const h = m.body.value;
-        agent = { name: h.name, address: h.address, underlayIp: h.underlayIp, underlayMac: h.underlayMac, version: h.version, capacity: h.capacity, hollow: h.hollow, connected: true, lastSeen: now };
+        agent = { name: h.name, address: h.address, underlayIp: h.underlayIp, underlayMac: h.underlayMac, version: h.version, ovsVersion: h.ovsVersion, capacity: h.capacity, hollow: h.hollow, connected: true, lastSeen: now };
         this.agents.set(h.name, agent);
         const previous = this.streams.get(h.name);
         this.streams.set(h.name, call);

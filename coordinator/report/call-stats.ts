@@ -1,6 +1,8 @@
 // Latency, errors and retries of the control plane's API, per endpoint, for a scenario's report:
 // the coordinator's own calls and those its agents made for each VM (they come back in the results).
-import { type EndpointLatency, Samples } from './report.js';
+import { reasonOf } from './figures.js';
+import { Samples } from './quantiles.js';
+import type { EndpointLatency } from './report.js';
 
 export interface CallSample {
   readonly endpoint: string;
@@ -13,12 +15,18 @@ export interface CallSample {
 }
 
 export class CallStats {
-  private readonly byEndpoint = new Map<string, { samples: Samples; errors: number; retries: number }>();
+  private readonly byEndpoint = new Map<string, { samples: Samples; errors: number; retries: number; reasons: Map<string, number> }>();
 
   add(c: CallSample): void {
-    const e = this.byEndpoint.get(c.endpoint) ?? this.byEndpoint.set(c.endpoint, { samples: new Samples(), errors: 0, retries: 0 }).get(c.endpoint)!;
+    const e = this.byEndpoint.get(c.endpoint) ?? this.byEndpoint.set(c.endpoint, { samples: new Samples(), errors: 0, retries: 0, reasons: new Map() }).get(c.endpoint)!;
     e.samples.push(c.micros / 1000);
-    if (c.error !== '') e.errors++;
+    if (c.error !== '') {
+      e.errors++;
+      // Bounded: past 20 reasons an endpoint's further ones count as one.
+      const reason = `${c.status === 0 ? 'no answer' : c.status}: ${reasonOf(c.error)}`;
+      const key = e.reasons.has(reason) || e.reasons.size < 20 ? reason : 'other reasons';
+      e.reasons.set(key, (e.reasons.get(key) ?? 0) + 1);
+    }
     if (c.retry) e.retries++;
   }
 
@@ -35,11 +43,12 @@ export class CallStats {
     }
   }
 
-  /** Per endpoint, sorted by name: calls, errors (no answer or an answer not expected), retries and latency quantiles in ms. */
+  /** Per endpoint, sorted by name: calls, errors (no answer or an answer not expected) and their reasons, retries and latency quantiles in ms. */
   summary(): EndpointLatency[] {
     return [...this.byEndpoint].sort(([a], [b]) => a.localeCompare(b)).map(([endpoint, e]) => {
       const q = e.samples.quantiles();
-      return { endpoint, count: q.count, errors: e.errors, retries: e.retries, p50: q.p50, p90: q.p90, p99: q.p99, max: q.max };
+      const errorReasons = [...e.reasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+      return { endpoint, count: q.count, errors: e.errors, retries: e.retries, p50: q.p50, p90: q.p90, p99: q.p99, max: q.max, errorReasons };
     });
   }
 }

@@ -1,32 +1,11 @@
 // The report as one self-contained HTML page (inline CSS and SVG, no scripts, no network), which a
-// browser opens from disk.
-import { type Quantiles, type Report, maxOf } from './report.js';
+// browser opens from disk. The v2 sections and charts are in html-sections.ts and svg.ts.
+import { faultsSection, readyTimelineChart, reasonsSection, scenarioSection, stepCharts, versionsSection, vhostsSection } from './html-sections.js';
+import type { Quantiles, Report } from './report.js';
+import { rateLine } from './rows.js';
 import { runSummaryLines } from './run-summary.js';
+import { bars, esc } from './svg.js';
 import { alcorRows, ovnRows } from './table.js';
-
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** A bar chart as inline SVG. */
-function bars(values: readonly number[], labels: readonly string[], title: string, unit: string): string {
-  const w = 720;
-  const h = 220;
-  const pad = 40;
-  const max = Math.max(1, maxOf(values));
-  const bw = values.length > 0 ? (w - pad * 2) / values.length : 0;
-  const rects = values
-    .map((v, i) => {
-      const bh = ((h - pad * 2) * v) / max;
-      const x = pad + i * bw;
-      return `<rect x="${x.toFixed(1)}" y="${(h - pad - bh).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${bh.toFixed(1)}" fill="#3b7dd8"><title>${esc(labels[i] ?? '')}: ${v}</title></rect>`;
-    })
-    .join('');
-  const step = Math.max(1, Math.ceil(values.length / 12));
-  const ticks = labels
-    .map((l, i) => (i % step === 0 ? `<text x="${(pad + i * bw + bw / 2).toFixed(1)}" y="${h - pad + 14}" font-size="10" text-anchor="middle">${esc(l)}</text>` : ''))
-    .join('');
-  return `<figure><figcaption>${esc(title)}</figcaption><svg width="${w}" height="${h}" role="img" aria-label="${esc(title)}">
-<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#888"/><text x="4" y="${pad - 8}" font-size="10">${max} ${esc(unit)}</text>${rects}${ticks}</svg></figure>`;
-}
 
 const qRow = (name: string, x: Quantiles): string =>
   `<tr><td>${esc(name)}</td><td>${x.count}</td><td>${x.p50.toFixed(2)}</td><td>${x.p90.toFixed(2)}</td><td>${x.p99.toFixed(2)}</td><td>${x.max.toFixed(2)}</td></tr>`;
@@ -64,19 +43,25 @@ export function renderHtml(r: Report): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Merak-TS report: ${esc(r.scenario.name)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1000px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
-.good{background:#e3f5e1}.bad{background:#fadcdc}figure{margin:1em 0}figcaption{font-weight:600}.matrix td{font-size:11px}</style></head>
+.good{background:#e3f5e1}.bad{background:#fadcdc}figure{margin:1em 0}figcaption{font-weight:600}.matrix td{font-size:11px}svg.chart{background:#fcfcfc;border:1px solid #eee}td{vertical-align:top}td.t{text-align:left}pre{white-space:pre-wrap}</style></head>
 <body><h1>Scenario ${esc(r.scenario.name)}</h1>
 <p>${esc(r.scenario.id)} · ${r.scenario.hosts} hosts · provider ${esc(r.scenario.provider)} · generated ${esc(r.generatedAt)}</p>
-<p><b>${r.vms.requested}</b> VMs requested, <b>${r.vms.ready}</b> ready, <b>${r.vms.failed}</b> failed${r.vms.pending > 0 ? `, <b>${r.vms.pending}</b> without a result` : ''}. Creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}.</p>
+<p><b>${r.vms.requested}</b> VMs requested, <b>${r.vms.ready}</b> ready, <b>${r.vms.failed}</b> failed${r.vms.pending > 0 ? `, <b>${r.vms.pending}</b> without a result` : ''}. ${esc(rateLine(r))}.</p>
+${versionsSection(r)}
+${scenarioSection(r)}
 ${r.run ? `<h2>Run</h2><pre class="${r.run.outcome === 'failed' ? 'bad' : ''}">${esc(runSummaryLines(r.run).join('\n'))}</pre>` : ''}
 <h2>Latency (ms)</h2><table><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>${qRow('end to end (accepted → ready)', r.latencyMs.endToEnd)}${qRow('since scheduled start', r.latencyMs.sinceScheduled)}${qRow('agent, whole VM', r.latencyMs.agent)}${steps}</table>
 ${alcor}
 ${ovn}
 ${controlPlane}
 ${bars(r.histogram.map((b) => b.count), r.histogram.map((b) => `≤${b.leMs}`), 'End-to-end latency histogram', 'VMs')}
-${bars(r.creationTimeline.counts, r.creationTimeline.counts.map((_, i) => `${((i * r.creationTimeline.bucketMs) / 1000).toFixed(r.creationTimeline.bucketMs < 1000 ? 2 : 0)}s`), `VMs ready over time (per ${r.creationTimeline.bucketMs} ms, since the scenario was accepted)`, 'VMs')}
+${readyTimelineChart(r)}
+${faultsSection(r)}
+${stepCharts(r)}
+${vhostsSection(r)}
 ${ping}
 <h2>Failures</h2>${r.vms.failed === 0 ? '<p>None.</p>' : `<p>${Object.entries(r.failures.byCode).map(([c, n]) => `${esc(c)}: ${n}`).join(', ')}</p><table><tr><th>VM</th><th>host</th><th>code</th><th>step</th><th>message</th></tr>${failures}</table>`}
+${reasonsSection(r)}
 </body></html>
 `;
 }

@@ -33,7 +33,8 @@ describe('report', () => {
     expect(r.failures.byCode).toEqual({ NETLINK: 1 });
     expect(r.failures.first).toEqual([{ vm: 'c', host: 'h1', code: 'NETLINK', step: 'port', message: 'EEXIST <x>' }]);
     expect(r.creationsPerSecond).toEqual([1, 1]);
-    expect(r.creationRate).toEqual({ mean: 1, peak: 1 });
+    // Over the real span: the first VM's start on its agent (100 - 3 ms) to the last ready (1500 ms).
+    expect(r.creationRate).toEqual({ mean: 1.4, peak: 5, spanMs: 1403, peakWindowMs: 200 });
     expect(r.latencyMs.endToEnd).toMatchObject({ count: 2, p50: 100, max: 1500 });
     expect(r.latencyMs.sinceScheduled).toMatchObject({ count: 2, p50: 100, max: 1450 });
     expect(r.latencyMs.agent).toMatchObject({ count: 2, max: 9 });

@@ -1,8 +1,14 @@
 // The report as plain text for a terminal.
 import type { AlcorBindSplit, OvnPortSplit, Quantiles, Report } from './report.js';
+import { FAULT_HEADER, VHOST_HEADER, controlPlaneErrorRows, faultRow, rateLine, vhostRow } from './rows.js';
 import { runSummaryLines } from './run-summary.js';
+import { versionsLine } from './versions.js';
 
-function table(rows: string[][]): string {
+/** Vhosts the table lists (the slowest); the JSON and the page have more. */
+const TABLE_VHOSTS = 10;
+
+/** Columns padded to their widest cell, the first left-aligned, the rest right-aligned. */
+export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
 }
@@ -65,15 +71,25 @@ export function renderTable(r: Report): string {
   }
   if (r.alcor) lines.push('', ...alcorLines(r.alcor));
   if (r.ovn) lines.push('', ...ovnLines(r.ovn, r.ping?.firstReplyMs));
-  if (r.creationsPerSecond.length > 0) lines.push('', `creations per second: mean ${r.creationRate.mean}, peak ${r.creationRate.peak}`);
+  if (r.creationsPerSecond.length > 0) lines.push('', rateLine(r));
+  const vhosts = r.vhosts ?? [];
+  if (vhosts.length > 1) {
+    const shown = vhosts.slice(0, TABLE_VHOSTS);
+    lines.push('', table([VHOST_HEADER, ...shown.map(vhostRow)]));
+    if (vhosts.length > shown.length || r.vhostsNotListed) lines.push(`  (the ${shown.length} slowest of ${vhosts.length + (r.vhostsNotListed ?? 0)} vhosts; all in report.json / report.html)`);
+  }
   if (r.controlPlane && r.controlPlane.endpoints.length > 0) {
     lines.push('', table([
       ['control plane (ms)', 'calls', 'errors', 'retries', 'p50', 'p90', 'p99', 'max'],
       ...r.controlPlane.endpoints.map((e) => [e.endpoint, String(e.count), String(e.errors), String(e.retries ?? 0), e.p50.toFixed(2), e.p90.toFixed(2), e.p99.toFixed(2), e.max.toFixed(2)]),
     ]));
   }
+  const cpErrors = controlPlaneErrorRows(r);
+  if (cpErrors.length > 0) lines.push('', table([['control-plane errors by reason', 'reason', 'calls'], ...cpErrors.slice(0, 20)]));
+  if (r.faults && r.faults.length > 0) lines.push('', 'faults injected:', table([FAULT_HEADER, ...r.faults.map(faultRow)]));
   if (r.vms.failed > 0) {
     lines.push('', `failures by code: ${Object.entries(r.failures.byCode).map(([c, n]) => `${c} ${n}`).join(', ')}`);
+    for (const x of (r.failures.byReason ?? []).slice(0, 10)) lines.push(`  ${x.count} x [${x.code}] ${x.step}: ${x.reason}`);
     for (const f of r.failures.first.slice(0, 10)) lines.push(`  ${f.vm} on ${f.host}: [${f.code}] ${f.step}: ${f.message}`);
   }
   if (r.ping) {
@@ -86,5 +102,6 @@ export function renderTable(r: Report): string {
     }
   }
   if (r.run && r.run.outcome !== 'failed') lines.push('', ...runSummaryLines(r.run));
+  if (r.versions) lines.push('', `software: ${versionsLine(r.versions)}`);
   return lines.join('\n');
 }

@@ -59,7 +59,7 @@ export function createCoordinatorService(engine: ScenarioEngine, registry: Agent
       return { json: JSON.stringify(report, null, 2), html: renderHtml(report), text: renderTable(report) };
     }),
     listAgents: unary(() => ({
-      agents: registry.list().map((a) => ({ info: { name: a.name, address: a.address, underlayIp: a.underlayIp, underlayMac: a.underlayMac, version: a.version, capacity: a.capacity, hollow: a.hollow }, connected: a.connected, lastSeenUnixMs: a.lastSeen })),
+      agents: registry.list().map((a) => ({ info: { name: a.name, address: a.address, underlayIp: a.underlayIp, underlayMac: a.underlayMac, version: a.version, ovsVersion: a.ovsVersion, capacity: a.capacity, hollow: a.hollow }, connected: a.connected, lastSeenUnixMs: a.lastSeen })),
     })),
     watchScenario(call: ServerWritableStream<coordinatorV1.WatchScenarioRequest, coordinatorV1.ScenarioEvent>): void {
       const first = engine.status(call.request.id);
