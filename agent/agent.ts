@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import type { AgentConfig } from './config.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
+import { createFaultActions } from './faults/fault-actions.js';
 import { GoalStateHostAgent } from './goalstate/host-agent.js';
 import { requestRestartState } from './goalstate/ncm-client.js';
 import { type GoalStateServer, startGoalStateServer } from './goalstate/server.js';
@@ -61,6 +62,9 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
     updateTunnels: (d) => backend.updateTunnels(d),
     underlayIp,
     updateNeighbors: (c) => backend.updateNeighbors(c),
+    injectFault: createFaultActions({
+      logger, vhost: config.vhost, setUnderlayUp: backend.setUnderlayUp, underlayInterface: config.underlayInterface, ovsRundir: config.hollow ? undefined : config.ovsRundir,
+    }),
   });
   const service = createAgentService(handlers);
   const server = new Server({ 'grpc.max_receive_message_length': 512 * 1024 * 1024, 'grpc.max_send_message_length': 512 * 1024 * 1024 });

@@ -27,6 +27,8 @@ export interface Backend {
   /** A delta of the set; TunnelSetUnknownError when it does not fit the set held (nothing changed). */
   updateTunnels(delta: TunnelDelta): Promise<TunnelOutcome>;
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
+  /** Sets the underlay interface down or up (a vhost-isolate fault); undefined = no underlay. */
+  readonly setUnderlayUp: ((up: boolean) => Promise<void>) | undefined;
   /** What the executor asks when a VM waits for its port's GoalState; filled in by the agent with --goalstate. */
   readonly goalState: GoalStateSlot;
   /** The data plane GoalState programs; `ownIps`: this host's addresses (a neighbor there is local). */

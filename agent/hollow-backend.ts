@@ -62,6 +62,7 @@ export function createHollowBackend(): HollowBackend {
       table.apply(change);
       return { neighbors: table.size, flows: 0, flowsAdded: 0, flowsRemoved: 0, micros: Number((process.hrtime.bigint() - t0) / 1000n) };
     },
+    setUnderlayUp: undefined,
     tunnelSet: () => tunnels,
     close: async () => {},
   };

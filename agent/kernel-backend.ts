@@ -85,6 +85,7 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     setTunnels: (c) => overlay.setTunnels(c),
     updateTunnels: (d) => overlay.updateTunnels(d),
     updateNeighbors: (c) => overlay.updateNeighbors(c),
+    setUnderlayUp: underlay && config.underlayInterface !== undefined ? (up) => host.linkSet(config.underlayInterface!, { up }) : undefined,
     goalState,
     goalStateDataPlane: (ownIps) => new KernelGoalStateDataPlane({ overlay, store: vs, logger, ownIps }),
     async close() {

@@ -139,6 +139,9 @@ export class CoordinatorLink {
       case 'updateNeighbors':
         h.updateNeighbors(r.value).then((v) => reply({ $case: 'updateNeighbors', value: v }, true), fail);
         return;
+      case 'injectFault':
+        h.injectFault(r.value).then((v) => reply({ $case: 'injectFault', value: v }, true), fail);
+        return;
       case 'info':
         h.info().then((v) => reply({ $case: 'info', value: v }, true), fail);
         return;

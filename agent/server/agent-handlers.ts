@@ -44,6 +44,8 @@ export interface AgentHandlerDeps {
   setTunnels(config: TunnelConfig): Promise<TunnelOutcome>;
   updateTunnels(delta: TunnelDelta): Promise<TunnelOutcome>;
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
+  /** A scenario's fault on this vhost (faults/fault-actions.ts). */
+  injectFault(req: agentV1.InjectFaultRequest): Promise<agentV1.InjectFaultResponse>;
   /** This vhost's tunnel endpoint: skipped in a packed group (the coordinator sends a VNI's members alike to each). */
   readonly underlayIp?: string;
 }
@@ -230,6 +232,7 @@ export interface AgentHandlers {
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
   updateTunnels(req: agentV1.UpdateTunnelsRequest): Promise<agentV1.UpdateTunnelsResponse>;
   updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse>;
+  injectFault(req: agentV1.InjectFaultRequest): Promise<agentV1.InjectFaultResponse>;
 }
 
 export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
@@ -298,6 +301,10 @@ export function createAgentHandlers(deps: AgentHandlerDeps): AgentHandlers {
       const out = await deps.updateNeighbors(validateNeighbors(req));
       metrics.neighborUpdate(out);
       return out;
+    },
+
+    injectFault(req) {
+      return deps.injectFault(req);
     },
   };
 }

@@ -29,5 +29,6 @@ export function createAgentService(handlers: AgentHandlers): agentV1.AgentServer
     setTunnels: unary((req: agentV1.SetTunnelsRequest) => handlers.setTunnels(req)),
     updateTunnels: unary((req: agentV1.UpdateTunnelsRequest) => handlers.updateTunnels(req)),
     updateNeighbors: unary((req: agentV1.UpdateNeighborsRequest) => handlers.updateNeighbors(req)),
+    injectFault: unary((req: agentV1.InjectFaultRequest) => handlers.injectFault(req)),
   };
 }

@@ -1,6 +1,8 @@
 // A run's report, assembled from what the store holds (results, timeline, control-plane objects)
 // and the ping test's outcomes: the same report whether the run ended ready or failed, a failed
 // one saying which step failed and what it left behind.
+import type { Plan } from '../plan/index.js';
+import type { FaultOutcome } from '../report/fault-outcome.js';
 import type { EndpointLatency, PingOutcome, Report } from '../report/report.js';
 import { buildReport } from '../report/report.js';
 import type { ControlPlaneObject, RunFailure, RunSummary } from '../report/run-summary.js';
@@ -12,6 +14,8 @@ export interface RunReportDeps {
   readonly store: Store;
   /** The control plane's per-endpoint latency for this scenario, if it keeps any. */
   readonly latency: (scenarioId: string) => EndpointLatency[] | undefined;
+  /** What the scenario's injected faults did (faults/), when it has any. */
+  readonly faults?: (plan: Plan) => readonly FaultOutcome[] | undefined;
   /** The software of the run's hosts, coordinator and control plane, for the report. */
   readonly versions?: (hosts: readonly string[]) => SoftwareVersions;
 }
@@ -26,7 +30,7 @@ export interface Outcome {
 export function assembleReport(run: Run, deps: RunReportDeps, outcome: Outcome, ping?: readonly PingOutcome[]): Report {
   const s = run.spec.scenario;
   const controlPlane = deps.latency(run.id);
-  const report = run.withPlan((plan) => buildReport({
+  const report = run.withPlan((plan) => withFaults(deps.faults?.(plan), buildReport({
     scenario: { id: run.id, name: s.name, hosts: run.spec.hosts.length, provider: s.provider, acceptedAtMs: run.spec.acceptedAt, spec: s },
     total: plan.total,
     rows: deps.store.results(run.row.seq),
@@ -37,11 +41,13 @@ export function assembleReport(run: Run, deps: RunReportDeps, outcome: Outcome, 
     ...(controlPlane ? { controlPlane } : {}),
     run: runSummary(run, deps.store, outcome),
     ...(deps.versions ? { versions: deps.versions(run.spec.hosts) } : {}),
-  }));
+  })));
   run.report = report;
   deps.store.setScenarioReport(run.id, JSON.stringify(report));
   return report;
 }
+
+const withFaults = (faults: readonly FaultOutcome[] | undefined, report: Report): Report => (faults ? { ...report, faults } : report);
 
 function runSummary(run: Run, store: Store, o: Outcome): RunSummary {
   const s = run.spec.scenario;

@@ -13,6 +13,7 @@ import { errorMessage } from '@merak/common';
 import type { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AgentDirectory, type AgentPort, DEFAULT_FANOUT, type FanoutConfig } from '../fanout/fanout.js';
+import { type ControlPlaneFaultSink, FaultInjector, type FaultPort } from '../faults/index.js';
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
 import type { NeighborVm, TunnelPort } from '../tunnel-sets/tunnel-sets.js';
 import { Plan } from '../plan/index.js';
@@ -49,7 +50,7 @@ export interface ScenarioStatus {
 }
 
 /** What the engine needs of an agent: the plan fan-out, the ping test, the overlay. */
-export type AgentHandle = AgentPort & TunnelPort & { ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> };
+export type AgentHandle = AgentPort & TunnelPort & FaultPort & { ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> };
 
 export interface EngineDeps {
   readonly store: Store;
@@ -62,6 +63,8 @@ export interface EngineDeps {
   readonly metrics?: CoordinatorMetrics;
   /** Hosts pinged at once by the test. */
   readonly pingParallelism?: number;
+  /** The proxy between the agents and an HTTP control plane, for the control-plane faults. */
+  readonly faultProxy?: ControlPlaneFaultSink;
 }
 
 /** Timeline entries one process writes per scenario at most (an agent flapping all day must not fill the store). */
@@ -71,10 +74,12 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   private readonly runs = new Map<string, Run>();
   private readonly controlPlanes = new Map<string, ControlPlane>();
   private stopping = false;
+  private readonly faults: FaultInjector;
 
   constructor(private readonly deps: EngineDeps) {
     super();
     this.setMaxListeners(0);
+    this.faults = new FaultInjector({ agents: deps.agents, events: deps.registry, proxy: deps.faultProxy, logger: deps.logger });
     for (const [name, make] of Object.entries(deps.controlPlanes)) if (make) this.controlPlanes.set(name, make(this));
     for (const row of deps.store.listScenarios()) {
       const run = new Run(row, JSON.parse(row.specJson) as StoredSpec, deps.store);
@@ -315,7 +320,10 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
       }
       if (run.abort.signal.aborted) return;
       this.setPhase(run, 'creating');
+      // A resumed run's faults were injected (or not) by the coordinator that started it.
+      if (!run.resumed) this.faults.start({ id: run.id, scenario: ctx.scenario, hosts: run.spec.hosts, acceptedAt: run.spec.acceptedAt, readyVms: () => run.counts.ready, stopped: () => run.abort.signal.aborted || FINAL.has(run.phase), event: (k, m) => this.event(run, k, m) });
       await fanOutCreates(run, ctx, cp, this.fanoutEnv(run));
+      await this.faults.settle(run.id);
       if (run.abort.signal.aborted) return;
       // Steps timed on the coordinator's side (OVN: NB write, bound, up) join the VMs' own.
       if (cp.vmSteps) this.deps.store.mergeSteps(run.row.seq, await cp.vmSteps(ctx));
@@ -359,7 +367,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     const cp = this.controlPlanes.get(run.spec.scenario.provider);
     const provider = run.spec.scenario.provider;
     const versions = (hosts: readonly string[]): SoftwareVersions => softwareVersions(hosts, (h) => this.deps.registry.get(h), { provider, version: cp?.version?.() ?? '' });
-    assembleReport(run, { store: this.deps.store, latency: (id) => cp?.latency?.(id), versions }, outcome, ping);
+    assembleReport(run, { store: this.deps.store, latency: (id) => cp?.latency?.(id), faults: (plan) => this.faults.outcomes(run.id, plan, () => this.deps.store.results(run.row.seq), run.spec.acceptedAt), versions }, outcome, ping);
   }
 
   private async runDelete(run: Run): Promise<void> {

@@ -74,7 +74,7 @@ export class AgentChannel {
     });
   }
 
-  private unary<K extends 'ping' | 'setTunnels' | 'updateTunnels' | 'updateNeighbors' | 'info' | 'listVms', Res>(
+  private unary<K extends 'ping' | 'setTunnels' | 'updateTunnels' | 'updateNeighbors' | 'info' | 'listVms' | 'injectFault', Res>(
     request: NonNullable<coordinatorV1.AgentCall['request']> & { $case: K },
     take: (r: Reply) => Res | undefined,
   ): Promise<Res> {
@@ -119,6 +119,10 @@ export class AgentChannel {
 
   updateNeighbors(req: agentV1.UpdateNeighborsRequest): Promise<agentV1.UpdateNeighborsResponse> {
     return this.unary({ $case: 'updateNeighbors', value: req }, (r) => (r.response?.$case === 'updateNeighbors' ? r.response.value : undefined));
+  }
+
+  injectFault(req: agentV1.InjectFaultRequest): Promise<agentV1.InjectFaultResponse> {
+    return this.unary({ $case: 'injectFault', value: req }, (r) => (r.response?.$case === 'injectFault' ? r.response.value : undefined));
   }
 
   info(): Promise<agentV1.InfoResponse> {
