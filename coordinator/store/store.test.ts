@@ -93,6 +93,48 @@ describe('Store', () => {
     store.close();
   });
 
+  it("reads each VM's latest result everywhere: a VM ready, then failed, is failed and has no address", () => {
+    const store = new Store(':memory:');
+    const s = store.insertScenario(scenario);
+    const other = store.insertScenario({ ...scenario, id: 's2' });
+    store.recordResults(s.seq, [row(1, 'ready', { ip: '10.1.0.1' }), row(0, 'failed')]);
+    store.recordResults(other.seq, [row(0, 'ready', { ip: '10.9.0.9' })]);
+    store.recordResults(s.seq, [row(1, 'failed', { errorCode: 'LOST' }), row(0, 'ready', { ip: '10.1.0.2' })]);
+    expect([...store.results(s.seq)].map((r) => [r.vmIndex, r.phase, r.ip, r.errorCode])).toEqual([[0, 'ready', '10.1.0.2', ''], [1, 'failed', '', 'LOST']]);
+    expect(store.readyIps(s.seq)).toEqual([[0, '10.1.0.2']]);
+    expect(store.resultPhases(s.seq).sort()).toEqual([[0, 1], [1, 2]]);
+    expect(store.mergeSteps(s.seq, new Map([[1, [{ step: 'bound', micros: 9 }]]]))).toBe(1);
+    expect([...store.results(s.seq)][1]!.steps).toBe('namespace=5;bound=9');
+    expect([...store.results(other.seq)].map((r) => r.ip)).toEqual(['10.9.0.9']);
+    store.close();
+  });
+
+  it('upgrades a schema 4 database (results keyed by scenario and VM) in place: results kept, later ones supersede them', () => {
+    const db = join(tmp(), 'v4.db');
+    const old = new Database(db);
+    old.exec(`CREATE TABLE scenarios (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, spec_json TEXT NOT NULL,
+      phase TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, report_json TEXT NOT NULL DEFAULT '');
+      CREATE TABLE vm_results (scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE, vm_index INTEGER NOT NULL, phase INTEGER NOT NULL,
+      at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL, steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT, ip TEXT NOT NULL DEFAULT '',
+      PRIMARY KEY (scenario_seq, vm_index)) WITHOUT ROWID;
+      CREATE TABLE scenario_events (scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
+      n INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY (scenario_seq, n)) WITHOUT ROWID;
+      INSERT INTO scenarios (id, name, spec_json, phase, created_at, updated_at) VALUES ('s1', 'demo', '{}', 'ready', 1, 1);
+      INSERT INTO vm_results VALUES (1, 1, 2, 11, 100, 'namespace=5', 'NETLINK', 'port', 'EEXIST', '');
+      INSERT INTO vm_results VALUES (1, 0, 1, 10, 100, 'namespace=5', NULL, NULL, NULL, '10.1.0.5');`);
+    old.pragma('user_version = 4');
+    old.close();
+    const store = new Store(db);
+    expect([...store.results(1)].map((r) => [r.vmIndex, r.phase, r.ip, r.errorMessage])).toEqual([[0, 'ready', '10.1.0.5', ''], [1, 'failed', '', 'EEXIST']]);
+    store.recordResults(1, [row(1, 'ready', { ip: '10.1.0.6' })]);
+    expect(store.readyIps(1).sort()).toEqual([[0, '10.1.0.5'], [1, '10.1.0.6']]);
+    store.close();
+    const check = new Database(db);
+    expect(check.pragma('user_version', { simple: true })).toBe(5);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'vm_results'").pluck().all()).toEqual(['vm_results_by_scenario']);
+    check.close();
+  });
+
   it("keeps each scenario's timeline in order, and removes it with the scenario", () => {
     const store = new Store(':memory:');
     const s = store.insertScenario(scenario);

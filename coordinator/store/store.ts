@@ -1,9 +1,14 @@
 // The coordinator's durable state in SQLite (WAL): scenarios (the validated scenario, its hosts
-// and when it was accepted: enough to plan it again, exactly), one row per VM that has a result,
-// and the objects made in a control plane. A VM without a row has not been answered for yet: a
-// restarted coordinator asks its agent again, and the agent answers a repeated create of the same
-// VM with the VM it has, so none is made twice. Plans are not stored: they are derived. Agents
-// are not stored either: they register again within seconds of a restart.
+// and when it was accepted: enough to plan it again, exactly), VM results, and the objects made
+// in a control plane. A VM without a result has not been answered for yet: a restarted
+// coordinator asks its agent again, and the agent answers a repeated create of the same VM with
+// the VM it has, so none is made twice. Plans are not stored: they are derived. Agents are not
+// stored either: they register again within seconds of a restart.
+//
+// Results are a log, appended in the order they arrive; a VM's latest row is its result. They come
+// from thousands of agents at once, so a table keyed by (scenario, VM) took each row into the
+// middle of its B-tree: 19 s of CPU for a million results arriving as from 10,000 agents, against
+// 1.8 s appended (the readers sort once, ~1.7 s, when a report is built).
 import { type ErrorContext, MerakError } from '@merak/common';
 import Database from 'better-sqlite3';
 
@@ -59,9 +64,25 @@ const EVENTS_TABLE = `CREATE TABLE IF NOT EXISTS scenario_events (
   PRIMARY KEY (scenario_seq, n)
 ) WITHOUT ROWID`;
 
-const SCHEMA_VERSION = 4;
-/** An older schema this one upgrades in place: ALTERs, in order, from each version. */
-const UPGRADES: Readonly<Record<number, string>> = { 2: "ALTER TABLE vm_results ADD COLUMN ip TEXT NOT NULL DEFAULT ''", 3: EVENTS_TABLE };
+const RESULTS_TABLE = `CREATE TABLE IF NOT EXISTS vm_results (
+  scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
+  vm_index INTEGER NOT NULL, phase INTEGER NOT NULL, at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL,
+  steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT, ip TEXT NOT NULL DEFAULT ''
+)`;
+const RESULTS_INDEX = 'CREATE INDEX IF NOT EXISTS vm_results_by_scenario ON vm_results (scenario_seq)';
+
+const RESULT_COLUMNS = 'scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message, ip';
+
+const SCHEMA_VERSION = 5;
+/** An older schema this one upgrades in place: statements, in order, from each version. */
+const UPGRADES: Readonly<Record<number, string>> = {
+  2: "ALTER TABLE vm_results ADD COLUMN ip TEXT NOT NULL DEFAULT ''",
+  3: EVENTS_TABLE,
+  // Results keyed by (scenario, VM) become the appended log, their order kept.
+  4: `ALTER TABLE vm_results RENAME TO vm_results_v4; ${RESULTS_TABLE};
+      INSERT INTO vm_results (${RESULT_COLUMNS}) SELECT ${RESULT_COLUMNS} FROM vm_results_v4 ORDER BY scenario_seq, vm_index;
+      DROP TABLE vm_results_v4; ${RESULTS_INDEX}`,
+};
 const ROWS_PER_INSERT = 64;
 
 const SCHEMA = `
@@ -70,12 +91,8 @@ CREATE TABLE IF NOT EXISTS scenarios (
   phase TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   report_json TEXT NOT NULL DEFAULT ''
 );
-CREATE TABLE IF NOT EXISTS vm_results (
-  scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
-  vm_index INTEGER NOT NULL, phase INTEGER NOT NULL, at_ms INTEGER NOT NULL, total_us INTEGER NOT NULL,
-  steps TEXT NOT NULL, error_code TEXT, error_step TEXT, error_message TEXT, ip TEXT NOT NULL DEFAULT '',
-  PRIMARY KEY (scenario_seq, vm_index)
-) WITHOUT ROWID;
+${RESULTS_TABLE};
+${RESULTS_INDEX};
 CREATE TABLE IF NOT EXISTS control_plane (
   scenario_seq INTEGER NOT NULL REFERENCES scenarios(seq) ON DELETE CASCADE,
   kind TEXT NOT NULL, name TEXT NOT NULL, remote_id TEXT NOT NULL, detail_json TEXT NOT NULL DEFAULT '',
@@ -109,7 +126,10 @@ export class Store {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     const tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n;
     if (tables > 0 && version !== SCHEMA_VERSION && UPGRADES[version] !== undefined) {
-      for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(UPGRADES[v]!);
+      // All or nothing: a failed upgrade leaves the database as it was.
+      this.db.transaction(() => {
+        for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(UPGRADES[v]!);
+      })();
     } else if (version !== SCHEMA_VERSION && tables > 0) {
       this.db.close();
       throw new StoreError(`${path} holds state of another Merak-TS version (schema ${version}, this one reads ${SCHEMA_VERSION}); move it away or give another --state`, { path, schema: version });
@@ -117,10 +137,7 @@ export class Store {
     this.db.exec(SCHEMA);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const insert = (rows: number): Database.Statement => this.db.prepare(
-      `INSERT INTO vm_results (scenario_seq, vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message, ip)
-       VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
-       ON CONFLICT (scenario_seq, vm_index) DO UPDATE SET phase = excluded.phase, at_ms = excluded.at_ms, total_us = excluded.total_us,
-       steps = excluded.steps, error_code = excluded.error_code, error_step = excluded.error_step, error_message = excluded.error_message, ip = excluded.ip`,
+      `INSERT INTO vm_results (${RESULT_COLUMNS}) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     );
     this.insertResult = insert(1);
     this.insertResults = insert(ROWS_PER_INSERT);
@@ -174,7 +191,8 @@ export class Store {
 
   /**
    * Records results in one transaction (results arrive in bursts; one commit per burst), many rows
-   * to a statement: a call into SQLite costs more than a row.
+   * to a statement: a call into SQLite costs more than a row. A VM's later result supersedes its
+   * earlier one.
    */
   recordResults(seq: number, rows: readonly VmResultRow[]): void {
     const params = (r: VmResultRow): unknown[] => [seq, r.vmIndex, VM_PHASE_CODE[r.phase], Math.round(r.atMs), r.totalMicros, r.steps, r.errorCode || null, r.errorStep || null, r.errorMessage || null, r.ip];
@@ -189,31 +207,41 @@ export class Store {
     })();
   }
 
-  /** Every stored result of a scenario, in VM index order, one at a time (a million fit in no array). */
+  /** Every VM's result (its latest) of a scenario, in VM index order, one at a time (a million fit in no array). */
   *results(seq: number): Generator<VmResultRow> {
-    const st = this.db.prepare('SELECT vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message, ip FROM vm_results WHERE scenario_seq = ? ORDER BY vm_index').raw();
-    for (const row of st.iterate(seq) as Iterable<[number, number, number, number, string, string | null, string | null, string | null, string]>) {
-      yield { vmIndex: row[0], phase: PHASE_OF_CODE[row[1]] ?? 'failed', atMs: row[2], totalMicros: row[3], steps: row[4], errorCode: row[5] ?? '', errorStep: row[6] ?? '', errorMessage: row[7] ?? '', ip: row[8] };
+    const st = this.db.prepare('SELECT vm_index, phase, at_ms, total_us, steps, error_code, error_step, error_message, ip FROM vm_results WHERE scenario_seq = ? ORDER BY vm_index, rowid').raw();
+    type Raw = [number, number, number, number, string, string | null, string | null, string | null, string];
+    const toRow = (row: Raw): VmResultRow => ({
+      vmIndex: row[0], phase: PHASE_OF_CODE[row[1]] ?? 'failed', atMs: row[2], totalMicros: row[3], steps: row[4], errorCode: row[5] ?? '', errorStep: row[6] ?? '', errorMessage: row[7] ?? '', ip: row[8],
+    });
+    // Rows of one VM come together, oldest first: each is yielded once the next VM's starts.
+    let held: Raw | undefined;
+    for (const row of st.iterate(seq) as Iterable<Raw>) {
+      if (held !== undefined && held[0] !== row[0]) yield toRow(held);
+      held = row;
     }
+    if (held !== undefined) yield toRow(held);
   }
 
   /**
-   * Adds steps timed elsewhere (the control plane's, on the coordinator) to VMs' stored steps, in
-   * one transaction: a step of the same name already there is replaced. VMs without a result are
-   * skipped (their row, when it comes, carries the agent's steps only).
+   * Adds steps timed elsewhere (the control plane's, on the coordinator) to VMs' results, in one
+   * transaction: a step of the same name already there is replaced. VMs without a result are
+   * skipped (their result, when it comes, carries the agent's steps only).
    */
   mergeSteps(seq: number, steps: ReadonlyMap<number, ReadonlyArray<{ step: string; micros: number }>>): number {
-    const read = this.db.prepare('SELECT steps FROM vm_results WHERE scenario_seq = ? AND vm_index = ?').pluck();
-    const write = this.db.prepare('UPDATE vm_results SET steps = ? WHERE scenario_seq = ? AND vm_index = ?');
+    const latest = new Map<number, { rowid: number; steps: string }>();
+    for (const [rowid, vmIndex, current] of this.db.prepare('SELECT rowid, vm_index, steps FROM vm_results WHERE scenario_seq = ? ORDER BY rowid').raw().iterate(seq) as Iterable<[number, number, string]>) {
+      if (steps.has(vmIndex)) latest.set(vmIndex, { rowid, steps: current });
+    }
+    const write = this.db.prepare('UPDATE vm_results SET steps = ? WHERE rowid = ?');
     let n = 0;
     this.db.transaction(() => {
       for (const [vmIndex, extra] of steps) {
-        if (extra.length === 0) continue;
-        const current = read.get(seq, vmIndex) as string | undefined;
-        if (current === undefined) continue;
+        const current = latest.get(vmIndex);
+        if (extra.length === 0 || current === undefined) continue;
         const names = new Set(extra.map((x) => x.step));
-        const kept = current === '' ? [] : current.split(';').filter((item) => !names.has(item.slice(0, item.indexOf('='))));
-        write.run([...kept, ...extra.map((x) => `${x.step}=${Math.round(x.micros)}`)].join(';'), seq, vmIndex);
+        const kept = current.steps === '' ? [] : current.steps.split(';').filter((item) => !names.has(item.slice(0, item.indexOf('='))));
+        write.run([...kept, ...extra.map((x) => `${x.step}=${Math.round(x.micros)}`)].join(';'), current.rowid);
         n++;
       }
     })();
@@ -222,12 +250,13 @@ export class Store {
 
   /** The address each ready VM's agent answered, as [vmIndex, ip] (for tests that need the real ones). */
   readyIps(seq: number): Array<[number, string]> {
-    return this.db.prepare("SELECT vm_index, ip FROM vm_results WHERE scenario_seq = ? AND phase = ? AND ip <> ''").raw().all(seq, VM_PHASE_CODE.ready) as Array<[number, string]>;
+    const rows = this.db.prepare('SELECT vm_index, phase, ip FROM vm_results WHERE scenario_seq = ? ORDER BY rowid').raw().all(seq) as Array<[number, number, string]>;
+    return latestPerVm(rows).filter((r) => r[1] === VM_PHASE_CODE.ready && r[2] !== '').map((r) => [r[0], r[2]]);
   }
 
-  /** Just the phase codes of stored results, as [vmIndex, code] (cheap: for resuming). */
+  /** Just the phase codes of the VMs' results, as [vmIndex, code] (cheap: for resuming). */
   resultPhases(seq: number): Array<[number, number]> {
-    return this.db.prepare('SELECT vm_index, phase FROM vm_results WHERE scenario_seq = ?').raw().all(seq) as Array<[number, number]>;
+    return latestPerVm(this.db.prepare('SELECT vm_index, phase FROM vm_results WHERE scenario_seq = ? ORDER BY rowid').raw().all(seq) as Array<[number, number]>);
   }
 
   /** Remembers an object made in the control plane for a scenario (kind: "vpc", "subnet", "port", ...). */
@@ -260,4 +289,22 @@ export class Store {
   deleteControlPlaneObject(seq: number, kind: string, name: string): void {
     this.db.prepare('DELETE FROM control_plane WHERE scenario_seq = ? AND kind = ? AND name = ?').run(seq, kind, name);
   }
+}
+
+/** Of rows in the order they were stored, each VM's last (by its index, the row's first field), in that order. */
+function latestPerVm<Row extends [number, ...unknown[]]>(rows: readonly Row[]): Row[] {
+  let seen = new Uint8Array(1024);
+  const kept: Row[] = [];
+  for (let k = rows.length - 1; k >= 0; k--) {
+    const vm = rows[k]![0];
+    if (vm >= seen.length) {
+      const grown = new Uint8Array(Math.max(vm + 1, seen.length * 2));
+      grown.set(seen);
+      seen = grown;
+    }
+    if (seen[vm] === 1) continue;
+    seen[vm] = 1;
+    kept.push(rows[k]!);
+  }
+  return kept.reverse();
 }
