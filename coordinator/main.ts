@@ -12,6 +12,7 @@ import { ScenarioEngine } from './engine/scenario-engine.js';
 import { DEFAULT_FANOUT } from './fanout/fanout.js';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
 import { TunnelSets } from './tunnel-sets/tunnel-sets.js';
+import { ControlPlaneProxy } from './faults/control-plane-proxy.js';
 import { alcorControlPlane } from './providers/provider-alcor.js';
 import { ovnControlPlane } from './providers/provider-ovn.js';
 import { standaloneControlPlane } from './providers/provider-standalone.js';
@@ -43,6 +44,12 @@ Usage: merak-coordinator [options]
                            tcp:HOST:PORT or unix:PATH (or env MERAK_OVN_NB)
   --ovn-sb ENDPOINT        OVN southbound database, monitored for each VM's port bound/up times
                            (or env MERAK_OVN_SB; none: those times are not measured)
+  --fault-proxy HOST:PORT  where the control-plane fault proxy listens (port 0: any free one): the
+                           agents of a scenario with control-plane faults call their HTTP control
+                           plane through it, so HOST must be an address they reach (docs/faults.md);
+                           none: such scenarios' faults are recorded as not applied
+  --fault-proxy-advertise HOST
+                           the host the agents are told for the proxy (default: --fault-proxy's)
   --lost-agent-timeout S   how long VMs wait for a lost agent to come back before they fail (default 600)
   --progress-deadline S    how long a plan chunk sent to a connected agent may go without any result
                            (VMs scheduled later aside) before the agent is treated as lost: its VMs
@@ -63,7 +70,7 @@ async function main(): Promise<number> {
       options: {
         listen: { type: 'string', default: '0.0.0.0:40050' }, http: { type: 'string', default: '0.0.0.0:9002' }, state: { type: 'string', default: 'merak-state.db' },
         'token-file': { type: 'string' }, insecure: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tunnel-type': { type: 'string', default: 'vxlan' }, dataplane: { type: 'string', default: 'neighbors' },
-        'lost-agent-timeout': { type: 'string', default: '600' }, 'progress-deadline': { type: 'string', default: '60' }, 'alcor-url': { type: 'string' }, 'ovn-nb': { type: 'string' }, 'ovn-sb': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
+        'lost-agent-timeout': { type: 'string', default: '600' }, 'progress-deadline': { type: 'string', default: '60' }, 'alcor-url': { type: 'string' }, 'fault-proxy': { type: 'string' }, 'fault-proxy-advertise': { type: 'string' }, 'ovn-nb': { type: 'string' }, 'ovn-sb': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -98,7 +105,11 @@ async function main(): Promise<number> {
     const problem = v === undefined ? undefined : ovsdbEndpointProblem(v);
     if (problem !== undefined) return fail(`${flag}: ${problem}`);
   }
+  const proxyAt = values['fault-proxy'] === undefined ? undefined : /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(values['fault-proxy']);
+  if (values['fault-proxy'] !== undefined && (!proxyAt || Number(proxyAt[2]) > 65535)) return fail(`--fault-proxy: '${values['fault-proxy']}' is not HOST:PORT`);
   const logger = pino({ level: values['log-level'] });
+  const advertised = values['fault-proxy-advertise'];
+  const faultProxy = proxyAt ? await ControlPlaneProxy.start(proxyAt[1]!.replace(/^\[|\]$/g, ''), Number(proxyAt[2]), logger, advertised) : undefined;
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });
@@ -116,9 +127,10 @@ async function main(): Promise<number> {
     store, registry, agents: registry, logger, metrics,
     controlPlanes: {
       standalone: standaloneControlPlane({ tunnelSets, logger }),
-      alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger }),
+      alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger, ...(faultProxy ? { agentUrl: (id: string, url: string) => faultProxy.urlFor(id, url) } : {}) }),
       ovn: ovnControlPlane({ defaultNb: ovnNb, defaultSb: ovnSb, store, logger }),
     },
+    ...(faultProxy ? { faultProxy } : {}),
     fanout: { ...DEFAULT_FANOUT, agentReturnTimeoutMs: lostAgentTimeoutS * 1000, progressDeadlineMs: progressDeadlineS * 1000 },
   });
 
@@ -153,6 +165,7 @@ async function main(): Promise<number> {
     setTimeout(() => { server.forceShutdown(); resolve(); }, 2000).unref();
   });
   registry.close();
+  await faultProxy?.close();
   await new Promise<void>((resolve) => http.close(() => resolve()));
   http.closeAllConnections();
   store.close();

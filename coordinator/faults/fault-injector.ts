@@ -27,7 +27,8 @@ export interface AgentEvents {
 /** The control-plane proxy's side (control-plane-proxy.ts): a rule on a scenario's calls, lifted later. */
 export interface ControlPlaneFaultSink {
   set(scenarioId: string, fault: number, rule: { readonly rate: number; readonly status: number; readonly delayMs: number; readonly seed: number }): void;
-  lift(scenarioId: string, fault: number): void;
+  /** Lifts it; how many calls it saw and how many it hit. */
+  lift(scenarioId: string, fault: number): { calls: number; hit: number };
 }
 
 export interface FaultInjectorDeps {
@@ -146,12 +147,11 @@ export class FaultInjector {
           return client.injectFault({ action, forMs: f.forMs });
         }));
         r.details.push(...answers.map((a) => a.detail));
-        const applied = since();
         if (f.kind === 'agent-kill') await this.until(() => r.targets.every((h) => r.backMs.has(h)), FOLLOW_MS, info);
         else if (f.kind === 'vhost-isolate') await sleep(f.forMs);
         const backs = answers.map((a) => a.backMs);
         r.endMs = f.kind === 'agent-kill' ? (r.targets.every((h) => r.backMs.has(h)) ? Math.max(...r.targets.map((h) => r.backMs.get(h)!)) : undefined)
-          : f.kind === 'ovs-restart' ? (backs.every((b) => b > 0) ? applied + Math.max(...backs) : undefined)
+          : f.kind === 'ovs-restart' ? (backs.every((b) => b > 0) ? r.startMs! + Math.max(...backs) : undefined)
           : r.startMs! + f.forMs;
         if (f.kind === 'agent-kill' && r.endMs !== undefined) r.details.push(`back after ${((r.endMs - r.startMs!) / 1000).toFixed(1)} s`);
         if (r.endMs === undefined) r.details.push('its targets did not come back while the run was followed');
@@ -167,14 +167,15 @@ export class FaultInjector {
     const proxy = this.deps.proxy;
     if (!proxy) throw new Error('this coordinator runs no control-plane proxy (--fault-proxy)');
     proxy.set(info.id, r.index, { rate: f.rate, status: f.status, delayMs: f.delayMs, seed: info.scenario.seed + r.index });
+    let seen = { calls: 0, hit: 0 };
     try {
       await sleep(f.forMs);
     } finally {
-      proxy.lift(info.id, r.index);
+      seen = proxy.lift(info.id, r.index);
     }
     r.endMs = r.startMs! + f.forMs;
-    const what = f.kind === 'control-plane-errors' ? `HTTP ${f.status} to ${Math.round(f.rate * 100)}% of the agents' control-plane calls` : `${f.delayMs} ms added to ${Math.round(f.rate * 100)}% of the agents' control-plane calls`;
-    r.details.push(`${what} for ${f.forMs / 1000} s`);
+    const what = f.kind === 'control-plane-errors' ? `HTTP ${f.status} answered` : `${f.delayMs} ms added`;
+    r.details.push(`${what} to ${seen.hit} of ${seen.calls} agents' control-plane calls (rate ${f.rate}) for ${f.forMs / 1000} s`);
   }
 
   private async until(ok: () => boolean, ms: number, info: FaultRunInfo): Promise<void> {

@@ -28,6 +28,11 @@ export interface AlcorDeps {
   readonly agents: { clientFor(host: string): { info(): Promise<agentV1.InfoResponse> } | undefined };
   readonly store: Store;
   readonly logger: Logger;
+  /**
+   * The URL a scenario's agents are given for a control-plane URL when the scenario has
+   * control-plane faults: the coordinator's fault proxy in front of it (faults/control-plane-proxy.ts).
+   */
+  readonly agentUrl?: (scenarioId: string, url: string) => string;
 }
 
 /** A locally administered MAC from a name (for hosts that have none to give, such as hollow ones). */
@@ -63,6 +68,8 @@ function namesOf(scenarioId: string): Names {
 interface Session {
   readonly settings: AlcorSettings;
   readonly endpoints: AlcorEndpoints;
+  /** The port service as the agents call it: through the fault proxy when the scenario has control-plane faults. */
+  readonly agentPortUrl: string;
   readonly net: AlcorNetwork;
   readonly names: Names;
   readonly stats: CallStats;
@@ -121,7 +128,9 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
     const names = namesOf(ctx.id);
     const groups = new Map<string, string[]>();
     for (const v of ctx.scenario.vpcs) for (const s of v.subnets) groups.set(`${v.name}/${s.name}`, s.securityGroups.map((g) => names.sg(g)));
-    const made: Session = { settings, endpoints, net, names, stats, groups, pushedTo: new Set() };
+    const proxied = deps.agentUrl && ctx.scenario.faults.some((f) => f.kind === 'control-plane-errors' || f.kind === 'control-plane-delay');
+    const agentPortUrl = proxied ? deps.agentUrl!(ctx.id, endpoints.port) : endpoints.port;
+    const made: Session = { settings, endpoints, agentPortUrl, net, names, stats, groups, pushedTo: new Set() };
     sessions.set(ctx.id, made);
     return made;
   };
@@ -231,7 +240,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
       spec.portKind = agentV1.PortKind.PORT_KIND_INTERNAL;
       spec.portName = `tap${portId.slice(0, 11)}`;
       spec.alcor = {
-        portUrl: s.endpoints.port, projectId: s.settings.projectId, tenantId: s.settings.tenantId, networkId: s.names.vpc(vm.vpc),
+        portUrl: s.agentPortUrl, projectId: s.settings.projectId, tenantId: s.settings.tenantId, networkId: s.names.vpc(vm.vpc),
         subnetId: s.names.subnet(vm.vpc, vm.subnet), securityGroupIds: s.groups.get(`${vm.vpc}/${vm.subnet}`) ?? [], portId, hostId: vm.host,
         timeoutMs: s.settings.timeoutMs, retries: s.settings.retries, awaitGoalstate: s.settings.awaitGoalState && s.pushedTo.has(vm.host),
       };

@@ -77,7 +77,7 @@ export interface LocalEmulationOptions {
    * Runs once the underlay (and OVN central) is up, before the vhosts start: `local up` starts the
    * coordinator here, so that it finds OVN's databases at its start. A failure rolls everything back.
    */
-  readonly beforeVhosts?: (ovn: LocalOvn | undefined) => Promise<void>;
+  readonly beforeVhosts?: (ovn: LocalOvn | undefined, hostIp: string | undefined) => Promise<void>;
 }
 
 /** OVN central of an emulation: where to reach it, what runs. */
@@ -235,7 +235,7 @@ export async function startLocalEmulation(options: LocalEmulationOptions): Promi
       await startOvnCentral(central, { bridge, prefixLength: cidr.prefixLength, sysctls: VHOST_SYSCTLS, onProcess: (kind, pid) => record(central, kind, pid) });
       ovn = localOvn(central);
     }
-    await options.beforeVhosts?.(ovn);
+    await options.beforeVhosts?.(ovn, options.hostAccess ? hostUnderlayAddress(cidr) : undefined);
     const agentArgs = [
       '--underlay-interface', 'eth0',
       ...(options.coordinator === undefined ? [] : ['--coordinator', options.coordinator]),

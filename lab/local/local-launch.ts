@@ -23,11 +23,12 @@ export async function launchLocal(dir: string, s: LocalSettings, log: (line: str
   let record: LocalRecord | undefined;
   // The coordinator starts once the underlay (and OVN central) is up, before the vhosts: with OVN
   // it is given the central's databases, which then exist. Recorded at its spawn: `down` stops it.
-  const startCoordinator = async (ovn: LocalOvn | undefined): Promise<void> => {
+  const startCoordinator = async (ovn: LocalOvn | undefined, hostIp: string | undefined): Promise<void> => {
     log(`coordinator: ${coordinator} (log ${join(dir, 'coordinator.log')})`);
     const launch: CoordinatorLaunch = {
       listen: coordinator, http: `unix:${join(dir, 'coordinator-http.sock')}`, state: join(dir, 'state.db'), tokenFile, logFile: join(dir, 'coordinator.log'),
-      extraArgs: [...(s.dataplane ? ['--dataplane', s.dataplane] : []), ...(ovn ? ovnCoordinatorArgs(ovn) : [])],
+      // With host access the vhosts reach this machine: the control-plane fault proxy listens there.
+      extraArgs: [...(s.dataplane ? ['--dataplane', s.dataplane] : []), ...(ovn ? ovnCoordinatorArgs(ovn) : []), ...(hostIp ? ['--fault-proxy', `${hostIp}:0`] : [])],
     };
     const write = (pid: number): void => {
       record = {

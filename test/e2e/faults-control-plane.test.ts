@@ -1,0 +1,100 @@
+// The control-plane faults on the local emulation in Alcor mode, with real processes: the
+// coordinator's fault proxy (local up --host-access gives it this machine's underlay address)
+// stands between the agents and the Alcor-compatible server; while a fault lasts it answers the
+// agents' calls with an error status, or holds them back, and the report says how many calls it
+// hit and what that did to the VMs. Calls pass through untouched outside the fault.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { coordinatorV1 } from '@merak/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../lab/cli/connect.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
+import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
+import type { Report } from '../../coordinator/report/report.js';
+import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
+import { requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+
+requireRoot();
+const prefix = uniquePrefix('c');
+const dir = mkdtempSync(join(tmpdir(), 'merak-cp-faults-'));
+const local = join(dir, 'local');
+const quiet = (): void => undefined;
+let up: LocalUp;
+let client: CoordinatorClient;
+let alcor: AlcorServer;
+
+beforeAll(async () => {
+  up = await localUp({ dir: local, hosts: 3, prefix, log: quiet, hostAccess: true });
+  alcor = await startAlcorServer({ mode: 'node-ports', seed: 5, host: up.emulation.hostIp!, goalState: { ncmPort: 0 } });
+  client = connect({ localDir: local });
+}, 180_000);
+
+afterAll(async () => {
+  client?.close();
+  await localDown(local, quiet).catch(() => undefined);
+  await sweepEmulation(join(local, 'emulation'), prefix);
+  await alcor?.close();
+  rmSync(dir, { recursive: true, force: true });
+}, 180_000);
+
+/** 9 VMs over ~2 s in Alcor mode, the fault given; retries outlast a 1 s fault (200 ms doubling: 3 s over 4 retries). */
+const scenario = (name: string, fault: string): string => `
+name: ${prefix}-${name}
+provider: alcor
+alcor:
+  endpoints: { vpc: ${alcor.urls.vpc}, subnet: ${alcor.urls.subnet}, route: ${alcor.urls.route}, port: ${alcor.urls.port}, node: ${alcor.urls.node}, sg: ${alcor.urls.sg} }
+  retries: 4
+hosts: { count: 3 }
+vpcs: [{ name: vpc1, cidr: 10.8.0.0/16, subnets: [{ name: s, cidr: 10.8.0.0/16, gateway: 10.8.0.1, vms: 9 }] }]
+schedule: { type: rps, rate: 4.5 }
+test: none
+faults:
+  - ${fault}
+`;
+
+async function runToEnd(text: string): Promise<{ scenario: coordinatorV1.Scenario; report: Report }> {
+  const created = await client.createScenario(text, 'yaml');
+  await client.watch(created.id, () => undefined);
+  return { scenario: await client.getScenario(created.id), report: JSON.parse((await client.getReport(created.id)).json) as Report };
+}
+
+/** The port calls the Alcor server saw from the agents (the coordinator makes none). */
+const portCalls = (): number => alcor.calls.all().filter((c) => c.service === 'port').length;
+
+describe('control-plane faults through the proxy', () => {
+  it('control-plane-errors: the agents get 503 for 1 s, retry past it, every VM is made, and the report counts the calls hit', async () => {
+    const before = portCalls();
+    const { scenario: s, report } = await runToEnd(scenario('errors', '{ kind: control-plane-errors, at_s: 0, for_s: 1, status: 503, rate: 1 }'));
+    expect(s.error).toBe('');
+    expect(s.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_READY);
+    expect(s.vms).toMatchObject({ requested: 9, ready: 9, failed: 0 });
+    const [f] = report.faults ?? [];
+    expect(f).toMatchObject({ kind: 'control-plane-errors', targets: [], vmsFailed: 0, endMs: f!.startMs + 1000 });
+    const m = /HTTP 503 answered to (\d+) of (\d+) agents' control-plane calls \(rate 1\) for 1 s/.exec(f!.detail);
+    expect(m, f!.detail).not.toBeNull();
+    const hit = Number(m![1]);
+    expect(hit).toBeGreaterThan(0);
+    expect(Number(m![2])).toBe(hit);
+    expect(f!.vmsWaited).toBeGreaterThan(0);
+    // The calls answered 503 never reached Alcor; each VM's port was still made and bound there.
+    expect(portCalls() - before).toBeGreaterThanOrEqual(18);
+    const agentsPort = report.controlPlane?.endpoints.find((e) => e.endpoint.includes('port') && e.errors > 0);
+    expect(agentsPort, JSON.stringify(report.controlPlane)).toBeDefined();
+  }, 240_000);
+
+  it('control-plane-delay: every agent call is held 400 ms for 1 s; the VMs made then are slower and all ready', async () => {
+    const { scenario: s, report } = await runToEnd(scenario('delay', '{ kind: control-plane-delay, at_s: 0, for_s: 1, delay_ms: 400 }'));
+    expect(s.error).toBe('');
+    expect(s.vms).toMatchObject({ requested: 9, ready: 9, failed: 0 });
+    const [f] = report.faults ?? [];
+    expect(f).toMatchObject({ kind: 'control-plane-delay', vmsFailed: 0, vmsResent: 0 });
+    const m = /400 ms added to (\d+) of (\d+) agents' control-plane calls/.exec(f!.detail);
+    expect(m, f!.detail).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(f!.vmsWaited).toBeGreaterThan(0);
+    // A delayed call took at least the delay: the slowest agent port call shows it.
+    const port = report.controlPlane!.endpoints.filter((e) => e.endpoint.includes('port'));
+    expect(Math.max(...port.map((e) => e.max)), JSON.stringify(port)).toBeGreaterThanOrEqual(400);
+  }, 240_000);
+});
