@@ -20,6 +20,7 @@ export class AgentMetrics implements GoalStateMetrics {
   private readonly goalStateSeconds: Histogram;
   private readonly ovnInstalledSeconds: Histogram;
   private readonly ovnPorts: Counter<'outcome'>;
+  private readonly controlPlaneSeconds: Histogram<'endpoint' | 'outcome'>;
 
   constructor(vhost: string, presentVms: () => number) {
     this.registry.setDefaultLabels({ vhost });
@@ -41,6 +42,10 @@ export class AgentMetrics implements GoalStateMetrics {
     this.goalStateResources = new Counter({ name: 'merak_agent_goalstate_resources_total', help: 'GoalState resource statuses sent back, by resource type, operation and status', labelNames: ['type', 'operation', 'status'], registers });
     this.ovnInstalledSeconds = new Histogram({ name: 'merak_agent_ovn_installed_seconds', help: 'OVN VMs: port committed to OVSDB -> ovn-controller marked it ovn-installed', buckets, registers });
     this.ovnPorts = new Counter({ name: 'merak_agent_ovn_ports_total', help: 'OVN VM ports by outcome of the ovn-installed wait (installed, timeout, failed)', labelNames: ['outcome'], registers });
+    this.controlPlaneSeconds = new Histogram({
+      name: 'merak_agent_control_plane_call_seconds', help: "The agent's calls to an HTTP control plane (Alcor's port service), by endpoint and outcome (2xx, 4xx, 5xx, error: no answer)",
+      labelNames: ['endpoint', 'outcome'], buckets, registers,
+    });
     this.goalStateSeconds = new Histogram({ name: 'merak_agent_goalstate_programming_seconds', help: 'Time to apply one GoalState message (its message_total_operation_time)', buckets, registers });
   }
 
@@ -72,6 +77,7 @@ export class AgentMetrics implements GoalStateMetrics {
 
   observe(r: VmResult): void {
     for (const s of r.steps) this.stepSeconds.observe({ step: s.step }, s.micros / 1e6);
+    for (const c of r.apiCalls) this.controlPlaneSeconds.observe({ endpoint: c.endpoint, outcome: c.status > 0 ? `${Math.floor(c.status / 100)}xx` : 'error' }, c.micros / 1e6);
     this.vmSeconds.observe({ operation: r.operation }, r.totalMicros / 1e6);
     const installed = r.steps.find((s) => s.step === INSTALLED_STEP);
     if (installed) {
