@@ -63,6 +63,7 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
   const settings: LocalSettings = {
     prefix: o.prefix, hosts: o.hosts, underlayCidr: o.underlayCidr, hostAccess: o.hostAccess ?? false, dataplane: o.dataplane, ovn: o.ovn ?? false,
     ...(o.agentsPerProcess !== undefined && o.agentsPerProcess > 1 ? { agentsPerProcess: o.agentsPerProcess } : {}),
+    ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
   };
   const existing = readLocalRecord(o.dir);
   if (!o.fresh && existing && readState(join(o.dir, EMULATION_DIR))) return heal(o, existing, settings);
@@ -87,7 +88,7 @@ export async function localUp(o: LocalUpOptions): Promise<LocalUp> {
 /** `up` on an existing emulation: start what is down (through its supervisor), keep the rest. */
 async function heal(o: LocalUpOptions, record: LocalRecord, asked: LocalSettings): Promise<LocalUp> {
   const had = record.settings;
-  const differs = (['prefix', 'hosts', 'ovn', 'hostAccess', 'agentsPerProcess'] as const).filter((k) => (asked[k] ?? false) !== (had[k] ?? false));
+  const differs = (['prefix', 'hosts', 'ovn', 'hostAccess', 'agentsPerProcess', 'metricsPort'] as const).filter((k) => (asked[k] ?? false) !== (had[k] ?? false));
   if (differs.length > 0) {
     throw new LocalSettingsError(`the emulation in ${o.dir} was made with other settings (${differs.map((k) => `${k} ${String(had[k] ?? false)}, asked ${String(asked[k] ?? false)}`).join('; ')}): 'merak local up --fresh' replaces it, 'merak local down' removes it`);
   }

@@ -11,6 +11,7 @@ import { DEMO_PROVIDERS, demo, isDemoProvider } from './demo.js';
 import { localDown, localLeftovers, localSettings, localStatus, localUp } from './local.js';
 import type { CoordinatorClient } from '../coordinator-client/coordinator-client.js';
 import { phaseName, runScenario, writeReport } from './run-scenario.js';
+import { maxMetricsBase } from '../local/metrics-relay.js';
 
 const HELP = `merak: large-scale cloud emulation (Merak-TS).
 
@@ -81,6 +82,9 @@ Options:
                       vhost, inside its namespace); each is still its own host (its namespace,
                       OVS, sockets, registration), but one Node runtime serves them: about 30 MiB
                       less per vhost (npm run bench:density). Killing it crashes each member's agent
+  --metrics-port BASE local up: each process's /metrics on TCP for a local Prometheus, relayed by
+                      the supervisor: the coordinator's on 127.0.0.1:BASE, vhost i's agent's on
+                      BASE+1+i; a ready prometheus.yml is written into the local folder
   --ovn               local up: also OVN central (NB, SB, northd) in its own namespace on the
                       underlay and an ovn-controller per vhost; the coordinator gets --ovn-nb/--ovn-sb
   -h, --help          this text
@@ -93,6 +97,14 @@ Examples:
   merak local up --hosts 3 && merak run examples/two-vpcs.yaml && merak local down
   merak local up          (again, after a crash: starts only what is down)
 `;
+
+/** --metrics-port BASE: a port with room above it for the coordinator and up to 250 agents. */
+function metricsPortOf(v: string | number | undefined): { metricsPort?: number } {
+  if (v === undefined) return {};
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1024 || n > maxMetricsBase(250)) throw new UsageError(`--metrics-port: '${v}' is not a port in 1024..${maxMetricsBase(250)}`);
+  return { metricsPort: n };
+}
 
 interface Flags extends ConnectFlags {
   out: string;
@@ -153,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
       hosts: { type: 'string', default: '5' }, vms: { type: 'string', default: '50' }, prefix: { type: 'string', default: 'merak' },
       underlay: { type: 'string' }, down: { type: 'boolean', default: false }, 'host-access': { type: 'boolean', default: false },
       provider: { type: 'string', default: 'standalone' }, ovn: { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false },
-      'agents-per-process': { type: 'string', default: '1' },
+      'agents-per-process': { type: 'string', default: '1' }, 'metrics-port': { type: 'string' },
     },
   });
   const [command, ...args] = positionals;
@@ -200,6 +212,7 @@ async function main(argv: string[]): Promise<number> {
           prefix: had && !given('--prefix') ? had.prefix : values.prefix!,
           hostAccess: had && !given('--host-access') ? had.hostAccess ?? false : values['host-access']!,
           ovn: had && !given('--ovn') ? had.ovn ?? false : values.ovn!,
+          ...metricsPortOf(had && !given('--metrics-port') ? had.metricsPort : values['metrics-port']),
           ...(values.underlay ? { underlayCidr: values.underlay } : {}),
         });
         console.log(`up; run a scenario with 'merak run FILE', see its processes with 'merak local status', tear down with 'merak local down'`);

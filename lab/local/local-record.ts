@@ -20,6 +20,8 @@ export interface LocalSettings {
   readonly ovn?: boolean | undefined;
   /** Vhosts per agent process (undefined: 1, each its own). */
   readonly agentsPerProcess?: number | undefined;
+  /** Each process's /metrics relayed to 127.0.0.1 from this port up (metrics-relay.ts); undefined: none. */
+  readonly metricsPort?: number | undefined;
 }
 
 /** The coordinator's command line, as startCoordinatorProcess takes it. */

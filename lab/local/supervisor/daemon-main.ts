@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { errorMessage } from '@merak/common';
+import { readState } from '../emulation-state.js';
 import { launchLocal } from '../local-launch.js';
-import type { LocalSettings } from '../local-record.js';
+import { EMULATION_DIR, type LocalSettings, readLocalRecord } from '../local-record.js';
+import { PROMETHEUS_FILE, metricsTargets, startMetricsRelay } from '../metrics-relay.js';
 import { isRunning, recordOf } from '../process-record.js';
 import { type SupervisionRecord, readSupervision, writeSupervision } from './supervision-file.js';
 import { Supervisor } from './supervisor.js';
@@ -63,6 +65,22 @@ async function main(): Promise<number> {
     }
   }
   if (stopping) return 0;
+  // --metrics-port: the relays live as long as this daemon (a new one after a heal takes them over).
+  const local = readLocalRecord(dir);
+  const state = readState(join(dir, EMULATION_DIR));
+  if (local?.settings.metricsPort !== undefined && state) {
+    try {
+      const relay = await startMetricsRelay(dir, metricsTargets(local, state, local.settings.metricsPort), log);
+      say(`metrics: ${relay.targets.map((t) => `${t.name} 127.0.0.1:${t.port}`).join(', ')}; Prometheus: prometheus --config.file=${join(dir, PROMETHEUS_FILE)}`);
+    } catch (e) {
+      log.error({ err: errorMessage(e) }, 'metrics relay not started');
+      say(`metrics relay not started: ${errorMessage(e)}`);
+      if (values.launch !== undefined) {
+        writeSupervision(dir, { ...record, phase: 'failed', error: errorMessage(e) });
+        return 1;
+      }
+    }
+  }
   running.supervisor = new Supervisor(dir, record, log);
   running.supervisor.start();
   log.info('supervising');
