@@ -166,8 +166,12 @@ async function main(): Promise<number> {
   });
   registry.close();
   await faultProxy?.close();
-  await new Promise<void>((resolve) => http.close(() => resolve()));
+  // /readyz reads the store: the HTTP server goes first. close() waits for open connections (a
+  // probe's keep-alive one), so they are closed at once rather than after it returned.
+  const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
   http.closeAllConnections();
+  await httpClosed;
+  // Last: nothing that writes to the store runs any more.
   store.close();
   return 0;
 }
