@@ -48,6 +48,7 @@ export async function startAgent(config: AgentConfig, backend: Backend, logger: 
   const underlayIp = backend.underlayIp ?? config.underlayIp;
   const underlayMac = backend.underlayMac ?? '';
   const metrics = new AgentMetrics(config.vhost, () => runner.vmCount);
+  backend.startPortRestorer?.((id, fn) => runner.exclusive(id, fn));
   const goalState = config.goalstate ? await startGoalState(config, backend, metrics, logger) : undefined;
   const handlers = createAgentHandlers({
     runner,

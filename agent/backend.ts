@@ -5,6 +5,7 @@ import type { NeighborChange, NeighborOutcome, TunnelConfig, TunnelDelta, Tunnel
 import type { ReadinessCheck } from '@merak/common';
 import type { PingOptions, PingTargetResult } from './probe/pinger.js';
 import type { VmExecutor } from './vm/executor.js';
+import type { Exclusive } from './vm/port-restore.js';
 
 /** The OVS and interface part of Info: what the backend finds on its host. */
 export interface HostInfo {
@@ -29,6 +30,8 @@ export interface Backend {
   updateNeighbors(change: NeighborChange): Promise<NeighborOutcome>;
   /** Sets the underlay interface down or up (a vhost-isolate fault); undefined = no underlay. */
   readonly setUnderlayUp: ((up: boolean) => Promise<void>) | undefined;
+  /** Watches for ovs-vswitchd restarts and restores what they took (VMs' internal ports); none for the hollow backend. */
+  startPortRestorer?(exclusive: Exclusive): void;
   /** What the executor asks when a VM waits for its port's GoalState; filled in by the agent with --goalstate. */
   readonly goalState: GoalStateSlot;
   /** The data plane GoalState programs; `ownIps`: this host's addresses (a neighbor there is local). */

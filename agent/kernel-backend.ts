@@ -15,6 +15,7 @@ import type { ReadinessCheck } from '@merak/common';
 import { KernelExecutor } from './vm/kernel-executor.js';
 import { ownerMark } from './vm/ownership.js';
 import { PortCommitter } from './vm/port-committer.js';
+import { restoreInternalPorts, watchVswitchd } from './vm/port-restore.js';
 import { vmInterfaces } from './vm/vm-record.js';
 import { OvnInstalledWatcher } from './ovn/installed-watcher.js';
 import { OvsdbClient } from '@merak/common';
@@ -61,7 +62,9 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
   // OVN VMs: one monitor for ovn-installed (opened on the first OVN VM), their ports outside the overlay.
   const ovnWatcher = new OvnInstalledWatcher(() => OvsdbClient.connect(config.ovsdbSocket), logger);
   const ovn = { watcher: ovnWatcher, ports: new PortCommitter((changes) => vs.applyPortChanges(changes)) };
-  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces: vmInterfaces(vs, config.vhost), goalState, ovn });
+  const interfaces = vmInterfaces(vs, config.vhost);
+  const executor = new KernelExecutor({ vhost: config.vhost, host, lane, ports: new PortCommitter((changes) => overlay.applyPortChanges(changes)), interfaces, goalState, ovn });
+  let vswitchdWatch: { close(): void } | undefined;
   logger.info({ ovsdb: config.ovsdbSocket, bridge: config.bridge, datapathType: config.datapathType, underlayIp: underlay?.ip }, 'bridge ready');
   const checks: ReadinessCheck[] = [
     { name: 'ovsdb', check: () => vs.echo() },
@@ -87,8 +90,12 @@ export async function createKernelBackend(config: AgentConfig, logger: Logger): 
     updateNeighbors: (c) => overlay.updateNeighbors(c),
     setUnderlayUp: underlay && config.underlayInterface !== undefined ? (up) => host.linkSet(config.underlayInterface!, { up }) : undefined,
     goalState,
+    startPortRestorer(exclusive) {
+      vswitchdWatch ??= watchVswitchd(config.ovsRundir, () => restoreInternalPorts({ host, interfaces, logger }, exclusive), logger);
+    },
     goalStateDataPlane: (ownIps) => new KernelGoalStateDataPlane({ overlay, store: vs, logger, ownIps }),
     async close() {
+      vswitchdWatch?.close();
       ovnWatcher.close();
       stack?.close();
       host.close();

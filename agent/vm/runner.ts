@@ -43,6 +43,11 @@ export class VmRunner {
     this.present = config.initialCount;
   }
 
+  /** Runs `fn` while no create or delete of VM `id` runs (a restore after an ovs-vswitchd restart). */
+  exclusive(id: string, fn: () => Promise<void>): Promise<void> {
+    return this.lock.run(id, fn);
+  }
+
   get vmCount(): number {
     return this.present;
   }

@@ -35,9 +35,10 @@ async function runToEnd(text: string): Promise<{ scenario: coordinatorV1.Scenari
 }
 
 /** A small scenario on the 3 vhosts: VMs placed evenly, created over ~`seconds`, the fault given. */
-function scenario(name: string, vms: number, seconds: number, fault: string, test = 'test: { type: ping, count: 1, converge_ms: 10000 }'): string {
+function scenario(name: string, vms: number, seconds: number, fault: string, test = 'test: { type: ping, count: 1, converge_ms: 10000 }', vm = ''): string {
   return `
 name: ${prefix}-${name}
+${vm}
 hosts: { count: 3 }
 vpcs: [{ name: vpc1, cidr: 10.7.0.0/16, subnets: [{ name: s, cidr: 10.7.0.0/16, vms: ${vms} }] }]
 schedule: { type: rps, rate: ${vms / seconds} }
@@ -105,5 +106,13 @@ describe('faults on the local emulation', () => {
     expect(f!.detail).toMatch(new RegExp(`ovs-vswitchd of ${vhost(0)} \\(pid ${before}\\) told to exit; back as pid \\d+ after \\d+ ms`));
     expect(f!.endMs).toBeGreaterThan(f!.startMs);
     expect(f!.healthyAfterMs).toBeDefined();
+  }, 240_000);
+
+  it('ovs-restart with OVS internal ports (the kind Alcor mode uses): the VMs keep their eth0 and the ping test passes', async () => {
+    const { scenario: s, report } = await runToEnd(scenario('ovsint', 12, 2, `{ kind: ovs-restart, after_ready: 2, hosts: { names: [${vhost(1)}] } }`, undefined, 'vm: { port_kind: internal }'));
+    expect(report.faults?.[0]).toMatchObject({ kind: 'ovs-restart', targets: [vhost(1)] });
+    expect(s.error).toBe('');
+    expect(s.test).toMatchObject({ pairsFailed: 0 });
+    expect(s.test!.pairsPassed).toBe(12 * 11);
   }, 240_000);
 });
