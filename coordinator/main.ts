@@ -44,10 +44,12 @@ Usage: merak-coordinator [options]
                            tcp:HOST:PORT or unix:PATH (or env MERAK_OVN_NB)
   --ovn-sb ENDPOINT        OVN southbound database, monitored for each VM's port bound/up times
                            (or env MERAK_OVN_SB; none: those times are not measured)
-  --fault-proxy HOST:PORT  where the control-plane fault proxy listens (port 0: any free one): the
+  --fault-proxy HOST:PORT  where the control-plane fault proxy listens: the
                            agents of a scenario with control-plane faults call their HTTP control
                            plane through it, so HOST must be an address they reach (docs/faults.md);
-                           none: such scenarios' faults are recorded as not applied
+                           none: such scenarios are refused. Its routes are signed with the
+                           token, so with a fixed port the URLs the agents recorded with their VMs
+                           (to delete them) hold after a restart (port 0: any free one)
   --fault-proxy-advertise HOST
                            the host the agents are told for the proxy (default: --fault-proxy's)
   --lost-agent-timeout S   how long VMs wait for a lost agent to come back before they fail (default 600)
@@ -109,7 +111,8 @@ async function main(): Promise<number> {
   if (values['fault-proxy'] !== undefined && (!proxyAt || Number(proxyAt[2]) > 65535)) return fail(`--fault-proxy: '${values['fault-proxy']}' is not HOST:PORT`);
   const logger = pino({ level: values['log-level'] });
   const advertised = values['fault-proxy-advertise'];
-  const faultProxy = proxyAt ? await ControlPlaneProxy.start(proxyAt[1]!.replace(/^\[|\]$/g, ''), Number(proxyAt[2]), logger, advertised) : undefined;
+  // Signed with the token: the URLs the agents record with their VMs stay valid across restarts.
+  const faultProxy = proxyAt ? await ControlPlaneProxy.start(proxyAt[1]!.replace(/^\[|\]$/g, ''), Number(proxyAt[2]), logger, { ...(advertised ? { advertise: advertised } : {}), ...(token ? { key: token } : {}) }) : undefined;
   const store = new Store(values.state!);
   const registry = new AgentRegistry();
   const metrics = new CoordinatorMetrics({ connectedAgents: () => registry.connected().length, registeredAgents: () => registry.list().length });

@@ -105,7 +105,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
     if (clash) throw new ScenarioError('CONFLICT', `name: scenario '${parsed.name}' exists (${clash.id}, ${clash.phase}); delete it first or choose another name`);
     const provider = this.controlPlanes.get(parsed.provider);
     if (!provider) throw new ScenarioError('FAILED_PRECONDITION', `provider: this coordinator has no '${parsed.provider}' control plane configured`);
-    const problems = provider.check?.(parsed) ?? [];
+    const problems = [...(provider.check?.(parsed) ?? []), ...this.faults.check(parsed)];
     if (problems.length > 0) throw new ScenarioValidationError(problems);
     const scenario = provider.prepareScenario?.(parsed, live.filter((r) => r.spec.scenario.provider === parsed.provider).map((r) => r.spec.scenario)) ?? parsed;
     const hosts = selectHosts(scenario, this.deps.registry.connected().map((a) => a.name));

@@ -21,7 +21,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/base`;
-  proxy = await ControlPlaneProxy.start('127.0.0.1', 0, pino({ level: 'silent' }));
+  proxy = await ControlPlaneProxy.start('127.0.0.1', 0, pino({ level: 'silent' }), { key: 'the-token' });
 });
 
 afterAll(async () => {
@@ -38,7 +38,7 @@ async function call(url: string, method = 'GET', body?: string): Promise<{ statu
 describe('control-plane proxy', () => {
   it('passes calls through untouched: method, path under the upstream base, query, body, status and headers', async () => {
     const base = proxy.urlFor('s1', upstreamUrl);
-    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/s\/[A-Za-z0-9_-]+$/);
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/s\/[A-Za-z0-9_.-]+$/);
     expect(proxy.urlFor('s1', upstreamUrl)).toBe(base);
     expect(proxy.urlFor('s2', upstreamUrl)).not.toBe(base);
     const r = await call(`${base}/project/p/ports?fields=id`, 'POST', '{"port":{"id":"a"}}');
@@ -47,6 +47,28 @@ describe('control-plane proxy', () => {
     expect(JSON.parse(r.text)).toEqual({ echo: '{"port":{"id":"a"}}', url: '/base/project/p/ports?fields=id' });
     expect(seen.at(-1)).toMatchObject({ method: 'POST', url: '/base/project/p/ports?fields=id', host: new URL(upstreamUrl).host });
     expect((await call(`${base.replace(/\/s\/.*/, '/s/nope')}/x`)).status).toBe(404);
+  });
+
+  it('routes only what its key signed, and a proxy started again with the same key takes the same URLs', async () => {
+    const url = proxy.urlFor('s1', upstreamUrl);
+    const [, route] = /\/s\/([^/]+)$/.exec(url)!;
+    const [u, id] = route!.split('.');
+    // Another upstream with the same signature: refused, nothing called.
+    const forged = `${url.replace(/\/s\/.*/, '')}/s/${Buffer.from('http://127.0.0.1:1/').toString('base64url')}.${id}.${route!.split('.')[2]}`;
+    const before = seen.length;
+    expect((await call(`${forged}/x`)).status).toBe(404);
+    expect(seen.length).toBe(before);
+    expect(u).toBe(Buffer.from(upstreamUrl).toString('base64url'));
+    const again = await ControlPlaneProxy.start('127.0.0.1', 0, pino({ level: 'silent' }), { key: 'the-token' });
+    const other = await ControlPlaneProxy.start('127.0.0.1', 0, pino({ level: 'silent' }), { key: 'another' });
+    try {
+      const path = url.replace(/^http:\/\/[^/]+/, '');
+      expect((await call(`${again.baseUrl}${path}/ports`)).status).toBe(200);
+      expect((await call(`${other.baseUrl}${path}/ports`)).status).toBe(404);
+    } finally {
+      await again.close();
+      await other.close();
+    }
   });
 
   it("answers a scenario's calls with the fault's status at its rate, other scenarios untouched, and counts them", async () => {

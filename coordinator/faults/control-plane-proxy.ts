@@ -1,9 +1,12 @@
 // The small HTTP proxy the coordinator puts between the agents and an HTTP control plane (Alcor,
 // or any other) for the control-plane faults: a scenario with such faults gives its agents a proxy
-// URL in place of the control plane's (/s/<token>/… stands for <upstream>/…), and while a fault
+// URL in place of the control plane's (/s/<route>/… stands for <upstream>/…), and while a fault
 // lasts, a seeded fraction of the calls is answered with its error status, or held back its delay
 // before it goes on. Everything else passes through as it is, streamed both ways.
-import { randomBytes } from 'node:crypto';
+// A route carries its upstream and scenario, signed with the proxy's key (the coordinator's token):
+// the agents record the URL with each VM and call it again to delete the VM, maybe after the
+// coordinator restarted, so it must still lead to the same place, and only there.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -35,10 +38,9 @@ export class FaultProxyListenError extends MerakError {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
 
 export class ControlPlaneProxy implements ControlPlaneFaultSink {
-  private readonly routes = new Map<string, { scenarioId: string; upstream: URL }>();
   private readonly rules = new Map<string, Map<number, ActiveRule>>();
 
-  private constructor(private readonly server: Server, readonly baseUrl: string, private readonly logger: Logger) {
+  private constructor(private readonly server: Server, readonly baseUrl: string, private readonly key: Buffer, private readonly logger: Logger) {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((e: unknown) => {
         this.logger.warn({ err: errorMessage(e), url: req.url }, 'control-plane proxy: call failed');
@@ -49,27 +51,49 @@ export class ControlPlaneProxy implements ControlPlaneFaultSink {
   }
 
   /**
-   * Listens on `host:port` (port 0: any free one); `advertise` is the base URL the agents are
-   * given (default http://host:port, which must then be an address they reach).
+   * Listens on `host:port` (port 0: any free one); the agents are given http://ADVERTISE:port
+   * (default: host, which must then be an address they reach). `key` signs the routes (random
+   * when not given: routes then do not outlive this process).
    */
-  static async start(host: string, port: number, logger: Logger, advertise?: string): Promise<ControlPlaneProxy> {
+  static async start(host: string, port: number, logger: Logger, opts: { advertise?: string; key?: string } = {}): Promise<ControlPlaneProxy> {
     const server = createServer({ keepAlive: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(new FaultProxyListenError(`${host}:${port}`, e)));
       server.listen(port, host, () => resolve());
     });
     const bound = (server.address() as AddressInfo).port;
-    const base = (advertise ?? `http://${host.includes(':') ? `[${host}]` : host}:${bound}`).replace(/\/+$/, '');
+    const at = opts.advertise ?? host;
+    const base = `http://${at.includes(':') ? `[${at}]` : at}:${bound}`;
     logger.info({ listen: `${host}:${bound}`, url: base }, 'control-plane proxy ready');
-    return new ControlPlaneProxy(server, base, logger);
+    const key = opts.key === undefined ? randomBytes(32) : createHmac('sha256', 'merak control-plane proxy').update(opts.key).digest();
+    return new ControlPlaneProxy(server, base, key, logger);
   }
 
-  /** The URL scenario `scenarioId`'s agents are given in place of `upstream`. */
+  /** The URL scenario `scenarioId`'s agents are given in place of `upstream` (the same for the same key). */
   urlFor(scenarioId: string, upstream: string): string {
-    for (const [token, r] of this.routes) if (r.scenarioId === scenarioId && r.upstream.href === new URL(upstream).href) return `${this.baseUrl}/s/${token}`;
-    const token = randomBytes(9).toString('base64url');
-    this.routes.set(token, { scenarioId, upstream: new URL(upstream) });
-    return `${this.baseUrl}/s/${token}`;
+    const up = new URL(upstream).href.replace(/\/+$/, '');
+    const b64 = (t: string): string => Buffer.from(t).toString('base64url');
+    return `${this.baseUrl}/s/${b64(up)}.${b64(scenarioId)}.${this.sign(scenarioId, up).toString('base64url')}`;
+  }
+
+  private sign(scenarioId: string, upstream: string): Buffer {
+    return createHmac('sha256', this.key).update(`${scenarioId}\n${upstream}`).digest().subarray(0, 16);
+  }
+
+  /** The route a signed token stands for; undefined when it is not one this key signed. */
+  private route(token: string): { scenarioId: string; upstream: URL } | undefined {
+    const [u, id, mac] = token.split('.');
+    if (u === undefined || id === undefined || mac === undefined) return undefined;
+    const upstream = Buffer.from(u, 'base64url').toString();
+    const scenarioId = Buffer.from(id, 'base64url').toString();
+    const given = Buffer.from(mac, 'base64url');
+    const want = this.sign(scenarioId, upstream);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) return undefined;
+    try {
+      return { scenarioId, upstream: new URL(upstream) };
+    } catch {
+      return undefined;
+    }
   }
 
   set(scenarioId: string, fault: number, rule: ProxyRule): void {
@@ -86,20 +110,14 @@ export class ControlPlaneProxy implements ControlPlaneFaultSink {
     return { calls: r?.calls ?? 0, hit: r?.hit ?? 0 };
   }
 
-  /** Forgets a scenario's routes (it was deleted). */
-  forget(scenarioId: string): void {
-    for (const [token, r] of this.routes) if (r.scenarioId === scenarioId) this.routes.delete(token);
-    this.rules.delete(scenarioId);
-  }
-
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const m = /^\/s\/([A-Za-z0-9_-]+)(\/.*)?$/.exec(req.url ?? '');
-    const route = m ? this.routes.get(m[1]!) : undefined;
+    const m = /^\/s\/([A-Za-z0-9_.-]+)(\/.*)?$/.exec(req.url ?? '');
+    const route = m ? this.route(m[1]!) : undefined;
     if (!route) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 404, error: 'Not Found', message: 'merak control-plane proxy: no such route' }));

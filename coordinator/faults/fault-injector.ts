@@ -76,6 +76,14 @@ export class FaultInjector {
 
   constructor(private readonly deps: FaultInjectorDeps) {}
 
+  /** What this coordinator cannot inject of a scenario's faults (control-plane faults need the proxy), each naming its field. */
+  check(s: Scenario): { path: string; message: string }[] {
+    if (this.deps.proxy) return [];
+    return s.faults.flatMap((f, i) => (f.kind === 'control-plane-errors' || f.kind === 'control-plane-delay'
+      ? [{ path: `faults[${i}].kind`, message: `${f.kind} needs the coordinator's control-plane proxy, and this coordinator runs none (--fault-proxy; local up --host-access starts it)` }]
+      : []));
+  }
+
   /** Starts following a run's faults as its VMs' creation starts (a run with none costs nothing). */
   start(info: FaultRunInfo): void {
     const faults = info.scenario.faults;

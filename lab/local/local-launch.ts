@@ -15,6 +15,9 @@ export function ovnCoordinatorArgs(ovn: LocalOvn): string[] {
   return ['--ovn-nb', ovn.nb, '--ovn-sb', ovn.sb];
 }
 
+/** Where the coordinator of an emulation with host access runs its control-plane fault proxy (on that address). */
+export const FAULT_PROXY_PORT = 40051;
+
 /** Starts everything; `log` gets the lines a user sees. Resolves to the record written. */
 export async function launchLocal(dir: string, s: LocalSettings, log: (line: string) => void): Promise<LocalRecord> {
   const tokenFile = join(dir, 'token');
@@ -27,8 +30,9 @@ export async function launchLocal(dir: string, s: LocalSettings, log: (line: str
     log(`coordinator: ${coordinator} (log ${join(dir, 'coordinator.log')})`);
     const launch: CoordinatorLaunch = {
       listen: coordinator, http: `unix:${join(dir, 'coordinator-http.sock')}`, state: join(dir, 'state.db'), tokenFile, logFile: join(dir, 'coordinator.log'),
-      // With host access the vhosts reach this machine: the control-plane fault proxy listens there.
-      extraArgs: [...(s.dataplane ? ['--dataplane', s.dataplane] : []), ...(ovn ? ovnCoordinatorArgs(ovn) : []), ...(hostIp ? ['--fault-proxy', `${hostIp}:0`] : [])],
+      // With host access the vhosts reach this machine: the control-plane fault proxy listens there,
+      // on a fixed port, so the URLs agents recorded with their VMs hold after a coordinator restart.
+      extraArgs: [...(s.dataplane ? ['--dataplane', s.dataplane] : []), ...(ovn ? ovnCoordinatorArgs(ovn) : []), ...(hostIp ? ['--fault-proxy', `${hostIp}:${FAULT_PROXY_PORT}`] : [])],
     };
     const write = (pid: number): void => {
       record = {

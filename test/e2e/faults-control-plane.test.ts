@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../lab/cli/connect.js';
 import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
 import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
+import { readLocalRecord } from '../../lab/local/local-record.js';
+import { isRunning, signalRecorded } from '../../lab/local/process-record.js';
 import type { Report } from '../../coordinator/report/report.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 import { requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
@@ -53,8 +55,11 @@ faults:
   - ${fault}
 `;
 
+const runs: string[] = [];
+
 async function runToEnd(text: string): Promise<{ scenario: coordinatorV1.Scenario; report: Report }> {
   const created = await client.createScenario(text, 'yaml');
+  runs.push(created.id);
   await client.watch(created.id, () => undefined);
   return { scenario: await client.getScenario(created.id), report: JSON.parse((await client.getReport(created.id)).json) as Report };
 }
@@ -96,5 +101,25 @@ describe('control-plane faults through the proxy', () => {
     // A delayed call took at least the delay: the slowest agent port call shows it.
     const port = report.controlPlane!.endpoints.filter((e) => e.endpoint.includes('port'));
     expect(Math.max(...port.map((e) => e.max)), JSON.stringify(port)).toBeGreaterThanOrEqual(400);
+  }, 240_000);
+
+  it("deletes those runs' VMs through the proxy URLs their agents recorded, after the coordinator was killed and started again", async () => {
+    const coordinator = readLocalRecord(local)!.coordinatorProcess;
+    expect(signalRecorded(coordinator, 'SIGKILL')).toBe(true);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const now = readLocalRecord(local)!.coordinatorProcess;
+      if (now.pid !== coordinator.pid && isRunning(now) && (await client.listScenarios().then(() => true, () => false))) break;
+      if (Date.now() > deadline) throw new Error('the coordinator was not started again within 60 s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const id of runs) {
+      await client.deleteScenario(id);
+      await client.watch(id, () => undefined);
+      const gone = await client.getScenario(id);
+      expect(gone.error).toBe('');
+      expect(gone.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
+    }
+    expect(alcor.state().ports.filter((p) => p.device_owner !== 'network:router_interface')).toEqual([]);
   }, 240_000);
 });
