@@ -54,6 +54,8 @@ export interface FaultRunInfo {
 const TICK_MS = 50;
 /** The longest a fault is followed past its own span (a supervisor's backoff reaches 60 s). */
 const FOLLOW_MS = 90_000;
+/** How long a vhost fault waits for its target's agent to be connected (an earlier fault may have killed it). */
+const TARGET_WAIT_MS = 30_000;
 
 interface ActiveRun {
   readonly info: FaultRunInfo;
@@ -149,18 +151,21 @@ export class FaultInjector {
       };
       this.deps.events.on('connected', onConnected);
       try {
-        const answers = await Promise.all(r.targets.map(async (host) => {
-          const client = this.deps.agents.clientFor(host);
-          if (!client?.injectFault) throw new Error(`${host}: its agent is not connected or does not take faults`);
-          return client.injectFault({ action, forMs: f.forMs });
-        }));
-        r.details.push(...answers.map((a) => a.detail));
-        if (f.kind === 'agent-kill') await this.until(() => r.targets.every((h) => r.backMs.has(h)), FOLLOW_MS, info);
-        else if (f.kind === 'vhost-isolate') await sleep(f.forMs);
-        const backs = answers.map((a) => a.backMs);
-        r.endMs = f.kind === 'agent-kill' ? (r.targets.every((h) => r.backMs.has(h)) ? Math.max(...r.targets.map((h) => r.backMs.get(h)!)) : undefined)
-          : f.kind === 'ovs-restart' ? (backs.every((b) => b > 0) ? r.startMs! + Math.max(...backs) : undefined)
-          : r.startMs! + f.forMs;
+        // Each target on its own: one whose agent is down (an earlier fault killed it) is waited
+        // for; one that fails is told, the others still count.
+        const settled = await Promise.allSettled(r.targets.map((host) => this.inject(host, action, f.forMs, info)));
+        const done: Array<{ host: string; at: number; answer: agentV1.InjectFaultResponse }> = [];
+        const problems: string[] = [];
+        settled.forEach((x, i) => (x.status === 'fulfilled' ? done.push({ host: r.targets[i]!, ...x.value }) : problems.push(errorMessage(x.reason))));
+        r.details.push(...done.map((d) => d.answer.detail + (d.at - r.startMs! >= 1000 ? ` (its agent answered ${((d.at - r.startMs!) / 1000).toFixed(1)} s after the fault was due)` : '')));
+        if (problems.length > 0) r.problem = `not applied to ${problems.length} of ${r.targets.length} targets: ${problems.join('; ')}`;
+        if (done.length === 0) throw new Error(problems.join('; '));
+        const hit = done.map((d) => d.host);
+        if (f.kind === 'agent-kill') await this.until(() => hit.every((h) => r.backMs.has(h)), FOLLOW_MS, info);
+        else if (f.kind === 'vhost-isolate') await sleep(Math.max(...done.map((d) => d.at)) + f.forMs - since());
+        r.endMs = f.kind === 'agent-kill' ? (hit.every((h) => r.backMs.has(h)) ? Math.max(...hit.map((h) => r.backMs.get(h)!)) : undefined)
+          : f.kind === 'ovs-restart' ? (done.every((d) => d.answer.backMs > 0) ? Math.max(...done.map((d) => d.at + d.answer.backMs)) : undefined)
+          : Math.max(...done.map((d) => d.at)) + f.forMs;
         if (f.kind === 'agent-kill' && r.endMs !== undefined) r.details.push(`back after ${((r.endMs - r.startMs!) / 1000).toFixed(1)} s`);
         if (r.endMs === undefined) r.details.push('its targets did not come back while the run was followed');
       } finally {
@@ -184,6 +189,21 @@ export class FaultInjector {
     r.endMs = r.startMs! + f.forMs;
     const what = f.kind === 'control-plane-errors' ? `HTTP ${f.status} answered` : `${f.delayMs} ms added`;
     r.details.push(`${what} to ${seen.hit} of ${seen.calls} agents' control-plane calls (rate ${f.rate}) for ${f.forMs / 1000} s`);
+  }
+
+  /** Sends the fault to `host`'s agent, waiting (up to TARGET_WAIT_MS) for it to be connected; when it was sent (ms since accepted) and the answer. */
+  private async inject(host: string, action: agentV1.FaultAction, forMs: number, info: FaultRunInfo): Promise<{ at: number; answer: agentV1.InjectFaultResponse }> {
+    const deadline = Date.now() + TARGET_WAIT_MS;
+    for (;;) {
+      const client = this.deps.agents.clientFor(host);
+      if (client?.injectFault) {
+        const at = Date.now() - info.acceptedAt;
+        return { at, answer: await client.injectFault({ action, forMs }) };
+      }
+      if (client) throw new Error(`${host}: its agent does not take faults`);
+      if (Date.now() > deadline || info.stopped()) throw new Error(`${host}: its agent was not connected within ${TARGET_WAIT_MS / 1000} s`);
+      await sleep(TICK_MS * 2);
+    }
   }
 
   private async until(ok: () => boolean, ms: number, info: FaultRunInfo): Promise<void> {
