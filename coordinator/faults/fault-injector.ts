@@ -157,9 +157,12 @@ export class FaultInjector {
         const done: Array<{ host: string; at: number; answer: agentV1.InjectFaultResponse }> = [];
         const problems: string[] = [];
         settled.forEach((x, i) => (x.status === 'fulfilled' ? done.push({ host: r.targets[i]!, ...x.value }) : problems.push(errorMessage(x.reason))));
-        r.details.push(...done.map((d) => d.answer.detail + (d.at - r.startMs! >= 1000 ? ` (its agent answered ${((d.at - r.startMs!) / 1000).toFixed(1)} s after the fault was due)` : '')));
+        const due = r.startMs!;
+        r.details.push(...done.map((d) => d.answer.detail + (d.at - due >= 1000 ? ` (its agent answered ${((d.at - due) / 1000).toFixed(1)} s after the fault was due)` : '')));
         if (problems.length > 0) r.problem = `not applied to ${problems.length} of ${r.targets.length} targets: ${problems.join('; ')}`;
         if (done.length === 0) throw new Error(problems.join('; '));
+        // It started when it first hit a target (later than due when that target's agent was waited for).
+        r.startMs = Math.min(...done.map((d) => d.at));
         const hit = done.map((d) => d.host);
         if (f.kind === 'agent-kill') await this.until(() => hit.every((h) => r.backMs.has(h)), FOLLOW_MS, info);
         else if (f.kind === 'vhost-isolate') await sleep(Math.max(...done.map((d) => d.at)) + f.forMs - since());
