@@ -130,7 +130,7 @@ async function main(): Promise<number> {
     store, registry, agents: registry, logger, metrics,
     controlPlanes: {
       standalone: standaloneControlPlane({ tunnelSets, logger }),
-      alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger, ...(faultProxy ? { agentUrl: (id: string, url: string) => faultProxy.urlFor(id, url) } : {}) }),
+      alcor: alcorControlPlane({ defaultUrl: alcorUrl, agents: registry, store, logger, onCall: (c) => metrics.controlPlaneCall(c.endpoint, c.status, c.micros), ...(faultProxy ? { agentUrl: (id: string, url: string) => faultProxy.urlFor(id, url) } : {}) }),
       ovn: ovnControlPlane({ defaultNb: ovnNb, defaultSb: ovnSb, store, logger }),
     },
     ...(faultProxy ? { faultProxy } : {}),

@@ -9,7 +9,7 @@
 //
 // Every id is derived from the scenario and the object's name, so a coordinator that restarts
 // finds what it made; the ids are also recorded in the store.
-import { errorMessage, forEachBounded } from '@merak/common';
+import { type AlcorCall, errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type AlcorEndpoints, AlcorNetwork, type NodeInfo, type SecurityGroupRuleBody, alcorEndpoints } from '../alcor/alcor-network.js';
@@ -33,6 +33,8 @@ export interface AlcorDeps {
    * control-plane faults: the coordinator's fault proxy in front of it (faults/control-plane-proxy.ts).
    */
   readonly agentUrl?: (scenarioId: string, url: string) => string;
+  /** Each call the coordinator makes to Alcor, as it ends (its metrics). */
+  readonly onCall?: (c: AlcorCall) => void;
 }
 
 /** A locally administered MAC from a name (for hosts that have none to give, such as hollow ones). */
@@ -122,7 +124,7 @@ function create(deps: AlcorDeps, live: LiveScenarios): ControlPlane {
     if (typeof endpoints === 'string') throw new ControlPlaneError(endpoints);
     const stats = new CallStats();
     const net = new AlcorNetwork(endpoints, {
-      timeoutMs: settings.timeoutMs, retries: settings.retries, onCall: (c) => stats.add(c),
+      timeoutMs: settings.timeoutMs, retries: settings.retries, onCall: (c) => { stats.add(c); deps.onCall?.(c); },
       onRetry: (r) => ctx.logger.warn({ scenario: ctx.id, endpoint: r.endpoint, attempt: r.attempt, retries: r.retries, delayMs: r.delayMs, status: r.status, reason: r.reason }, 'Alcor call failed; retrying'),
     });
     const names = namesOf(ctx.id);

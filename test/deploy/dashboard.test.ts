@@ -59,6 +59,7 @@ describe('Grafana dashboard', () => {
     expect(heat?.targets?.[0]).toMatchObject({ format: 'heatmap', expr: expect.stringMatching(/merak_agent_step_duration_seconds_bucket\{step=~"\$step"/) });
     expect(exprs(/^Agents connected$/)).toMatch(/merak_coordinator_agents_connected/);
     expect(exprs(/Control-plane call latency/)).toMatch(/histogram_quantile\(0\.99, sum by \(le, endpoint\) \(rate\(merak_agent_control_plane_call_seconds_bucket/);
+    expect(exprs(/Control-plane call latency/)).toMatch(/merak_coordinator_control_plane_call_seconds_bucket/);
   });
 
   it('every panel queries Prometheus, and every metric a query or a variable names is one the agent or the coordinator exports', async () => {

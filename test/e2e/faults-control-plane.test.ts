@@ -15,7 +15,7 @@ import { readLocalRecord } from '../../lab/local/local-record.js';
 import { isRunning, signalRecorded } from '../../lab/local/process-record.js';
 import type { Report } from '../../coordinator/report/report.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
-import { requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+import { httpGet, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
 
 requireRoot();
 const prefix = uniquePrefix('c');
@@ -86,6 +86,11 @@ describe('control-plane faults through the proxy', () => {
     expect(portCalls() - before).toBeGreaterThanOrEqual(18);
     const agentsPort = report.controlPlane?.endpoints.find((e) => e.endpoint.includes('port') && e.errors > 0);
     expect(agentsPort, JSON.stringify(report.controlPlane)).toBeDefined();
+    // The metrics say it too: the agents' 5xx answers, the coordinator's own calls.
+    const agentMetrics = (await Promise.all(up.emulation.vhosts.map((v) => httpGet(v.httpSocket, '/metrics')))).map((r) => r.body).join('\n');
+    expect(agentMetrics).toMatch(/^merak_agent_control_plane_call_seconds_count\{.*outcome="5xx"\} [1-9]/m);
+    const coordinatorMetrics = await httpGet(up.record.coordinatorLaunch.http.slice('unix:'.length), '/metrics');
+    expect(coordinatorMetrics.body).toMatch(/^merak_coordinator_control_plane_call_seconds_count\{.*outcome="2xx"\} [1-9]/m);
   }, 240_000);
 
   it('control-plane-delay: every agent call is held 400 ms for 1 s; the VMs made then are slower and all ready', async () => {
