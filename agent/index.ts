@@ -6,7 +6,7 @@
 // here, or from a layer below it (common and proto from anywhere; native at the bottom).
 //   agent.ts, main.ts, config.ts, backend.ts, kernel-backend.ts, hollow-backend.ts (wiring)
 //   registration -> server (the coordinator's stream carries the same calls as the gRPC service)
-//   metrics, probe, supervisor
+//   metrics, probe, supervisor, faults (a scenario's faults done on this vhost: InjectFault)
 //   goalstate (Alcor's GoalState host agent and its data plane)
 //   overlay (per-VNI VLANs, tunnels, the neighbor table's flows)
 //   vm (VM specs, stages, executors, the ownership mark)

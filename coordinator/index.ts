@@ -4,7 +4,8 @@
 // (checked by test/architecture/layers.test.ts; main.ts and this file sit above them all).
 // server: the gRPC Coordinator service
 // engine: runs scenarios (admission, fan-out, ping test, report assembly)
-// providers: the ControlPlane interface and its implementations (standalone, alcor, ovn)
+// providers faults: the ControlPlane interface and its implementations (standalone, alcor, ovn); a
+//   scenario's injected faults and the control-plane proxy
 // tunnel-sets alcor ovn: what each control plane drives (the vhosts' tunnels, Alcor's API, OVN's databases)
 // fanout registry: agents (chunked Apply streams, who is connected)
 // plan report: where each VM goes, its addresses and ping pairs; the run's report and call statistics
