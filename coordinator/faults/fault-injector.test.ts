@@ -92,6 +92,21 @@ describe('FaultInjector', () => {
     expect(o!.endMs! - o!.startMs).toBe(100);
   });
 
+  it('a run that stops cuts a long fault short, and the proxy rule is still lifted', async () => {
+    const seen: string[] = [];
+    const proxy: ControlPlaneFaultSink = { set: () => { seen.push('set'); }, lift: () => (seen.push('lift'), { calls: 0, hit: 0 }) };
+    const injector = new FaultInjector({ ...fakeFleet(), proxy, logger });
+    let stopped = false;
+    const s = scenario([{ kind: 'control-plane-delay', at_s: 0, for_s: 3600, delay_ms: 10 }, { kind: 'vhost-isolate', at_s: 0, for_s: 3600, hosts: { count: 1 } }], 'alcor');
+    injector.start({ ...run(s, { n: 0 }), stopped: () => stopped });
+    await new Promise((r) => setTimeout(r, 100));
+    stopped = true;
+    const t0 = Date.now();
+    await injector.settle('r1');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(seen).toEqual(['set', 'lift']);
+  });
+
   it('waits for a target whose agent is down, and records one that does not take faults, without failing', async () => {
     const fleet = fakeFleet();
     let h1Back = false;

@@ -165,7 +165,7 @@ export class FaultInjector {
         r.startMs = Math.min(...done.map((d) => d.at));
         const hit = done.map((d) => d.host);
         if (f.kind === 'agent-kill') await this.until(() => hit.every((h) => r.backMs.has(h)), FOLLOW_MS, info);
-        else if (f.kind === 'vhost-isolate') await sleep(Math.max(...done.map((d) => d.at)) + f.forMs - since());
+        else if (f.kind === 'vhost-isolate') await this.until(() => false, Math.max(...done.map((d) => d.at)) + f.forMs - since(), info);
         r.endMs = f.kind === 'agent-kill' ? (hit.every((h) => r.backMs.has(h)) ? Math.max(...hit.map((h) => r.backMs.get(h)!)) : undefined)
           : f.kind === 'ovs-restart' ? (done.every((d) => d.answer.backMs > 0) ? Math.max(...done.map((d) => d.at + d.answer.backMs)) : undefined)
           : Math.max(...done.map((d) => d.at)) + f.forMs;
@@ -185,7 +185,8 @@ export class FaultInjector {
     proxy.set(info.id, r.index, { rate: f.rate, status: f.status, delayMs: f.delayMs, seed: info.scenario.seed + r.index });
     let seen = { calls: 0, hit: 0 };
     try {
-      await sleep(f.forMs);
+      // Cut short when the run stops (a coordinator shutting down does not wait out a long fault).
+      await this.until(() => false, f.forMs, info);
     } finally {
       seen = proxy.lift(info.id, r.index);
     }
