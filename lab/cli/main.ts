@@ -11,6 +11,8 @@ import { DEMO_PROVIDERS, demo, isDemoProvider } from './demo.js';
 import { localDown, localLeftovers, localSettings, localStatus, localUp } from './local.js';
 import type { CoordinatorClient } from '../coordinator-client/coordinator-client.js';
 import { phaseName, runScenario, writeReport } from './run-scenario.js';
+import { COMPARE_HELP, CompareArgumentError, readReportArgument, runCompare, thresholdsOf } from './compare.js';
+import { type Report, ReportFormatError, parseReportJson } from '@merak/coordinator';
 import { maxMetricsBase } from '../local/metrics-relay.js';
 
 const HELP = `merak: large-scale cloud emulation (Merak-TS).
@@ -51,6 +53,9 @@ Scenarios (on the local emulation's coordinator, or --coordinator ADDR):
   list                the scenarios the coordinator knows
   show ID             one scenario
   report ID           print a scenario's report and write it to --out
+  compare A B         two runs side by side (each a report.json, a folder with one, or a scenario
+                      id), the difference and a verdict per figure; exit 1 when B regressed
+                      (--threshold PCT, --floor-ms MS, --json; 'merak compare --help')
   test ID             run a scenario's connectivity test again
   delete ID           tear a scenario down on every agent (and in the control plane)
   agents              the agents registered with the coordinator
@@ -166,9 +171,11 @@ async function main(argv: string[]): Promise<number> {
       underlay: { type: 'string' }, down: { type: 'boolean', default: false }, 'host-access': { type: 'boolean', default: false },
       provider: { type: 'string', default: 'standalone' }, ovn: { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false },
       'agents-per-process': { type: 'string', default: '1' }, 'metrics-port': { type: 'string' },
+      threshold: { type: 'string' }, 'floor-ms': { type: 'string' }, json: { type: 'boolean', default: false },
     },
   });
   const [command, ...args] = positionals;
+  if (values.help && command === 'compare') return (process.stdout.write(COMPARE_HELP), 0);
   if (values.help || !command) {
     process.stdout.write(HELP);
     return command || values.help ? 0 : 2;
@@ -249,6 +256,25 @@ async function main(argv: string[]): Promise<number> {
         console.log(`\nreport written to ${writeReport(flags.out, report)}`);
         return 0;
       });
+    case 'compare': {
+      if (args.length !== 2) throw new CompareArgumentError('compare', `needs two runs, A and B (got ${args.length}); see 'merak compare --help'`);
+      // Flags first, then the files, and only then the coordinator (for ids).
+      const thresholds = thresholdsOf({ threshold: values.threshold, floorMs: values['floor-ms'] });
+      const [a, b] = [readReportArgument('A', args[0]!), readReportArgument('B', args[1]!)];
+      const fetch = async (tag: string, id: string, given: Report | undefined): Promise<{ source: string; report: Report }> => {
+        if (given) return { source: id, report: given };
+        const c = connect(flags);
+        try {
+          return { source: id, report: parseReportJson((await c.getReport(id)).json, `${tag} (scenario ${id})`) };
+        } catch (e) {
+          throw withHint(e, c);
+        } finally {
+          c.close();
+        }
+      };
+      const out = runCompare(await fetch('A', args[0]!, a), await fetch('B', args[1]!, b), { thresholds, json: values.json!, out: flags.out, print: (t) => console.log(t) });
+      return out.comparison.worse > 0 ? 1 : 0;
+    }
     case 'test':
       return withClient(flags, async (c) => {
         const t = await c.runTest(needId());
@@ -292,6 +318,6 @@ main(process.argv.slice(2)).then(
     const grpc = e as Partial<ServiceError>;
     const message = typeof grpc.code === 'number' && grpc.details !== undefined ? grpc.details : errorMessage(e);
     process.stderr.write(`merak: ${message}\n${e instanceof UsageError ? `\n${HELP}` : ''}`);
-    process.exitCode = e instanceof UsageError || e instanceof ConnectError || e instanceof InvalidArgumentError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
+    process.exitCode = e instanceof UsageError || e instanceof ConnectError || e instanceof InvalidArgumentError || e instanceof CompareArgumentError || e instanceof ReportFormatError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) ? 2 : 1;
   },
 );
