@@ -82,7 +82,8 @@ images_local_base() {
       "$mirror" "$DEBIAN_SUITE" "$mirror" "$DEBIAN_SUITE" "$security" "$DEBIAN_SUITE" >"$work/rootfs/etc/apt/sources.list"
     chroot "$work/rootfs" apt-get clean
     rm -rf "$work"/rootfs/var/lib/apt/lists/* "$work"/rootfs/var/cache/apt/*.bin "$work"/rootfs/var/log/*.log "$work"/rootfs/tmp/*
-    tar --numeric-owner -C "$work/rootfs" -c . | "$engine" import --change 'CMD ["bash"]' - "$MERAK_BASE_DEBIAN" >/dev/null
+    tar --numeric-owner -C "$work/rootfs" -c . | "$engine" import --change 'CMD ["bash"]' - "$MERAK_BASE_DEBIAN" >"$work/import.log" 2>&1 ||
+      { cat "$work/import.log" >&2; images_die "importing $MERAK_BASE_DEBIAN failed"; }
     rm -rf "$work/rootfs"
     images_say "$MERAK_BASE_DEBIAN made in $((SECONDS - start)) s"
   fi

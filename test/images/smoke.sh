@@ -21,8 +21,8 @@ now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 [[ $(id -u) == 0 ]] || fail "needs root (namespaces, privileged containers)"
-engine=$(images_engine)
-[[ $engine == podman ]] || fail "runs the containers with podman (found a Docker engine: MERAK_IMAGE_ENGINE=podman to use podman)"
+# podman always (installed from Debian when missing), Docker engine or not: `--network ns:PATH`
+# joins a namespace made here, and podman needs no daemon.
 
 # Short, unique: interface names have at most 15 characters (P + "-br", P + "v2").
 P=mks$(printf '%04x' $((RANDOM % 65536)))
@@ -168,7 +168,12 @@ say "every container exited 0 (SIGTERM; the coordinator on SIGINT too)"
 
 # ---- nothing left ---------------------------------------------------------------------------------
 for c in "$P-v0" "$P-v1" "$P-v2" "$P-coord"; do podman rm "$c" >/dev/null; done
-for ns in c v0 v1 v2; do ip netns delete "$P-$ns"; done
+# Each veth explicitly: a namespace is destroyed asynchronously after its name is gone, and its end
+# of a veth (with the pair) only then.
+for ns in c v0 v1 v2; do
+  ip link delete "$P$ns"
+  ip netns delete "$P-$ns"
+done
 ip link delete "$P-br"
 left=$( { podman ps -a --format '{{.Names}}' | grep "^$P-"; ip netns list | grep "^$P-"; ip -o link show | grep -E ": $P"; } || true)
 [[ -z $left ]] || fail "left behind: $left"
