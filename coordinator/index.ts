@@ -25,7 +25,7 @@ export * from './scenario/index.js';
 export * from './plan/index.js';
 export { type OvnNames, ovnNames } from './ovn/names.js';
 export { mulberry32 } from './plan/random.js';
-export { type CompareRow, type Comparison, DEFAULT_THRESHOLDS, type Thresholds, type Verdict, compareReports } from './report/compare.js';
+export { type CompareRow, type Comparison, DEFAULT_THRESHOLDS, FIRST_REPLY_FLOOR_MS, MIN_BEYOND, type Thresholds, type Verdict, compareReports } from './report/compare.js';
 export { renderCompareHtml, renderCompareText } from './report/compare-render.js';
 export { ReportFormatError, parseReportJson } from './report/report-json.js';
 export type { Report } from './report/report.js';

@@ -1,5 +1,5 @@
 // A comparison as text (terminal), and as one self-contained HTML page like the report's.
-import type { CompareRow, Comparison, RunLabel } from './compare.js';
+import { type CompareRow, type Comparison, MIN_BEYOND, type RunLabel } from './compare.js';
 import { esc } from './svg.js';
 import { table } from './table.js';
 import { versionsLine } from './versions.js';
@@ -7,11 +7,11 @@ import { versionsLine } from './versions.js';
 const num = (x: number | null, unit: string): string => (x === null ? '-' : `${Number.isInteger(x) ? x : x.toFixed(unit === 'ms' ? 3 : 1)}${unit === 'ms' ? '' : unit}`);
 const signed = (x: number | null, unit: string): string => (x === null ? '' : `${x > 0 ? '+' : ''}${num(x, unit)}`);
 const pct = (x: number | null): string => (x === null ? '' : `${x > 0 ? '+' : ''}${x.toFixed(1)}%`);
-const VERDICT_TEXT: Record<CompareRow['verdict'], string> = { better: 'better', worse: 'WORSE', same: 'same', info: '', 'only-a': 'only in A', 'only-b': 'only in B' };
+const VERDICT_TEXT: Record<CompareRow['verdict'], string> = { better: 'better', worse: 'WORSE', same: 'same', info: '', 'few-samples': 'few samples', 'only-a': 'only in A', 'only-b': 'only in B' };
 
 export function summaryLine(c: Comparison): string {
   const same = c.rows.filter((r) => r.verdict === 'same').length;
-  return `B against A: ${c.worse} worse, ${c.better} better, ${same} the same (within ${c.thresholds.pct}% or ${c.thresholds.floorMs} ms for latencies, ${c.thresholds.pct}% for rates, exact for counts)`;
+  return `B against A: ${c.worse} worse, ${c.better} better, ${same} the same (within ${c.thresholds.pct}% or ${c.thresholds.floorMs} ms for latencies, ${c.thresholds.pct}% for rates, exact for counts; a quantile judged with ${MIN_BEYOND} samples beyond it)`;
 }
 
 const labelLine = (tag: string, l: RunLabel): string =>

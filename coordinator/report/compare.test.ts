@@ -5,7 +5,7 @@ import type { Quantiles, Report } from './report.js';
 import { ReportFormatError, parseReportJson } from './report-json.js';
 import { knownRun } from './test-support/known-run.js';
 
-const q = (p50: number, p90: number, p99: number, max = p99, count = 48): Quantiles => ({ count, p50, p90, p99, max });
+const q = (p50: number, p90: number, p99: number, max = p99, count = 1000): Quantiles => ({ count, p50, p90, p99, max });
 
 /** The known run with some figures changed (as a report.json from another run would have them). */
 function modified(r: Report, steps: Record<string, Quantiles>, more: Partial<Report> = {}): Report {
@@ -13,14 +13,15 @@ function modified(r: Report, steps: Record<string, Quantiles>, more: Partial<Rep
 }
 
 describe('compare', () => {
-  const a = knownRun();
+  // The known run's steps as if from 1,000 VMs: every quantile up to p99 has enough samples to judge.
+  const a = modified(knownRun(), { port: q(0.5, 5, 5), namespace: q(1.5, 1.5, 1.5) });
 
   it('finds nothing between a report and itself read back from JSON', () => {
     const b = parseReportJson(JSON.stringify(a), 'B');
     const c = compareReports(a, b, { a: 'a.json', b: 'b.json' });
     expect(c.worse).toBe(0);
     expect(c.better).toBe(0);
-    expect(c.rows.every((r) => r.verdict === 'same' || r.verdict === 'info')).toBe(true);
+    expect(c.rows.every((r) => ['same', 'info', 'few-samples'].includes(r.verdict))).toBe(true);
     expect(c.caveats).toEqual([]);
     // Every figure has its row: counts, rates, each quantile of each latency and step, endpoints.
     const figures = c.rows.map((r) => `${r.section}: ${r.figure}`);
@@ -30,9 +31,9 @@ describe('compare', () => {
   });
 
   it('judges latencies by the threshold and the floor, max not at all', () => {
-    // port: 0.5 -> 2 ms p50 is +300% but under the 5 ms floor; p90 5 -> 5.5 ms within 25%;
-    // p99 5 -> 12 ms beyond both; max 5 -> 500 ms is one sample. namespace 1.5 -> 0.2: under the floor.
-    const b = modified(a, { port: q(2, 5.5, 12, 500), namespace: q(0.2, 0.2, 0.2, 0.2, 50) });
+    // port: 0.5 -> 2 ms p50 is +300% but under the 10 ms floor; p90 5 -> 5.5 ms within 60%;
+    // p99 5 -> 22 ms beyond both; max 5 -> 500 ms is one sample. namespace 1.5 -> 0.2: under the floor.
+    const b = modified(a, { port: q(2, 5.5, 22, 500), namespace: q(0.2, 0.2, 0.2) });
     const c = compareReports(a, b, { a: 'A', b: 'B' });
     const verdict = (figure: string): string => c.rows.find((r) => r.figure === figure)!.verdict;
     expect(verdict('port p50')).toBe('same');
@@ -41,13 +42,25 @@ describe('compare', () => {
     expect(verdict('port max')).toBe('info');
     expect(verdict('namespace p50')).toBe('same');
     expect(c.worse).toBe(1);
-    expect(c.rows.find((r) => r.figure === 'port p99')).toMatchObject({ a: 5, b: 12, diff: 7, diffPct: 140 });
+    expect(c.rows.find((r) => r.figure === 'port p99')).toMatchObject({ a: 5, b: 22, diff: 17, diffPct: 340 });
     // A tighter floor: the p50 too.
-    expect(compareReports(a, b, { a: 'A', b: 'B' }, { pct: 25, floorMs: 1 }).rows.find((r) => r.figure === 'port p50')!.verdict).toBe('worse');
+    expect(compareReports(a, b, { a: 'A', b: 'B' }, { pct: 50, floorMs: 1 }).rows.find((r) => r.figure === 'port p50')!.verdict).toBe('worse');
     // Faster beyond both: better.
     const faster = compareReports(b, a, { a: 'B', b: 'A' });
     expect(faster.rows.find((r) => r.figure === 'port p99')!.verdict).toBe('better');
     expect(faster.worse).toBe(0);
+  });
+
+  it('judges a quantile only with enough samples beyond it in both runs, and first replies above the echo retry', () => {
+    // 48 VMs: 24 beyond p50 (judged), 4.8 beyond p90 and 0.48 beyond p99 (shown, not judged).
+    const few = knownRun();
+    const c = compareReports(few, modified(few, { port: q(30, 60, 90, 90, 48) }), { a: 'A', b: 'B' });
+    expect(c.rows.filter((r) => r.figure.startsWith('port p')).map((r) => r.verdict)).toEqual(['worse', 'few-samples', 'few-samples']);
+    const ping = (firstP50: number): Report => ({ ...a, ping: { pairsPassed: 870, pairsFailed: 0, isolationPassed: 0, isolationFailed: 0, crossHostPairs: 580, rttMs: q(0.2, 0.3, 0.5, 1, 870), firstReplyMs: q(firstP50, 90, 110, 200, 870), failedPairs: [], pairs: [], pairsNotListed: 0 } });
+    const p = compareReports(ping(5), ping(60), { a: 'A', b: 'B' });
+    // +55 ms (+1,100%) is within one echo retry; 87 samples beyond p90: judged, 8.7 beyond p99: not.
+    expect(p.rows.filter((r) => r.figure.startsWith('first reply p')).map((r) => r.verdict)).toEqual(['same', 'same', 'few-samples']);
+    expect(compareReports(ping(5), ping(120), { a: 'A', b: 'B' }).rows.find((r) => r.figure === 'first reply p50')!.verdict).toBe('worse');
   });
 
   it('counts that mean broken are exact; rates go by the threshold', () => {
@@ -55,8 +68,8 @@ describe('compare', () => {
     b.vms.failed = 3;
     b.vms.ready = 47;
     b.failures.byCode.TIMEOUT = 1;
-    b.creationRate.mean = a.creationRate.mean * 0.8; // -20%: within 25%
-    b.creationRate.peak = a.creationRate.peak * 0.5;
+    b.creationRate.mean = a.creationRate.mean * 0.6; // -40%: within 60%
+    b.creationRate.peak = a.creationRate.peak * 0.3;
     const c = compareReports(a, b as unknown as Report, { a: 'A', b: 'B' });
     const worse = c.rows.filter((r) => r.verdict === 'worse').map((r) => r.figure);
     expect(worse).toEqual(['ready', 'failed', 'failed TIMEOUT', 'creations per second, peak']);
@@ -72,6 +85,7 @@ describe('compare', () => {
 
   it('renders text and a self-contained page, worse rows named', () => {
     const c = compareReports(a, modified(a, { port: q(0.5, 50, 60) }), { a: 'run-a/report.json', b: 'run-b/report.json' });
+    expect(c.worse).toBe(2);
     const text = renderCompareText(c);
     expect(text).toMatch(/^A: run-a\/report\.json = scenario known \(s1\)/);
     expect(text).toMatch(/port p90 \(ms\)\s+5\s+50\s+\+45\s+\+900\.0%\s+WORSE/);

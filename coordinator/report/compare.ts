@@ -2,14 +2,22 @@
 // and a verdict. B is the candidate: "worse" means B regressed against A. Rendered by
 // compare-render.ts; the CLI exits non-zero when any row is worse, so it gates a CI pipeline.
 //
-// Noise: a latency is worse only when B exceeds A by more than the relative threshold AND by
-// more than an absolute floor (ms), so sub-millisecond steps (a 0.3 -> 0.5 ms namespace step is
-// +67%) do not flap; max is one sample, shown and never judged. Counts that mean broken (failed
-// VMs, failed pairs, errors) are exact: one more is worse. Rates are judged by the relative
-// threshold alone.
+// Noise (docs/reports.md has the figures it was set from): a latency is worse only when B exceeds
+// A by more than the relative threshold AND by more than an absolute floor (ms), so
+// sub-millisecond steps (a 0.3 -> 0.5 ms namespace step is +67%) do not flap. A quantile is judged
+// only when both runs have at least MIN_BEYOND samples beyond it (p50: 20 samples, p90: 100, p99:
+// 1,000): the p99 of 30 VMs is their slowest one, a single sample; max never is. The time to the
+// first ping reply moves in steps of the echo retry (100 ms at first): its floor is at least that.
+// Counts that mean broken (failed VMs, failed pairs, errors) are exact: one more is worse. Rates
+// are judged by the relative threshold alone.
 import type { Quantiles, Report } from './report.js';
 
-export type Verdict = 'better' | 'worse' | 'same' | 'info' | 'only-a' | 'only-b';
+export type Verdict = 'better' | 'worse' | 'same' | 'info' | 'few-samples' | 'only-a' | 'only-b';
+
+/** Samples each run must have beyond a quantile for it to be judged. */
+export const MIN_BEYOND = 10;
+/** The ping test's first echo retry: a first reply differs by that when one echo more is lost. */
+export const FIRST_REPLY_FLOOR_MS = 100;
 
 /** How a figure is judged. */
 type Kind =
@@ -40,7 +48,7 @@ export interface Thresholds {
 }
 
 /** The defaults, chosen from identical-seed runs on the local emulation (docs/reports.md). */
-export const DEFAULT_THRESHOLDS: Thresholds = { pct: 25, floorMs: 5 };
+export const DEFAULT_THRESHOLDS: Thresholds = { pct: 60, floorMs: 10 };
 
 export interface RunLabel {
   /** What the user named: a scenario id or a file. */
@@ -89,21 +97,25 @@ class Rows {
   readonly rows: CompareRow[] = [];
   constructor(private readonly t: Thresholds) {}
 
-  add(section: string, figure: string, unit: string, kind: Kind, a: number | undefined, b: number | undefined): void {
+  add(section: string, figure: string, unit: string, kind: Kind, a: number | undefined, b: number | undefined, t = this.t, judged = true): void {
     if (a === undefined && b === undefined) return;
     const both = a !== undefined && b !== undefined;
-    const verdict: Verdict = both ? judge(kind, a, b, this.t) : a === undefined ? 'only-b' : 'only-a';
+    const verdict: Verdict = !both ? (a === undefined ? 'only-b' : 'only-a') : judged ? judge(kind, a, b, t) : 'few-samples';
     const diff = both ? round3(b - a) : null;
     this.rows.push({ section, figure, unit, a: a ?? null, b: b ?? null, diff, diffPct: both && a !== 0 ? round3(((b - a) / Math.abs(a)) * 100) : null, verdict });
   }
 
   /** p50, p90, p99 judged as latencies, count and max shown. */
-  quantiles(section: string, figure: string, a: Quantiles | undefined, b: Quantiles | undefined): void {
+  quantiles(section: string, figure: string, a: Quantiles | undefined, b: Quantiles | undefined, minFloorMs = 0): void {
     // A figure neither run measured (no samples) is not worth a row.
     if ((a?.count ?? 0) === 0 && (b?.count ?? 0) === 0) return;
     const get = (q: Quantiles | undefined, k: keyof Quantiles): number | undefined => (q && q.count > 0 ? q[k] : undefined);
     this.add(section, `${figure} count`, '', 'info', a?.count, b?.count);
-    for (const k of ['p50', 'p90', 'p99'] as const) this.add(section, `${figure} ${k}`, 'ms', 'latency', get(a, k), get(b, k));
+    const t = { ...this.t, floorMs: Math.max(this.t.floorMs, minFloorMs) };
+    const fewest = Math.min(a?.count ?? 0, b?.count ?? 0);
+    for (const [k, p] of [['p50', 0.5], ['p90', 0.9], ['p99', 0.99]] as const) {
+      this.add(section, `${figure} ${k}`, 'ms', 'latency', get(a, k), get(b, k), t, fewest * (1 - p) >= MIN_BEYOND - 1e-9);
+    }
     this.add(section, `${figure} max`, 'ms', 'info', get(a, 'max'), get(b, 'max'));
   }
 }
@@ -154,7 +166,7 @@ export function compareReports(a: Report, b: Report, labels: { a: string; b: str
     r.add('ping', 'pairs failed', '', 'bad-count', pa?.pairsFailed, pb?.pairsFailed);
     r.add('ping', 'isolation held', '', 'good-count', pa?.isolationPassed, pb?.isolationPassed);
     r.add('ping', 'isolation broken', '', 'bad-count', pa?.isolationFailed, pb?.isolationFailed);
-    r.quantiles('ping', 'first reply', pa?.firstReplyMs, pb?.firstReplyMs);
+    r.quantiles('ping', 'first reply', pa?.firstReplyMs, pb?.firstReplyMs, FIRST_REPLY_FLOOR_MS);
     r.quantiles('ping', 'rtt', pa?.rttMs, pb?.rttMs);
   }
 

@@ -4,7 +4,7 @@
 // answers 1 when B regressed against A, so a CI pipeline can gate on it.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Comparison, DEFAULT_THRESHOLDS, type Report, type Thresholds, compareReports, parseReportJson, renderCompareHtml, renderCompareText } from '@merak/coordinator';
+import { type Comparison, DEFAULT_THRESHOLDS, FIRST_REPLY_FLOOR_MS, MIN_BEYOND, type Report, type Thresholds, compareReports, parseReportJson, renderCompareHtml, renderCompareText } from '@merak/coordinator';
 import { MerakError } from '@merak/common';
 
 export const COMPARE_HELP = `merak compare A B: two runs side by side, B against A.
@@ -20,9 +20,11 @@ of end to end, since scheduled start, the agent's whole VM and each step, the Al
 splits, each control-plane endpoint (calls, errors, retries, latency), the ping test (pairs,
 isolation, first reply, rtt); with B - A, the change in %, and a verdict:
   latencies  worse (or better) when B differs from A by more than --threshold percent of A AND
-             by more than --floor-ms: run-to-run noise of the same scenario on the same machine
-             stays within both (docs/reports.md); sub-millisecond steps cannot flap on %, max is
-             one sample and is shown, not judged
+             by more than --floor-ms (the defaults hold the noise measured between identical-seed
+             runs on a busy 2-core machine: docs/reports.md); sub-millisecond steps cannot flap
+             on %. A quantile is judged only with ${MIN_BEYOND} samples beyond it in both runs
+             (p50: 20 VMs, p90: 100, p99: 1,000), else "few samples"; max never (one sample).
+             The first ping reply's floor is at least ${FIRST_REPLY_FLOOR_MS} ms (one echo retry)
   rates      worse (or better) beyond --threshold percent
   counts     failed VMs, failed pairs, errors, retries: exact (one more is worse)
 

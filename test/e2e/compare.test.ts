@@ -1,0 +1,127 @@
+// `merak compare` on real runs of the local emulation in Alcor mode (the Alcor-compatible server
+// here, --host-access): the same scenario and seed three times, the third with a control-plane
+// delay injected through the coordinator's fault proxy. Compared as a CI job would, with the
+// built CLI on the report.json files: the two plain runs show no regression beyond the default
+// threshold (exit 0); the delayed run's slower steps are flagged and the exit code is 1.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { coordinatorV1 } from '@merak/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../lab/cli/connect.js';
+import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
+import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
+import type { Comparison } from '../../coordinator/report/compare.js';
+import type { Report } from '../../coordinator/report/report.js';
+import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
+import { requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+
+requireRoot();
+const MAIN = fileURLToPath(new URL('../../lab/dist/cli/main.js', import.meta.url));
+/** Kept after the test (ignored by git): each comparison's compare.txt, compare.json and compare.html. */
+const KEPT = fileURLToPath(new URL('../../merak-report/compare-e2e/', import.meta.url));
+const prefix = uniquePrefix('k');
+const dir = mkdtempSync(join(tmpdir(), 'merak-compare-e2e-'));
+const local = join(dir, 'local');
+const quiet = (): void => undefined;
+let up: LocalUp;
+let client: CoordinatorClient;
+let alcor: AlcorServer;
+
+beforeAll(async () => {
+  up = await localUp({ dir: local, hosts: 3, prefix, log: quiet, hostAccess: true });
+  alcor = await startAlcorServer({ mode: 'node-ports', seed: 3, host: up.emulation.hostIp!, goalState: { ncmPort: 0 } });
+  client = connect({ localDir: local });
+}, 180_000);
+
+afterAll(async () => {
+  client?.close();
+  await localDown(local, quiet).catch(() => undefined);
+  await sweepEmulation(join(local, 'emulation'), prefix);
+  await alcor?.close();
+  rmSync(dir, { recursive: true, force: true });
+}, 180_000);
+
+/**
+ * 30 VMs on 3 vhosts in Alcor mode, seed 7, 10 a second (so a VM's steps time its own calls, not
+ * a queue behind the others), a ping test; `fault` adds one.
+ */
+const scenario = (name: string, fault?: string): string => `
+name: ${prefix}-${name}
+seed: 7
+provider: alcor
+alcor:
+  endpoints: { vpc: ${alcor.urls.vpc}, subnet: ${alcor.urls.subnet}, route: ${alcor.urls.route}, port: ${alcor.urls.port}, node: ${alcor.urls.node}, sg: ${alcor.urls.sg} }
+  project_id: proj-${prefix}-${name}
+hosts: { count: 3 }
+schedule: { type: rps, rate: 10 }
+vpcs: [{ name: vpc1, cidr: 10.9.0.0/16, subnets: [{ name: s, cidr: 10.9.0.0/16, gateway: 10.9.0.1, vms: 30 }] }]
+test: { type: ping, sample_pairs: 200 }
+${fault ? `faults:\n  - ${fault}\n` : ''}`;
+
+/** Runs `text` to its end, writes its report.json to its own folder, deletes it; the folder. */
+async function run(name: string, text: string): Promise<string> {
+  const created = await client.createScenario(text, 'yaml');
+  await client.watch(created.id, () => undefined);
+  const s = await client.getScenario(created.id);
+  expect(s.error, name).toBe('');
+  expect(s.vms, name).toMatchObject({ requested: 30, ready: 30, failed: 0 });
+  const out = join(dir, name);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'report.json'), (await client.getReport(created.id)).json);
+  await client.deleteScenario(created.id);
+  await client.watch(created.id, () => undefined);
+  expect((await client.getScenario(created.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
+  return out;
+}
+
+function compare(a: string, b: string): { code: number | null; text: string; comparison: Comparison } {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -b)`);
+  const out = join(KEPT, `${a.split('/').at(-1)}-${b.split('/').at(-1)}`);
+  const r = spawnSync(process.execPath, [MAIN, 'compare', a, b, '--out', out, '--local-dir', '/nonexistent/merak-compare-test'], { encoding: 'utf8', timeout: 30_000 });
+  expect(r.stderr).toBe('');
+  writeFileSync(join(out, 'compare.txt'), r.stdout);
+  return { code: r.status, text: r.stdout, comparison: JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as Comparison };
+}
+
+describe('merak compare on real runs', () => {
+  let plain: string;
+  let again: string;
+  let delayed: string;
+
+  it('runs the scenario twice as it is and once with every control-plane call delayed 150 ms', async () => {
+    // The first run on a fresh emulation pays for what starts cold (measured 1.5-2x slower at
+    // every step): a warm-up run first, as a CI job comparing versions would do too.
+    await run('warm-up', scenario('warm-up'));
+    plain = await run('plain', scenario('plain'));
+    again = await run('again', scenario('again'));
+    delayed = await run('delayed', scenario('delayed', '{ kind: control-plane-delay, at_s: 0, for_s: 4, delay_ms: 150 }'));
+    const d = JSON.parse(readFileSync(join(delayed, 'report.json'), 'utf8')) as Report;
+    expect(d.faults?.[0]).toMatchObject({ kind: 'control-plane-delay' });
+  }, 300_000);
+
+  it('two identical-seed runs: no regression beyond the threshold, exit 0', () => {
+    const { code, text, comparison } = compare(plain, again);
+    expect(comparison.worse, text).toBe(0);
+    expect(code).toBe(0);
+    // Every figure was there to compare: each step's p50 judged (30 VMs: too few for p90 and p99), Alcor's endpoints, the ping test.
+    const steps = comparison.rows.filter((r) => r.section === 'steps' && r.figure.endsWith(' p50'));
+    expect(steps.map((r) => r.figure)).toEqual(expect.arrayContaining(['allocate p50', 'bind p50', 'goalstate p50', 'namespace p50']));
+    expect(steps.every((r) => r.verdict === 'same' || r.verdict === 'better'), text).toBe(true);
+    expect(comparison.rows.some((r) => r.section === 'control plane' && r.verdict === 'same')).toBe(true);
+    expect(comparison.rows.find((r) => r.figure === 'pairs failed')).toMatchObject({ a: 0, b: 0, verdict: 'same' });
+  });
+
+  it('the delayed run against the plain one: its slower steps are flagged, exit 1', () => {
+    const { code, text, comparison } = compare(plain, delayed);
+    expect(code).toBe(1);
+    const worse = comparison.rows.filter((r) => r.verdict === 'worse').map((r) => `${r.section}: ${r.figure}`);
+    // The agents' calls to Alcor (allocate: POST port, bind: PUT port) went through the proxy's delay.
+    expect(worse, text).toEqual(expect.arrayContaining(['steps: allocate p50', 'steps: bind p50']));
+    const bind = comparison.rows.find((r) => r.figure === 'bind p50')!;
+    expect(bind.diff!, text).toBeGreaterThan(100);
+    expect(text).toMatch(/^worse: .*steps: bind p50/m);
+  });
+});
