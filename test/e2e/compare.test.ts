@@ -17,6 +17,7 @@ import type { Comparison } from '../../coordinator/report/compare.js';
 import type { Report } from '../../coordinator/report/report.js';
 import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
 import { requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+import { dumpDom, screenshot } from '../report/chromium.js';
 
 requireRoot();
 const MAIN = fileURLToPath(new URL('../../lab/dist/cli/main.js', import.meta.url));
@@ -70,7 +71,9 @@ async function run(name: string, text: string): Promise<string> {
   expect(s.vms, name).toMatchObject({ requested: 30, ready: 30, failed: 0 });
   const out = join(dir, name);
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'report.json'), (await client.getReport(created.id)).json);
+  const report = await client.getReport(created.id);
+  writeFileSync(join(out, 'report.json'), report.json);
+  writeFileSync(join(out, 'report.html'), report.html);
   await client.deleteScenario(created.id);
   await client.watch(created.id, () => undefined);
   expect((await client.getScenario(created.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
@@ -101,6 +104,22 @@ describe('merak compare on real runs', () => {
     const d = JSON.parse(readFileSync(join(delayed, 'report.json'), 'utf8')) as Report;
     expect(d.faults?.[0]).toMatchObject({ kind: 'control-plane-delay' });
   }, 300_000);
+
+  it("a real run's report.html renders in headless Chromium with no error, every chart there (report.png kept)", async () => {
+    const page = join(plain, 'report.html');
+    const html = readFileSync(page, 'utf8');
+    const { stdout: dom, pageErrors } = await dumpDom(page);
+    expect(pageErrors).toEqual([]);
+    const charts = html.match(/<svg class="chart"/g)?.length ?? 0;
+    // Histogram, ready over time, stacked steps, step CDFs, end-to-end CDF, first-reply CDF.
+    expect(charts).toBe(6);
+    expect(dom.match(/<svg class="chart"/g)).toHaveLength(charts);
+    const kept = join(KEPT, 'plain');
+    mkdirSync(kept, { recursive: true });
+    for (const f of ['report.json', 'report.html']) writeFileSync(join(kept, f), readFileSync(join(plain, f)));
+    expect((await screenshot(join(kept, 'report.html'), join(kept, 'report.png'), 1100, 6000)).pageErrors).toEqual([]);
+    expect(existsSync(join(kept, 'report.png'))).toBe(true);
+  });
 
   it('two identical-seed runs: no regression beyond the threshold, exit 0', () => {
     const { code, text, comparison } = compare(plain, again);
