@@ -295,8 +295,8 @@ async function main(argv: string[]): Promise<number> {
         const { agents } = await c.listAgents();
         if (agents.length === 0) console.log('no agents registered');
         else {
-          console.log(table([['NAME', 'CONNECTED', 'ADDRESS', 'UNDERLAY', 'VERSION', 'HOLLOW'], ...agents.map((a) => [
-            a.info?.name ?? '', a.connected ? 'yes' : 'no', a.info?.address ?? '', a.info?.underlayIp ?? '', a.info?.version ?? '', a.info?.hollow ? 'yes' : 'no',
+          console.log(table([['NAME', 'CONNECTED', 'ADDRESS', 'UNDERLAY', 'VERSION', 'OVS', 'HOLLOW'], ...agents.map((a) => [
+            a.info?.name ?? '', a.connected ? 'yes' : 'no', a.info?.address ?? '', a.info?.underlayIp ?? '', a.info?.version ?? '', a.info?.ovsVersion || '-', a.info?.hollow ? 'yes' : 'no',
           ])]));
         }
         return 0;
