@@ -103,6 +103,9 @@ describe('merak compare on real runs', () => {
     delayed = await run('delayed', scenario('delayed', '{ kind: control-plane-delay, at_s: 0, for_s: 4, delay_ms: 150 }'));
     const d = JSON.parse(readFileSync(join(delayed, 'report.json'), 'utf8')) as Report;
     expect(d.faults?.[0]).toMatchObject({ kind: 'control-plane-delay' });
+    // The software that ran it, as each part said: the agents' OVS version came with their registration.
+    expect(d.versions?.agents).toEqual([{ version: expect.stringMatching(/^\d+\.\d+\.\d+$/), ovsVersion: expect.stringMatching(/^\d+\.\d+/), vhosts: 3 }]);
+    expect(d.versions?.controlPlane).toEqual({ provider: 'alcor', version: '' });
   }, 300_000);
 
   it("a real run's report.html renders in headless Chromium with no error, every chart there (report.png kept)", async () => {
