@@ -366,7 +366,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
   private finishReport(run: Run, outcome: Outcome, ping?: readonly PingOutcome[]): void {
     const cp = this.controlPlanes.get(run.spec.scenario.provider);
     const provider = run.spec.scenario.provider;
-    const versions = (hosts: readonly string[]): SoftwareVersions => softwareVersions(hosts, (h) => this.deps.registry.get(h), { provider, version: cp?.version?.() ?? '' });
+    const versions = (hosts: readonly string[]): SoftwareVersions => softwareVersions(hosts, (h) => this.deps.registry.get(h), { provider, version: cp?.version?.(run.id) ?? '' });
     assembleReport(run, { store: this.deps.store, latency: (id) => cp?.latency?.(id), faults: (plan) => this.faults.outcomes(run.id, plan, () => this.deps.store.results(run.row.seq), run.spec.acceptedAt), versions }, outcome, ping);
   }
 

@@ -74,6 +74,8 @@ interface Session {
   networkReady: boolean;
   /** while the scenario's VMs are being created */
   times: VmTimes | undefined;
+  /** The northbound schema's version, read at set-up ('' when it could not be read): OVN tells no release of its own there. */
+  nbSchema: string;
 }
 
 const DEFAULT_SETTLE_MS = 5000;
@@ -100,7 +102,7 @@ function create(deps: OvnDeps): ControlPlane {
     const stats = new CallStats();
     const nb = new OvnDatabase(nbEndpoint, 'OVN_Northbound', settings.timeoutMs);
     const made: Session = {
-      settings, nbEndpoint, sbEndpoint: settings.sb ?? deps.defaultSb, names, topo, nb, writer: new NbTopologyWriter(nb, topo, stats), stats, networkReady: false, times: undefined,
+      settings, nbEndpoint, sbEndpoint: settings.sb ?? deps.defaultSb, names, topo, nb, writer: new NbTopologyWriter(nb, topo, stats), stats, networkReady: false, times: undefined, nbSchema: '',
     };
     sessions.set(ctx.id, made);
     byShort.set(shortId(ctx.id), ctx.id);
@@ -157,6 +159,11 @@ function create(deps: OvnDeps): ControlPlane {
         }
       }
       const out = await s.writer.ensureNetwork();
+      // For the report: a version is only a label there, so a failed read costs nothing but it.
+      s.nbSchema = await s.nb.connected().then((c) => c.call('get_schema', ['OVN_Northbound'])).then((r) => {
+        const v = (r as { version?: unknown } | null)?.version;
+        return typeof v === 'string' ? v : '';
+      }, () => '');
       for (const x of out.ids) deps.store.putControlPlaneObject(ctx.seq, `ovn-${x.kind}`, x.name, x.uuid);
       s.networkReady = true;
       s.times = new VmTimes(ctx.plan);
@@ -196,6 +203,11 @@ function create(deps: OvnDeps): ControlPlane {
 
     latency(scenarioId: string): EndpointLatency[] | undefined {
       return sessions.get(scenarioId)?.stats.summary();
+    },
+
+    version(scenarioId: string): string {
+      const v = sessions.get(scenarioId)?.nbSchema;
+      return v ? `northbound schema ${v}` : '';
     },
 
     async vmSteps(ctx) {

@@ -60,8 +60,8 @@ export interface ControlPlane {
   observe?(ctx: ScenarioContext, result: agentV1.VmResult): void;
   /** Per endpoint, the latency of the calls made for a scenario (for its report). */
   latency?(scenarioId: string): EndpointLatency[] | undefined;
-  /** Its own software version, for reports, where its API tells one ('' or absent: not known). */
-  version?(): string;
+  /** Its software version for a scenario's report, where its API tells one ('' or absent: not known). */
+  version?(scenarioId: string): string;
   /**
    * After the fan-out: the steps timed on the coordinator's side per VM index (OVN: NB write,
    * bound, up), merged into the VMs' stored results so the report's step quantiles include them.

@@ -2,7 +2,7 @@
 // ready at once) and a real OVN central: each chunk's ports are in NB before it is sent, one
 // transaction per chunk, the report carries the OVN split and the NB transactions, and delete
 // leaves nothing of the scenario in NB.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -17,7 +17,7 @@ import { AgentRegistry } from '../../coordinator/registry/agent-registry.js';
 import { ScenarioValidationError } from '../../coordinator/scenario/index.js';
 import { createCoordinatorService } from '../../coordinator/server/coordinator-service.js';
 import { Store } from '../../coordinator/store/store.js';
-import { type OvnCentral, startOvnCentral } from '../fixtures/ovn-central.js';
+import { NB_SCHEMA, type OvnCentral, startOvnCentral } from '../fixtures/ovn-central.js';
 import { logger, nbRowsOf, rowsOfScenario, waitUntil } from './helpers.js';
 
 const TOKEN = 'ovn-engine-token';
@@ -89,6 +89,9 @@ describe('engine in OVN mode (hollow agents, real OVN central)', () => {
     expect(chunkWrites).toMatchObject({ count: 6, errors: 0 });
     expect(r.ovn).toMatchObject({ vms: 18, nbWriteMs: { count: 18 } });
     expect(r.latencyMs.steps['nb-write']!.count).toBe(18);
+    // The control plane's version as its northbound database tells it (the schema this central serves).
+    const schema = JSON.parse(readFileSync(NB_SCHEMA, 'utf8')) as { version: string };
+    expect(r.versions?.controlPlane).toEqual({ provider: 'ovn', version: `northbound schema ${schema.version}` });
 
     engine.delete(created.id);
     await engine.settled(created.id);
