@@ -58,6 +58,14 @@ t=$(now)
 "$ROOT/images/build.sh" --engine podman --tag "$TAG" | tee "$WORK/build.txt"
 say "images built in $(since "$t") s"
 images_podman_conf "$WORK"
+# The coordinator's better-sqlite3 is built without the cleanup hook of Node 24.19's ObjectWrap
+# (images/coordinator/Dockerfile, docs/images.md): only that hook's destructor calls this function,
+# whose assertion aborted the coordinator now and then; a start/stop below would catch it only by luck.
+addon=/opt/merak/node_modules/better-sqlite3/build/Release/better_sqlite3.node
+if podman run --rm --entrypoint grep "localhost/merak/coordinator:$TAG" -q -a RemoveEnvironmentCleanupHook "$addon"; then
+  fail "the coordinator's $addon calls node::RemoveEnvironmentCleanupHook: built with Node 24.19's ObjectWrap hook"
+fi
+podman run --rm --entrypoint test "localhost/merak/coordinator:$TAG" -s "$addon" || fail "no $addon in the coordinator image"
 
 # ---- the underlay: a bridge, a namespace and a veth per container --------------------------------
 ip link add "$P-br" type bridge
