@@ -100,6 +100,8 @@ export class Plan {
   private readonly slots: readonly SubnetSlot[];
   private readonly slotByKey: ReadonlyMap<string, SubnetSlot>;
   private readonly macSalt: string;
+  /** Every VM id starts with it: the scenario's name and a dash. */
+  private readonly idPrefix: string;
 
   constructor(readonly scenario: Scenario, hosts: readonly string[], private readonly tag: string) {
     if (hosts.length === 0) throw new Error('a plan needs at least one host');
@@ -128,6 +130,7 @@ export class Plan {
     }
     this.hostOf = place(scenario, total, hosts);
     this.offsets = schedule(scenario, total);
+    this.idPrefix = `${scenario.name}-`;
     this.macSalt = hex2(createHash('sha1').update(scenario.name).digest()[0]!);
   }
 
@@ -156,13 +159,16 @@ export class Plan {
 
   /** The VM index of an id this plan made, or undefined. */
   indexOf(id: string): number | undefined {
-    const prefix = `${this.scenario.name}-`;
+    // Called once per VM result: cut the id at its last two dashes rather than split it.
+    const prefix = this.idPrefix;
     if (!id.startsWith(prefix)) return undefined;
-    const parts = id.slice(prefix.length).split('-');
-    if (parts.length !== 3) return undefined;
-    const slot = this.slotByKey.get(`${parts[0]}-${parts[1]}`);
-    const j = Number(parts[2]);
-    if (!slot || !Number.isInteger(j) || j < 0 || j >= slot.members.length || String(j) !== parts[2]) return undefined;
+    const last = id.lastIndexOf('-');
+    const middle = id.lastIndexOf('-', last - 1);
+    if (middle < prefix.length || id.indexOf('-', prefix.length) !== middle) return undefined;
+    const slot = this.slotByKey.get(id.slice(prefix.length, last));
+    const digits = id.slice(last + 1);
+    const j = Number(digits);
+    if (!slot || !Number.isInteger(j) || j < 0 || j >= slot.members.length || String(j) !== digits) return undefined;
     return slot.members[j];
   }
 

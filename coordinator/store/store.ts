@@ -84,6 +84,8 @@ const UPGRADES: Readonly<Record<number, string>> = {
       DROP TABLE vm_results_v4; ${RESULTS_INDEX}`,
 };
 const ROWS_PER_INSERT = 64;
+/** Parameters of one result row in the INSERT. */
+const RESULT_PARAMS = 10;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS scenarios (
@@ -115,6 +117,7 @@ export class Store {
   private readonly db: Database.Database;
   private readonly insertResult: Database.Statement;
   private readonly insertResults: Database.Statement;
+  private readonly resultParams: unknown[] = new Array<unknown>(ROWS_PER_INSERT * RESULT_PARAMS).fill(null);
 
   /** `path` ':memory:' for tests; a file otherwise (created if missing). */
   constructor(path: string) {
@@ -195,15 +198,31 @@ export class Store {
    * earlier one.
    */
   recordResults(seq: number, rows: readonly VmResultRow[]): void {
-    const params = (r: VmResultRow): unknown[] => [seq, r.vmIndex, VM_PHASE_CODE[r.phase], Math.round(r.atMs), r.totalMicros, r.steps, r.errorCode || null, r.errorStep || null, r.errorMessage || null, r.ip];
+    // Parameters written into one reused array: a million results make no garbage here.
+    const params = this.resultParams;
+    const put = (target: unknown[], at: number, r: VmResultRow): void => {
+      target[at] = seq;
+      target[at + 1] = r.vmIndex;
+      target[at + 2] = VM_PHASE_CODE[r.phase];
+      target[at + 3] = Math.round(r.atMs);
+      target[at + 4] = r.totalMicros;
+      target[at + 5] = r.steps;
+      target[at + 6] = r.errorCode || null;
+      target[at + 7] = r.errorStep || null;
+      target[at + 8] = r.errorMessage || null;
+      target[at + 9] = r.ip;
+    };
     this.db.transaction(() => {
       let i = 0;
       for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
-        const batch: unknown[] = [];
-        for (let k = i; k < i + ROWS_PER_INSERT; k++) batch.push(...params(rows[k]!));
-        this.insertResults.run(batch);
+        for (let k = 0; k < ROWS_PER_INSERT; k++) put(params, k * RESULT_PARAMS, rows[i + k]!);
+        this.insertResults.run(params);
       }
-      for (; i < rows.length; i++) this.insertResult.run(params(rows[i]!));
+      const one = new Array<unknown>(RESULT_PARAMS);
+      for (; i < rows.length; i++) {
+        put(one, 0, rows[i]!);
+        this.insertResult.run(one);
+      }
     })();
   }
 
