@@ -4,58 +4,34 @@
 // built CLI on the report.json files: the two plain runs show no regression beyond the default
 // threshold (exit 0); the delayed run's slower steps are flagged and the exit code is 1.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coordinatorV1 } from '@merak/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
-import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
+import { describe, expect, it } from 'vitest';
 import type { Comparison } from '../../coordinator/report/compare.js';
 import type { Report } from '../../coordinator/report/report.js';
-import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
-import { requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+import { useAlcorEmulation } from '../fixtures/alcor-emulation.js';
+import { requireRoot } from '../fixtures/local-emulation.js';
 import { dumpDom, screenshot } from '../report/chromium.js';
 
 requireRoot();
 const MAIN = fileURLToPath(new URL('../../lab/dist/cli/main.js', import.meta.url));
 /** Kept after the test (ignored by git): each comparison's compare.txt, compare.json and compare.html. */
 const KEPT = fileURLToPath(new URL('../../merak-report/compare-e2e/', import.meta.url));
-const prefix = uniquePrefix('k');
-const dir = mkdtempSync(join(tmpdir(), 'merak-compare-e2e-'));
-const local = join(dir, 'local');
-const quiet = (): void => undefined;
-let up: LocalUp;
-let client: CoordinatorClient;
-let alcor: AlcorServer;
-
-beforeAll(async () => {
-  up = await localUp({ dir: local, hosts: 3, prefix, log: quiet, hostAccess: true });
-  alcor = await startAlcorServer({ mode: 'node-ports', seed: 3, host: up.emulation.hostIp!, goalState: { ncmPort: 0 } });
-  client = connect({ localDir: local });
-}, 180_000);
-
-afterAll(async () => {
-  client?.close();
-  await localDown(local, quiet).catch(() => undefined);
-  await sweepEmulation(join(local, 'emulation'), prefix);
-  await alcor?.close();
-  rmSync(dir, { recursive: true, force: true });
-}, 180_000);
+const emu = useAlcorEmulation({ letter: 'k', seed: 3, dirName: 'merak-compare-e2e-' });
 
 /**
  * 30 VMs on 3 vhosts in Alcor mode, seed 7, 10 a second (so a VM's steps time its own calls, not
  * a queue behind the others), a ping test; `fault` adds one.
  */
 const scenario = (name: string, fault?: string): string => `
-name: ${prefix}-${name}
+name: ${emu.prefix}-${name}
 seed: 7
 provider: alcor
 alcor:
-  endpoints: { vpc: ${alcor.urls.vpc}, subnet: ${alcor.urls.subnet}, route: ${alcor.urls.route}, port: ${alcor.urls.port}, node: ${alcor.urls.node}, sg: ${alcor.urls.sg} }
-  project_id: proj-${prefix}-${name}
+  endpoints: { vpc: ${emu.alcor.urls.vpc}, subnet: ${emu.alcor.urls.subnet}, route: ${emu.alcor.urls.route}, port: ${emu.alcor.urls.port}, node: ${emu.alcor.urls.node}, sg: ${emu.alcor.urls.sg} }
+  project_id: proj-${emu.prefix}-${name}
 hosts: { count: 3 }
 schedule: { type: rps, rate: 10 }
 vpcs: [{ name: vpc1, cidr: 10.9.0.0/16, subnets: [{ name: s, cidr: 10.9.0.0/16, gateway: 10.9.0.1, vms: 30 }] }]
@@ -64,19 +40,19 @@ ${fault ? `faults:\n  - ${fault}\n` : ''}`;
 
 /** Runs `text` to its end, writes its report.json to its own folder, deletes it; the folder. */
 async function run(name: string, text: string): Promise<string> {
-  const created = await client.createScenario(text, 'yaml');
-  await client.watch(created.id, () => undefined);
-  const s = await client.getScenario(created.id);
+  const created = await emu.client.createScenario(text, 'yaml');
+  await emu.client.watch(created.id, () => undefined);
+  const s = await emu.client.getScenario(created.id);
   expect(s.error, name).toBe('');
   expect(s.vms, name).toMatchObject({ requested: 30, ready: 30, failed: 0 });
-  const out = join(dir, name);
+  const out = join(emu.dir, name);
   mkdirSync(out, { recursive: true });
-  const report = await client.getReport(created.id);
+  const report = await emu.client.getReport(created.id);
   writeFileSync(join(out, 'report.json'), report.json);
   writeFileSync(join(out, 'report.html'), report.html);
-  await client.deleteScenario(created.id);
-  await client.watch(created.id, () => undefined);
-  expect((await client.getScenario(created.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
+  await emu.client.deleteScenario(created.id);
+  await emu.client.watch(created.id, () => undefined);
+  expect((await emu.client.getScenario(created.id)).phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
   return out;
 }
 

@@ -3,49 +3,23 @@
 // stands between the agents and the Alcor-compatible server; while a fault lasts it answers the
 // agents' calls with an error status, or holds them back, and the report says how many calls it
 // hit and what that did to the VMs. Calls pass through untouched outside the fault.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
-import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
+import { describe, expect, it } from 'vitest';
 import { readLocalRecord } from '../../lab/local/local-record.js';
 import { isRunning, signalRecorded } from '../../lab/local/process-record.js';
 import type { Report } from '../../coordinator/report/report.js';
-import { type AlcorServer, startAlcorServer } from '../alcor/index.js';
-import { httpGet, requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+import { useAlcorEmulation } from '../fixtures/alcor-emulation.js';
+import { httpGet, requireRoot } from '../fixtures/local-emulation.js';
 
 requireRoot();
-const prefix = uniquePrefix('c');
-const dir = mkdtempSync(join(tmpdir(), 'merak-cp-faults-'));
-const local = join(dir, 'local');
-const quiet = (): void => undefined;
-let up: LocalUp;
-let client: CoordinatorClient;
-let alcor: AlcorServer;
-
-beforeAll(async () => {
-  up = await localUp({ dir: local, hosts: 3, prefix, log: quiet, hostAccess: true });
-  alcor = await startAlcorServer({ mode: 'node-ports', seed: 5, host: up.emulation.hostIp!, goalState: { ncmPort: 0 } });
-  client = connect({ localDir: local });
-}, 180_000);
-
-afterAll(async () => {
-  client?.close();
-  await localDown(local, quiet).catch(() => undefined);
-  await sweepEmulation(join(local, 'emulation'), prefix);
-  await alcor?.close();
-  rmSync(dir, { recursive: true, force: true });
-}, 180_000);
+const emu = useAlcorEmulation({ letter: 'c', seed: 5, dirName: 'merak-cp-faults-' });
 
 /** 9 VMs over ~2 s in Alcor mode, the fault given; retries outlast a 1 s fault (200 ms doubling: 3 s over 4 retries). */
 const scenario = (name: string, fault: string): string => `
-name: ${prefix}-${name}
+name: ${emu.prefix}-${name}
 provider: alcor
 alcor:
-  endpoints: { vpc: ${alcor.urls.vpc}, subnet: ${alcor.urls.subnet}, route: ${alcor.urls.route}, port: ${alcor.urls.port}, node: ${alcor.urls.node}, sg: ${alcor.urls.sg} }
+  endpoints: { vpc: ${emu.alcor.urls.vpc}, subnet: ${emu.alcor.urls.subnet}, route: ${emu.alcor.urls.route}, port: ${emu.alcor.urls.port}, node: ${emu.alcor.urls.node}, sg: ${emu.alcor.urls.sg} }
   retries: 4
 hosts: { count: 3 }
 vpcs: [{ name: vpc1, cidr: 10.8.0.0/16, subnets: [{ name: s, cidr: 10.8.0.0/16, gateway: 10.8.0.1, vms: 9 }] }]
@@ -58,14 +32,14 @@ faults:
 const runs: string[] = [];
 
 async function runToEnd(text: string): Promise<{ scenario: coordinatorV1.Scenario; report: Report }> {
-  const created = await client.createScenario(text, 'yaml');
+  const created = await emu.client.createScenario(text, 'yaml');
   runs.push(created.id);
-  await client.watch(created.id, () => undefined);
-  return { scenario: await client.getScenario(created.id), report: JSON.parse((await client.getReport(created.id)).json) as Report };
+  await emu.client.watch(created.id, () => undefined);
+  return { scenario: await emu.client.getScenario(created.id), report: JSON.parse((await emu.client.getReport(created.id)).json) as Report };
 }
 
 /** The port calls the Alcor server saw from the agents (the coordinator makes none). */
-const portCalls = (): number => alcor.calls.all().filter((c) => c.service === 'port').length;
+const portCalls = (): number => emu.alcor.calls.all().filter((c) => c.service === 'port').length;
 
 describe('control-plane faults through the proxy', () => {
   it('control-plane-errors: the agents get 503 for 1 s, retry past it, every VM is made, and the report counts the calls hit', async () => {
@@ -87,9 +61,9 @@ describe('control-plane faults through the proxy', () => {
     const agentsPort = report.controlPlane?.endpoints.find((e) => e.endpoint.includes('port') && e.errors > 0);
     expect(agentsPort, JSON.stringify(report.controlPlane)).toBeDefined();
     // The metrics say it too: the agents' 5xx answers, the coordinator's own calls.
-    const agentMetrics = (await Promise.all(up.emulation.vhosts.map((v) => httpGet(v.httpSocket, '/metrics')))).map((r) => r.body).join('\n');
+    const agentMetrics = (await Promise.all(emu.up.emulation.vhosts.map((v) => httpGet(v.httpSocket, '/metrics')))).map((r) => r.body).join('\n');
     expect(agentMetrics).toMatch(/^merak_agent_control_plane_call_seconds_count\{.*outcome="5xx"\} [1-9]/m);
-    const coordinatorMetrics = await httpGet(up.record.coordinatorLaunch.http.slice('unix:'.length), '/metrics');
+    const coordinatorMetrics = await httpGet(emu.up.record.coordinatorLaunch.http.slice('unix:'.length), '/metrics');
     expect(coordinatorMetrics.body).toMatch(/^merak_coordinator_control_plane_call_seconds_count\{.*outcome="2xx"\} [1-9]/m);
   }, 240_000);
 
@@ -109,22 +83,22 @@ describe('control-plane faults through the proxy', () => {
   }, 240_000);
 
   it("deletes those runs' VMs through the proxy URLs their agents recorded, after the coordinator was killed and started again", async () => {
-    const coordinator = readLocalRecord(local)!.coordinatorProcess;
+    const coordinator = readLocalRecord(emu.local)!.coordinatorProcess;
     expect(signalRecorded(coordinator, 'SIGKILL')).toBe(true);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const now = readLocalRecord(local)!.coordinatorProcess;
-      if (now.pid !== coordinator.pid && isRunning(now) && (await client.listScenarios().then(() => true, () => false))) break;
+      const now = readLocalRecord(emu.local)!.coordinatorProcess;
+      if (now.pid !== coordinator.pid && isRunning(now) && (await emu.client.listScenarios().then(() => true, () => false))) break;
       if (Date.now() > deadline) throw new Error('the coordinator was not started again within 60 s');
       await new Promise((r) => setTimeout(r, 200));
     }
     for (const id of runs) {
-      await client.deleteScenario(id);
-      await client.watch(id, () => undefined);
-      const gone = await client.getScenario(id);
+      await emu.client.deleteScenario(id);
+      await emu.client.watch(id, () => undefined);
+      const gone = await emu.client.getScenario(id);
       expect(gone.error).toBe('');
       expect(gone.phase).toBe(coordinatorV1.ScenarioPhase.SCENARIO_PHASE_DELETED);
     }
-    expect(alcor.state().ports.filter((p) => p.device_owner !== 'network:router_interface')).toEqual([]);
+    expect(emu.alcor.state().ports.filter((p) => p.device_owner !== 'network:router_interface')).toEqual([]);
   }, 240_000);
 });
