@@ -168,6 +168,17 @@ function liveTunnelTx(i: number, names: ReadonlySet<string> = new Set(tunnelPort
   return out;
 }
 
+/**
+ * Waits until vswitchd on vhost i has credited every packet its datapath already forwarded to its
+ * ports' counters. It does so as its revalidators dump the datapath flows (every 500 ms, later on a
+ * busy machine), and a flow counts the packets of everything it matched: the previous test's TCP
+ * ACKs ride the same megaflow as a later echo reply and could be added after a baseline was read.
+ * `revalidator/wait` answers after a round ends; the second starts after the call, so it covers all.
+ */
+function creditDatapathStats(i: number): void {
+  for (let round = 0; round < 2; round++) execFileSync('ovs-appctl', ['-t', join(host(i).dir, 'ovs', 'ovs-vswitchd.ctl'), 'revalidator/wait'], { timeout: 30_000 });
+}
+
 /** Packets a VM's eth0 sent, from inside it. */
 const eth0Tx = (v: Vm): number => ipJson<Array<{ stats64: { tx: { packets: number } } }>>(v.spec.name, '-s', 'link', 'show', 'dev', 'eth0')[0]!.stats64.tx.packets;
 
@@ -486,10 +497,12 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     // tx_packets per packet (its rx_packets count 1). Both VMs resolve each other afresh (answered
     // on their own vhost), so no stale entry of theirs sends a unicast probe across a tunnel later,
     // while the counters are watched. vswitchd adds a datapath flow's packets to its ports'
-    // counters when it revalidates the flow (within a second or so), hence the polling.
+    // counters when it revalidates the flow (within a second or so), hence the polling, and the
+    // baseline read once all the earlier traffic is counted.
     for (const v of [prober, vm('a2')]) execFileSync('ip', ['-n', v.spec.name, 'neigh', 'flush', 'dev', 'eth0']);
     const tunnelTo = (i: number, peer: number): string => tunnelPorts(i).find((p) => p.options.remote_ip === host(peer).underlayIp && p.options.key === String(A))!.name;
     const [out, back] = [tunnelTo(0, 1), tunnelTo(1, 0)];
+    for (const i of [0, 1, 2]) creditDatapathStats(i);
     const [outBefore, backBefore] = [live(0)[out]!, live(1)[back]!];
     await expectReachable([[prober, vm('a2')]]);
     await eventually(() => [live(0)[out]! - outBefore, live(1)[back]! - backBefore], [6, 6], 'echoes and replies counted on the tunnel ports');
