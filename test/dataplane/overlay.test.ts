@@ -542,6 +542,7 @@ describe('local emulation: 3 vhosts, underlay, registration', () => {
     // tunnels (2 in tx_packets per packet, as above), none by VPC B's.
     const prober = vm('a0');
     const unused = '10.1.0.98';
+    creditDatapathStats(0);
     const before = liveTunnelTx(0);
     const sent = eth0Tx(prober);
     expect((await ping([[prober, unused]], 3, 3000)).get(`${prober.spec.name}>${unused}`)).toMatchObject({ sent: 3, received: 0 });
