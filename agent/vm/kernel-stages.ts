@@ -6,6 +6,7 @@ import { allocateStage, bindStage } from './alcor-stages.js';
 import { type CreateCtx, type KernelExecutorDeps, committerFor, ovnDepsOf, tagged } from './kernel-context.js';
 import { installedStage, markCommitted, prepareOvnPort } from './ovn-stages.js';
 import { VswitchdNotAppliedError } from '../vswitch/vswitch.js';
+import { configureEth0 } from './eth0.js';
 import { vethAlias } from './ownership.js';
 import type { VmSpec } from './spec.js';
 import { type Stage, VmFailure, codeOf } from './stages.js';
@@ -20,13 +21,10 @@ export function vmKindOf(spec: VmSpec): VmKind {
   return spec.portKind;
 }
 
-// Inside each VM: no IPv6 (its RS/DAD/MLD floods the bridge), and MTU probing as Merak did.
-// Writing all.disable_ipv6 also sets default.disable_ipv6 (the kernel's addrconf_disable_ipv6),
-// so both read 1 without a third write; the namespace has only lo when they are written.
-const VM_SYSCTLS: Array<[string, string]> = [
-  ['net.ipv6.conf.all.disable_ipv6', '1'],
-  ['net.ipv4.tcp_mtu_probing', '2'],
-];
+// Inside each VM: MTU probing as Merak did. Every sysctl write looks its path up in /proc/sys,
+// whose entries all namespaces share: the lookup compares against every namespace's own entry, so
+// its cost grows with the VMs already there (docs/performance.md). Only this one is written.
+const VM_SYSCTLS: Array<[string, string]> = [['net.ipv4.tcp_mtu_probing', '2']];
 /** A fresh namespace numbers its first device after lo as 2, so eth0 needs no lookup. */
 export const ETH0_INDEX = 2;
 
@@ -66,14 +64,7 @@ export function kernelStageTable(deps: KernelExecutorDeps): Readonly<Record<VmKi
       const { spec } = ctx;
       const vm = ctx.vm!;
       try {
-        const requests: Promise<unknown>[] = [
-          vm.linkSet('lo', { up: true }),
-          vm.addrAdd(ctx.eth0Index, spec.ip, spec.prefixLength),
-          vm.linkSet(ctx.eth0Index, { up: true }),
-        ];
-        if (spec.gateway) requests.push(vm.routeAddDefault(spec.gateway, ctx.eth0Index));
-        for (const r of spec.routes) requests.push(vm.routeAdd({ dst: r.destination, prefixLength: r.prefixLength, ifindex: ctx.eth0Index, ...(r.via ? { gateway: r.via } : {}) }));
-        await Promise.all(requests);
+        await configureEth0(vm, ctx.eth0Index, spec);
       } catch (e) {
         throw tagged('NETLINK', `configure eth0 in ${spec.name}`, e);
       }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '@merak/common';
 import { IFF } from '../netlink/index.js';
 import { NetnsHandle } from '../netns/index.js';
+import { configureEth0 } from './eth0.js';
 import { nsPath } from './kernel-context.js';
 import type { VmSpec } from './spec.js';
 import { type VmInterfaceStore, specOf } from './vm-record.js';
@@ -67,11 +68,7 @@ async function restoreOne(deps: PortRestoreDeps, spec: VmSpec): Promise<boolean>
     await deps.host.linkSet(spec.portName, { netnsFd: vm.fd!, newName: 'eth0', mac: spec.mac, mtu: spec.mtu });
     const eth0 = await vm.linkGet('eth0');
     if (!eth0) throw new Error(`eth0 did not appear in ${spec.name}`);
-    await Promise.all([vm.linkSet('lo', { up: true }), vm.addrAdd(eth0.index, spec.ip, spec.prefixLength), vm.linkSet(eth0.index, { up: true })]);
-    const routes: Promise<unknown>[] = [];
-    if (spec.gateway) routes.push(vm.routeAddDefault(spec.gateway, eth0.index));
-    for (const r of spec.routes) routes.push(vm.routeAdd({ dst: r.destination, prefixLength: r.prefixLength, ifindex: eth0.index, ...(r.via ? { gateway: r.via } : {}) }));
-    await Promise.all(routes);
+    await configureEth0(vm, eth0.index, spec);
     return true;
   } finally {
     vm.close();

@@ -9,8 +9,9 @@ import type { StopOnSignals } from '../common/lifecycle.js';
 const VM_SYSCTLS: Record<string, Array<[string, string]>> = {
   none: [],
   'disable_ipv6': [['net.ipv6.conf.all.disable_ipv6', '1']],
-  'tcp_mtu_probing': [['net.ipv4.tcp_mtu_probing', '2']],
-  'both (as the agent)': [['net.ipv6.conf.all.disable_ipv6', '1'], ['net.ipv4.tcp_mtu_probing', '2']],
+  // The agent's one sysctl: IPv6 is kept off eth0 by a link message (no address), not by a sysctl.
+  'tcp_mtu_probing (as the agent)': [['net.ipv4.tcp_mtu_probing', '2']],
+  'both (as the agent wrote them before)': [['net.ipv6.conf.all.disable_ipv6', '1'], ['net.ipv4.tcp_mtu_probing', '2']],
 };
 
 export interface KernelFigure {
