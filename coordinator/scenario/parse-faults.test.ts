@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ScenarioValidationError, parseScenario } from './index.js';
-
-function issuesOf(input: object): Array<[string, string]> {
-  try {
-    parseScenario(input);
-  } catch (e) {
-    if (e instanceof ScenarioValidationError) return e.issues.map((i) => [i.path, i.message]);
-    throw e;
-  }
-  return [];
-}
+import { parseScenario } from './index.js';
+import { issuesOf } from './test-support/issues.js';
 
 const base = { name: 'demo', hosts: { count: 3 }, vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [{ name: 's1', cidr: '10.1.0.0/24', vms: 10 }] }] };
 const alcor = { ...base, provider: 'alcor', alcor: { url: 'http://127.0.0.1' } };

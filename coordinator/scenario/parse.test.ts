@@ -1,16 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ScenarioValidationError, alcorDemoScenarioYaml, defaultDemoScenario, parseScenario } from './index.js';
-
-function issuesOf(input: string | object): Array<[string, string]> {
-  try {
-    parseScenario(input);
-  } catch (e) {
-    if (e instanceof ScenarioValidationError) return e.issues.map((i) => [i.path, i.message]);
-    throw e;
-  }
-  return [];
-}
+import { alcorDemoScenarioYaml, defaultDemoScenario, parseScenario } from './index.js';
+import { issuesOf } from './test-support/issues.js';
 
 const base = { name: 'demo', hosts: { count: 2 }, vpcs: [{ name: 'vpc1', cidr: '10.1.0.0/16', subnets: [{ name: 's1', cidr: '10.1.0.0/24', vms: 10 }] }] };
 
