@@ -3,34 +3,26 @@
 // ovs-vswitchd again; an isolated underlay comes back up), the run completes, and the report says
 // per fault what it hit, when, and what it did to the VMs.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { coordinatorV1 } from '@merak/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../lab/cli/connect.js';
-import type { CoordinatorClient } from '../../lab/coordinator-client/coordinator-client.js';
-import { type LocalUp, localDown, localUp } from '../../lab/cli/local.js';
+import { describe, expect, it } from 'vitest';
 import { readState } from '../../lab/local/emulation-state.js';
 import type { Report } from '../../coordinator/report/report.js';
-import { requireRoot, sweepEmulation, uniquePrefix } from '../fixtures/local-emulation.js';
+import { requireRoot } from '../fixtures/local-emulation.js';
+import { useLocalEmulation } from '../fixtures/local-up.js';
 
 requireRoot();
-const prefix = uniquePrefix('f');
-const dir = mkdtempSync(join(tmpdir(), 'merak-faults-'));
-const local = join(dir, 'local');
-const quiet = (): void => undefined;
-let up: LocalUp;
-let client: CoordinatorClient;
+const emu = useLocalEmulation({ letter: 'f', dirName: 'merak-faults-' });
+const { prefix, local } = emu;
 
-const vhost = (i: number): string => up.emulation.vhosts[i]!.name;
+const vhost = (i: number): string => emu.up.emulation.vhosts[i]!.name;
 const processesOf = (i: number) => readState(join(local, 'emulation'))!.vhosts[i]!.processes;
 
 async function runToEnd(text: string): Promise<{ scenario: coordinatorV1.Scenario; report: Report }> {
-  const created = await client.createScenario(text, 'yaml');
-  await client.watch(created.id, () => undefined);
-  const scenario = await client.getScenario(created.id);
-  const report = JSON.parse((await client.getReport(created.id)).json) as Report;
+  const created = await emu.client.createScenario(text, 'yaml');
+  await emu.client.watch(created.id, () => undefined);
+  const scenario = await emu.client.getScenario(created.id);
+  const report = JSON.parse((await emu.client.getReport(created.id)).json) as Report;
   return { scenario, report };
 }
 
@@ -47,18 +39,6 @@ faults:
   - ${fault}
 `;
 }
-
-beforeAll(async () => {
-  up = await localUp({ dir: local, hosts: 3, prefix, log: quiet });
-  client = connect({ localDir: local });
-}, 180_000);
-
-afterAll(async () => {
-  client?.close();
-  await localDown(local, quiet).catch(() => undefined);
-  await sweepEmulation(join(local, 'emulation'), prefix);
-  rmSync(dir, { recursive: true, force: true });
-}, 180_000);
 
 describe('faults on the local emulation', () => {
   it('agent-kill: the agent is SIGKILLed mid-run, its supervisor starts it again, its VMs are resent and the run completes', async () => {
