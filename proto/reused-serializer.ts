@@ -6,7 +6,8 @@
 // frame as soon as it is serialized (ServerInterceptingCall.serializeMessage), so the bytes are
 // handed over as a view of the reused buffer, valid until the next message is serialized.
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { CoordinatorMessage, CoordinatorService } from './gen/merak/coordinator/v1/coordinator.js';
+import { AgentMessage, CoordinatorMessage, CoordinatorService } from './gen/merak/coordinator/v1/coordinator.js';
+import { InterningReader, StringTable } from './interning-reader.js';
 
 /** BinaryWriter's state, reached past its `private` (checked when the serializer is made). */
 interface WriterState {
@@ -37,8 +38,17 @@ export function reusedSerializer<T>(encode: (message: T, writer: BinaryWriter) =
   };
 }
 
-/** The Coordinator service as the coordinator serves it: Register's messages to agents serialized by reusedSerializer. */
+const agentStrings = new StringTable();
+
+/**
+ * The Coordinator service as the coordinator serves it: Register's messages to agents serialized by
+ * reusedSerializer, and the agents' messages decoded with their short strings interned.
+ */
 export const CoordinatorServiceReused = {
   ...CoordinatorService,
-  register: { ...CoordinatorService.register, responseSerialize: reusedSerializer<CoordinatorMessage>((m, w) => CoordinatorMessage.encode(m, w)) },
+  register: {
+    ...CoordinatorService.register,
+    responseSerialize: reusedSerializer<CoordinatorMessage>((m, w) => CoordinatorMessage.encode(m, w)),
+    requestDeserialize: (value: Buffer): AgentMessage => AgentMessage.decode(new InterningReader(value, agentStrings)),
+  },
 } as const;
