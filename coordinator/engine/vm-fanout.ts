@@ -38,17 +38,24 @@ function onStalled(run: Run, env: VmFanoutEnv): NonNullable<FanoutHooks['onStall
 export async function fanOutCreates(run: Run, ctx: ScenarioContext, cp: ControlPlane, env: VmFanoutEnv): Promise<void> {
   const { plan, states } = run;
   const todo = plan.byHost((i) => states[i] === PENDING || states[i] === WAITING);
+  const { metrics } = env;
   let pending: VmResultRow[] = [];
+  // Counted per burst, not per result: a labelled counter hashes its labels on every inc.
+  let readySinceFlush = 0;
   const flush = (): void => {
     if (pending.length === 0) return;
     env.store.recordResults(run.row.seq, pending);
+    if (metrics) {
+      if (readySinceFlush > 0) metrics.vmResults.inc({ status: 'ready' }, readySinceFlush);
+      if (pending.length > readySinceFlush) metrics.vmResults.inc({ status: 'failed' }, pending.length - readySinceFlush);
+    }
+    readySinceFlush = 0;
     pending = [];
     run.updatedAt = Date.now();
     env.progress('progress');
   };
   const flusher = setInterval(flush, FLUSH_MS);
   const acceptedAt = run.spec.acceptedAt;
-  const { metrics } = env;
   try {
     await fanOut(
       [...todo].map(([h, indexes]) => ({
@@ -80,7 +87,7 @@ export async function fanOutCreates(run: Run, ctx: ScenarioContext, cp: ControlP
           const ok = r.status === agentV1.VmStatus.VM_STATUS_READY;
           if (states[i] === READY && ok) return;
           run.move(i, ok ? READY : FAILED);
-          metrics?.vmResults.inc({ status: ok ? 'ready' : 'failed' });
+          if (ok) readySinceFlush++;
           let steps = '';
           for (const s of r.steps) steps += `${steps === '' ? '' : ';'}${s.step}=${s.micros}`;
           pending.push({
