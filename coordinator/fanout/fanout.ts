@@ -128,8 +128,38 @@ export async function fanOut(
     }
   }
 
-  async function sendChunk(host: string, operations: readonly agentV1.VmOperation[]): Promise<void> {
-    let missing = operations;
+  // Applies in flight are cancelled through one listener on the fan-out's signal, not one each:
+  // an AbortSignal's listeners are a list walked on every add and remove.
+  const inFlight = new Set<AbortController>();
+  const onStop = (): void => {
+    for (const c of inFlight) c.abort();
+  };
+  signal?.addEventListener('abort', onStop, { once: true });
+
+  /**
+   * Sends operations [from, to) of `w` until each has a result. While the chunk is out only the
+   * unanswered VMs' ids and start offsets are kept, not their operations: those would outlive many
+   * young-generation collections and be copied by each. Operations are built when sent (again
+   * only to be sent again, or reported waiting or failed) and held by no frame that awaits: a
+   * suspended async function keeps its parameters and temporaries.
+   */
+  async function sendChunk(w: HostWork, from: number, to: number): Promise<void> {
+    const host = w.host;
+    /** id -> start offset (ms) of each VM without a result. */
+    const unanswered = new Map<string, number>();
+    let built = false;
+    // Set once something sent may have been made (the answer was lost): the agent looks before it makes.
+    let maybeExists = false;
+    const missing = (): agentV1.VmOperation[] => {
+      let ops = w.operations(from, to);
+      if (!built) for (const op of ops) unanswered.set(opId(op), op.startOffsetMs);
+      else ops = ops.filter((op) => unanswered.has(opId(op)));
+      built = true;
+      if (maybeExists) for (const op of ops) op.maybeExists = true;
+      return ops;
+    };
+    const applyMissing = (client: AgentPort, onResult: (r: agentV1.VmResult) => void, stop: AbortSignal): Promise<void> =>
+      client.apply({ operations: missing(), concurrency: config.vmConcurrency, startAtUnixMs }, onResult, stop);
     // When these VMs began to wait for their agent (lost or stalled); a result resets it.
     let waitingSince: number | undefined;
     let stalled = false;
@@ -137,7 +167,7 @@ export async function fanOut(
       const reason = stalled
         ? `${host}: the agent sent no result for ${seconds(config.progressDeadlineMs)} (progress deadline) and did not come back working within ${seconds(config.agentReturnTimeoutMs)}`
         : `${host}: the agent is not connected and did not come back within ${seconds(config.agentReturnTimeoutMs)}`;
-      for (const op of missing) hooks.onResult(host, undeliveredResult(op, stalled ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE', reason));
+      for (const op of missing()) hooks.onResult(host, undeliveredResult(op, stalled ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE', reason));
     };
     for (let attempt = 0; ; ) {
       const left = waitingSince === undefined ? config.agentReturnTimeoutMs : config.agentReturnTimeoutMs - (Date.now() - waitingSince);
@@ -145,34 +175,32 @@ export async function fanOut(
       // A stalled agent asked again is still waited for: its time runs out as a lost one's does.
       if (left <= 0 && (stalled || !client)) return giveUp();
       if (!client) {
-        hooks.onWaiting?.(host, missing);
+        hooks.onWaiting?.(host, missing());
         waitingSince ??= Date.now();
         if (await agents.waitFor(host, left, signal)) {
-          for (const op of missing) op.maybeExists = true;
+          maybeExists = true;
           continue;
         }
         if (signal?.aborted) return;
         return giveUp();
       }
-      const answered = new Set<string>();
       let failure: unknown;
       // The Apply is cancelled when the fan-out stops or the agent stalls.
       const stop = new AbortController();
-      const onAbort = (): void => stop.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      inFlight.add(stop);
       if (signal?.aborted) stop.abort();
-      const sent = missing;
       const watch = new ProgressWatch({
         deadlineMs: config.progressDeadlineMs, startAtUnixMs,
-        outstanding: () => sent.filter((op) => !answered.has(opId(op))),
+        outstanding: () => unanswered.values(),
         onStall: (idleMs) => {
-          hooks.onStalled?.(host, sent.length - answered.size, idleMs);
+          hooks.onStalled?.(host, unanswered.size, idleMs);
           stop.abort();
         },
       });
       try {
-        await client.apply({ operations: [...missing], concurrency: config.vmConcurrency, startAtUnixMs }, (r) => {
-          answered.add(r.id);
+        await applyMissing(client, (r) => {
+          // A repeated result (or one for a VM not in this chunk) is the hooks' to judge, as any result is.
+          unanswered.delete(r.id);
           watch.progress();
           waitingSince = undefined;
           hooks.onResult(host, r);
@@ -181,38 +209,40 @@ export async function fanOut(
         failure = e;
       } finally {
         watch.stop();
-        signal?.removeEventListener('abort', onAbort);
+        inFlight.delete(stop);
       }
-      if (answered.size > 0) missing = missing.filter((op) => !answered.has(opId(op)));
-      if (missing.length === 0 || signal?.aborted) return;
-      // What was sent may have been made (the answer was lost): the agent looks before it makes.
-      for (const op of missing) op.maybeExists = true;
+      if (unanswered.size === 0 || signal?.aborted) return;
+      maybeExists = true;
       if (watch.fired) {
         // Not a retry: the agent is lost until it registers again, and the VMs wait for it.
         stalled = true;
         waitingSince ??= Date.now();
-        agents.stalled?.(host, `no result for ${seconds(config.progressDeadlineMs)} with ${missing.length} VMs outstanding`);
+        agents.stalled?.(host, `no result for ${seconds(config.progressDeadlineMs)} with ${unanswered.size} VMs outstanding`);
         continue;
       }
       const code = statusOf(failure);
       const reason = failure instanceof Error ? failure.message : 'the agent ended the stream without a result';
       if (code !== undefined && !TRANSIENT.has(code)) {
-        for (const op of missing) hooks.onResult(host, undeliveredResult(op, status[code] ?? 'UNKNOWN', `${host}: ${reason}`));
+        for (const op of missing()) hooks.onResult(host, undeliveredResult(op, status[code] ?? 'UNKNOWN', `${host}: ${reason}`));
         return;
       }
       if (++attempt > config.retries) {
-        for (const op of missing) hooks.onResult(host, undeliveredResult(op, 'UNAVAILABLE', `${host}: ${reason} (after ${config.retries} retries)`));
+        for (const op of missing()) hooks.onResult(host, undeliveredResult(op, 'UNAVAILABLE', `${host}: ${reason} (after ${config.retries} retries)`));
         return;
       }
-      hooks.onRetry?.(host, attempt, missing.length, reason);
+      hooks.onRetry?.(host, attempt, unanswered.size, reason);
       await sleep(backoffDelay(attempt - 1, config.backoff));
     }
   }
 
   // A chunk's failures are its VMs' results (hooks.onResult), not throws; a stop stops new chunks.
-  await forEachBounded(chunks, config.agentParallelism, async (c) => {
-    if (c.work.prepare && !(await prepareChunk(c.work, c.from, c.to))) return;
-    if (signal?.aborted) return;
-    await sendChunk(c.work.host, c.work.operations(c.from, c.to));
-  }, { signal });
+  try {
+    await forEachBounded(chunks, config.agentParallelism, async (c) => {
+      if (c.work.prepare && !(await prepareChunk(c.work, c.from, c.to))) return;
+      if (signal?.aborted) return;
+      await sendChunk(c.work, c.from, c.to);
+    }, { signal });
+  } finally {
+    signal?.removeEventListener('abort', onStop);
+  }
 }

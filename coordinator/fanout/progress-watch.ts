@@ -4,15 +4,13 @@
 // deadline counts from the later of the last result and the earliest start among the VMs still
 // unanswered: VMs scheduled far in the future never make a chunk look stalled, and an agent that
 // is slow but answers never is.
-import type { agentV1 } from '@merak/proto';
-
 export interface ProgressWatchOptions {
   /** How long an outstanding chunk may go without a result. */
   readonly deadlineMs: number;
   /** The scenario's start on the agents' clock (0: the agent starts the VMs at once). */
   readonly startAtUnixMs: number;
-  /** Operations sent and not answered yet (read only when the deadline is checked). */
-  readonly outstanding: () => Iterable<agentV1.VmOperation>;
+  /** The start offsets (ms) of the operations sent and not answered yet (read only when the deadline is checked). */
+  readonly outstanding: () => Iterable<number>;
   /** Called once, when the deadline passes without progress. */
   readonly onStall: (idleMs: number) => void;
   readonly now?: () => number;
@@ -51,7 +49,7 @@ export class ProgressWatch {
   /** When the chunk has been without progress for too long (ms since the epoch). */
   private dueAt(): number {
     let earliest = Infinity;
-    for (const op of this.opts.outstanding()) earliest = Math.min(earliest, this.opts.startAtUnixMs + op.startOffsetMs);
+    for (const offsetMs of this.opts.outstanding()) earliest = Math.min(earliest, this.opts.startAtUnixMs + offsetMs);
     // Nothing outstanding: the Apply only has to end; the last result counts.
     const from = earliest === Infinity ? this.lastProgress : Math.max(this.lastProgress, earliest);
     return from + this.opts.deadlineMs;

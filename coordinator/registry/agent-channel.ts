@@ -13,6 +13,17 @@ interface Pending {
   fail(e: ServiceError): void;
 }
 
+/** A promise and what settles it (Promise.withResolvers, which Node 20 lacks). */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 export class AgentChannel {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -47,62 +58,66 @@ export class AgentChannel {
 
   /** Applies a batch; `onResult` sees each VM's result as it arrives. Rejects with the agent's status. */
   apply(req: agentV1.ApplyRequest, onResult: (r: agentV1.VmResult) => void, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let id = 0;
-      const cancel = (): void => {
-        if (!this.pending.has(id)) return;
-        this.pending.delete(id);
-        this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: id });
-        reject(statusError(status.CANCELLED, 'cancelled'));
-      };
-      id = this.start({ $case: 'apply', value: req }, (_id, finish) => ({
-        onReply: (r) => {
-          if (r.response?.$case === 'apply') for (const v of r.response.value.results) onResult(v);
-          if (!r.done) return;
-          finish();
-          signal?.removeEventListener('abort', cancel);
-          if (r.error) reject(statusError(r.error.code, r.error.message));
-          else resolve();
-        },
-        fail: (e) => {
-          signal?.removeEventListener('abort', cancel);
-          reject(e);
-        },
-      }));
-      if (signal?.aborted) cancel();
-      else signal?.addEventListener('abort', cancel, { once: true });
-    });
+    // `req` is named by no closure here: what a closure names lives as long as the call does, and
+    // a chunk's operations would then outlive many young-generation collections, copied by each.
+    const done = deferred<void>();
+    let id = 0;
+    const cancel = (): void => {
+      if (!this.pending.has(id)) return;
+      this.pending.delete(id);
+      this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: id });
+      done.reject(statusError(status.CANCELLED, 'cancelled'));
+    };
+    id = this.start({ $case: 'apply', value: req }, (_id, finish) => ({
+      onReply: (r) => {
+        if (r.response?.$case === 'apply') for (const v of r.response.value.results) onResult(v);
+        if (!r.done) return;
+        finish();
+        signal?.removeEventListener('abort', cancel);
+        if (r.error) done.reject(statusError(r.error.code, r.error.message));
+        else done.resolve();
+      },
+      fail: (e) => {
+        signal?.removeEventListener('abort', cancel);
+        done.reject(e);
+      },
+    }));
+    if (signal?.aborted) cancel();
+    else signal?.addEventListener('abort', cancel, { once: true });
+    return done.promise;
   }
 
   private unary<K extends 'ping' | 'setTunnels' | 'updateTunnels' | 'updateNeighbors' | 'info' | 'listVms' | 'injectFault', Res>(
     request: NonNullable<coordinatorV1.AgentCall['request']> & { $case: K },
     take: (r: Reply) => Res | undefined,
   ): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      this.start(request, (callId, finish) => {
-        timer = setTimeout(() => {
+    // As in apply: the closures name the call's kind, not its request (a tunnel set can be large).
+    const kind = request.$case;
+    const done = deferred<Res>();
+    let timer: NodeJS.Timeout | undefined;
+    this.start(request, (callId, finish) => {
+      timer = setTimeout(() => {
+        finish();
+        this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: callId });
+        done.reject(statusError(status.DEADLINE_EXCEEDED, `agent ${this.agent}: no answer to ${kind} within ${this.unaryDeadlineMs} ms`));
+      }, this.unaryDeadlineMs);
+      return {
+        onReply: (r) => {
+          if (!r.done) return;
           finish();
-          this.send({ heartbeatIntervalMs: 0, call: undefined, cancel: callId });
-          reject(statusError(status.DEADLINE_EXCEEDED, `agent ${this.agent}: no answer to ${request.$case} within ${this.unaryDeadlineMs} ms`));
-        }, this.unaryDeadlineMs);
-        return {
-          onReply: (r) => {
-            if (!r.done) return;
-            finish();
-            clearTimeout(timer);
-            const value = take(r);
-            if (r.error) reject(statusError(r.error.code, r.error.message));
-            else if (value === undefined) reject(statusError(status.INTERNAL, `agent ${this.agent}: a ${request.$case} reply without a ${request.$case} response`));
-            else resolve(value);
-          },
-          fail: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        };
-      });
+          clearTimeout(timer);
+          const value = take(r);
+          if (r.error) done.reject(statusError(r.error.code, r.error.message));
+          else if (value === undefined) done.reject(statusError(status.INTERNAL, `agent ${this.agent}: a ${kind} reply without a ${kind} response`));
+          else done.resolve(value);
+        },
+        fail: (e) => {
+          clearTimeout(timer);
+          done.reject(e);
+        },
+      };
     });
+    return done.promise;
   }
 
   ping(req: agentV1.PingRequest): Promise<agentV1.PingResponse> {
