@@ -91,6 +91,45 @@ export function undeliveredResult(op: agentV1.VmOperation, code: string, reason:
   return agentV1.VmResult.fromPartial({ id: v?.id ?? '', name: v?.name ?? '', status: agentV1.VmStatus.VM_STATUS_FAILED, error: { code, message: reason, step } });
 }
 
+/**
+ * A chunk's VMs without a result yet: each id's position (set once, when the chunk is first built)
+ * and a flag per position. Nothing is deleted: a Map that shrinks reallocates its table, and a
+ * chunk's table outlives young-generation collections.
+ */
+class Unanswered {
+  private readonly position = new Map<string, number>();
+  private offsets = new Float64Array(0);
+  private answered = new Uint8Array(0);
+  size = 0;
+
+  fill(ops: readonly agentV1.VmOperation[]): void {
+    this.offsets = new Float64Array(ops.length);
+    this.answered = new Uint8Array(ops.length);
+    ops.forEach((op, k) => {
+      this.position.set(opId(op), k);
+      this.offsets[k] = op.startOffsetMs;
+    });
+    this.size = ops.length;
+  }
+
+  has(id: string): boolean {
+    const k = this.position.get(id);
+    return k !== undefined && this.answered[k] === 0;
+  }
+
+  answer(id: string): void {
+    const k = this.position.get(id);
+    if (k === undefined || this.answered[k] === 1) return;
+    this.answered[k] = 1;
+    this.size--;
+  }
+
+  /** The start offsets (ms) of the VMs still without a result. */
+  *startOffsets(): Generator<number> {
+    for (let k = 0; k < this.answered.length; k++) if (this.answered[k] === 0) yield this.offsets[k]!;
+  }
+}
+
 /** "600 s", "2.5 s": durations in reasons, tenths only where they matter. */
 const seconds = (ms: number): string => `${ms >= 10_000 ? Math.round(ms / 1000) : Math.round(ms / 100) / 10} s`;
 
@@ -145,14 +184,13 @@ export async function fanOut(
    */
   async function sendChunk(w: HostWork, from: number, to: number): Promise<void> {
     const host = w.host;
-    /** id -> start offset (ms) of each VM without a result. */
-    const unanswered = new Map<string, number>();
+    const unanswered = new Unanswered();
     let built = false;
     // Set once something sent may have been made (the answer was lost): the agent looks before it makes.
     let maybeExists = false;
     const missing = (): agentV1.VmOperation[] => {
       let ops = w.operations(from, to);
-      if (!built) for (const op of ops) unanswered.set(opId(op), op.startOffsetMs);
+      if (!built) unanswered.fill(ops);
       else ops = ops.filter((op) => unanswered.has(opId(op)));
       built = true;
       if (maybeExists) for (const op of ops) op.maybeExists = true;
@@ -191,7 +229,7 @@ export async function fanOut(
       if (signal?.aborted) stop.abort();
       const watch = new ProgressWatch({
         deadlineMs: config.progressDeadlineMs, startAtUnixMs,
-        outstanding: () => unanswered.values(),
+        outstanding: () => unanswered.startOffsets(),
         onStall: (idleMs) => {
           hooks.onStalled?.(host, unanswered.size, idleMs);
           stop.abort();
@@ -200,7 +238,7 @@ export async function fanOut(
       try {
         await applyMissing(client, (r) => {
           // A repeated result (or one for a VM not in this chunk) is the hooks' to judge, as any result is.
-          unanswered.delete(r.id);
+          unanswered.answer(r.id);
           watch.progress();
           waitingSince = undefined;
           hooks.onResult(host, r);
