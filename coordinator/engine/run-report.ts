@@ -33,7 +33,8 @@ export function assembleReport(run: Run, deps: RunReportDeps, outcome: Outcome, 
   const report = run.withPlan((plan) => withFaults(deps.faults?.(plan), buildReport({
     scenario: { id: run.id, name: s.name, hosts: run.spec.hosts.length, provider: s.provider, acceptedAtMs: run.spec.acceptedAt, spec: s },
     total: plan.total,
-    rows: deps.store.results(run.row.seq),
+    // What arrived, when it is the whole story; the stored rows otherwise (the same rows, read back).
+    rows: run.live?.usable ? run.live.rows() : deps.store.results(run.row.seq),
     idOf: (i) => plan.vm(i).id,
     hostOf: (i) => plan.hosts[plan.hostOf[i]!]!,
     offsetOf: (i) => plan.offsets[i]!,

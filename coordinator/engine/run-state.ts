@@ -3,6 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import { Plan } from '../plan/index.js';
 import type { Report } from '../report/report.js';
+import type { LiveResults } from './live-results.js';
 import type { ControlPlaneObject } from '../report/run-summary.js';
 import type { Scenario } from '../scenario/index.js';
 import type { Store, StoredScenario } from '../store/store.js';
@@ -70,6 +71,11 @@ export class Run {
   readonly lostHosts = new Set<string>();
   /** Started by a coordinator other than this one (resumed): what it sent may exist already. */
   resumed = false;
+  /**
+   * Each VM's latest result as it arrived, for the report (not for a resumed run, whose earlier
+   * results only the store has, nor once the store's rows were changed after the fact).
+   */
+  live: LiveResults | undefined;
   /** Timeline entries written by this process (bounded: a flapping agent must not fill the store). */
   events = 0;
   private loaded: { plan: Plan; states: Uint8Array } | undefined;
@@ -154,5 +160,6 @@ export class Run {
   release(): void {
     if (this.loaded) this.vnisByHost();
     this.loaded = undefined;
+    this.live = undefined;
   }
 }

@@ -7,6 +7,7 @@ import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
 import type { PlannedVm } from '../plan/index.js';
 import { type ControlPlane, type ScenarioContext, plannedVmSpec } from '../providers/provider.js';
 import type { Store, VmResultRow } from '../store/store.js';
+import { LiveResults } from './live-results.js';
 import { DELETED, FAILED, PENDING, READY, type Run, WAITING } from './run-state.js';
 
 const FLUSH_MS = 200;
@@ -56,6 +57,9 @@ export async function fanOutCreates(run: Run, ctx: ScenarioContext, cp: ControlP
   };
   const flusher = setInterval(flush, FLUSH_MS);
   const acceptedAt = run.spec.acceptedAt;
+  // The report reads what arrived, unless a control plane adds steps to the stored rows afterwards
+  // (OVN) or the run was started by another coordinator (its earlier results are only stored).
+  if (!run.resumed && !cp.vmSteps) run.live ??= new LiveResults(plan.total);
   try {
     await fanOut(
       [...todo].map(([h, indexes]) => ({
@@ -90,10 +94,12 @@ export async function fanOutCreates(run: Run, ctx: ScenarioContext, cp: ControlP
           if (ok) readySinceFlush++;
           let steps = '';
           for (const s of r.steps) steps += `${steps === '' ? '' : ';'}${s.step}=${s.micros}`;
+          const atMs = Date.now() - acceptedAt;
           pending.push({
-            vmIndex: i, phase: ok ? 'ready' : 'failed', ip: ok ? r.ip : '', atMs: Date.now() - acceptedAt, totalMicros: r.totalMicros, steps,
+            vmIndex: i, phase: ok ? 'ready' : 'failed', ip: ok ? r.ip : '', atMs, totalMicros: r.totalMicros, steps,
             errorCode: r.error?.code ?? '', errorStep: r.error?.step ?? '', errorMessage: r.error?.message ?? '',
           });
+          run.live?.record(i, ok, atMs, r.totalMicros, r.steps, r.error);
           if (pending.length >= FLUSH_ROWS) flush();
         },
         onWaiting: (host, ops) => {

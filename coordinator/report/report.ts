@@ -20,8 +20,20 @@ export { pingPassed } from './ping-figures.js';
 export type { AlcorBindSplit, OvnPortSplit } from './splits.js';
 export { OVN_STEPS } from './splits.js';
 
-/** One VM's stored result, as the report reads it. */
+/** One VM's stored result. */
 export type ResultRow = VmResultRow;
+
+/** A VM's steps in the order they ran: the first `count` names and their microseconds. */
+export interface StepTimes {
+  readonly names: readonly string[];
+  readonly micros: readonly number[];
+  readonly count: number;
+}
+
+/** One VM's result as the report reads it: its steps as stored ("name=micros;…") or as they came. */
+export interface ReportRow extends Omit<VmResultRow, 'steps' | 'ip'> {
+  readonly steps: string | StepTimes;
+}
 
 /** Calls to a control-plane endpoint that failed for one reason (status and message, what varies per call masked). */
 export interface ErrorReason {
@@ -132,7 +144,8 @@ export interface ReportInput {
   readonly scenario: Omit<Report['scenario'], 'acceptedAt'> & { readonly acceptedAtMs: number };
   /** VMs in the plan. */
   readonly total: number;
-  readonly rows: Iterable<ResultRow>;
+  /** Each VM's latest result, in VM index order. */
+  readonly rows: Iterable<ReportRow>;
   readonly idOf: (vmIndex: number) => string;
   readonly hostOf: (vmIndex: number) => string;
   /** the VM's scheduled start, ms after acceptance */
@@ -163,25 +176,36 @@ export function buildReport(input: ReportInput): Report {
   const alcor = input.scenario.provider === 'alcor' ? new AlcorSplitter() : undefined;
   const ovn = input.scenario.provider === 'ovn' ? new OvnSplitter() : undefined;
   const vmSteps = new Map<string, number>();
+  // The row being read (one step function for all rows, not a closure per row).
+  let host = '';
+  let isReady = false;
+  let atMs = 0;
+  let bindMs: number | undefined;
+  let goalStateMs: number | undefined;
+  let applyMs: number | undefined;
+  const step = (name: string, ms: number): void => {
+    (steps.get(name) ?? steps.set(name, new Samples()).get(name)!).push(ms);
+    vhosts.step(host, name, ms);
+    if (isReady) stepTimeline.add(atMs, name, ms);
+    if (ovn) vmSteps.set(name, ms);
+    if (name === BIND) bindMs = ms;
+    else if (name === GOALSTATE) goalStateMs = ms;
+    else if (name === GOALSTATE_APPLY) applyMs = ms;
+  };
   for (const r of input.rows) {
     vmSteps.clear();
-    const host = input.hostOf(r.vmIndex);
-    const isReady = r.phase === 'ready';
-    let bindMs: number | undefined;
-    let goalStateMs: number | undefined;
-    let applyMs: number | undefined;
-    if (r.steps !== '') {
+    host = input.hostOf(r.vmIndex);
+    isReady = r.phase === 'ready';
+    atMs = r.atMs;
+    bindMs = undefined;
+    goalStateMs = undefined;
+    applyMs = undefined;
+    if (typeof r.steps !== 'string') {
+      for (let k = 0; k < r.steps.count; k++) step(r.steps.names[k]!, r.steps.micros[k]! / 1000);
+    } else if (r.steps !== '') {
       for (const item of r.steps.split(';')) {
         const eq = item.indexOf('=');
-        const name = item.slice(0, eq);
-        const ms = Number(item.slice(eq + 1)) / 1000;
-        (steps.get(name) ?? steps.set(name, new Samples()).get(name)!).push(ms);
-        vhosts.step(host, name, ms);
-        if (isReady) stepTimeline.add(r.atMs, name, ms);
-        if (ovn) vmSteps.set(name, ms);
-        if (name === BIND) bindMs = ms;
-        else if (name === GOALSTATE) goalStateMs = ms;
-        else if (name === GOALSTATE_APPLY) applyMs = ms;
+        step(item.slice(0, eq), Number(item.slice(eq + 1)) / 1000);
       }
     }
     // When its agent started on it, on the coordinator's clock (the agent's own time before the result).
