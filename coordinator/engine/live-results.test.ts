@@ -1,10 +1,10 @@
 import { agentV1 } from '@merak/proto';
 import { describe, expect, it } from 'vitest';
 import { type ReportInput, buildReport } from '../report/report.js';
-import { Store, type VmResultRow } from '../store/store.js';
+import { Store, type VmResultRow, stepsText } from '../store/store.js';
 import { LiveResults } from './live-results.js';
 
-/** One result as an agent sends it, and as vm-fanout stores it. */
+/** One result as an agent sends it (stored as vm-fanout stores it). */
 interface Arrival {
   readonly i: number;
   readonly ready: boolean;
@@ -16,7 +16,7 @@ interface Arrival {
 
 const storedRow = (a: Arrival): VmResultRow => ({
   vmIndex: a.i, phase: a.ready ? 'ready' : 'failed', ip: a.ready ? `10.0.0.${a.i}` : '', atMs: a.atMs, totalMicros: a.totalMicros,
-  steps: a.steps.map((s) => `${s.step}=${s.micros}`).join(';'),
+  steps: stepsText(a.steps),
   errorCode: a.error?.code ?? '', errorStep: a.error?.step ?? '', errorMessage: a.error?.message ?? '',
 });
 

@@ -72,8 +72,8 @@ export class Run {
   /** Started by a coordinator other than this one (resumed): what it sent may exist already. */
   resumed = false;
   /**
-   * Each VM's latest result as it arrived, for the report (not for a resumed run, whose earlier
-   * results only the store has, nor once the store's rows were changed after the fact).
+   * Each VM's latest result as it arrived, for the report (made by fanOutCreates, which says when
+   * the store's rows must be read instead).
    */
   live: LiveResults | undefined;
   /** Timeline entries written by this process (bounded: a flapping agent must not fill the store). */

@@ -326,11 +326,7 @@ export class ScenarioEngine extends EventEmitter<{ progress: [ScenarioStatus, st
       await this.faults.settle(run.id);
       if (run.abort.signal.aborted) return;
       // Steps timed on the coordinator's side (OVN: NB write, bound, up) join the VMs' own.
-      if (cp.vmSteps) {
-        this.deps.store.mergeSteps(run.row.seq, await cp.vmSteps(ctx));
-        // The stored rows changed after they arrived: the report reads them.
-        run.live = undefined;
-      }
+      if (cp.vmSteps) this.deps.store.mergeSteps(run.row.seq, await cp.vmSteps(ctx));
       this.setPhase(run, 'testing');
     }
     const ping = run.spec.scenario.test.kind === 'ping' ? await this.runPing(run) : undefined;

@@ -6,7 +6,7 @@ import { type AgentDirectory, type FanoutConfig, type FanoutHooks, fanOut } from
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
 import type { PlannedVm } from '../plan/index.js';
 import { type ControlPlane, type ScenarioContext, plannedVmSpec } from '../providers/provider.js';
-import type { Store, VmResultRow } from '../store/store.js';
+import { type Store, type VmResultRow, stepsText } from '../store/store.js';
 import { LiveResults } from './live-results.js';
 import { DELETED, FAILED, PENDING, READY, type Run, WAITING } from './run-state.js';
 
@@ -43,16 +43,16 @@ export async function fanOutCreates(run: Run, ctx: ScenarioContext, cp: ControlP
   const todo = plan.byHost((i) => states[i] === PENDING || states[i] === WAITING);
   const { metrics } = env;
   let pending: VmResultRow[] = [];
-  // Counted per burst, not per result: a labelled counter hashes its labels on every inc.
-  let readySinceFlush = 0;
   const flush = (): void => {
     if (pending.length === 0) return;
     env.store.recordResults(run.row.seq, pending);
+    // Counted per burst, not per result: a labelled counter hashes its labels on every inc.
     if (metrics) {
-      if (readySinceFlush > 0) metrics.vmResults.inc({ status: 'ready' }, readySinceFlush);
-      if (pending.length > readySinceFlush) metrics.vmResults.inc({ status: 'failed' }, pending.length - readySinceFlush);
+      let ready = 0;
+      for (const r of pending) if (r.phase === 'ready') ready++;
+      if (ready > 0) metrics.vmResults.inc({ status: 'ready' }, ready);
+      if (pending.length > ready) metrics.vmResults.inc({ status: 'failed' }, pending.length - ready);
     }
-    readySinceFlush = 0;
     pending = [];
     run.updatedAt = Date.now();
     env.progress('progress');
@@ -93,12 +93,9 @@ export async function fanOutCreates(run: Run, ctx: ScenarioContext, cp: ControlP
           const ok = r.status === agentV1.VmStatus.VM_STATUS_READY;
           if (states[i] === READY && ok) return;
           run.move(i, ok ? READY : FAILED);
-          if (ok) readySinceFlush++;
-          let steps = '';
-          for (const s of r.steps) steps += `${steps === '' ? '' : ';'}${s.step}=${s.micros}`;
           const atMs = Date.now() - acceptedAt;
           pending.push({
-            vmIndex: i, phase: ok ? 'ready' : 'failed', ip: ok ? r.ip : '', atMs, totalMicros: r.totalMicros, steps,
+            vmIndex: i, phase: ok ? 'ready' : 'failed', ip: ok ? r.ip : '', atMs, totalMicros: r.totalMicros, steps: stepsText(r.steps),
             errorCode: r.error?.code ?? '', errorStep: r.error?.step ?? '', errorMessage: r.error?.message ?? '',
           });
           run.live?.record(i, ok, atMs, r.totalMicros, r.steps, r.error);

@@ -29,7 +29,14 @@ export interface StoredScenario {
   readonly reportJson: string;
 }
 
-/** One VM's result as stored; `steps` is "name=micros;name=micros". */
+/** A VM's steps as the store keeps them: "name=micros;name=micros", in the order they ran. */
+export function stepsText(steps: ReadonlyArray<{ readonly step: string; readonly micros: number }>): string {
+  let text = '';
+  for (const s of steps) text += `${text === '' ? '' : ';'}${s.step}=${s.micros}`;
+  return text;
+}
+
+/** One VM's result as stored; `steps` is stepsText's. */
 export interface VmResultRow {
   readonly vmIndex: number;
   readonly phase: VmPhase;
