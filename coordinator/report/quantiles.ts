@@ -21,11 +21,21 @@ export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 /** Nearest-rank value at `p` (0..1) of `n` sorted values. */
 const rank = (v: Float64Array, n: number, p: number): number => v[Math.max(0, Math.min(n - 1, Math.ceil(p * n) - 1))]!;
 
+/** The first `n` values, sorted in place. */
+export function sortFirst(values: Float64Array, n = values.length): Float64Array {
+  return values.subarray(0, n).sort();
+}
+
+/** Quantiles of values already sorted. */
+export function quantilesOfSorted(v: Float64Array): Quantiles {
+  const n = v.length;
+  if (n === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0 };
+  return { count: n, p50: round3(rank(v, n, 0.5)), p90: round3(rank(v, n, 0.9)), p99: round3(rank(v, n, 0.99)), max: round3(v[n - 1]!) };
+}
+
 /** Quantiles of the first `n` values (sorted in place). */
 export function quantilesOf(values: Float64Array, n = values.length): Quantiles {
-  if (n === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0 };
-  const v = values.subarray(0, n).sort();
-  return { count: n, p50: round3(rank(v, n, 0.5)), p90: round3(rank(v, n, 0.9)), p99: round3(rank(v, n, 0.99)), max: round3(v[n - 1]!) };
+  return quantilesOfSorted(sortFirst(values, n));
 }
 
 export function quantiles(values: readonly number[]): Quantiles {
@@ -38,11 +48,16 @@ export function quantiles(values: readonly number[]): Quantiles {
  */
 export const CDF_PERCENTILES: readonly number[] = [0, 1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 92.5, 95, 97.5, 99, 99.5, 99.9, 100];
 
+/** The value at each of CDF_PERCENTILES of values already sorted; [] when none. */
+export function cdfOfSorted(v: Float64Array): number[] {
+  const n = v.length;
+  if (n === 0) return [];
+  return CDF_PERCENTILES.map((p) => round3(p === 0 ? v[0]! : rank(v, n, p / 100)));
+}
+
 /** The value at each of CDF_PERCENTILES of the first `n` values (sorted in place); [] when none. */
 export function cdfOf(values: Float64Array, n = values.length): number[] {
-  if (n === 0) return [];
-  const v = values.subarray(0, n).sort();
-  return CDF_PERCENTILES.map((p) => round3(p === 0 ? v[0]! : rank(v, n, p / 100)));
+  return cdfOfSorted(sortFirst(values, n));
 }
 
 /** A growable Float64Array (per-step samples: their count is not known up front). */
@@ -53,6 +68,8 @@ export class Samples {
   constructor(initial = 1024) {
     this.data = new Float64Array(initial);
   }
+  /** How many of the first values are sorted (a million-value series is sorted once for its quantiles and CDF). */
+  private sortedN = 0;
   push(x: number): void {
     if (this.n === this.data.length) {
       const bigger = new Float64Array(this.data.length * 2);
@@ -61,11 +78,18 @@ export class Samples {
     }
     this.data[this.n++] = x;
   }
+  private sorted(): Float64Array {
+    if (this.sortedN !== this.n) {
+      sortFirst(this.data, this.n);
+      this.sortedN = this.n;
+    }
+    return this.data.subarray(0, this.n);
+  }
   quantiles(): Quantiles {
-    return quantilesOf(this.data, this.n);
+    return quantilesOfSorted(this.sorted());
   }
   cdf(): number[] {
-    return cdfOf(this.data, this.n);
+    return cdfOfSorted(this.sorted());
   }
 }
 

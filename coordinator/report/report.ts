@@ -9,7 +9,7 @@ import type { RunSummary } from './run-summary.js';
 import type { FaultOutcome } from './fault-outcome.js';
 import { type CreationRate, type FailureReason, MAX_LISTED_VHOSTS, FailureReasons, PerVhost, type StepTimeline, StepTimelineAcc, type VhostFigures, creationRate } from './figures.js';
 import { type PingFigures, type PingOutcome, pingSummary } from './ping-figures.js';
-import { type Quantiles, CDF_PERCENTILES, Samples, cdfOf, niceWidth, quantilesOf, round3 } from './quantiles.js';
+import { type Quantiles, CDF_PERCENTILES, Samples, cdfOfSorted, niceWidth, quantilesOf, quantilesOfSorted, round3, sortFirst } from './quantiles.js';
 import { type AlcorBindSplit, AlcorSplitter, BIND, GOALSTATE, GOALSTATE_APPLY, type OvnPortSplit, OvnSplitter } from './splits.js';
 import type { SoftwareVersions } from './versions.js';
 
@@ -236,8 +236,8 @@ export function buildReport(input: ReportInput): Report {
     stepQuantiles[name] = s.quantiles();
     stepCdf[name] = s.cdf();
   }
-  const endToEnd = quantilesOf(e2e, ready);
-  // e2e's first `ready` entries are sorted now (quantilesOf sorted them in place).
+  // Sorted once, in place: the quantiles, CDF, histogram and rates below read it sorted.
+  const e2eSorted = sortFirst(e2e, ready);
   const perVhost = vhosts.summary();
   const ping = input.ping ? pingSummary(input.ping) : undefined;
   return {
@@ -249,8 +249,8 @@ export function buildReport(input: ReportInput): Report {
     generatedAt: (input.now ?? new Date()).toISOString(),
     ...(input.versions ? { versions: input.versions } : {}),
     vms: { requested: input.total, ready, failed, pending: input.total - ready - failed },
-    latencyMs: { endToEnd, sinceScheduled: quantilesOf(scheduled, ready), agent: quantilesOf(agent, ready), steps: stepQuantiles },
-    cdf: { percentiles: CDF_PERCENTILES, endToEnd: cdfOf(e2e, ready), steps: stepCdf },
+    latencyMs: { endToEnd: quantilesOfSorted(e2eSorted), sinceScheduled: quantilesOf(scheduled, ready), agent: quantilesOf(agent, ready), steps: stepQuantiles },
+    cdf: { percentiles: CDF_PERCENTILES, endToEnd: cdfOfSorted(e2eSorted), steps: stepCdf },
     stepTimeline: stepTimeline.summary(),
     histogram: histogramOf(e2e, ready),
     creationsPerSecond: perSecond,
