@@ -13,7 +13,7 @@
 export { AgentChannel } from './registry/agent-channel.js';
 export { type EngineDeps, ScenarioEngine, type ScenarioStatus } from './engine/scenario-engine.js';
 export { DEFAULT_FANOUT, type FanoutConfig } from './fanout/fanout.js';
-export { TunnelSets, setSizeOf } from './tunnel-sets/tunnel-sets.js';
+export { TunnelSets } from './tunnel-sets/tunnel-sets.js';
 export { CoordinatorMetrics } from './metrics/coordinator-metrics.js';
 export { standaloneControlPlane } from './providers/provider-standalone.js';
 export { alcorControlPlane } from './providers/provider-alcor.js';

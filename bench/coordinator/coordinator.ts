@@ -3,9 +3,9 @@
 // in this process, plus what the bench reads: the standalone control plane's view of the live
 // scenarios, and counts of the tunnel and neighbor messages the coordinator sends.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { requireToken } from '@merak/common';
-import { AgentRegistry, CoordinatorMetrics, DEFAULT_FANOUT, type LiveScenarios, ScenarioEngine, Store, TunnelSets, createCoordinatorService, setSizeOf, standaloneControlPlane } from '@merak/coordinator';
-import { CoordinatorServiceReused } from '@merak/proto';
+import { parseIpv4, requireToken } from '@merak/common';
+import { AgentRegistry, CoordinatorMetrics, DEFAULT_FANOUT, type LiveScenarios, ScenarioEngine, Store, TunnelSets, createCoordinatorService, standaloneControlPlane } from '@merak/coordinator';
+import { CoordinatorServiceReused, type agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 
 /** Calls the coordinator made to agents (counted as sent, whatever the answer). */
@@ -29,6 +29,28 @@ export interface BenchCoordinator {
   /** What the standalone control plane sees (set once it is made, at the first scenario). */
   live(): LiveScenarios;
   close(): void;
+}
+
+/** Each packed group's addresses, read once per buffer: every member's set shares its VNI's buffer. */
+const addressesOf = new WeakMap<Uint8Array, Set<number>>();
+
+function addresses(packed: Uint8Array): Set<number> {
+  let set = addressesOf.get(packed);
+  if (!set) {
+    set = new Set<number>();
+    const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+    for (let at = 0; at + 4 <= packed.byteLength; at += 4) set.add(view.getUint32(at));
+    addressesOf.set(packed, set);
+  }
+  return set;
+}
+
+/** The tunnels a SetTunnels request carries to the vhost at `own`: its list, and its packed groups but its own address. */
+export function setSizeOf(req: agentV1.SetTunnelsRequest, own: string | undefined): number {
+  const skip = own ? parseIpv4(own) : undefined;
+  let n = req.tunnels.length;
+  for (const g of req.groups) n += g.remoteIpv4.length / 4 - (skip !== undefined && addresses(g.remoteIpv4).has(skip) ? 1 : 0);
+  return n;
 }
 
 export class NoControlPlaneError extends Error {

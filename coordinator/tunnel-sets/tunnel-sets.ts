@@ -20,28 +20,10 @@
 // vhost (the generation of each of its VNIs it was last told): O(members), never the n² tunnels of
 // the sets. An apply where nothing changed costs O(members). Applies run one at a time (a delta is
 // relative to what the previous apply sent).
-import { errorMessage, forEachBounded, parseIpv4 } from '@merak/common';
+import { errorMessage, forEachBounded } from '@merak/common';
 import { agentV1 } from '@merak/proto';
 import type { Logger } from 'pino';
 import { type MembersDiff, type PackedMembers, type TunnelSpec, type VniMembers, membersDiff, packMembers, sameMembers, tunnelGroupsOf, vniMembers } from './membership.js';
-
-/** The tunnels a SetTunnels request carries to the vhost at `own` (its list, and its packed groups but its own address). */
-export function setSizeOf(req: agentV1.SetTunnelsRequest, own?: string): number {
-  let n = req.tunnels.length;
-  const needle = own === undefined ? undefined : Buffer.alloc(4);
-  if (needle && own) needle.writeUInt32BE(parseIpv4(own) ?? 0);
-  for (const g of req.groups) {
-    n += g.remoteIpv4.length / 4;
-    if (!needle) continue;
-    for (let at = g.remoteIpv4.indexOf(needle); at >= 0; at = g.remoteIpv4.indexOf(needle, at + 1)) {
-      if (at % 4 === 0) {
-        n--;
-        break;
-      }
-    }
-  }
-  return n;
-}
 
 export interface TunnelPort {
   setTunnels(req: agentV1.SetTunnelsRequest): Promise<agentV1.SetTunnelsResponse>;
