@@ -46,7 +46,7 @@ function addresses(packed: Uint8Array): Set<number> {
 }
 
 /** The tunnels a SetTunnels request carries to the vhost at `own`: its list, and its packed groups but its own address. */
-export function setSizeOf(req: agentV1.SetTunnelsRequest, own: string | undefined): number {
+function setSizeOf(req: agentV1.SetTunnelsRequest, own: string | undefined): number {
   const skip = own ? parseIpv4(own) : undefined;
   let n = req.tunnels.length;
   for (const g of req.groups) n += g.remoteIpv4.length / 4 - (skip !== undefined && addresses(g.remoteIpv4).has(skip) ? 1 : 0);
