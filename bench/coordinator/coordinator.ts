@@ -32,14 +32,13 @@ export interface BenchCoordinator {
 }
 
 /** Each packed group's addresses, read once per buffer: every member's set shares its VNI's buffer. */
-const addressesOf = new WeakMap<Uint8Array, Set<number>>();
+const addressesOf = new WeakMap<Buffer, Set<number>>();
 
-function addresses(packed: Uint8Array): Set<number> {
+function addresses(packed: Buffer): Set<number> {
   let set = addressesOf.get(packed);
   if (!set) {
     set = new Set<number>();
-    const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
-    for (let at = 0; at + 4 <= packed.byteLength; at += 4) set.add(view.getUint32(at));
+    for (let at = 0; at + 4 <= packed.length; at += 4) set.add(packed.readUInt32BE(at));
     addressesOf.set(packed, set);
   }
   return set;

@@ -64,12 +64,12 @@ export function cdfOf(values: Float64Array, n = values.length): number[] {
 export class Samples {
   private data: Float64Array;
   n = 0;
+  /** `n` when the values were last sorted: a million-value series is sorted once for its quantiles and its CDF. */
+  private sortedN = 0;
   /** `initial`: a small start for the many small series (per vhost). */
   constructor(initial = 1024) {
     this.data = new Float64Array(initial);
   }
-  /** How many of the first values are sorted (a million-value series is sorted once for its quantiles and CDF). */
-  private sortedN = 0;
   push(x: number): void {
     if (this.n === this.data.length) {
       const bigger = new Float64Array(this.data.length * 2);
